@@ -1,0 +1,51 @@
+# Two commands do everything on a fresh machine: `make lab` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SAMPLE := data/sample
+# Keep Jupyter / IPython / browser state inside the repo, never in $HOME.
+export JUPYTER_CONFIG_DIR := $(CURDIR)/state/jupyter/config
+export JUPYTER_DATA_DIR := $(CURDIR)/state/jupyter/data
+export JUPYTER_RUNTIME_DIR := $(CURDIR)/state/jupyter/runtime
+export IPYTHONDIR := $(CURDIR)/state/ipython
+export XDG_CONFIG_HOME := $(CURDIR)/state/xdg-config
+export XDG_CACHE_HOME := $(CURDIR)/state/xdg-cache
+export MPLCONFIGDIR := $(CURDIR)/state/mpl
+JOBS ?= 2
+
+.PHONY: env lab test lint bench sample clean
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt -e '.[dev,bench]'
+	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
+	touch $(STAMP)
+
+$(SAMPLE)/.complete: | $(STAMP)
+	$(BIN)/forensics sample $(SAMPLE)
+	touch $@
+
+sample: $(SAMPLE)/.complete
+
+lab: $(STAMP) $(SAMPLE)/.complete
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 \
+		--LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
+
+test: $(STAMP)
+	$(BIN)/ruff check forensics tests bench
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check forensics tests bench
+	$(BIN)/ruff format --check forensics tests bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/analyses.py
+
+clean:
+	rm -rf $(VENV) state .pytest_cache .ruff_cache .hypothesis

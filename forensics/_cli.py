@@ -1,0 +1,88 @@
+"""The ``forensics`` command line: thin callers of the public API.
+
+    forensics load PATH... [--start T] [--end T] [--account A] [--region R] [--no-cache]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import polars as pl
+
+__all__ = ["main"]
+
+
+def _summary(trail) -> list[str]:
+    ev = trail.events
+    lines = [f"events: {ev.height:,}"]
+    if ev.height == 0:
+        return lines
+
+    def top(col: str, n: int = 5) -> str:
+        vc = (
+            ev.group_by(col)
+            .agg(pl.len().alias("n"))
+            .sort(["n", col], descending=[True, False], nulls_last=True)
+            .head(n)
+        )
+        return ", ".join(f"{v if v is not None else '(none)'} ({n:,})" for v, n in vc.rows())
+
+    lo, hi = ev.get_column("event_time").min(), ev.get_column("event_time").max()
+    lines.append(f"time range: {lo} .. {hi} (UTC)")
+    lines.append(f"accounts: {top('recipient_account_id', 10)}")
+    lines.append(f"regions: {top('aws_region', 10)}")
+    lines.append(f"top principals: {top('principal')}")
+    lines.append(f"top event names: {top('event_name')}")
+    return lines
+
+
+def _cmd_load(args: argparse.Namespace) -> int:
+    from forensics import load
+
+    trail = load(
+        *args.paths,
+        start=args.start,
+        end=args.end,
+        accounts=args.account or None,
+        regions=args.region or None,
+        cache=not args.no_cache,
+        strict=args.strict,
+    )
+    print(trail.report)
+    print()
+    print("\n".join(_summary(trail)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (subcommands register themselves here)."""
+    parser = argparse.ArgumentParser(prog="forensics", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("load", help="load a trail and print the load report and a summary")
+    p.add_argument("paths", nargs="+", help="files, folders or glob patterns")
+    p.add_argument("--start", help="UTC start (ISO 8601)")
+    p.add_argument("--end", help="UTC end (ISO 8601), exclusive")
+    p.add_argument("--account", action="append", help="only this account (repeatable)")
+    p.add_argument("--region", action="append", help="only this region (repeatable)")
+    p.add_argument("--no-cache", action="store_true", help="read the files, touch no cache")
+    p.add_argument("--strict", action="store_true", help="stop at the first unreadable file")
+    p.set_defaults(func=_cmd_load)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``forensics`` command."""
+    from forensics._errors import ForensicsError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ForensicsError as exc:
+        print(f"forensics: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

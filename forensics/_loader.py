@@ -1,0 +1,217 @@
+"""``load()``: files -> records -> events table -> ``Trail``, with a report of everything.
+
+The steps, in one direction: discover files (pruning by the S3 layout), read each file into a
+frame (:func:`read_file`), concatenate, apply the time window, drop exact duplicates, sort.
+
+>>> import forensics as fx  # doctest: +SKIP
+>>> trail = fx.load("data/sample", cache=False)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import orjson
+import polars as pl
+
+from forensics._errors import CorruptFileError, LoadError
+from forensics._normalize import normalize_records
+from forensics._report import LoadReport
+from forensics._schema import EVENTS_SCHEMA, empty_events
+from forensics._trail import Trail, to_utc
+from forensics.sources._files import FileRef, discover
+from forensics.sources._formats import (
+    DEFAULT_MAX_FILE_BYTES,
+    NotCloudTrail,
+    extract_records,
+    read_bytes,
+)
+
+__all__ = ["FilePart", "load", "read_file"]
+
+
+@dataclass
+class FilePart:
+    """What reading one file produced: rows, or the reason there are none."""
+
+    path: str
+    frame: pl.DataFrame | None = None
+    failure: str | None = None
+    is_digest: bool = False
+    skipped: Counter[str] = field(default_factory=Counter)
+    missing_time: int = 0
+    time_fallback: int = 0
+
+
+def read_file(ref: FileRef, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> FilePart:
+    """Read one file into rows of the events table; never raises for a bad file."""
+    part = FilePart(ref.path)
+    if ref.is_digest:
+        part.is_digest = True
+        return part
+    try:
+        data = read_bytes(ref.path, max_file_bytes)
+    except PermissionError:
+        part.failure = "permission denied; check the file's permissions"
+        return part
+    except (EOFError, OSError) as exc:
+        reason = str(exc) or type(exc).__name__
+        if isinstance(exc, EOFError) or "gzip" in reason.lower() or "compressed" in reason.lower():
+            reason = f"truncated or corrupt gzip ({reason})"
+        part.failure = reason
+        return part
+    except ValueError as exc:
+        part.failure = str(exc)
+        return part
+    try:
+        found = extract_records(data, ref.path)
+    except NotCloudTrail as exc:
+        part.failure = str(exc)
+        return part
+    except orjson.JSONDecodeError as exc:
+        part.failure = f"invalid JSON ({exc})"
+        return part
+    if found.is_digest:
+        part.is_digest = True
+        return part
+    part.skipped = found.skipped
+    records = found.records
+    part.missing_time = sum(1 for r in records if "eventTime" not in r)
+    part.time_fallback = sum(
+        1 for r in records if "eventTime" not in r and ("@timestamp" in r or "EventTime" in r)
+    )
+    part.frame = normalize_records(records, ref.path)
+    return part
+
+
+def _dedupe(frame: pl.DataFrame, report: LoadReport) -> pl.DataFrame:
+    """Drop rows that are the same event (same eventID and same content); keep collisions."""
+    if frame.height == 0:
+        return frame
+    content = [c for c in EVENTS_SCHEMA.names() if c not in ("source_file", "source_index")]
+    hashed = frame.with_columns(
+        pl.struct(
+            [pl.col(c) for c in content if c != "resources"]
+            + [pl.col("resources").list.eval(pl.element().struct.json_encode()).list.join("\x1f")]
+        )
+        .hash(seed=7)
+        .alias("_content")
+    )
+    with_id = hashed.filter(pl.col("event_id").is_not_null())
+    keep = with_id.unique(subset=["event_id", "_content"], keep="first", maintain_order=True)
+    report.duplicates_dropped = with_id.height - keep.height
+    collisions = keep.group_by("event_id").agg(pl.len().alias("n")).filter(pl.col("n") > 1)
+    report.id_collisions = int(collisions.select(pl.col("n").sum()).item() or 0)
+    report.id_collision_examples = collisions.get_column("event_id").sort().head(5).to_list()
+    out = pl.concat([keep, hashed.filter(pl.col("event_id").is_null())])
+    return out.drop("_content")
+
+
+def load(
+    *paths: str | os.PathLike[str],
+    start: datetime | date | str | None = None,
+    end: datetime | date | str | None = None,
+    accounts: Iterable[str] | None = None,
+    regions: Iterable[str] | None = None,
+    cache: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
+    strict: bool = False,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    workers: int | None = None,
+) -> Trail:
+    """Load CloudTrail files, folders and globs into a :class:`~forensics.Trail`.
+
+    Parameters
+    ----------
+    paths
+        Files (``.json``, ``.json.gz``, ``.jsonl``/``.ndjson``/``.log``, gzipped or not),
+        folders (read recursively) and glob patterns, in any mix.
+    start, end
+        Keep events with ``start <= event_time < end`` (UTC). Files in the S3 delivery layout
+        outside the window are not opened.
+    accounts, regions
+        Only open files whose S3 layout path is in these accounts / regions.
+    cache
+        Write/reuse a Parquet cache (``.forensics-cache/`` next to the data, or ``cache_dir``).
+        ``cache=False`` touches no cache at all.
+    strict
+        Raise :class:`~forensics.LoadError` on the first unreadable file instead of reporting it.
+    max_file_bytes
+        Refuse files whose (decompressed) size passes this cap.
+    workers
+        Processes to read files with (default: all cores).
+
+    Examples
+    --------
+    >>> import forensics as fx
+    >>> trail = fx.load("data/sample", cache=False)  # doctest: +SKIP
+    >>> print(trail.report)  # doctest: +SKIP
+    """
+    if not paths:
+        raise LoadError("load() needs at least one path: a file, a folder or a glob pattern")
+    began = time.perf_counter()
+    lo, hi = to_utc(start), to_utc(end)
+    report = LoadReport(sources=[os.fspath(p) for p in paths])
+    files, missing, pruned = discover(paths, start=lo, end=hi, accounts=accounts, regions=regions)
+    report.files_pruned = pruned
+    for path, reason in missing:
+        if strict:
+            raise LoadError(f"{path}: {reason}")
+        report.add_failure(path, reason)
+    report.files_seen = len(files) + len(missing) + pruned
+    if not files and missing and len(missing) == len(report.sources):
+        raise LoadError(
+            "nothing to load: " + "; ".join(f"{p}: {r}" for p, r in missing)
+        )
+
+    parts = [read_file(ref, max_file_bytes=max_file_bytes) for ref in files]
+    frames = []
+    for part in parts:
+        if part.is_digest:
+            report.digests += 1
+            continue
+        if part.failure is not None:
+            if strict:
+                raise CorruptFileError(part.path, part.failure)
+            report.add_failure(part.path, part.failure)
+            continue
+        report.files_read += 1
+        report.records_skipped.update(part.skipped)
+        report.missing_event_time += part.missing_time
+        report.event_time_fallback += part.time_fallback
+        if part.frame is not None and part.frame.height:
+            frames.append(part.frame)
+    if strict and report.records_skipped:
+        reason, count = report.records_skipped.most_common(1)[0]
+        raise LoadError(f"{count} record(s) skipped: {reason}")
+
+    frame = (
+        pl.concat(frames, how="vertical_relaxed").cast(dict(EVENTS_SCHEMA))
+        if frames
+        else empty_events()
+    )
+    frame = _dedupe(frame, report)
+    report.unparsed_event_time = frame.select(pl.col("event_time").is_null().sum()).item()
+    if lo is not None or hi is not None:
+        keep = pl.lit(True)
+        if lo is not None:
+            keep = keep & (pl.col("event_time") >= lo)
+        if hi is not None:
+            keep = keep & (pl.col("event_time") < hi)
+        before = frame.height
+        frame = frame.filter(keep)
+        report.outside_window = before - frame.height
+    frame = frame.sort("event_time", "source_file", "source_index", nulls_last=True)
+    report.records_loaded = frame.height
+    if frame.height:
+        report.time_min = frame.get_column("event_time").min()  # type: ignore[assignment]
+        report.time_max = frame.get_column("event_time").max()  # type: ignore[assignment]
+    report.seconds = time.perf_counter() - began
+    _ = (cache, cache_dir, workers)  # wired in by the cache / parallel reader
+    return Trail(frame, report)
+

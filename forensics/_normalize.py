@@ -1,0 +1,227 @@
+"""Records (parsed JSON objects) -> the events table.
+
+This is the reference normalizer: every record shape goes through it, and any faster decoder must
+produce exactly what it produces. It never raises on a record: a field of the wrong type becomes
+text (scalars) or JSON text (containers) or null, and the record is kept.
+
+>>> frame = normalize_records([{"eventTime": "2024-01-02T03:04:05Z", "eventName": "GetObject",
+...     "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/a"}}], "f.json")
+>>> frame.select("event_name", "principal").row(0)
+('GetObject', 'arn:aws:iam::1:user/a')
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+import polars as pl
+
+from forensics._identity_keys import principal_key
+from forensics._schema import EVENTS_SCHEMA, RECORD_FIELDS, conform
+
+__all__ = ["TIME_FORMATS", "json_text", "normalize_records", "parse_times", "text"]
+
+#: eventTime shapes seen in the wild, tried in order (CloudTrail, Lake, Logstash, lookup-events).
+TIME_FORMATS: tuple[str, ...] = (
+    "%Y-%m-%dT%H:%M:%SZ",
+    "%Y-%m-%dT%H:%M:%S%.fZ",
+    "%Y-%m-%dT%H:%M:%S%:z",
+    "%Y-%m-%dT%H:%M:%S%.f%:z",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S%.f",
+)
+
+# Columns filled straight from a top-level string field.
+_TOP_TEXT: tuple[tuple[str, str], ...] = (
+    ("event_id", "eventID"),
+    ("request_id", "requestID"),
+    ("shared_event_id", "sharedEventID"),
+    ("event_name", "eventName"),
+    ("event_source", "eventSource"),
+    ("aws_region", "awsRegion"),
+    ("event_type", "eventType"),
+    ("event_category", "eventCategory"),
+    ("event_version", "eventVersion"),
+    ("source_ip", "sourceIPAddress"),
+    ("user_agent", "userAgent"),
+    ("error_code", "errorCode"),
+    ("error_message", "errorMessage"),
+    ("recipient_account_id", "recipientAccountId"),
+    ("vpc_endpoint_id", "vpcEndpointId"),
+)
+_TOP_JSON: tuple[tuple[str, str], ...] = (
+    ("request_parameters", "requestParameters"),
+    ("response_elements", "responseElements"),
+    ("additional_event_data", "additionalEventData"),
+)
+#: Fallbacks for a missing eventTime, in order (Logstash / OpenSearch exports, lookup-events).
+TIME_FALLBACKS: tuple[str, ...] = ("@timestamp", "EventTime", "timestamp")
+
+
+def text(value: Any) -> str | None:
+    """A column's text: strings as they are, other scalars stringified, containers as JSON.
+
+    >>> text(3), text(True), text({"a": 1}), text(None)
+    ('3', 'true', '{"a":1}', None)
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json_text(value)
+
+
+def json_text(value: Any) -> str | None:
+    """Compact JSON text of a value (None stays None). Never raises.
+
+    >>> json_text({"b": [1, "x"]})
+    '{"b":[1,"x"]}'
+    """
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return orjson.dumps(repr(value)).decode()
+
+
+def _flag(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low in ("true", "1", "yes"):
+            return True
+        if low in ("false", "0", "no"):
+            return False
+    if isinstance(value, int):
+        return bool(value)
+    return None
+
+
+def _resources(value: Any) -> list[dict[str, str | None]] | None:
+    if not isinstance(value, list):
+        return None
+    out = []
+    for item in value:
+        if isinstance(item, dict):
+            out.append(
+                {
+                    "arn": text(item.get("ARN", item.get("arn"))),
+                    "account_id": text(item.get("accountId", item.get("account_id"))),
+                    "type": text(item.get("type")),
+                }
+            )
+        elif item is not None:
+            out.append({"arn": text(item), "account_id": None, "type": None})
+    return out
+
+
+def _get(d: Any, key: str) -> Any:
+    return d.get(key) if isinstance(d, dict) else None
+
+
+def parse_times(expr: pl.Expr) -> pl.Expr:
+    """Parse CloudTrail time text to ``Datetime(us, UTC)``; text that matches no format is null.
+
+    >>> pl.select(parse_times(pl.lit("2020-09-14T01:00:38.123Z"))).item().isoformat()
+    '2020-09-14T01:00:38.123000+00:00'
+    """
+    text_expr = expr.cast(pl.String).str.strip_chars()
+    return pl.coalesce(
+        text_expr.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False)
+        if fmt.endswith(("z", "Z")) and "%:z" in fmt
+        else text_expr.str.strptime(pl.Datetime("us"), fmt, strict=False).dt.replace_time_zone(
+            "UTC"
+        )
+        for fmt in TIME_FORMATS
+    )
+
+
+def normalize_records(
+    records: Iterable[Any],
+    source_file: str,
+    indices: Sequence[int] | None = None,
+) -> pl.DataFrame:
+    """Turn parsed CloudTrail records into rows of the events table (unsorted, not de-duplicated).
+
+    ``indices`` gives each record's position in its file (``source_index``); by default 0, 1, ...
+    A record that is not a JSON object is kept as an event with every field null and its value in
+    ``extra`` (the loader decides before this whether such values count as records at all).
+    """
+    cols: dict[str, list[Any]] = {name: [] for name in EVENTS_SCHEMA.names()}
+    cols["_event_time_text"] = []
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # growing many small lists re-triggers the collector for nothing
+    try:
+        for record in records:
+            _append(cols, record if isinstance(record, dict) else {"_value": record})
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    n = len(cols["event_id"])
+    cols["source_index"] = list(indices) if indices is not None else list(range(n))
+    cols["source_file"] = [source_file] * n
+    time_text = cols.pop("_event_time_text")
+    del cols["event_time"]
+    del cols["session_created"]
+    session_text = cols.pop("_session_created_text", [None] * n)
+    schema = {c: (pl.String if c in ("source_file",) else d) for c, d in EVENTS_SCHEMA.items()}
+    schema.pop("event_time")
+    schema.pop("session_created")
+    frame = pl.DataFrame(cols, schema={c: schema[c] for c in cols}, strict=False)
+    frame = frame.with_columns(
+        parse_times(pl.Series(time_text, dtype=pl.String)).alias("event_time"),
+        parse_times(pl.Series(session_text, dtype=pl.String)).alias("session_created"),
+    )
+    return conform(frame)
+
+
+def _append(cols: dict[str, list[Any]], r: dict[str, Any]) -> None:
+    for col, field in _TOP_TEXT:
+        cols[col].append(text(r.get(field)))
+    for col, field in _TOP_JSON:
+        cols[col].append(json_text(r.get(field)))
+    cols["read_only"].append(_flag(r.get("readOnly")))
+    cols["management_event"].append(_flag(r.get("managementEvent")))
+
+    when = r.get("eventTime")
+    if when is None:
+        for fallback in TIME_FALLBACKS:
+            when = r.get(fallback)
+            if when is not None:
+                break
+    cols["_event_time_text"].append(text(when))
+
+    ui = r.get("userIdentity")
+    ctx = _get(ui, "sessionContext")
+    issuer = _get(ctx, "sessionIssuer")
+    attrs = _get(ctx, "attributes")
+    cols["identity_type"].append(text(_get(ui, "type")))
+    cols["principal_arn"].append(text(_get(ui, "arn")))
+    cols["principal_id"].append(text(_get(ui, "principalId")))
+    cols["account_id"].append(text(_get(ui, "accountId")))
+    cols["access_key_id"].append(text(_get(ui, "accessKeyId")))
+    cols["user_name"].append(text(_get(ui, "userName")))
+    cols["session_issuer_arn"].append(text(_get(issuer, "arn")))
+    cols["session_issuer_type"].append(text(_get(issuer, "type")))
+    cols["mfa_authenticated"].append(_flag(_get(attrs, "mfaAuthenticated")))
+    cols.setdefault("_session_created_text", []).append(text(_get(attrs, "creationDate")))
+    cols["source_identity"].append(text(_get(ctx, "sourceIdentity")))
+    cols["invoked_by"].append(text(_get(ui, "invokedBy")))
+    cols["principal"].append(principal_key(ui))
+
+    res = r.get("resources")
+    parsed = _resources(res)
+    cols["resources"].append(parsed)
+    extra = {k: v for k, v in r.items() if k not in RECORD_FIELDS}
+    if res is not None and parsed is None:
+        extra["resources"] = res  # a resources field we could not read as a list is kept, not lost
+    cols["extra"].append(json_text(extra) if extra else None)

@@ -1,0 +1,134 @@
+"""The events table: the one definition of its columns and dtypes.
+
+Every other module imports :data:`EVENTS_SCHEMA` (or :func:`empty_events`) from here; nothing else
+spells out a column's dtype. One row per CloudTrail record, sorted by ``event_time``.
+
+>>> from forensics._schema import EVENTS_SCHEMA, COLUMNS
+>>> COLUMNS[0], str(EVENTS_SCHEMA["event_time"])
+('event_time', "Datetime(time_unit='us', time_zone='UTC')")
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+__all__ = [
+    "COLUMNS",
+    "EVENTS_SCHEMA",
+    "JSON_TEXT_COLUMNS",
+    "RECORD_FIELDS",
+    "RESOURCE_DTYPE",
+    "TIME_DTYPE",
+    "conform",
+    "empty_events",
+]
+
+TIME_DTYPE = pl.Datetime("us", "UTC")
+RESOURCE_DTYPE = pl.List(
+    pl.Struct({"arn": pl.String, "account_id": pl.String, "type": pl.String})
+)
+
+#: column -> dtype, in table order.
+EVENTS_SCHEMA: pl.Schema = pl.Schema(
+    {
+        "event_time": TIME_DTYPE,
+        "event_id": pl.String,
+        "request_id": pl.String,
+        "shared_event_id": pl.String,
+        "event_name": pl.String,
+        "event_source": pl.String,
+        "aws_region": pl.String,
+        "event_type": pl.String,
+        "event_category": pl.String,
+        "event_version": pl.String,
+        "read_only": pl.Boolean,
+        "management_event": pl.Boolean,
+        "source_ip": pl.String,
+        "user_agent": pl.String,
+        "error_code": pl.String,
+        "error_message": pl.String,
+        "recipient_account_id": pl.String,
+        "vpc_endpoint_id": pl.String,
+        "identity_type": pl.String,
+        "principal_arn": pl.String,
+        "principal_id": pl.String,
+        "account_id": pl.String,
+        "access_key_id": pl.String,
+        "user_name": pl.String,
+        "session_issuer_arn": pl.String,
+        "session_issuer_type": pl.String,
+        "mfa_authenticated": pl.Boolean,
+        "session_created": TIME_DTYPE,
+        "source_identity": pl.String,
+        "invoked_by": pl.String,
+        "principal": pl.String,
+        "request_parameters": pl.String,
+        "response_elements": pl.String,
+        "additional_event_data": pl.String,
+        "resources": RESOURCE_DTYPE,
+        "extra": pl.String,
+        "source_file": pl.Categorical(),
+        "source_index": pl.Int64,
+    }
+)
+
+COLUMNS: tuple[str, ...] = tuple(EVENTS_SCHEMA.names())
+
+#: Columns that hold a JSON document as text (``null`` when the record had none).
+JSON_TEXT_COLUMNS: tuple[str, ...] = (
+    "request_parameters",
+    "response_elements",
+    "additional_event_data",
+    "extra",
+)
+
+#: Top-level record fields that are mapped to a column (everything else lands in ``extra``).
+RECORD_FIELDS: frozenset[str] = frozenset(
+    {
+        "eventTime",
+        "eventID",
+        "requestID",
+        "sharedEventID",
+        "eventName",
+        "eventSource",
+        "awsRegion",
+        "eventType",
+        "eventCategory",
+        "eventVersion",
+        "readOnly",
+        "managementEvent",
+        "sourceIPAddress",
+        "userAgent",
+        "errorCode",
+        "errorMessage",
+        "recipientAccountId",
+        "vpcEndpointId",
+        "userIdentity",
+        "requestParameters",
+        "responseElements",
+        "additionalEventData",
+        "resources",
+    }
+)
+
+
+def empty_events() -> pl.DataFrame:
+    """An events table with no rows and the exact schema.
+
+    >>> empty_events().height
+    0
+    """
+    return pl.DataFrame(schema=EVENTS_SCHEMA)
+
+
+def conform(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
+    """Select the events columns in table order, cast to the schema; missing columns become null.
+
+    >>> conform(pl.DataFrame({"event_name": ["GetObject"]})).columns == list(COLUMNS)
+    True
+    """
+    names = set(frame.collect_schema().names())
+    return frame.select(
+        (pl.col(c) if c in names else pl.lit(None)).cast(dtype).alias(c)
+        for c, dtype in EVENTS_SCHEMA.items()
+    )

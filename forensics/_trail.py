@@ -1,0 +1,280 @@
+"""``Trail``: a loaded trail (the events table, lazily) plus how it was loaded.
+
+Every filter returns a new ``Trail`` over the same data: the filter is added to a lazy plan and
+nothing is copied until ``.events`` is asked for.
+
+>>> import polars as pl
+>>> from forensics._schema import conform
+>>> t = Trail(conform(pl.DataFrame({"event_name": ["GetObject", "PutObject"]})))
+>>> t.where(event_name="PutObject").events.height
+1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from forensics._schema import EVENTS_SCHEMA, conform
+
+if TYPE_CHECKING:
+    from forensics._report import LoadReport
+
+__all__ = ["Trail", "to_utc"]
+
+
+def to_utc(value: datetime | date | str | None) -> datetime | None:
+    """A bound given by a user, as an aware UTC datetime (naive values are taken as UTC).
+
+    >>> to_utc("2024-01-02T03:04:05Z").isoformat()
+    '2024-01-02T03:04:05+00:00'
+    >>> to_utc("2024-01-02").isoformat()
+    '2024-01-02T00:00:00+00:00'
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        raw = value.strip()
+        if raw.endswith(("Z", "z")):
+            raw = raw[:-1] + "+00:00"
+        try:
+            value = datetime.fromisoformat(raw)
+        except ValueError as exc:
+            raise ValueError(
+                f"cannot read {value!r} as a time; use ISO 8601, e.g. '2024-01-02T03:04:05Z'"
+            ) from exc
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(
+            UTC
+        )
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    raise TypeError(f"expected a datetime, date or ISO string, got {type(value).__name__}")
+
+
+_WHERE_COLUMNS = {
+    "event_name",
+    "event_source",
+    "aws_region",
+    "source_ip",
+    "user_agent",
+    "error_code",
+    "identity_type",
+    "principal",
+    "principal_arn",
+    "access_key_id",
+    "account_id",
+    "recipient_account_id",
+    "event_category",
+    "event_type",
+    "user_name",
+    "session_issuer_arn",
+    "event_id",
+}
+
+
+class Trail:
+    """A CloudTrail trail loaded into the events table.
+
+    Build one with :func:`forensics.load`; filters (:meth:`between`, :meth:`where`, and the
+    principal and lineage methods) return new ``Trail`` objects sharing the same data.
+    """
+
+    def __init__(
+        self,
+        events: pl.LazyFrame | pl.DataFrame,
+        report: LoadReport | None = None,
+        *,
+        originals: Any = None,
+        filters: tuple[str, ...] = (),
+    ) -> None:
+        self._lazy = events.lazy() if isinstance(events, pl.DataFrame) else events
+        self._collected: pl.DataFrame | None = (
+            events if isinstance(events, pl.DataFrame) else None
+        )
+        self.report = report
+        self._originals = originals
+        #: Human-readable description of every filter applied, in order (goes into tickets).
+        self.filters: tuple[str, ...] = filters
+
+    # -- the data -------------------------------------------------------------------------------
+    @property
+    def lazy(self) -> pl.LazyFrame:
+        """The events as a ``polars.LazyFrame`` (for building your own queries)."""
+        return self._lazy
+
+    @property
+    def events(self) -> pl.DataFrame:
+        """The events table as a ``polars.DataFrame`` (collected once, then cached)."""
+        if self._collected is None:
+            self._collected = self._lazy.collect()
+        return self._collected
+
+    def __len__(self) -> int:
+        if self._collected is not None:
+            return self._collected.height
+        return self._lazy.select(pl.len()).collect().item()
+
+    def _derive(self, lazy: pl.LazyFrame, description: str) -> Trail:
+        return Trail(
+            lazy, self.report, originals=self._originals, filters=(*self.filters, description)
+        )
+
+    def filter(self, *predicates: pl.Expr, description: str | None = None) -> Trail:
+        """A new trail keeping the rows where every polars predicate holds.
+
+        >>> import polars as pl
+        >>> from forensics._schema import conform
+        >>> t = Trail(conform(pl.DataFrame({"event_name": ["A", "B"]})))
+        >>> len(t.filter(pl.col("event_name") == "B"))
+        1
+        """
+        return self._derive(
+            self._lazy.filter(*predicates),
+            description or " and ".join(str(p) for p in predicates),
+        )
+
+    # -- filters --------------------------------------------------------------------------------
+    def between(
+        self,
+        start: datetime | date | str | None = None,
+        end: datetime | date | str | None = None,
+    ) -> Trail:
+        """Events with ``start <= event_time < end`` (either bound may be None; UTC).
+
+        >>> import polars as pl
+        >>> from forensics._schema import conform
+        >>> t = Trail(conform(pl.DataFrame({"event_time": ["2024-01-01T00:00:00Z",
+        ...     "2024-01-03T00:00:00Z"]}).with_columns(pl.col("event_time").str.to_datetime())))
+        >>> len(t.between("2024-01-02", None))
+        1
+        """
+        lo, hi = to_utc(start), to_utc(end)
+        preds = []
+        if lo is not None:
+            preds.append(pl.col("event_time") >= lo)
+        if hi is not None:
+            preds.append(pl.col("event_time") < hi)
+        if not preds:
+            return self
+        text = f"event_time in [{lo.isoformat() if lo else '-inf'}, {hi.isoformat() if hi else '+inf'})"
+        return self._derive(self._lazy.filter(*preds), text)
+
+    def where(
+        self,
+        *,
+        error: bool | None = None,
+        denied: bool | None = None,
+        read_only: bool | None = None,
+        **equals: str | Iterable[str] | None,
+    ) -> Trail:
+        """Keep events matching every given field (a value or a list of values).
+
+        Fields: ``event_name``, ``event_source``, ``aws_region``, ``source_ip``, ``user_agent``,
+        ``error_code``, ``identity_type``, ``principal``, ``principal_arn``, ``access_key_id``,
+        ``account_id``, ``recipient_account_id``, ``event_category``, ``event_type``,
+        ``user_name``, ``session_issuer_arn``, ``event_id``. ``error=True`` keeps failed calls,
+        ``denied=True`` access-denied ones, ``read_only`` filters on the readOnly flag.
+
+        >>> import polars as pl
+        >>> from forensics._schema import conform
+        >>> t = Trail(conform(pl.DataFrame({"event_name": ["A", "B", "C"]})))
+        >>> len(t.where(event_name=["A", "C"]))
+        2
+        """
+        preds: list[pl.Expr] = []
+        parts: list[str] = []
+        for field, value in equals.items():
+            if field not in _WHERE_COLUMNS:
+                known = ", ".join(sorted(_WHERE_COLUMNS))
+                raise ValueError(f"unknown field {field!r} for where(); known fields: {known}")
+            if value is None:
+                continue
+            values = [value] if isinstance(value, str) else list(value)
+            preds.append(pl.col(field).is_in(values))
+            parts.append(f"{field} in {values}" if len(values) > 1 else f"{field} = {values[0]}")
+        if error is not None:
+            preds.append(pl.col("error_code").is_not_null() == error)
+            parts.append(f"error = {error}")
+        if denied is not None:
+            preds.append(is_denied(pl.col("error_code")).fill_null(False) == denied)
+            parts.append(f"denied = {denied}")
+        if read_only is not None:
+            preds.append(pl.col("read_only") == read_only)
+            parts.append(f"read_only = {read_only}")
+        if not preds:
+            return self
+        return self._derive(self._lazy.filter(*preds), " and ".join(parts))
+
+    # -- provenance -----------------------------------------------------------------------------
+    def original(self, event_id: str) -> list[dict[str, Any]] | dict[str, Any]:
+        """The original record(s) for an event id, exactly as they were in the file.
+
+        Returns the record (a dict) when one record has this id, a list when several differing
+        records share it (ID collisions are kept, see the load report).
+        """
+        from forensics._provenance import read_originals
+
+        rows = (
+            self._lazy.filter(pl.col("event_id") == event_id)
+            .select("source_file", "source_index")
+            .collect()
+        )
+        if rows.height == 0:
+            raise KeyError(f"no event with event_id {event_id!r} in this trail")
+        found = read_originals(rows.rows(), self._originals)
+        return found[0] if len(found) == 1 else found
+
+    # -- display --------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        n = len(self)
+        filt = f", filters={list(self.filters)}" if self.filters else ""
+        return f"<Trail {n:,} events{filt}>"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        parts = [f"<b>Trail</b>: {len(self):,} events"]
+        if self.filters:
+            parts.append(
+                "<br>filters: " + "; ".join(html.escape(f) for f in self.filters)
+            )
+        if self.report is not None and hasattr(self.report, "_repr_html_"):
+            parts.append(self.report._repr_html_())
+        return "".join(parts)
+
+
+DENIED_CODES = (
+    "AccessDenied",
+    "AccessDeniedException",
+    "Client.UnauthorizedOperation",
+    "UnauthorizedOperation",
+    "Unauthorized",
+    "UnauthorizedAccess",
+    "Forbidden",
+    "NotAuthorized",
+    "AuthorizationError",
+    "AuthFailure",
+)
+
+
+def is_denied(error_code: pl.Expr) -> pl.Expr:
+    """True where an error code means the call was refused for lack of permission.
+
+    >>> import polars as pl
+    >>> pl.select(is_denied(pl.lit("Client.UnauthorizedOperation"))).item()
+    True
+    """
+    return error_code.is_in(DENIED_CODES) | error_code.str.contains(
+        r"(?i)accessdenied|unauthorized|forbidden"
+    )
+
+
+def _check_schema(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Make sure a frame has the events schema (used for data that did not come from load)."""
+    if frame.collect_schema() == EVENTS_SCHEMA:
+        return frame
+    return conform(frame)  # type: ignore[return-value]

@@ -1,0 +1,153 @@
+"""Finding trail files: paths, folders (recursive), globs; pruning by the S3 delivery layout.
+
+CloudTrail delivers to ``AWSLogs/[o-orgid/]<account>/CloudTrail/<region>/<YYYY>/<MM>/<DD>/``;
+when a file's path follows that layout, ``accounts=``, ``regions=`` and the day bounds of
+``start=``/``end=`` decide whether it is opened at all.
+
+>>> info = layout_of("x/AWSLogs/o-abc/111122223333/CloudTrail/eu-west-1/2024/03/05/f.json.gz")
+>>> info.account, info.region, info.day.isoformat()
+('111122223333', 'eu-west-1', '2024-03-05')
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+__all__ = ["FileRef", "Layout", "discover", "is_digest_path", "layout_of"]
+
+_LAYOUT = re.compile(
+    r"AWSLogs/(?:o-[a-z0-9]+/)?(?P<account>\d{12})/(?P<kind>CloudTrail(?:-Digest|-Insight)?)/"
+    r"(?P<region>[a-z0-9-]+)/(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/"
+)
+_ONE_DAY = timedelta(days=1)
+_TRAIL_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".log",
+                   ".log.gz", ".gz", ".cloudtrail")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a path in the S3 delivery layout says about its file."""
+
+    account: str
+    region: str
+    day: date
+    kind: str  # CloudTrail, CloudTrail-Digest, CloudTrail-Insight
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """One file to read: its path (as given/found), size and modification time."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    layout: Layout | None = None
+
+    @property
+    def is_digest(self) -> bool:
+        return is_digest_path(self.path)
+
+
+def layout_of(path: str) -> Layout | None:
+    """The account, region and day a delivery path encodes (None for loose files)."""
+    m = _LAYOUT.search(path.replace(os.sep, "/"))
+    if not m:
+        return None
+    try:
+        day = date(int(m["y"]), int(m["m"]), int(m["d"]))
+    except ValueError:
+        return None
+    return Layout(m["account"], m["region"], day, m["kind"])
+
+
+def is_digest_path(path: str) -> bool:
+    """True for CloudTrail-Digest delivery files (``.../CloudTrail-Digest/...`` or ``*-Digest_*``)."""
+    p = path.replace(os.sep, "/")
+    return "/CloudTrail-Digest/" in p or "_CloudTrail-Digest_" in os.path.basename(p)
+
+
+def _looks_like_trail_file(path: str) -> bool:
+    name = os.path.basename(path).lower()
+    return not name.startswith(".") and name.endswith(_TRAIL_SUFFIXES)
+
+
+def _walk(root: str) -> Iterable[str]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            if _looks_like_trail_file(full):
+                yield full
+
+
+def _day(value: datetime | date | None) -> date | None:
+    if value is None:
+        return None
+    return value.date() if isinstance(value, datetime) else value
+
+
+def discover(
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    accounts: Iterable[str] | None = None,
+    regions: Iterable[str] | None = None,
+) -> tuple[list[FileRef], list[tuple[str, str]], int]:
+    """Expand paths into files to read.
+
+    Returns ``(files, missing, pruned)``: the files (sorted, each once), the paths that matched
+    nothing (with a reason) and how many files the layout placed outside the request.
+    """
+    want_accounts = set(accounts) if accounts else None
+    want_regions = set(regions) if regions else None
+    lo, hi = _day(start), _day(end)
+    found: dict[str, None] = {}
+    missing: list[tuple[str, str]] = []
+    for raw in paths:
+        p = os.fspath(raw)
+        if os.path.isdir(p):
+            matches = list(_walk(p))
+            if not matches:
+                missing.append((p, "folder holds no trail files (.json, .json.gz, .jsonl, ...)"))
+        elif os.path.exists(p):
+            matches = [p]
+        elif glob.has_magic(p):
+            matches = []
+            for m in sorted(glob.glob(p, recursive=True)):
+                matches.extend(_walk(m) if os.path.isdir(m) else [m])
+            if not matches:
+                missing.append((p, "pattern matched no files"))
+        else:
+            missing.append((p, "no such file or folder; check the path (relative paths start at "
+                               f"{Path.cwd()})"))
+            continue
+        for m in matches:
+            found.setdefault(m, None)
+    files: list[FileRef] = []
+    pruned = 0
+    for path in found:
+        lay = layout_of(path)
+        if lay is not None and (
+            (want_accounts is not None and lay.account not in want_accounts)
+            or (want_regions is not None and lay.region not in want_regions)
+            # a day folder can hold records from either neighbouring day (delivery lag): keep a
+            # one-day margin so that pruning never loses an event inside the window
+            or (lo is not None and lay.day < lo - _ONE_DAY)
+            or (hi is not None and lay.day > hi + _ONE_DAY)
+        ):
+            pruned += 1
+            continue
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            missing.append((path, f"cannot stat: {exc.strerror or exc}"))
+            continue
+        files.append(FileRef(path, st.st_size, st.st_mtime_ns, lay))
+    return files, missing, pruned
