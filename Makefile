@@ -44,8 +44,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check forensics tests bench
 
 bench: $(STAMP)
-	$(BIN)/python bench/ingest.py
-	$(BIN)/python bench/analyses.py
+	set -e; for f in bench/[a-z]*.py; do echo "== $$f"; $(BIN)/python $$f; done
 
 clean:
 	rm -rf $(VENV) state .pytest_cache .ruff_cache .hypothesis

@@ -23,9 +23,39 @@ from forensics._trail import Trail
 
 __version__ = "0.1.0"
 
+# Parts that import heavier libraries (altair, ipywidgets, boto3) load on first use.
+_LAZY = {
+    "blast_radius": ("forensics.blast", "blast_radius"),
+    "BlastRadius": ("forensics.blast", "BlastRadius"),
+    "lookup_events": ("forensics.sources._lookup", "lookup_events"),
+    "load_cloudwatch": ("forensics.sources._cloudwatch", "load_cloudwatch"),
+    "charts": ("forensics.charts", None),
+    "ui": ("forensics.ui", None),
+    "export": ("forensics.export", None),
+    "sample": ("forensics.sample", None),
+    "identity": ("forensics.identity", None),
+    "resources": ("forensics.resources", None),
+    "graph": ("forensics.graph", None),
+}
+
+
+def __getattr__(name: str):  # module-level lazy attribute (PEP 562)
+    try:
+        module_name, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'forensics' has no attribute {name!r}") from None
+    import importlib
+
+    module = importlib.import_module(module_name)
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
     "COLUMNS",
     "EVENTS_SCHEMA",
+    "BlastRadius",
     "CorruptFileError",
     "ForensicsError",
     "LoadError",
@@ -34,5 +64,15 @@ __all__ = [
     "SourceError",
     "Trail",
     "__version__",
+    "blast_radius",
+    "charts",
+    "export",
+    "graph",
+    "identity",
     "load",
+    "load_cloudwatch",
+    "lookup_events",
+    "resources",
+    "sample",
+    "ui",
 ]

@@ -6,12 +6,19 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
 import polars as pl
 
 __all__ = ["main"]
+
+#: Modules that add subcommands: each has ``register(subparsers)`` and sets ``func`` defaults.
+_SUBCOMMAND_MODULES = (
+    "forensics.sample._cli",  # forensics sample OUT
+    "forensics.export._cli",  # forensics ticket DATA ...
+)
 
 
 def _summary(trail) -> list[str]:
@@ -69,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="read the files, touch no cache")
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable file")
     p.set_defaults(func=_cmd_load)
+    for module_name in _SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if not module_name.startswith(str(exc.name)):
+                raise
+            continue
+        module.register(sub)
     return parser
 
 

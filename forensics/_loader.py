@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 import orjson
 import polars as pl
@@ -112,6 +113,20 @@ def _dedupe(frame: pl.DataFrame, report: LoadReport) -> pl.DataFrame:
     return out.drop("_content")
 
 
+def _resolve_remote(
+    paths: tuple[str | os.PathLike[str], ...], **options: Any
+) -> list[str | os.PathLike[str]]:
+    """Replace ``s3://`` URLs by the local folders their objects were downloaded to."""
+    if not any(str(p).startswith("s3://") for p in paths):
+        return list(paths)
+    from forensics.sources._s3 import fetch  # boto3 only when needed
+
+    out: list[str | os.PathLike[str]] = []
+    for p in paths:
+        out.extend(fetch(str(p), **options) if str(p).startswith("s3://") else [p])
+    return out
+
+
 def load(
     *paths: str | os.PathLike[str],
     start: datetime | date | str | None = None,
@@ -123,6 +138,7 @@ def load(
     strict: bool = False,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     workers: int | None = None,
+    remote: dict[str, Any] | None = None,
 ) -> Trail:
     """Load CloudTrail files, folders and globs into a :class:`~forensics.Trail`.
 
@@ -145,6 +161,9 @@ def load(
         Refuse files whose (decompressed) size passes this cap.
     workers
         Processes to read files with (default: all cores).
+    remote
+        Options for ``s3://`` paths (``session=``, ``profile=``, ...), passed to
+        :func:`forensics.sources._s3.fetch`.
 
     Examples
     --------
@@ -157,6 +176,8 @@ def load(
     began = time.perf_counter()
     lo, hi = to_utc(start), to_utc(end)
     report = LoadReport(sources=[os.fspath(p) for p in paths])
+    paths = _resolve_remote(paths, start=lo, end=hi, accounts=accounts, regions=regions,
+                            report=report, **(remote or {}))
     files, missing, pruned = discover(paths, start=lo, end=hi, accounts=accounts, regions=regions)
     report.files_pruned = pruned
     for path, reason in missing:

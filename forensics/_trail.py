@@ -209,6 +209,62 @@ class Trail:
             return self
         return self._derive(self._lazy.filter(*preds), " and ".join(parts))
 
+    # -- analyses (implemented in their own subpackages; thin delegates here) -------------------
+    def principals(self) -> pl.DataFrame:
+        """One row per principal: identity type, account, first/last seen, counts, IPs, ...
+
+        See :func:`forensics.identity.principals`.
+        """
+        from forensics.identity import principals
+
+        return principals(self)
+
+    def credentials(self) -> pl.DataFrame:
+        """One row per access key seen, with how it was minted and by what.
+
+        See :func:`forensics.identity.credentials`.
+        """
+        from forensics.identity import credentials
+
+        return credentials(self)
+
+    def lineage(self, access_key_id: str) -> Any:
+        """The chain from the origin credential down to ``access_key_id``, and what it minted.
+
+        See :func:`forensics.identity.lineage`.
+        """
+        from forensics.identity import lineage
+
+        return lineage(self, access_key_id)
+
+    def for_principal(self, who: str, *, derived: bool = False) -> Trail:
+        """Events of a principal (ARN, session ARN, user/role name or access key id).
+
+        ``derived=True`` adds every credential minted (recursively) from its credentials.
+        See :func:`forensics.identity.for_principal`.
+        """
+        from forensics.identity import for_principal
+
+        return for_principal(self, who, derived=derived)
+
+    def resources(self) -> pl.DataFrame:
+        """One row per (event, resource touched), with canonical ARNs.
+
+        See :func:`forensics.resources.event_resources`.
+        """
+        from forensics.resources import event_resources
+
+        return event_resources(self)
+
+    def graph(self) -> Any:
+        """The actor -> resource graph (a networkx ``MultiDiGraph``).
+
+        See :func:`forensics.graph.build_graph`.
+        """
+        from forensics.graph import build_graph
+
+        return build_graph(self)
+
     # -- provenance -----------------------------------------------------------------------------
     def original(self, event_id: str) -> list[dict[str, Any]] | dict[str, Any]:
         """The original record(s) for an event id, exactly as they were in the file.
