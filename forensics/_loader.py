@@ -17,18 +17,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-import orjson
 import polars as pl
 
 from forensics._errors import CorruptFileError, LoadError
-from forensics._normalize import normalize_records
+from forensics._normalize import TIME_FALLBACKS, normalize_records
 from forensics._report import LoadReport
 from forensics._schema import EVENTS_SCHEMA, empty_events
 from forensics._trail import Trail, to_utc
 from forensics.sources._files import FileRef, discover
 from forensics.sources._formats import (
     DEFAULT_MAX_FILE_BYTES,
-    NotCloudTrail,
+    FileProblem,
     extract_records,
     read_bytes,
 )
@@ -38,7 +37,11 @@ __all__ = ["FilePart", "load", "read_file"]
 
 @dataclass
 class FilePart:
-    """What reading one file produced: rows, or the reason there are none."""
+    """What reading one file produced: rows, or the reason there are none.
+
+    ``nested`` counts records found inside JSON wrappers that are not a CloudTrail container
+    (test-case files and the like; ``nested_at`` is the JSON path of the first one).
+    """
 
     path: str
     frame: pl.DataFrame | None = None
@@ -47,55 +50,67 @@ class FilePart:
     skipped: Counter[str] = field(default_factory=Counter)
     missing_time: int = 0
     time_fallback: int = 0
+    nested: int = 0
+    nested_at: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def read_file(ref: FileRef, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> FilePart:
-    """Read one file into rows of the events table; never raises for a bad file."""
+    """Read one file into rows of the events table; never raises for a bad file.
+
+    Every problem becomes ``FilePart.failure`` (a reason naming what is wrong): unreadable
+    bytes, truncated/corrupt gzip, the size cap, invalid JSON, JSON that holds no CloudTrail.
+    """
     part = FilePart(ref.path)
     if ref.is_digest:
         part.is_digest = True
         return part
     try:
-        data = read_bytes(ref.path, max_file_bytes)
-    except PermissionError:
-        part.failure = "permission denied; check the file's permissions"
-        return part
-    except (EOFError, OSError) as exc:
-        reason = str(exc) or type(exc).__name__
-        if isinstance(exc, EOFError) or "gzip" in reason.lower() or "compressed" in reason.lower():
-            reason = f"truncated or corrupt gzip ({reason})"
-        part.failure = reason
-        return part
-    except ValueError as exc:
+        found = extract_records(read_bytes(ref.path, max_file_bytes), ref.path)
+    except FileProblem as exc:
         part.failure = str(exc)
         return part
-    try:
-        found = extract_records(data, ref.path)
-    except NotCloudTrail as exc:
-        part.failure = str(exc)
-        return part
-    except orjson.JSONDecodeError as exc:
-        part.failure = f"invalid JSON ({exc})"
+    except Exception as exc:  # a reader bug must not sink the whole load: report it
+        part.failure = f"unexpected error while reading ({type(exc).__name__}: {exc})"
         return part
     if found.is_digest:
         part.is_digest = True
         return part
     part.skipped = found.skipped
+    part.nested, part.nested_at, part.notes = found.nested, found.nested_at, found.notes
     records = found.records
-    part.missing_time = sum(1 for r in records if "eventTime" not in r)
-    part.time_fallback = sum(
-        1 for r in records if "eventTime" not in r and ("@timestamp" in r or "EventTime" in r)
-    )
+    for r in records:
+        if r.get("eventTime") is None:
+            part.missing_time += 1
+            if any(r.get(f) is not None for f in TIME_FALLBACKS):
+                part.time_fallback += 1
     part.frame = normalize_records(records, ref.path)
     return part
 
 
 def _dedupe(frame: pl.DataFrame, report: LoadReport) -> pl.DataFrame:
-    """Drop rows that are the same event (same eventID and same content); keep collisions."""
+    """Drop rows that are the same event (same eventID and same content); keep collisions.
+
+    Only rows whose eventID occurs more than once are examined. Rows whose table content
+    differs are different records for sure (the normalizer is a function of the record);
+    rows whose table content is equal are confirmed against the original records (re-read
+    through ``source_file``/``source_index``, compared key-order-insensitively but with types)
+    before one is dropped, since the table does not carry every byte of a record. A row whose
+    original cannot be re-read is kept.
+    """
+    report.duplicates_dropped = 0
+    report.id_collisions = 0
+    report.id_collision_examples = []
     if frame.height == 0:
         return frame
+    indexed = frame.with_row_index("_row")
+    shared = indexed.filter(
+        pl.col("event_id").is_not_null() & (pl.len().over("event_id") > 1)
+    )
+    if shared.height == 0:
+        return frame
     content = [c for c in EVENTS_SCHEMA.names() if c not in ("source_file", "source_index")]
-    hashed = frame.with_columns(
+    shared = shared.with_columns(
         pl.struct(
             [pl.col(c) for c in content if c != "resources"]
             + [pl.col("resources").list.eval(pl.element().struct.json_encode()).list.join("\x1f")]
@@ -103,14 +118,61 @@ def _dedupe(frame: pl.DataFrame, report: LoadReport) -> pl.DataFrame:
         .hash(seed=7)
         .alias("_content")
     )
-    with_id = hashed.filter(pl.col("event_id").is_not_null())
-    keep = with_id.unique(subset=["event_id", "_content"], keep="first", maintain_order=True)
-    report.duplicates_dropped = with_id.height - keep.height
-    collisions = keep.group_by("event_id").agg(pl.len().alias("n")).filter(pl.col("n") > 1)
-    report.id_collisions = int(collisions.select(pl.col("n").sum()).item() or 0)
-    report.id_collision_examples = collisions.get_column("event_id").sort().head(5).to_list()
-    out = pl.concat([keep, hashed.filter(pl.col("event_id").is_null())])
-    return out.drop("_content")
+    candidates = shared.filter(pl.len().over("event_id", "_content") > 1)
+    drop, unverified, examples = _confirm_duplicates(candidates)
+    if unverified:
+        report.notes.append(
+            f"{unverified:,} record(s) look like duplicates but their files could not be "
+            "re-read to confirm it; they were kept"
+        )
+    if drop:
+        report.duplicates_dropped = len(drop)
+        report.notes.append(
+            f"{len(drop):,} duplicate record(s) dropped: the same eventID with the same content, "
+            "read more than once, e.g. " + "; ".join(examples)
+        )
+        indexed = indexed.filter(~pl.col("_row").is_in(list(drop)))
+    collided = indexed.filter(
+        pl.col("event_id").is_not_null() & (pl.len().over("event_id") > 1)
+    )
+    report.id_collisions = collided.height
+    report.id_collision_examples = (
+        collided.get_column("event_id").unique().sort().head(5).to_list()
+    )
+    return indexed.drop("_row")
+
+
+def _confirm_duplicates(candidates: pl.DataFrame) -> tuple[set[int], int, list[str]]:
+    """Rows to drop (a later copy of an identical original), rows left unverified, examples."""
+    from forensics._provenance import canonical, read_originals
+
+    drop: set[int] = set()
+    unverified = 0
+    examples: list[str] = []
+    if candidates.height == 0:
+        return drop, unverified, examples
+    rows = candidates.select(
+        "_row", "event_id", "_content", pl.col("source_file").cast(pl.String), "source_index"
+    ).rows()
+    originals = read_originals(((r[3], r[4]) for r in rows), missing_ok=True)
+    first_seen: dict[tuple[str, int, bytes], tuple[str, int]] = {}
+    for (row, event_id, digest, source_file, source_index), original in zip(
+        rows, originals, strict=True
+    ):
+        if original is None:
+            unverified += 1
+            continue
+        key = (event_id, digest, canonical(original))
+        if key in first_seen:
+            drop.add(row)
+            if len(examples) < 3:
+                kept_file, kept_index = first_seen[key]
+                examples.append(
+                    f"{event_id} in {kept_file}[{kept_index}] and {source_file}[{source_index}]"
+                )
+        else:
+            first_seen[key] = (source_file, source_index)
+    return drop, unverified, examples
 
 
 def _resolve_remote(
@@ -193,23 +255,14 @@ def load(
     parts = [read_file(ref, max_file_bytes=max_file_bytes) for ref in files]
     frames = []
     for part in parts:
-        if part.is_digest:
-            report.digests += 1
-            continue
-        if part.failure is not None:
-            if strict:
-                raise CorruptFileError(part.path, part.failure)
-            report.add_failure(part.path, part.failure)
-            continue
-        report.files_read += 1
-        report.records_skipped.update(part.skipped)
-        report.missing_event_time += part.missing_time
-        report.event_time_fallback += part.time_fallback
-        if part.frame is not None and part.frame.height:
+        if strict and part.failure is not None:
+            raise CorruptFileError(part.path, part.failure)
+        if strict and part.skipped:
+            reason, count = part.skipped.most_common(1)[0]
+            raise LoadError(f"{part.path}: {count:,} record(s) skipped: {reason}")
+        report.add_file(part)
+        if part.failure is None and part.frame is not None and part.frame.height:
             frames.append(part.frame)
-    if strict and report.records_skipped:
-        reason, count = report.records_skipped.most_common(1)[0]
-        raise LoadError(f"{count} record(s) skipped: {reason}")
 
     frame = (
         pl.concat(frames, how="vertical_relaxed").cast(dict(EVENTS_SCHEMA))

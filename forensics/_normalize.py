@@ -14,17 +14,30 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import polars as pl
 
 from forensics._identity_keys import principal_key
-from forensics._schema import EVENTS_SCHEMA, RECORD_FIELDS, conform
+from forensics._schema import EVENTS_SCHEMA, RECORD_FIELDS, TIME_DTYPE, conform
 
-__all__ = ["TIME_FORMATS", "json_text", "normalize_records", "parse_times", "text"]
+__all__ = [
+    "TIME_FALLBACKS",
+    "TIME_FORMAT",
+    "TIME_FORMATS",
+    "json_text",
+    "normalize_records",
+    "parse_times",
+    "text",
+]
 
-#: eventTime shapes seen in the wild, tried in order (CloudTrail, Lake, Logstash, lookup-events).
+#: eventTime shapes read (CloudTrail, Lake, Logstash, lookup-events, hand-made): a date, ``T`` or
+#: a space, a time with optional fraction (any digits; kept to the microsecond), then ``Z``, an
+#: offset (``+11:00`` or ``+1100``) or nothing (taken as UTC). Offsets are converted to UTC.
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%:z"
+#: Kept for callers that list formats; every one of them is read by :func:`parse_times`.
 TIME_FORMATS: tuple[str, ...] = (
     "%Y-%m-%dT%H:%M:%SZ",
     "%Y-%m-%dT%H:%M:%S%.fZ",
@@ -32,6 +45,8 @@ TIME_FORMATS: tuple[str, ...] = (
     "%Y-%m-%dT%H:%M:%S%.f%:z",
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%SZ",
+    "%Y-%m-%d %H:%M:%S%:z",
     "%Y-%m-%dT%H:%M:%S",
     "%Y-%m-%dT%H:%M:%S%.f",
 )
@@ -128,21 +143,34 @@ def _get(d: Any, key: str) -> Any:
     return d.get(key) if isinstance(d, dict) else None
 
 
-def parse_times(expr: pl.Expr) -> pl.Expr:
-    """Parse CloudTrail time text to ``Datetime(us, UTC)``; text that matches no format is null.
+def parse_times(expr: pl.Expr | pl.Series) -> pl.Expr:
+    """Parse CloudTrail time text to ``Datetime(us, UTC)``; text that is not a time is null.
 
     >>> pl.select(parse_times(pl.lit("2020-09-14T01:00:38.123Z"))).item().isoformat()
     '2020-09-14T01:00:38.123000+00:00'
+    >>> pl.select(parse_times(pl.lit("2022-02-08 09:23:37+11:00"))).item().isoformat()
+    '2022-02-07T22:23:37+00:00'
     """
-    text_expr = expr.cast(pl.String).str.strip_chars()
-    return pl.coalesce(
-        text_expr.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False)
-        if fmt.endswith(("z", "Z")) and "%:z" in fmt
-        else text_expr.str.strptime(pl.Datetime("us"), fmt, strict=False).dt.replace_time_zone(
-            "UTC"
-        )
-        for fmt in TIME_FORMATS
+    raw = (expr if isinstance(expr, pl.Expr) else pl.lit(expr)).cast(pl.String).str.strip_chars()
+    common = raw.str.strptime(TIME_DTYPE, "%Y-%m-%dT%H:%M:%SZ", strict=False)  # the usual shape
+    text = (
+        raw.str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T")
+        .str.replace(r"[Zz]$", "+00:00")
+        .str.replace(r"([+-]\d{2})(\d{2})$", "${1}:${2}")
     )
+    text = pl.when(text.str.contains(r"[+-]\d{2}:\d{2}$")).then(text).otherwise(text + "+00:00")
+    return pl.coalesce(common, text.str.strptime(TIME_DTYPE, TIME_FORMAT, strict=False))
+
+
+def _time_text(value: Any) -> str | None:
+    """eventTime as text; numbers are taken as epoch seconds (or milliseconds, when large)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = value / 1000 if abs(value) > 1e11 else value
+        try:
+            return datetime.fromtimestamp(seconds, UTC).isoformat()
+        except (OverflowError, OSError, ValueError):
+            return None
+    return text(value)
 
 
 def normalize_records(
@@ -198,7 +226,7 @@ def _append(cols: dict[str, list[Any]], r: dict[str, Any]) -> None:
             when = r.get(fallback)
             if when is not None:
                 break
-    cols["_event_time_text"].append(text(when))
+    cols["_event_time_text"].append(_time_text(when))
 
     ui = r.get("userIdentity")
     ctx = _get(ui, "sessionContext")
