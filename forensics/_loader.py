@@ -91,12 +91,11 @@ def read_file(ref: FileRef, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> 
 def _dedupe(frame: pl.DataFrame, report: LoadReport) -> pl.DataFrame:
     """Drop rows that are the same event (same eventID and same content); keep collisions.
 
-    Only rows whose eventID occurs more than once are examined. Rows whose table content
-    differs are different records for sure (the normalizer is a function of the record);
-    rows whose table content is equal are confirmed against the original records (re-read
-    through ``source_file``/``source_index``, compared key-order-insensitively but with types)
-    before one is dropped, since the table does not carry every byte of a record. A row whose
-    original cannot be re-read is kept.
+    Only rows whose eventID occurs more than once are examined, against their original records
+    (re-read through ``source_file``/``source_index``): the table does not carry every byte of a
+    record, so equal rows do not prove equal records. Content is compared as JSON (key order and
+    whitespace do not matter, types do; see :func:`forensics._provenance.canonical`). The first
+    copy in load order is kept. A row whose original cannot be re-read is kept.
     """
     report.duplicates_dropped = 0
     report.id_collisions = 0
@@ -104,26 +103,14 @@ def _dedupe(frame: pl.DataFrame, report: LoadReport) -> pl.DataFrame:
     if frame.height == 0:
         return frame
     indexed = frame.with_row_index("_row")
-    shared = indexed.filter(
-        pl.col("event_id").is_not_null() & (pl.len().over("event_id") > 1)
-    )
+    shared = indexed.filter(pl.col("event_id").is_not_null() & (pl.len().over("event_id") > 1))
     if shared.height == 0:
         return frame
-    content = [c for c in EVENTS_SCHEMA.names() if c not in ("source_file", "source_index")]
-    shared = shared.with_columns(
-        pl.struct(
-            [pl.col(c) for c in content if c != "resources"]
-            + [pl.col("resources").list.eval(pl.element().struct.json_encode()).list.join("\x1f")]
-        )
-        .hash(seed=7)
-        .alias("_content")
-    )
-    candidates = shared.filter(pl.len().over("event_id", "_content") > 1)
-    drop, unverified, examples = _confirm_duplicates(candidates)
+    drop, unverified, examples = _confirm_duplicates(shared)
     if unverified:
         report.notes.append(
-            f"{unverified:,} record(s) look like duplicates but their files could not be "
-            "re-read to confirm it; they were kept"
+            f"{unverified:,} record(s) share an eventID but their files could not be re-read "
+            "to compare contents; they were kept"
         )
     if drop:
         report.duplicates_dropped = len(drop)
@@ -131,47 +118,39 @@ def _dedupe(frame: pl.DataFrame, report: LoadReport) -> pl.DataFrame:
             f"{len(drop):,} duplicate record(s) dropped: the same eventID with the same content, "
             "read more than once, e.g. " + "; ".join(examples)
         )
-        indexed = indexed.filter(~pl.col("_row").is_in(list(drop)))
-    collided = indexed.filter(
-        pl.col("event_id").is_not_null() & (pl.len().over("event_id") > 1)
-    )
+        indexed = indexed.filter(~pl.col("_row").is_in(sorted(drop)))
+    collided = indexed.filter(pl.col("event_id").is_not_null() & (pl.len().over("event_id") > 1))
     report.id_collisions = collided.height
-    report.id_collision_examples = (
-        collided.get_column("event_id").unique().sort().head(5).to_list()
-    )
+    report.id_collision_examples = collided.get_column("event_id").unique().sort().head(5).to_list()
     return indexed.drop("_row")
 
 
-def _confirm_duplicates(candidates: pl.DataFrame) -> tuple[set[int], int, list[str]]:
+def _confirm_duplicates(shared: pl.DataFrame) -> tuple[set[int], int, list[str]]:
     """Rows to drop (a later copy of an identical original), rows left unverified, examples."""
-    from forensics._provenance import canonical, read_originals
+    from forensics._provenance import fingerprints
 
+    rows = shared.select(
+        "_row", "event_id", pl.col("source_file").cast(pl.String), "source_index"
+    ).rows()
+    digests = fingerprints([(r[2], r[3]) for r in rows])
     drop: set[int] = set()
     unverified = 0
     examples: list[str] = []
-    if candidates.height == 0:
-        return drop, unverified, examples
-    rows = candidates.select(
-        "_row", "event_id", "_content", pl.col("source_file").cast(pl.String), "source_index"
-    ).rows()
-    originals = read_originals(((r[3], r[4]) for r in rows), missing_ok=True)
-    first_seen: dict[tuple[str, int, bytes], tuple[str, int]] = {}
-    for (row, event_id, digest, source_file, source_index), original in zip(
-        rows, originals, strict=True
-    ):
-        if original is None:
+    first_seen: dict[tuple[str, bytes], tuple[str, int]] = {}
+    for (row, event_id, source_file, source_index), digest in zip(rows, digests, strict=True):
+        if digest is None:
             unverified += 1
             continue
-        key = (event_id, digest, canonical(original))
-        if key in first_seen:
-            drop.add(row)
-            if len(examples) < 3:
-                kept_file, kept_index = first_seen[key]
-                examples.append(
-                    f"{event_id} in {kept_file}[{kept_index}] and {source_file}[{source_index}]"
-                )
-        else:
+        key = (event_id, digest)
+        if key not in first_seen:
             first_seen[key] = (source_file, source_index)
+            continue
+        drop.add(row)
+        if len(examples) < 3:
+            kept_file, kept_index = first_seen[key]
+            examples.append(
+                f"{event_id} in {kept_file} (#{kept_index}) and {source_file} (#{source_index})"
+            )
     return drop, unverified, examples
 
 

@@ -13,7 +13,9 @@ False
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -26,7 +28,7 @@ from forensics.sources._formats import (
     read_bytes,
 )
 
-__all__ = ["canonical", "read_originals"]
+__all__ = ["canonical", "fingerprints", "read_originals"]
 
 
 def canonical(record: Any) -> bytes:
@@ -36,6 +38,29 @@ def canonical(record: Any) -> bytes:
     (``1`` and ``"1"`` differ).
     """
     return orjson.dumps(record, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+
+
+def fingerprints(locations: Sequence[tuple[str, int]]) -> list[bytes | None]:
+    """A 128-bit digest of the :func:`canonical` content of each record at the locations.
+
+    Each file is read once and only the digests are kept (memory stays small however many
+    locations are asked for). A location whose file cannot be read, or no longer holds that
+    record, gives ``None``.
+    """
+    by_file: dict[str, list[int]] = defaultdict(list)
+    for position, (source_file, _) in enumerate(locations):
+        by_file[source_file].append(position)
+    out: list[bytes | None] = [None] * len(locations)
+    for path, positions in by_file.items():
+        try:
+            records = extract_records(read_bytes(path, DEFAULT_MAX_FILE_BYTES), path).records
+        except FileProblem:
+            continue
+        for position in positions:
+            index = locations[position][1]
+            if 0 <= index < len(records):
+                out[position] = hashlib.blake2b(canonical(records[index]), digest_size=16).digest()
+    return out
 
 
 def read_originals(
