@@ -13,6 +13,7 @@ text (scalars) or JSON text (containers) or null, and the record is kept.
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -103,8 +104,12 @@ def json_text(value: Any) -> str | None:
         return None
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-    except (TypeError, orjson.JSONEncodeError):
-        return orjson.dumps(repr(value)).decode()
+    except (TypeError, orjson.JSONEncodeError):  # nested deeper than orjson's 255 levels, ...
+        pass
+    try:
+        return json.dumps(value, separators=(",", ":"), default=repr)
+    except (TypeError, ValueError, RecursionError):
+        return '"<value that cannot be written as JSON>"'
 
 
 def _flag(value: Any) -> bool | None:
@@ -204,12 +209,33 @@ def normalize_records(
     schema = {c: (pl.String if c in ("source_file",) else d) for c, d in EVENTS_SCHEMA.items()}
     schema.pop("event_time")
     schema.pop("session_created")
-    frame = pl.DataFrame(cols, schema={c: schema[c] for c in cols}, strict=False)
+    try:
+        frame = pl.DataFrame(cols, schema={c: schema[c] for c in cols}, strict=False)
+    except UnicodeEncodeError:  # lone surrogates (from \\udXXX escapes) are not UTF-8
+        cols = {c: [_clean(v) for v in values] for c, values in cols.items()}
+        time_text = [_clean(v) for v in time_text]
+        session_text = [_clean(v) for v in session_text]
+        frame = pl.DataFrame(cols, schema={c: schema[c] for c in cols}, strict=False)
     frame = frame.with_columns(
         parse_times(pl.Series(time_text, dtype=pl.String)).alias("event_time"),
         parse_times(pl.Series(session_text, dtype=pl.String)).alias("session_created"),
     )
     return conform(frame)
+
+
+def _clean(value: Any) -> Any:
+    """Strings (also inside resources structs) made valid UTF-8: lone surrogates escaped."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    return value
 
 
 def _append(cols: dict[str, list[Any]], r: dict[str, Any]) -> None:

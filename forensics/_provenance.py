@@ -14,6 +14,7 @@ False
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -37,7 +38,14 @@ def canonical(record: Any) -> bytes:
     Object key order and whitespace do not matter (JSON objects are unordered); types do
     (``1`` and ``"1"`` differ).
     """
-    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    try:
+        return orjson.dumps(record, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    except (TypeError, orjson.JSONEncodeError):  # nested deeper than orjson's 255 levels
+        pass
+    try:
+        return json.dumps(record, sort_keys=True, separators=(",", ":"), default=repr).encode()
+    except (TypeError, ValueError, RecursionError):
+        return repr(record).encode(errors="replace")
 
 
 def fingerprints(locations: Sequence[tuple[str, int]]) -> list[bytes | None]:

@@ -250,8 +250,28 @@ def _keys(obj: dict[str, Any], n: int = 6) -> str:
     return ", ".join(names[:n]) + more
 
 
-def _loads_text(value: str) -> Any:
-    return orjson.loads(value)
+def _loads(data: bytes | str, notes: list[str] | None = None) -> Any:
+    """Parse JSON with orjson; what orjson refuses but is still JSON (lone surrogate escapes,
+    numbers beyond a double) or almost (invalid UTF-8 bytes, replaced by U+FFFD) is parsed by
+    the standard library instead. Raises ``orjson.JSONDecodeError`` when it is not JSON."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError):
+            pass
+        else:
+            if notes is not None and isinstance(data, bytes) and "\ufffd" in text:
+                try:
+                    data.decode("utf-8")
+                except UnicodeDecodeError:
+                    notes.append("invalid UTF-8 bytes were read as U+FFFD (replacement character)")
+            return value
+        raise
+
+
 
 
 def _collect(obj: Any, w: _Walk, path: str, depth: int, nested: bool, expect: str) -> int:
@@ -264,6 +284,9 @@ def _collect(obj: Any, w: _Walk, path: str, depth: int, nested: bool, expect: st
     if looks_like_record(obj):
         w.add(obj, path, nested)
         return 1
+    if depth > NEST_MAX_DEPTH and isinstance(obj, (dict, list)):
+        w.truncated_search = True
+        return 0
     if isinstance(obj, list):
         found = 0
         for i, item in enumerate(obj):
@@ -285,7 +308,7 @@ def _collect(obj: Any, w: _Walk, path: str, depth: int, nested: bool, expect: st
         inner = obj["CloudTrailEvent"]
         if isinstance(inner, str):
             try:
-                inner = _loads_text(inner)
+                inner = _loads(inner)
             except orjson.JSONDecodeError:
                 w.skipped["lookup-events item whose CloudTrailEvent is not valid JSON"] += 1
                 return 0
@@ -309,7 +332,7 @@ def _collect(obj: Any, w: _Walk, path: str, depth: int, nested: bool, expect: st
     if isinstance(awslogs, dict) and isinstance(awslogs.get("data"), str):  # Lambda form
         try:
             payload = gzip.decompress(base64.b64decode(awslogs["data"], validate=False))
-            inner = orjson.loads(payload)
+            inner = _loads(payload)
         except (binascii.Error, OSError, EOFError, zlib.error, orjson.JSONDecodeError):
             w.skipped["CloudWatch Logs awslogs.data that is not base64 gzipped JSON"] += 1
             return 0
@@ -340,7 +363,7 @@ def _collect_log_events(
         message = item.get("message") if isinstance(item, dict) else None
         if isinstance(message, str):
             try:
-                message = _loads_text(message)
+                message = _loads(message)
             except orjson.JSONDecodeError:
                 w.skipped["CloudWatch Logs message that is not JSON"] += 1
                 continue
@@ -376,11 +399,11 @@ def _search(obj: dict[str, Any] | list[Any], w: _Walk, path: str, depth: int) ->
 # -- documents --------------------------------------------------------------------------------
 
 
-def _documents(data: bytes) -> tuple[list[Any], str, Counter[str]]:
+def _documents(data: bytes, notes: list[str]) -> tuple[list[Any], str, Counter[str]]:
     """The JSON values in a file: one document, JSON lines, or concatenated values."""
     skipped: Counter[str] = Counter()
     try:
-        return [orjson.loads(data)], "document", skipped
+        return [_loads(data, notes)], "document", skipped
     except orjson.JSONDecodeError as exc:
         first_error = exc
     lines = data.splitlines()
@@ -391,7 +414,7 @@ def _documents(data: bytes) -> tuple[list[Any], str, Counter[str]]:
         if not line:
             continue
         try:
-            docs.append(orjson.loads(line))
+            docs.append(_loads(line, notes))
         except orjson.JSONDecodeError:
             bad.append(number)
     if docs and len(docs) >= len(bad):
@@ -410,10 +433,7 @@ def _documents(data: bytes) -> tuple[list[Any], str, Counter[str]]:
 
 def _concatenated(data: bytes) -> list[Any] | None:
     """``{...}{...}`` (values back to back, no separator), or None if it is not that."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    text = data.decode("utf-8", errors="replace")
     decoder = json.JSONDecoder()
     out: list[Any] = []
     pos, end = 0, len(text)
@@ -424,7 +444,7 @@ def _concatenated(data: bytes) -> list[Any] | None:
             break
         try:
             value, pos = decoder.raw_decode(text, pos)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         out.append(value)
     return out if len(out) > 1 else None
@@ -442,7 +462,8 @@ def extract_records(data: bytes, path: str) -> Extracted:
         stripped = stripped[len(_BOM) :].strip()
     if not stripped:
         raise NotCloudTrail("empty file (0 bytes of content)")
-    docs, kind, line_skips = _documents(stripped)
+    notes: list[str] = []
+    docs, kind, line_skips = _documents(stripped, notes)
     if kind == "document" and is_digest_document(docs[0]):
         return Extracted([], "digest", is_digest=True)
     w = _Walk(skipped=line_skips)
@@ -458,7 +479,7 @@ def extract_records(data: bytes, path: str) -> Extracted:
             kind = "lookup-events"
         else:
             kind = "object"
-    notes = []
+    notes = sorted(set(notes))
     if w.truncated_search:
         notes.append(
             f"the search for nested records stopped at its bounds (depth {NEST_MAX_DEPTH}, "
