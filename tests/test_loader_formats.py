@@ -117,8 +117,11 @@ def test_cloudwatch_logs_gzipped_payloads_as_firehose_delivers_them(tmp_path):
                "logEvents": [{"id": "", "timestamp": 1, "message": "CWL CONTROL MESSAGE: Checking health"}]}
     blob = b"".join(gzip.compress(json.dumps(p).encode())
                     for p in (control, _cwl_payload(record(1)), _cwl_payload(record(2), record(3))))
-    (tmp_path / "firehose-1-2024-03-05").write_bytes(blob)
-    trail = _load(tmp_path / "firehose-1-2024-03-05")
+    (tmp_path / "firehose-1-2024-03-05-10-00-00-0a1b").write_bytes(blob)  # no extension
+    (tmp_path / "LICENSE").write_text("MIT License\n")  # not sniffed as a trail file
+    (tmp_path / "notes.txt").write_text("{}")
+    trail = _load(tmp_path)
+    assert trail.report.files_seen == 1
     assert _names(trail) == [1, 2, 3]
     assert trail.report.files_failed == []
     assert sum(trail.report.records_skipped.values()) == 1  # the control message, with a reason
