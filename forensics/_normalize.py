@@ -30,6 +30,7 @@ __all__ = [
     "TIME_FORMATS",
     "json_text",
     "normalize_records",
+    "parse_time_series",
     "parse_times",
     "text",
 ]
@@ -148,6 +149,18 @@ def _get(d: Any, key: str) -> Any:
     return d.get(key) if isinstance(d, dict) else None
 
 
+def _parse_any(raw: pl.Expr) -> pl.Expr:
+    """Every accepted shape (see :data:`TIME_FORMAT`), rewritten to one format and parsed."""
+    text = (
+        raw.str.strip_chars()
+        .str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T")
+        .str.replace(r"[Zz]$", "+00:00")
+        .str.replace(r"([+-]\d{2})(\d{2})$", "${1}:${2}")
+    )
+    text = pl.when(text.str.contains(r"[+-]\d{2}:\d{2}$")).then(text).otherwise(text + "+00:00")
+    return text.str.strptime(TIME_DTYPE, TIME_FORMAT, strict=False)
+
+
 def parse_times(expr: pl.Expr | pl.Series) -> pl.Expr:
     """Parse CloudTrail time text to ``Datetime(us, UTC)``; text that is not a time is null.
 
@@ -156,15 +169,24 @@ def parse_times(expr: pl.Expr | pl.Series) -> pl.Expr:
     >>> pl.select(parse_times(pl.lit("2022-02-08 09:23:37+11:00"))).item().isoformat()
     '2022-02-07T22:23:37+00:00'
     """
-    raw = (expr if isinstance(expr, pl.Expr) else pl.lit(expr)).cast(pl.String).str.strip_chars()
-    common = raw.str.strptime(TIME_DTYPE, "%Y-%m-%dT%H:%M:%SZ", strict=False)  # the usual shape
-    text = (
-        raw.str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T")
-        .str.replace(r"[Zz]$", "+00:00")
-        .str.replace(r"([+-]\d{2})(\d{2})$", "${1}:${2}")
-    )
-    text = pl.when(text.str.contains(r"[+-]\d{2}:\d{2}$")).then(text).otherwise(text + "+00:00")
-    return pl.coalesce(common, text.str.strptime(TIME_DTYPE, TIME_FORMAT, strict=False))
+    if isinstance(expr, pl.Series):
+        return pl.lit(parse_time_series(expr))
+    raw = expr.cast(pl.String)
+    common = raw.str.strptime(TIME_DTYPE, "%Y-%m-%dT%H:%M:%SZ", strict=False)
+    return pl.coalesce(common, _parse_any(raw))
+
+
+def parse_time_series(series: pl.Series) -> pl.Series:
+    """:func:`parse_times` for a Series, fast when (as usual) every time has CloudTrail's shape:
+    the general rewrite runs only on the values the common format did not read."""
+    raw = series.cast(pl.String)
+    fast = raw.str.strptime(TIME_DTYPE, "%Y-%m-%dT%H:%M:%SZ", strict=False)
+    need = fast.is_null() & raw.is_not_null()
+    if not need.any():
+        return fast
+    where = need.arg_true()
+    slow = pl.select(_parse_any(pl.lit(raw.gather(where)))).to_series()
+    return fast.scatter(where, slow)
 
 
 def _time_text(value: Any) -> str | None:
@@ -217,8 +239,8 @@ def normalize_records(
         session_text = [_clean(v) for v in session_text]
         frame = pl.DataFrame(cols, schema={c: schema[c] for c in cols}, strict=False)
     frame = frame.with_columns(
-        parse_times(pl.Series(time_text, dtype=pl.String)).alias("event_time"),
-        parse_times(pl.Series(session_text, dtype=pl.String)).alias("session_created"),
+        parse_time_series(pl.Series("event_time", time_text, dtype=pl.String)),
+        parse_time_series(pl.Series("session_created", session_text, dtype=pl.String)),
     )
     return conform(frame)
 
