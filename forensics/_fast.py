@@ -1,0 +1,301 @@
+"""The fast path for S3-delivered ``{"Records": [...]}`` files: typed decoding with msgspec.
+
+Only the fields the events table needs are declared; ``requestParameters``, ``responseElements``,
+``additionalEventData`` and the known extra fields are kept as ``msgspec.Raw`` (their original text
+goes straight into a column, never parsed). ``userIdentity`` is read as raw text too and turned
+into the identity columns by :func:`forensics._normalize.identity_row`, memoised on that text:
+the same caller makes many calls, so each distinct identity is parsed once.
+
+Anything the typed decoder does not accept (an unknown top-level field, a field of the wrong
+type, a pretty-printed file) raises :class:`FastPathUnsupported`, and the caller reads that file
+with the reference normalizer instead. Both produce the same rows (a test checks it on every
+external sample).
+"""
+
+from __future__ import annotations
+
+import gc
+import operator
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+import polars as pl
+import pyarrow as pa
+from msgspec import Raw, Struct
+
+from forensics._normalize import IDENTITY_COLUMNS, identity_row, parse_time_series
+from forensics._schema import EVENTS_SCHEMA, conform
+
+__all__ = [
+    "FastPathUnsupported",
+    "decode_records",
+    "decode_records_file",
+    "records_frame",
+]
+
+_ABSENT = Raw(b"")
+
+
+class FastPathUnsupported(ValueError):
+    """This file needs the reference normalizer (the message says why)."""
+
+
+class _Resource(Struct, forbid_unknown_fields=True):
+    ARN: str | None = None
+    accountId: str | None = None
+    type: str | None = None
+
+
+class _Record(Struct, forbid_unknown_fields=True):
+    eventTime: str | None = None
+    eventID: str | None = None
+    requestID: str | None = None
+    sharedEventID: str | None = None
+    eventName: str | None = None
+    eventSource: str | None = None
+    awsRegion: str | None = None
+    eventType: str | None = None
+    eventCategory: str | None = None
+    eventVersion: str | None = None
+    readOnly: bool | None = None
+    managementEvent: bool | None = None
+    sourceIPAddress: str | None = None
+    userAgent: str | None = None
+    errorCode: str | None = None
+    errorMessage: str | None = None
+    recipientAccountId: str | None = None
+    vpcEndpointId: str | None = None
+    userIdentity: Raw = _ABSENT
+    requestParameters: Raw = _ABSENT
+    responseElements: Raw = _ABSENT
+    additionalEventData: Raw = _ABSENT
+    resources: list[_Resource] | None = None
+    # top-level fields that are not columns: kept, in sorted order, in `extra`
+    addendum: Raw = _ABSENT
+    annotation: Raw = _ABSENT
+    apiVersion: Raw = _ABSENT
+    edgeDeviceDetails: Raw = _ABSENT
+    eventContext: Raw = _ABSENT
+    insightDetails: Raw = _ABSENT
+    serviceEventDetails: Raw = _ABSENT
+    sessionCredentialFromConsole: Raw = _ABSENT
+    tlsDetails: Raw = _ABSENT
+    vpcEndpointAccountId: Raw = _ABSENT
+
+
+class _File(Struct):
+    Records: list[_Record]
+
+
+_DECODER = msgspec.json.Decoder(_File)
+_EXTRA_FIELDS = tuple(
+    sorted(
+        f
+        for f in _Record.__struct_fields__
+        if f
+        in {
+            "addendum",
+            "annotation",
+            "apiVersion",
+            "edgeDeviceDetails",
+            "eventContext",
+            "insightDetails",
+            "serviceEventDetails",
+            "sessionCredentialFromConsole",
+            "tlsDetails",
+            "vpcEndpointAccountId",
+        }
+    )
+)
+_TEXT_FIELDS = (
+    ("event_id", "eventID"),
+    ("request_id", "requestID"),
+    ("shared_event_id", "sharedEventID"),
+    ("event_name", "eventName"),
+    ("event_source", "eventSource"),
+    ("aws_region", "awsRegion"),
+    ("event_type", "eventType"),
+    ("event_category", "eventCategory"),
+    ("event_version", "eventVersion"),
+    ("read_only", "readOnly"),
+    ("management_event", "managementEvent"),
+    ("source_ip", "sourceIPAddress"),
+    ("user_agent", "userAgent"),
+    ("error_code", "errorCode"),
+    ("error_message", "errorMessage"),
+    ("recipient_account_id", "recipientAccountId"),
+    ("vpc_endpoint_id", "vpcEndpointId"),
+)
+_JSON_FIELDS = (
+    ("request_parameters", "requestParameters"),
+    ("response_elements", "responseElements"),
+    ("additional_event_data", "additionalEventData"),
+)
+
+
+def _raw_text(raw: Raw) -> bytes | None:
+    """Raw JSON text, None for absent or ``null``."""
+    if not len(raw):
+        return None
+    b = bytes(raw)
+    return None if b == b"null" else b
+
+
+def _looks_pretty(data: bytes) -> bool:
+    # S3-delivered files are compact; indentation means the Raw text would not be compact JSON.
+    head = data[:4096]
+    return b"\n " in head or b'": ' in head or b"\n\t" in head
+
+
+def decode_records(data: bytes) -> list[_Record]:
+    """The typed records of one compact ``{"Records": [...]}`` file.
+
+    Raises :class:`FastPathUnsupported` when the reference normalizer must read the file.
+    """
+    if not data.lstrip()[:12].startswith(b'{"Records"') or _looks_pretty(data):
+        raise FastPathUnsupported("not a compact Records file")
+    try:
+        records = _DECODER.decode(data).Records
+    except msgspec.ValidationError as exc:
+        raise FastPathUnsupported(str(exc)) from exc
+    except msgspec.DecodeError as exc:
+        raise FastPathUnsupported(f"invalid JSON: {exc}") from exc
+    if any(r.eventTime is None for r in records):
+        raise FastPathUnsupported("records without eventTime (the fallback fields are counted)")
+    return records
+
+
+def decode_records_file(data: bytes, source_file: str) -> pl.DataFrame:
+    """Rows of the events table for one ``{"Records": [...]}`` file (unsorted).
+
+    Raises :class:`FastPathUnsupported` when the reference normalizer must read the file.
+    """
+    frame = records_frame([(decode_records(data), source_file)])
+    if frame.get_column("event_time").null_count():
+        raise FastPathUnsupported("eventTime values in an unusual format")
+    return frame
+
+
+def records_frame(batches: Sequence[tuple[list[_Record], str]]) -> pl.DataFrame:
+    """Rows of the events table for the decoded records of several files at once.
+
+    Building columns once for many files amortises Polars' per-operation cost. Rows whose
+    ``event_time`` could not be parsed come out null: the caller re-reads those files with the
+    reference normalizer (see :func:`forensics._parallel.read_chunk`).
+    """
+    records = [r for recs, _ in batches for r in recs]
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        frame = _columns(records)
+    finally:
+        if enabled:
+            gc.enable()
+    files = pl.Series([f for _, f in batches], dtype=pl.String)
+    counts = pl.Series([len(recs) for recs, _ in batches], dtype=pl.Int64)
+    return frame.with_columns(
+        files.repeat_by(counts).explode().alias("source_file").cast(EVENTS_SCHEMA["source_file"]),
+        pl.int_ranges(0, counts).explode().alias("source_index").cast(pl.Int64),
+    )
+
+
+_N_TEXT = len(_TEXT_FIELDS)
+_RESOURCE_TYPE = pa.list_(
+    pa.struct([("arn", pa.string()), ("account_id", pa.string()), ("type", pa.string())])
+)
+_IDENTITY_SCHEMA = {
+    c: (pl.String if c == "_session_created_text" else EVENTS_SCHEMA[c]) for c in IDENTITY_COLUMNS
+}
+
+
+def _field(records: list[_Record], name: str) -> list[Any]:
+    return list(map(operator.attrgetter(name), records))
+
+
+def _raw_column(values: list[Raw]) -> pl.Series:
+    """A JSON-text column from Raw values (absent and ``null`` -> null)."""
+    out = [bytes(v) if len(v) else None for v in values]
+    return pl.Series(out, dtype=pl.Binary).cast(pl.String).replace("null", None)
+
+
+def _resources_column(values: list[list[_Resource] | None]) -> pl.Series:
+    offsets = [0]
+    mask = []
+    arns: list[str | None] = []
+    accounts: list[str | None] = []
+    types: list[str | None] = []
+    for res in values:
+        if res is None:
+            mask.append(True)
+        else:
+            mask.append(False)
+            for x in res:
+                arns.append(x.ARN)
+                accounts.append(x.accountId)
+                types.append(x.type)
+        offsets.append(len(arns))
+    items = pa.StructArray.from_arrays(
+        [pa.array(arns, pa.string()), pa.array(accounts, pa.string()), pa.array(types, pa.string())],
+        names=["arn", "account_id", "type"],
+    )
+    lists = pa.ListArray.from_arrays(
+        pa.array(offsets, pa.int32()), items, type=_RESOURCE_TYPE, mask=pa.array(mask, pa.bool_())
+    )
+    return pl.Series("resources", lists).cast(EVENTS_SCHEMA["resources"])
+
+
+def _extra_expr(records: list[_Record]) -> tuple[dict[str, pl.Series], pl.Expr]:
+    """``extra``: the known unmapped fields of each record as one JSON object (sorted keys)."""
+    present: dict[str, pl.Series] = {}
+    for name in _EXTRA_FIELDS:
+        values = _field(records, name)
+        if any(map(len, values)):
+            present[f"_x_{name}"] = _raw_column(values)
+    if not present:
+        return present, pl.lit(None, dtype=pl.String)
+    pieces = [
+        pl.when(pl.col(col).is_not_null()).then(pl.lit(f'"{col[3:]}":') + pl.col(col))
+        for col in present
+    ]
+    joined = pl.concat_str(pieces, separator=",", ignore_nulls=True)
+    expr = pl.when(joined != "").then(pl.lit("{") + joined + pl.lit("}"))
+    return present, expr
+
+
+def _identities(records: list[_Record]) -> tuple[pl.DataFrame, pl.Series]:
+    """The distinct identities (parsed once each) and, per record, the index of its identity."""
+    memo: dict[bytes, int] = {}
+    rows: list[tuple[Any, ...]] = []
+    index = []
+    for raw in _field(records, "userIdentity"):
+        key = bytes(raw)
+        i = memo.get(key)
+        if i is None:
+            i = memo[key] = len(rows)
+            rows.append(identity_row(msgspec.json.decode(key) if key else None))
+        index.append(i)
+    table = pl.DataFrame(rows, schema=_IDENTITY_SCHEMA, orient="row")
+    return table, pl.Series("_ident", index, dtype=pl.UInt32)
+
+
+def _columns(records: list[_Record]) -> pl.DataFrame:
+    data: dict[str, Any] = {col: _field(records, field) for col, field in _TEXT_FIELDS}
+    for col, field in _JSON_FIELDS:
+        data[col] = _raw_column(_field(records, field))
+    data["resources"] = _resources_column(_field(records, "resources"))
+    extra_cols, extra = _extra_expr(records)
+    data.update(extra_cols)
+    data["_event_time_text"] = pl.Series(_field(records, "eventTime"), dtype=pl.String)
+    schema = {c: EVENTS_SCHEMA.get(c, pl.String) for c in data}
+    frame = pl.DataFrame(data, schema=schema)
+
+    idents, index = _identities(records)
+    frame = pl.concat([frame, idents[index]], how="horizontal").with_columns(
+        extra.alias("extra"),
+        parse_time_series(frame.get_column("_event_time_text")).alias("event_time"),
+    )
+    frame = frame.with_columns(
+        parse_time_series(frame.get_column("_session_created_text")).alias("session_created")
+    )
+    return conform(frame)  # type: ignore[return-value]
