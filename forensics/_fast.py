@@ -21,7 +21,6 @@ from typing import Any
 
 import msgspec
 import polars as pl
-import pyarrow as pa
 from msgspec import Raw, Struct
 
 from forensics._normalize import IDENTITY_COLUMNS, identity_row, parse_time_series
@@ -41,13 +40,13 @@ class FastPathUnsupported(ValueError):
     """This file needs the reference normalizer (the message says why)."""
 
 
-class _Resource(Struct, forbid_unknown_fields=True):
+class _Resource(Struct, forbid_unknown_fields=True, gc=False):
     ARN: str | None = None
     accountId: str | None = None
     type: str | None = None
 
 
-class _Record(Struct, forbid_unknown_fields=True):
+class _Record(Struct, forbid_unknown_fields=True, gc=False):
     eventTime: str | None = None
     eventID: str | None = None
     requestID: str | None = None
@@ -84,7 +83,7 @@ class _Record(Struct, forbid_unknown_fields=True):
     vpcEndpointAccountId: Raw = _ABSENT
 
 
-class _File(Struct):
+class _File(Struct, gc=False):
     Records: list[_Record]
 
 
@@ -201,12 +200,12 @@ def records_frame(batches: Sequence[tuple[list[_Record], str]]) -> pl.DataFrame:
 
 
 _N_TEXT = len(_TEXT_FIELDS)
-_RESOURCE_TYPE = pa.list_(
-    pa.struct([("arn", pa.string()), ("account_id", pa.string()), ("type", pa.string())])
-)
 _IDENTITY_SCHEMA = {
     c: (pl.String if c == "_session_created_text" else EVENTS_SCHEMA[c]) for c in IDENTITY_COLUMNS
 }
+
+
+_POS = {name: i for i, name in enumerate(_Record.__struct_fields__)}
 
 
 def _field(records: list[_Record], name: str) -> list[Any]:
@@ -215,42 +214,66 @@ def _field(records: list[_Record], name: str) -> list[Any]:
 
 def _raw_column(values: list[Raw]) -> pl.Series:
     """A JSON-text column from Raw values (absent and ``null`` -> null)."""
-    out = [bytes(v) if len(v) else None for v in values]
-    return pl.Series(out, dtype=pl.Binary).cast(pl.String).replace("null", None)
+    out = [
+        None if (size := len(v)) == 0 or (size == 4 and bytes(v) == b"null") else bytes(v)
+        for v in values
+    ]
+    return pl.Series(out, dtype=pl.Binary).cast(pl.String)
 
 
-def _resources_column(values: list[list[_Resource] | None]) -> pl.Series:
-    offsets = [0]
-    mask = []
+def _resources_column(values: tuple[list[_Resource] | None, ...]) -> pl.Series:
+    """``resources`` (list of structs; null where the record had none) built in Polars.
+
+    Only the records that have resources are touched in Python; the lists are assembled by a
+    group-by on the record's position (no per-row Series construction, no pyarrow: its first
+    conversion in a process costs about a second).
+    """
+    rows: list[int] = []
     arns: list[str | None] = []
     accounts: list[str | None] = []
     types: list[str | None] = []
-    for res in values:
+    empty: list[int] = []
+    for i, res in enumerate(values):
         if res is None:
-            mask.append(True)
-        else:
-            mask.append(False)
-            for x in res:
-                arns.append(x.ARN)
-                accounts.append(x.accountId)
-                types.append(x.type)
-        offsets.append(len(arns))
-    items = pa.StructArray.from_arrays(
-        [pa.array(arns, pa.string()), pa.array(accounts, pa.string()), pa.array(types, pa.string())],
-        names=["arn", "account_id", "type"],
+            continue
+        if not res:
+            empty.append(i)
+        for x in res:
+            rows.append(i)
+            arns.append(x.ARN)
+            accounts.append(x.accountId)
+            types.append(x.type)
+    dtype = EVENTS_SCHEMA["resources"]
+    n = len(values)
+    if not rows and not empty:
+        return pl.Series("resources", [None] * n, dtype=dtype)
+    lists = (
+        pl.DataFrame(
+            {"row": rows, "arn": arns, "account_id": accounts, "type": types},
+            schema={"row": pl.UInt32, "arn": pl.String, "account_id": pl.String, "type": pl.String},
+        )
+        .group_by("row", maintain_order=True)
+        .agg(pl.struct("arn", "account_id", "type").alias("resources"))
     )
-    lists = pa.ListArray.from_arrays(
-        pa.array(offsets, pa.int32()), items, type=_RESOURCE_TYPE, mask=pa.array(mask, pa.bool_())
+    if empty:
+        lists = pl.concat(
+            [lists, pl.DataFrame({"row": empty, "resources": [[]] * len(empty)},
+                                 schema={"row": pl.UInt32, "resources": dtype})]
+        )
+    return (
+        pl.DataFrame({"row": pl.arange(0, n, dtype=pl.UInt32, eager=True)})
+        .join(lists, on="row", how="left", maintain_order="left")
+        .get_column("resources")
+        .cast(dtype)
     )
-    return pl.Series("resources", lists).cast(EVENTS_SCHEMA["resources"])
 
 
-def _extra_expr(records: list[_Record]) -> tuple[dict[str, pl.Series], pl.Expr]:
+def _extra_expr(columns: list[tuple[Any, ...]]) -> tuple[dict[str, pl.Series], pl.Expr]:
     """``extra``: the known unmapped fields of each record as one JSON object (sorted keys)."""
     present: dict[str, pl.Series] = {}
     for name in _EXTRA_FIELDS:
-        values = _field(records, name)
-        if any(map(len, values)):
+        values = columns[_POS[name]]
+        if values.count(_ABSENT) != len(values):
             present[f"_x_{name}"] = _raw_column(values)
     if not present:
         return present, pl.lit(None, dtype=pl.String)
@@ -263,12 +286,12 @@ def _extra_expr(records: list[_Record]) -> tuple[dict[str, pl.Series], pl.Expr]:
     return present, expr
 
 
-def _identities(records: list[_Record]) -> tuple[pl.DataFrame, pl.Series]:
+def _identities(values: tuple[Raw, ...]) -> tuple[pl.DataFrame, pl.Series]:
     """The distinct identities (parsed once each) and, per record, the index of its identity."""
     memo: dict[bytes, int] = {}
     rows: list[tuple[Any, ...]] = []
     index = []
-    for raw in _field(records, "userIdentity"):
+    for raw in values:
         key = bytes(raw)
         i = memo.get(key)
         if i is None:
@@ -280,17 +303,28 @@ def _identities(records: list[_Record]) -> tuple[pl.DataFrame, pl.Series]:
 
 
 def _columns(records: list[_Record]) -> pl.DataFrame:
-    data: dict[str, Any] = {col: _field(records, field) for col, field in _TEXT_FIELDS}
+    # one C-level pass turns the structs into columns (tuples), field order as declared
+    if records:
+        columns = list(zip(*map(msgspec.structs.astuple, records), strict=True))
+    else:
+        columns = [()] * len(_POS)
+    data: dict[str, Any] = {col: columns[_POS[field]] for col, field in _TEXT_FIELDS}
     for col, field in _JSON_FIELDS:
-        data[col] = _raw_column(_field(records, field))
-    data["resources"] = _resources_column(_field(records, "resources"))
-    extra_cols, extra = _extra_expr(records)
+        values = columns[_POS[field]]
+        data[col] = (
+            _raw_column(values)
+            if values.count(_ABSENT) != len(values)
+            else pl.Series(col, [None] * len(values), dtype=pl.String)
+        )
+    data["resources"] = _resources_column(columns[_POS["resources"]])
+    extra_cols, extra = _extra_expr(columns)
     data.update(extra_cols)
-    data["_event_time_text"] = pl.Series(_field(records, "eventTime"), dtype=pl.String)
+    data["_event_time_text"] = pl.Series(columns[_POS["eventTime"]], dtype=pl.String)
     schema = {c: EVENTS_SCHEMA.get(c, pl.String) for c in data}
     frame = pl.DataFrame(data, schema=schema)
 
-    idents, index = _identities(records)
+    idents, index = _identities(columns[_POS["userIdentity"]])
+    del columns
     frame = pl.concat([frame, idents[index]], how="horizontal").with_columns(
         extra.alias("extra"),
         parse_time_series(frame.get_column("_event_time_text")).alias("event_time"),

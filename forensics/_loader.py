@@ -232,7 +232,7 @@ def load(
 
     # read what the cache does not hold (everything, without a cache)
     outcomes: list[FilePart] = []
-    part_files: set[str] = set()
+    part_files: dict[str, list[str]] = {}  # Parquet part -> the files whose rows it serves
     to_read: list[FileRef] = []
     for ref in files:
         entry = store.lookup(ref) if store is not None else None
@@ -242,7 +242,8 @@ def load(
         outcomes.append(FilePart(**{**entry["outcome"], "skipped": Counter(entry["outcome"]["skipped"])}))
         report.files_from_cache += 1
         if entry.get("part"):
-            part_files.add(str(store.root / entry["part"]))  # type: ignore[union-attr]
+            part = str(store.root / entry["part"])  # type: ignore[union-attr]
+            part_files.setdefault(part, []).append(ref.path)
     results = read_files(
         to_read,
         max_file_bytes=max_file_bytes,
@@ -252,6 +253,7 @@ def load(
     by_path = {ref.path: ref for ref in to_read}
     frames: list[pl.DataFrame] = []
     for result in results:
+        report.worker_peak_rss_mb = max(report.worker_peak_rss_mb, result.peak_rss_mb)
         outcomes.extend(result.parts)
         if result.frame is not None and result.frame.height:
             frames.append(result.frame)
@@ -260,7 +262,7 @@ def load(
             for part in result.parts:
                 store.record(by_path[part.path], part, result.parquet)
             if result.parquet and result.rows:
-                part_files.add(result.parquet)
+                part_files[result.parquet] = [p.path for p in result.parts]
 
     for part in sorted(outcomes, key=lambda p: p.path):
         if part.is_digest:
@@ -279,12 +281,14 @@ def load(
         _raise_strict(report)
 
     if store is not None and part_files:
-        wanted = [ref.path for ref in files]
-        frame = (
-            pl.concat([pl.scan_parquet(p) for p in sorted(part_files)], how="vertical")
-            .filter(pl.col("source_file").cast(pl.String).is_in(wanted))
-            .collect()
-        )
+        # a part may also hold rows of files that changed since: take only its current files
+        frame = pl.concat(
+            [
+                pl.scan_parquet(part).filter(pl.col("source_file").cast(pl.String).is_in(paths))
+                for part, paths in sorted(part_files.items())
+            ],
+            how="vertical",
+        ).collect()
     elif frames:
         frame = pl.concat(frames, how="vertical", rechunk=False)
         frames.clear()

@@ -52,6 +52,7 @@ class LoadReport:
     time_min: datetime | None = None
     time_max: datetime | None = None
     seconds: float = 0.0
+    worker_peak_rss_mb: float = 0.0
 
     # -- recording ------------------------------------------------------------------------------
     def add_failure(self, path: str, reason: str) -> None:
