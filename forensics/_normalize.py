@@ -25,9 +25,11 @@ from forensics._identity_keys import principal_key
 from forensics._schema import EVENTS_SCHEMA, RECORD_FIELDS, TIME_DTYPE, conform
 
 __all__ = [
+    "IDENTITY_COLUMNS",
     "TIME_FALLBACKS",
     "TIME_FORMAT",
     "TIME_FORMATS",
+    "identity_row",
     "json_text",
     "normalize_records",
     "parse_time_series",
@@ -213,6 +215,7 @@ def normalize_records(
     """
     cols: dict[str, list[Any]] = {name: [] for name in EVENTS_SCHEMA.names()}
     cols["_event_time_text"] = []
+    cols["_session_created_text"] = []
     gc_was_enabled = gc.isenabled()
     gc.disable()  # growing many small lists re-triggers the collector for nothing
     try:
@@ -227,7 +230,7 @@ def normalize_records(
     time_text = cols.pop("_event_time_text")
     del cols["event_time"]
     del cols["session_created"]
-    session_text = cols.pop("_session_created_text", [None] * n)
+    session_text = cols.pop("_session_created_text")
     schema = {c: (pl.String if c in ("source_file",) else d) for c, d in EVENTS_SCHEMA.items()}
     schema.pop("event_time")
     schema.pop("session_created")
@@ -239,8 +242,8 @@ def normalize_records(
         session_text = [_clean(v) for v in session_text]
         frame = pl.DataFrame(cols, schema={c: schema[c] for c in cols}, strict=False)
     frame = frame.with_columns(
-        parse_time_series(pl.Series("event_time", time_text, dtype=pl.String)),
-        parse_time_series(pl.Series("session_created", session_text, dtype=pl.String)),
+        parse_time_series(pl.Series(time_text, dtype=pl.String)).alias("event_time"),
+        parse_time_series(pl.Series(session_text, dtype=pl.String)).alias("session_created"),
     )
     return conform(frame)
 
@@ -260,6 +263,51 @@ def _clean(value: Any) -> Any:
     return value
 
 
+#: The columns taken from ``userIdentity``, in the order :func:`identity_row` returns them.
+#: ``_session_created_text`` is parsed to ``session_created`` with the other times.
+IDENTITY_COLUMNS: tuple[str, ...] = (
+    "identity_type",
+    "principal_arn",
+    "principal_id",
+    "account_id",
+    "access_key_id",
+    "user_name",
+    "session_issuer_arn",
+    "session_issuer_type",
+    "mfa_authenticated",
+    "_session_created_text",
+    "source_identity",
+    "invoked_by",
+    "principal",
+)
+
+
+def identity_row(ui: Any) -> tuple[Any, ...]:
+    """The identity columns of one ``userIdentity`` value (any JSON value; never raises).
+
+    >>> identity_row({"type": "Root", "accountId": "1"})[-1]
+    'arn:aws:iam::1:root'
+    """
+    ctx = _get(ui, "sessionContext")
+    issuer = _get(ctx, "sessionIssuer")
+    attrs = _get(ctx, "attributes")
+    return (
+        text(_get(ui, "type")),
+        text(_get(ui, "arn")),
+        text(_get(ui, "principalId")),
+        text(_get(ui, "accountId")),
+        text(_get(ui, "accessKeyId")),
+        text(_get(ui, "userName")),
+        text(_get(issuer, "arn")),
+        text(_get(issuer, "type")),
+        _flag(_get(attrs, "mfaAuthenticated")),
+        text(_get(attrs, "creationDate")),
+        text(_get(ctx, "sourceIdentity")),
+        text(_get(ui, "invokedBy")),
+        principal_key(ui),
+    )
+
+
 def _append(cols: dict[str, list[Any]], r: dict[str, Any]) -> None:
     for col, field in _TOP_TEXT:
         cols[col].append(text(r.get(field)))
@@ -276,28 +324,15 @@ def _append(cols: dict[str, list[Any]], r: dict[str, Any]) -> None:
                 break
     cols["_event_time_text"].append(_time_text(when))
 
-    ui = r.get("userIdentity")
-    ctx = _get(ui, "sessionContext")
-    issuer = _get(ctx, "sessionIssuer")
-    attrs = _get(ctx, "attributes")
-    cols["identity_type"].append(text(_get(ui, "type")))
-    cols["principal_arn"].append(text(_get(ui, "arn")))
-    cols["principal_id"].append(text(_get(ui, "principalId")))
-    cols["account_id"].append(text(_get(ui, "accountId")))
-    cols["access_key_id"].append(text(_get(ui, "accessKeyId")))
-    cols["user_name"].append(text(_get(ui, "userName")))
-    cols["session_issuer_arn"].append(text(_get(issuer, "arn")))
-    cols["session_issuer_type"].append(text(_get(issuer, "type")))
-    cols["mfa_authenticated"].append(_flag(_get(attrs, "mfaAuthenticated")))
-    cols.setdefault("_session_created_text", []).append(text(_get(attrs, "creationDate")))
-    cols["source_identity"].append(text(_get(ctx, "sourceIdentity")))
-    cols["invoked_by"].append(text(_get(ui, "invokedBy")))
-    cols["principal"].append(principal_key(ui))
+    ident = identity_row(r.get("userIdentity"))
+    for col, value in zip(IDENTITY_COLUMNS, ident, strict=True):
+        cols[col].append(value)
 
     res = r.get("resources")
     parsed = _resources(res)
     cols["resources"].append(parsed)
-    extra = {k: v for k, v in r.items() if k not in RECORD_FIELDS}
+    # sorted keys: the same record gives the same text whichever decoder read it
+    extra = {k: r[k] for k in sorted(r) if k not in RECORD_FIELDS}
     if res is not None and parsed is None:
         extra["resources"] = res  # a resources field we could not read as a list is kept, not lost
     cols["extra"].append(json_text(extra) if extra else None)

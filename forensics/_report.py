@@ -79,6 +79,7 @@ class LoadReport:
     time_min: datetime | None = None
     time_max: datetime | None = None
     seconds: float = 0.0
+    worker_peak_rss_mb: float = 0.0
 
     # -- recording ------------------------------------------------------------------------------
     def add_failure(self, path: str, reason: str) -> None:
@@ -105,7 +106,7 @@ class LoadReport:
             self.skip(reason, count, part.path)
         self.missing_event_time += part.missing_time
         self.event_time_fallback += part.time_fallback
-        rows = part.frame.height if part.frame is not None else 0
+        rows = getattr(part, "records", 0) or (part.frame.height if part.frame is not None else 0)
         self.records_read += rows
         if not rows:
             self.files_without_records += 1
@@ -163,7 +164,30 @@ class LoadReport:
             "time_min": self.time_min.isoformat() if self.time_min else None,
             "time_max": self.time_max.isoformat() if self.time_max else None,
             "seconds": self.seconds,
+            "worker_peak_rss_mb": self.worker_peak_rss_mb,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LoadReport:
+        """Rebuild a report from :meth:`to_dict` output (e.g. stored next to a cache)."""
+        values = dict(data)
+        values["files_failed"] = [
+            FileFailure(f["path"], f["reason"]) for f in values.get("files_failed", [])
+        ]
+        values["records_skipped"] = Counter(values.get("records_skipped", {}))
+        values["skipped_by_file"] = [
+            FileCount(f["path"], f["count"], f.get("reason", ""))
+            for f in values.get("skipped_by_file", [])
+        ]
+        values["nested_by_file"] = [
+            FileCount(f["path"], f["count"], f.get("where", ""))
+            for f in values.get("nested_by_file", [])
+        ]
+        for name in ("time_min", "time_max"):
+            if isinstance(values.get(name), str):
+                values[name] = datetime.fromisoformat(values[name])
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in values.items() if k in known})
 
     def _summary_lines(self) -> list[str]:
         skipped = sum(self.records_skipped.values())
