@@ -17,6 +17,7 @@ escaped, paths and reasons can be hostile), ``report.to_dict()`` (JSON-serialisa
 from __future__ import annotations
 
 import html
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,13 @@ __all__ = ["FileCount", "FileFailure", "LoadReport"]
 
 #: How many per-file lines the text and HTML views show before summarising the rest.
 SHOW_FILES = 20
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 @dataclass(frozen=True)
@@ -246,9 +254,11 @@ class LoadReport:
         return out
 
     def lines(self) -> list[str]:
-        """The report as lines of text."""
+        """The report as lines of text (control characters in paths and reasons, newlines
+        included, are shown as ``\\xNN`` escapes: a file name cannot forge a report line)."""
         out = self._summary_lines()
         for kind, path, text in self._detail_lines():
+            path, text = _printable(path), _printable(text)
             out.append(f"  {kind} {path}: {text}" if path else f"  {kind}: {text}")
         return out
 

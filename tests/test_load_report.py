@@ -136,3 +136,24 @@ def test_cli_neutralises_terminal_escapes(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out
     assert re.search(r"\\x1b\[2J\\x1b\]0;pwned\\x07Get \(1\)", out)
+
+
+def test_a_file_name_cannot_forge_report_lines(tmp_path):
+    evil = tmp_path / "x.json\n  FAILED nothing: all good"
+    evil.write_text("{")
+    text = str(fx.load(evil, cache=False).report)
+    assert text.count("\n  FAILED") == 1
+    assert "x.json\\x0a  FAILED nothing: all good: invalid JSON" in text
+
+
+def test_report_survives_the_cache(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    _mixed_trail(data)
+    first = fx.load(data, cache_dir=tmp_path / "cache")
+    again = fx.load(data, cache_dir=tmp_path / "cache")
+    a, b = first.report.to_dict(), again.report.to_dict()
+    for volatile in ("seconds", "files_from_cache", "worker_peak_rss_mb"):
+        a.pop(volatile), b.pop(volatile)
+    assert a == b
+    assert again.events.equals(first.events)

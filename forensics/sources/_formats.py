@@ -245,7 +245,9 @@ class _Walk:
 
 
 def _keys(obj: dict[str, Any], n: int = 6) -> str:
-    names = sorted(str(k) for k in obj)
+    if not obj:
+        return "none"
+    names = sorted(str(k)[:40] for k in obj)
     more = f", ... ({len(names)} keys)" if len(names) > n else ""
     return ", ".join(names[:n]) + more
 
