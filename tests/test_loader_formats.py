@@ -208,3 +208,17 @@ def test_bom_and_crlf_lines(tmp_path):
     data = "\ufeff" + "".join(json.dumps(record(i)) + "\r\n" for i in (1, 2))
     (tmp_path / "x.jsonl").write_text(data, encoding="utf-8")
     assert _names(_load(tmp_path)) == [1, 2]
+
+
+def test_json_that_orjson_refuses_but_is_json_still_loads(tmp_path):
+    rec = json.dumps(record(1, userAgent="PLACEHOLDER"))
+    weird = rec.replace('"PLACEHOLDER"', '"agent \\udc00 lone surrogate"')
+    weird = weird.replace('"n": 1', '"n": 1, "big": 1e400')
+    (tmp_path / "weird.json").write_text(weird)
+    (tmp_path / "latin1.json").write_bytes(json.dumps(record(2, userAgent="X")).encode()
+                                           .replace(b'"X"', b'"caf\xe9"'))
+    trail = _load(tmp_path)
+    assert _names(trail) == [1, 2]
+    agents = sorted(trail.events.get_column("user_agent").to_list())
+    assert agents[0] == "agent \\udc00 lone surrogate" and agents[1] == "caf\ufffd"
+    assert any("invalid UTF-8" in n for n in trail.report.notes)

@@ -252,13 +252,19 @@ def _keys(obj: dict[str, Any], n: int = 6) -> str:
     return ", ".join(names[:n]) + more
 
 
+#: orjson errors that the standard library's parser may get past.
+_LENIENT_ERRORS = ("surrogate", "UTF-8", "infinity", "number")
+
+
 def _loads(data: bytes | str, notes: list[str] | None = None) -> Any:
     """Parse JSON with orjson; what orjson refuses but is still JSON (lone surrogate escapes,
     numbers beyond a double) or almost (invalid UTF-8 bytes, replaced by U+FFFD) is parsed by
     the standard library instead. Raises ``orjson.JSONDecodeError`` when it is not JSON."""
     try:
         return orjson.loads(data)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as exc:
+        if not any(word in str(exc) for word in _LENIENT_ERRORS):
+            raise  # e.g. "unexpected content after document": JSON lines, not one document
         text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
         try:
             value = json.loads(text)
