@@ -141,3 +141,34 @@ def test_on_external_data_extra_is_exactly_the_unmapped_fields(external):
             kept.pop("resources", None)
             assert (resources is None) == (not isinstance(original.get("resources"), list))
         assert kept == {k: v for k, v in original.items() if k not in RECORD_FIELDS}
+
+
+@pytest.mark.parametrize(("identity", "principal"), [
+    ({"type": "IAMUser", "arn": "arn:aws:iam::1:user/a", "accountId": "1"}, "arn:aws:iam::1:user/a"),
+    ({"type": "Root", "arn": "arn:aws:iam::1:root", "accountId": "1"}, "arn:aws:iam::1:root"),
+    (_assumed_role("false", None), "arn:aws:iam::111122223333:role/ops/Ops"),
+    ({"type": "FederatedUser", "arn": "arn:aws:sts::1:federated-user/bob", "sessionContext": {
+        "sessionIssuer": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/alice"}}},
+     "arn:aws:iam::1:user/alice"),
+    ({"type": "AWSService", "invokedBy": "ec2.amazonaws.com"}, "service:ec2.amazonaws.com"),
+    ({"accountId": "1", "invokedBy": "cloudtrail.amazonaws.com"}, "service:cloudtrail.amazonaws.com"),
+    ({"type": "AWSAccount", "accountId": "2", "principalId": "AIDX"}, "account:2"),
+    ({"type": "AWSAccount", "accountId": "ANONYMOUS_PRINCIPAL"}, "anonymous"),
+    ({"type": "SAMLUser", "identityProvider": "arn:aws:iam::1:saml-provider/Okta",
+      "userName": "bob@example.com"}, "saml:arn:aws:iam::1:saml-provider/Okta/bob@example.com"),
+    ({"type": "WebIdentityUser", "identityProvider": "accounts.google.com", "userName": "123"},
+     "webidentity:accounts.google.com/123"),
+    ({"type": "IdentityCenterUser", "accountId": "1", "onBehalfOf": {
+        "userId": "u-1", "identityStoreArn": "arn:aws:identitystore::1:identitystore/d-1"}},
+     "identitycenter:arn:aws:identitystore::1:identitystore/d-1/u-1"),
+    ({"type": "BrandNewType", "principalId": "P1"}, "BrandNewType:P1"),
+    ({"type": "..."}, "...:unknown"),
+    (None, "unknown"),
+    ("not an object", "unknown"),
+    ({}, "unknown"),
+])
+def test_principal_for_every_identity_type(identity, principal):
+    rec = record(1, userIdentity=identity)
+    if identity is None:
+        del rec["userIdentity"]
+    assert _row(rec)["principal"] == principal
