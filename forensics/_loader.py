@@ -139,7 +139,10 @@ def _dedupe(frame: pl.DataFrame, report: LoadReport) -> pl.DataFrame:
     shared = indexed.filter(pl.col("event_id").is_not_null() & (pl.len().over("event_id") > 1))
     if shared.height == 0:
         return frame
-    drop, unverified, examples = _confirm_duplicates(shared)
+    rows_per_file = dict(
+        frame.group_by(pl.col("source_file").cast(pl.String)).len().iter_rows()
+    )
+    drop, unverified, examples = _confirm_duplicates(shared, rows_per_file)
     if unverified:
         report.notes.append(
             f"{unverified:,} record(s) share an eventID but their files could not be re-read "
@@ -158,19 +161,46 @@ def _dedupe(frame: pl.DataFrame, report: LoadReport) -> pl.DataFrame:
     return indexed.drop("_row")
 
 
-def _confirm_duplicates(shared: pl.DataFrame) -> tuple[set[int], int, list[str]]:
-    """Rows to drop (a later copy of an identical original), rows left unverified, examples."""
-    from forensics._provenance import fingerprints
+def _confirm_duplicates(
+    shared: pl.DataFrame, rows_per_file: dict[str, int]
+) -> tuple[set[int], int, list[str]]:
+    """Rows to drop (a later copy of an identical original), rows left unverified, examples.
+
+    First the exact bytes of each record are compared where that is cheap (S3 ``Records``
+    files: an eventID whose copies are byte-identical is settled without parsing); eventIDs
+    whose copies differ in bytes are settled by comparing parsed content.
+    """
+    from forensics._provenance import fingerprints, raw_digests
 
     rows = shared.select(
         "_row", "event_id", pl.col("source_file").cast(pl.String), "source_index"
     ).rows()
-    digests = fingerprints([(r[2], r[3]) for r in rows])
+    raw_by_file: dict[str, list[bytes] | None] = {}
+    quick: list[bytes | None] = []
+    for _, _, source_file, source_index in rows:
+        if source_file not in raw_by_file:
+            raw_by_file[source_file] = raw_digests(source_file, rows_per_file.get(source_file, -1))
+        digests = raw_by_file[source_file]
+        quick.append(digests[source_index] if digests is not None else None)
+    groups: dict[str, list[int]] = {}
+    for position, (_, event_id, _, _) in enumerate(rows):
+        groups.setdefault(event_id, []).append(position)
+    settled: list[bytes | None] = list(quick)
+    unsettled = [
+        p
+        for members in groups.values()
+        if any(quick[m] is None for m in members) or len({quick[m] for m in members}) > 1
+        for p in members
+    ]
+    if unsettled:
+        content = fingerprints([(rows[p][2], rows[p][3]) for p in unsettled])
+        for p, digest in zip(unsettled, content, strict=True):
+            settled[p] = digest
     drop: set[int] = set()
     unverified = 0
     examples: list[str] = []
     first_seen: dict[tuple[str, bytes], tuple[str, int]] = {}
-    for (row, event_id, source_file, source_index), digest in zip(rows, digests, strict=True):
+    for (row, event_id, source_file, source_index), digest in zip(rows, settled, strict=True):
         if digest is None:
             unverified += 1
             continue

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import msgspec
 import orjson
 
 from forensics._errors import LoadError
@@ -29,7 +30,7 @@ from forensics.sources._formats import (
     read_bytes,
 )
 
-__all__ = ["canonical", "fingerprints", "read_originals"]
+__all__ = ["canonical", "fingerprints", "raw_digests", "read_originals"]
 
 
 def canonical(record: Any) -> bytes:
@@ -69,6 +70,29 @@ def fingerprints(locations: Sequence[tuple[str, int]]) -> list[bytes | None]:
             if 0 <= index < len(records):
                 out[position] = hashlib.blake2b(canonical(records[index]), digest_size=16).digest()
     return out
+
+
+class _RawRecords(msgspec.Struct):
+    Records: list[msgspec.Raw]
+
+
+_RAW_DECODER = msgspec.json.Decoder(_RawRecords)
+
+
+def raw_digests(path: str, rows: int) -> list[bytes] | None:
+    """Digests of the exact bytes of each item of a ``{"Records": [...]}`` file, or None.
+
+    Only when the file holds exactly ``rows`` items (every item became a row, so item ``i`` is
+    the record at ``source_index`` ``i``). Byte-identical records are identical; differing bytes
+    prove nothing (key order, spacing), so callers compare :func:`fingerprints` then.
+    """
+    try:
+        items = _RAW_DECODER.decode(read_bytes(path, DEFAULT_MAX_FILE_BYTES)).Records
+    except (FileProblem, msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    if len(items) != rows:
+        return None
+    return [hashlib.blake2b(bytes(item), digest_size=16).digest() for item in items]
 
 
 def read_originals(

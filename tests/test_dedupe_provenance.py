@@ -130,3 +130,19 @@ def test_original_unknown_id_and_changed_file(tmp_path):
     path.write_bytes(gzip.compress(b"{\"Records\": []}"))
     with pytest.raises(fx.LoadError, match="changed or moved"):
         trail.original(record(1)["eventID"])
+
+
+def test_copies_in_records_files_that_differ_only_in_bytes_are_still_duplicates(tmp_path):
+    recs = [record(i) for i in range(3)]
+    compact = json.dumps({"Records": recs}, separators=(",", ":"))
+    spaced = json.dumps({"Records": [dict(reversed(list(r.items()))) for r in recs]}, indent=1)
+    (tmp_path / "a.json").write_text(compact)
+    (tmp_path / "b.json").write_text(spaced)
+    changed = copy.deepcopy(recs)
+    changed[1]["sourceIPAddress"] = "203.0.113.9"  # a tampered copy: kept
+    (tmp_path / "c.json").write_text(json.dumps({"Records": changed}, separators=(",", ":")))
+    trail = fx.load(tmp_path, cache=False)
+    assert len(trail) == 4
+    assert trail.report.duplicates_dropped == 5
+    assert trail.report.id_collisions == 2
+    assert trail.original(recs[1]["eventID"]) == [recs[1], changed[1]]
