@@ -122,6 +122,8 @@ def test_cloudwatch_logs_gzipped_payloads_as_firehose_delivers_them(tmp_path):
     (tmp_path / "notes.txt").write_text("{}")
     trail = _load(tmp_path)
     assert trail.report.files_seen == 1
+    (note,) = [n for n in trail.report.notes if "not read" in n]
+    assert note.startswith("2 file(s) in the folders were not read") and "LICENSE, notes.txt" in note
     assert _names(trail) == [1, 2, 3]
     assert trail.report.files_failed == []
     assert sum(trail.report.records_skipped.values()) == 1  # the control message, with a reason
