@@ -224,3 +224,26 @@ def test_json_that_orjson_refuses_but_is_json_still_loads(tmp_path):
     agents = sorted(trail.events.get_column("user_agent").to_list())
     assert agents[0] == "agent \\udc00 lone surrogate" and agents[1] == "caf\ufffd"
     assert any("invalid UTF-8" in n for n in trail.report.notes)
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("b/AWSLogs/o-abc123def4/111122223333/CloudTrail/eu-west-1/2024/03/05/x.json.gz",
+     ("111122223333", "eu-west-1", "2024-03-05", "CloudTrail")),
+    ("AWSLogs/111122223333/CloudTrail-Insight/us-east-1/2024/12/31/x.json.gz",
+     ("111122223333", "us-east-1", "2024-12-31", "CloudTrail-Insight")),
+    ("AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/02/30/x.json.gz", None),  # no such day
+    ("loose/x.json", None),
+])
+def test_layout_of(path, expected):
+    from forensics.sources._files import layout_of
+
+    got = layout_of(path)
+    assert (None if got is None else (got.account, got.region, got.day.isoformat(), got.kind)) == expected
+
+
+def test_digest_paths():
+    from forensics.sources._files import is_digest_path
+
+    assert is_digest_path("AWSLogs/1/CloudTrail-Digest/eu-west-1/2024/03/05/a.json.gz")
+    assert is_digest_path("x/111122223333_CloudTrail-Digest_eu-west-1_t_eu-west-1_20240305T1000Z.json.gz")
+    assert not is_digest_path("AWSLogs/1/CloudTrail/eu-west-1/2024/03/05/a.json.gz")
