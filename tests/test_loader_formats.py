@@ -247,3 +247,20 @@ def test_digest_paths():
     assert is_digest_path("AWSLogs/1/CloudTrail-Digest/eu-west-1/2024/03/05/a.json.gz")
     assert is_digest_path("x/111122223333_CloudTrail-Digest_eu-west-1_t_eu-west-1_20240305T1000Z.json.gz")
     assert not is_digest_path("AWSLogs/1/CloudTrail/eu-west-1/2024/03/05/a.json.gz")
+
+
+def test_cloudwatch_logs_payloads_in_kinesis_stream_records(tmp_path):
+    def kinesis(payload: dict) -> dict:
+        data = base64.b64encode(gzip.compress(json.dumps(payload).encode())).decode()
+        # a Kinesis record has eventName/eventSource/eventID/awsRegion: it must not pass for
+        # a CloudTrail record itself
+        return {"kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": "p", "data": data},
+                "eventSource": "aws:kinesis", "eventVersion": "1.0", "eventID": "shardId-0:1",
+                "eventName": "aws:kinesis:record", "awsRegion": "eu-west-1"}
+    event = {"Records": [kinesis(_cwl_payload(record(1), record(2))), kinesis(_cwl_payload(record(3))),
+                         {"kinesis": {"data": "!!not base64 gzip json!!"}}]}
+    write_json(tmp_path / "lambda-kinesis-event.json", event)
+    trail = _load(tmp_path)
+    assert _names(trail) == [1, 2, 3]
+    assert dict(trail.report.records_skipped) == {
+        "kinesis.data that is not base64 of (gzipped) JSON": 1}
