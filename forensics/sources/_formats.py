@@ -219,6 +219,12 @@ def looks_like_record(obj: Any) -> bool:
     return False
 
 
+def _has_cloudtrail_field(obj: Any) -> bool:
+    """Any CloudTrail field at all: enough for an item of a ``Records`` array to be a record
+    (one that lost ``eventName`` is damaged, not foreign)."""
+    return isinstance(obj, dict) and not (_CONTEXT_KEYS.isdisjoint(obj) and _EVENT_KEYS.isdisjoint(obj))
+
+
 def is_digest_document(obj: Any) -> bool:
     """A CloudTrail-Digest file's JSON (``digestStartTime``, ``digestEndTime``, ...)."""
     return isinstance(obj, dict) and len(_DIGEST_KEYS.intersection(obj.keys())) >= 2
@@ -286,14 +292,15 @@ def _collect(obj: Any, w: _Walk, path: str, depth: int, nested: bool, expect: st
     """Add the records in ``obj`` to ``w``; return how many were found.
 
     ``expect`` says what position ``obj`` is in (``"record"``: where a record belongs, so a
-    non-record there is skipped with a reason; ``"search"``: inside an unknown wrapper, where
+    non-record there is skipped with a reason; ``"in-records"``: an item of a ``Records`` array,
+    a record if it has any CloudTrail field; ``"search"``: inside an unknown wrapper, where
     non-records are ignored).
     """
     if isinstance(obj, dict) and isinstance(obj.get("kinesis"), dict):
         data = obj["kinesis"].get("data")
         if isinstance(data, str):  # a Kinesis record (Lambda event): its data is the payload
             return _collect_blob(data, "kinesis.data", w, path, depth, nested)
-    if looks_like_record(obj):
+    if looks_like_record(obj) or (expect == "in-records" and _has_cloudtrail_field(obj)):
         w.add(obj, path, nested)
         return 1
     if depth > NEST_MAX_DEPTH and isinstance(obj, (dict, list)):
@@ -305,14 +312,14 @@ def _collect(obj: Any, w: _Walk, path: str, depth: int, nested: bool, expect: st
             found += _collect(item, w, f"{path}[{i}]", depth + 1, nested, expect)
         return found
     if not isinstance(obj, dict):
-        if expect == "record":
+        if expect != "search":
             w.skipped[f"not a JSON object ({type(obj).__name__}) where a record was expected"] += 1
         return 0
 
     # Known containers and envelopes.
     records = obj.get("Records")
-    if isinstance(records, list):
-        return _collect(records, w, f"{path}.Records", depth + 1, nested, "record")
+    if isinstance(records, list):  # CloudTrail's own container: a damaged record is still one
+        return _collect(records, w, f"{path}.Records", depth + 1, nested, "in-records")
     events = obj.get("Events")
     if isinstance(events, list):  # aws cloudtrail lookup-events output
         return _collect(events, w, f"{path}.Events", depth + 1, nested, "record")
@@ -369,7 +376,7 @@ def _collect_blob(data: str, name: str, w: _Walk, path: str, depth: int, nested:
 def _collect_unknown(obj: dict[str, Any], w: _Walk, path: str, depth: int, expect: str) -> int:
     """An object we do not know: look inside it, within the bounds."""
     found = _search(obj, w, path, depth)
-    if not found and expect == "record":
+    if not found and expect != "search":
         w.skipped[f"JSON object that is not a CloudTrail record (keys: {_keys(obj)})"] += 1
     return found
 
