@@ -48,10 +48,10 @@ class TrailWriter:
     """Writes windows of records as S3-delivered log files, and the hourly digests."""
 
     def __init__(self, out: str | os.PathLike[str], *, org_id: str, accounts: list[str],
-                 regions: tuple[str, ...], trail_name: str, trail_region: str,
+                 regions: tuple[str, ...] | list[str], trail_name: str, trail_region: str,
                  bucket: str, rng: random.Random) -> None:
         self.root = Path(out)
-        self.org_id, self.accounts, self.regions = org_id, accounts, regions
+        self.org_id, self.accounts, self.regions = org_id, accounts, list(regions)
         self.trail_name, self.trail_region, self.bucket = trail_name, trail_region, bucket
         self.rng = rng
         self.files = 0
@@ -87,6 +87,8 @@ class TrailWriter:
             groups[(r["recipientAccountId"], r["awsRegion"])].append(r)
         stamp = _stamp(end)
         for (account, region) in sorted(groups):
+            if region not in self.regions:  # digests are delivered for every region in use
+                self.regions.append(region)
             recs = groups[(account, region)]
             body = orjson.dumps({"Records": recs})
             gz = _gzip(body)
