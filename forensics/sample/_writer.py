@@ -36,7 +36,7 @@ __all__ = ["TrailWriter"]
 
 def _stamp(ts: int) -> str:
     s = iso(ts)  # YYYY-MM-DDTHH:MM:SSZ
-    return f"{s[0:4]}{s[5:7]}{s[8:10]}T{s[11:13]}{s[14:16]}"
+    return f"{s[0:4]}{s[5:7]}{s[8:10]}T{s[11:13]}{s[14:16]}Z"
 
 
 def _day_path(ts: int) -> str:
