@@ -406,3 +406,20 @@ def test_the_documented_story_matches_the_default_seed(sample):
         assert key in doc, key
     assert str(len(s["incident_event_ids"])) in doc
     assert str(len(s["denied_event_ids"])) in doc
+
+
+def test_an_existing_sample_is_never_mixed_with_a_new_one(tmp_path, capsys):
+    first = write(tmp_path / "s", events=1_500, days=1)
+    with pytest.raises(fx.ForensicsError, match="overwrite=True"):
+        write(tmp_path / "s", events=1_500, days=1, seed=8)
+    assert main(["sample", str(tmp_path / "s"), "--events", "1500", "--days", "1"]) == 2
+    assert "--force" in capsys.readouterr().err
+    second = write(tmp_path / "s", events=1_500, days=1, seed=8, overwrite=True)
+    assert first.story != second.story
+    # nothing of the first sample is left: the folder holds exactly the second one's files
+    assert sum(1 for p in _files(second.path) if "/CloudTrail/" in p.as_posix()) == second.files
+
+
+def test_command_line_refuses_bad_numbers(tmp_path, capsys):
+    assert main(["sample", str(tmp_path / "x"), "--events", "0"]) == 2
+    assert "events" in capsys.readouterr().err
