@@ -484,6 +484,46 @@ def cloudfront_invalidate(sim, a, cred, ts, region):
              ro=False)
 
 
+_TRUST = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":'
+          '"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}')
+
+
+def iam_admin(sim, a, cred, ts, region):
+    """Everyday IAM changes by administrators (so that IAM writes are not only the attacker's)."""
+    rng = sim.rng
+    name = f"{rng.choice(['reports', 'billing-sync', 'image-resize', 'audit-export'])}-" \
+           f"{rng.choice(['lambda', 'task'])}-role"
+    arn = f"arn:aws:iam::{cred.account}:role/{name}"
+    kind = rng.random()
+    if kind < 0.25:
+        sim.call(a, cred, ts, "us-east-1", "iam.amazonaws.com", "CreateRole",
+                 req={"roleName": name, "assumeRolePolicyDocument": _TRUST,
+                      "description": "managed by terraform",
+                      "tags": [{"key": "team", "value": "platform"}]},
+                 resp={"role": {"path": "/", "roleName": name,
+                                "roleId": "AROA" + token(rng, 17).upper(), "arn": arn,
+                                "createDate": f"{_ymd(ts).replace('/', '-')}T00:00:00Z",
+                                "assumeRolePolicyDocument": _TRUST,
+                                "tags": [{"key": "team", "value": "platform"}]}},
+                 ro=False)
+    elif kind < 0.6:
+        sim.call(a, cred, ts, "us-east-1", "iam.amazonaws.com", "AttachRolePolicy",
+                 req={"roleName": name, "policyArn": rng.choice([
+                     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+                     "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"])}, ro=False)
+    elif kind < 0.85:
+        sim.call(a, cred, ts, "us-east-1", "iam.amazonaws.com", "PutRolePolicy",
+                 req={"roleName": name, "policyName": "inline-access",
+                      "policyDocument": '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+                                        '"Action":["s3:GetObject"],"Resource":'
+                                        '"arn:aws:s3:::acme-platform-app-uploads/*"}]}'},
+                 ro=False)
+    else:
+        sim.call(a, cred, ts, "us-east-1", "iam.amazonaws.com", "TagRole",
+                 req={"roleName": name, "tags": [{"key": "cost-center", "value": "cc-1042"}]},
+                 ro=False)
+
+
 _CONSOLE_READS = [
     describe_instances,
     ec2_describe("DescribeSecurityGroups"),
@@ -543,5 +583,6 @@ OPS: dict[str, Any] = {
     "cloudtrail_describe": cloudtrail_describe,
     "org_list_accounts": org_list_accounts,
     "write_denied": write_denied,
+    "iam_admin": iam_admin,
     "cloudfront_invalidate": cloudfront_invalidate,
 }

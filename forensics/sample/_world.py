@@ -349,7 +349,7 @@ def build_world(seed: int) -> World:
     people = (
         ("alice@acme.example", "sso-admin-platform", OFFICE_IPS[0], (UA_CONSOLE, UA_CLI_MAC),
          dict(console_browse=6, describe_instances=2, lambda_get=1, cloudtrail_lookup=1,
-              iam_list_roles=1), 1.2, {}),
+              iam_list_roles=1, iam_admin=0.6), 1.2, {}),
         ("bob@acme.example", "sso-readonly-platform", OFFICE_IPS[1], (UA_CONSOLE_FF,),
          dict(console_browse=6, write_denied=0.6, iam_list_roles=1), 0.8,
          {"readonly_denied": True}),
@@ -360,7 +360,8 @@ def build_world(seed: int) -> World:
          dict(org_list_accounts=2, cloudtrail_lookup=2, guardduty_findings=2, console_browse=2),
          0.4, {}),
         ("erin@acme.example", "sso-admin-data", OFFICE_IPS[1], (UA_CONSOLE, UA_TERRAFORM),
-         dict(console_browse=3, glue_get_table=1, s3_list=1, describe_snapshots=1), 0.6,
+         dict(console_browse=3, glue_get_table=1, s3_list=1, describe_snapshots=1,
+              iam_admin=0.4), 0.6,
          {"read_buckets": [exports], "prefix": "exports/"}),
     )
     for email, role_key, ip, uas, opw, weight, data in people:
