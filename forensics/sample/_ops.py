@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from forensics.sample._ids import hex_id, token, uuid4
+from forensics.sample._ids import b64, hex_id, token, uuid4
 
 if TYPE_CHECKING:
     from forensics.sample._records import Cred
@@ -28,8 +28,15 @@ def _denied(cred: Cred, action: str, resource: str = "*") -> tuple[str, str]:
                      f"{resource} because no identity-based policy allows the {action} action")
 
 
+_YMD: dict[int, str] = {}
+
+
 def _ymd(ts: int) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y/%m/%d")
+    day = ts // 86400
+    s = _YMD.get(day)
+    if s is None:
+        s = _YMD[day] = datetime.fromtimestamp(day * 86400, UTC).strftime("%Y/%m/%d")
+    return s
 
 
 def _s3(sim: Sim, a: Actor, cred: Cred, ts: int, region: str, name: str, bucket: str,
@@ -57,7 +64,7 @@ def _s3(sim: Sim, a: Actor, cred: Cred, ts: int, region: str, name: str, bucket:
         "CipherSuite": "TLS_AES_128_GCM_SHA256",
         "bytesTransferredIn": nbytes if name == "PutObject" else 0,
         "AuthenticationMethod": "AuthHeader",
-        "x-amz-id-2": token(rng, 56) + "=",
+        "x-amz-id-2": b64(rng, 57),
         "bytesTransferredOut": nbytes if name == "GetObject" and error is None else 0,
     }
     shared = uuid4(rng) if owner != cred.account else None
@@ -129,7 +136,7 @@ def s3_list_buckets(sim, a, cred, ts, region):
              req={"Host": "s3.amazonaws.com"}, ro=True,
              additional={"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256",
                          "bytesTransferredIn": 0, "AuthenticationMethod": "AuthHeader",
-                         "x-amz-id-2": token(sim.rng, 56) + "=", "bytesTransferredOut": 3120},
+                         "x-amz-id-2": b64(sim.rng, 57), "bytesTransferredOut": 3120},
              host="s3.amazonaws.com")
 
 
@@ -148,7 +155,7 @@ def _bucket_mgmt(name: str):
                  additional={"SignatureVersion": "SigV4",
                              "CipherSuite": "ECDHE-RSA-AES128-GCM-SHA256",
                              "bytesTransferredIn": 0, "AuthenticationMethod": "AuthHeader",
-                             "x-amz-id-2": token(sim.rng, 56) + "=",
+                             "x-amz-id-2": b64(sim.rng, 57),
                              "bytesTransferredOut": 0 if err else 512})
     return op
 
