@@ -423,3 +423,24 @@ def test_an_existing_sample_is_never_mixed_with_a_new_one(tmp_path, capsys):
 def test_command_line_refuses_bad_numbers(tmp_path, capsys):
     assert main(["sample", str(tmp_path / "x"), "--events", "0"]) == 2
     assert "events" in capsys.readouterr().err
+
+
+def test_ground_truth_without_writing_is_the_written_story(sample):
+    assert fx.sample.ground_truth(days=DAYS) == sample.story
+    assert fx.sample.ground_truth()["incident_day"] == "2026-03-04"  # day 3 of the default week
+
+
+def test_cross_account_s3_reads_are_seen_from_both_accounts(records):
+    copies = defaultdict(list)
+    for r in records:
+        if r["eventSource"] == "s3.amazonaws.com" and r.get("sharedEventID"):
+            copies[r["sharedEventID"]].append(r)
+    assert copies
+    for mine, theirs in (sorted(c, key=lambda r: r["userIdentity"]["type"] == "AWSAccount")
+                         for c in copies.values()):
+        assert theirs["userIdentity"]["type"] == "AWSAccount"
+        assert theirs["userIdentity"]["accountId"] == mine["recipientAccountId"]
+        assert theirs["recipientAccountId"] != mine["recipientAccountId"]
+        for field in ("eventTime", "eventName", "sourceIPAddress", "requestParameters"):
+            assert theirs[field] == mine[field]
+        assert theirs.get("vpcEndpointId") == mine.get("vpcEndpointId")

@@ -71,13 +71,15 @@ def _s3(sim: Sim, a: Actor, cred: Cred, ts: int, region: str, name: str, bucket:
     sim.call(a, cred, ts, region, "s3.amazonaws.com", name, req=req, resp=resp, ro=ro,
              error=error, additional=add, resources=res, mgmt=False, host=host,
              shared=shared)
-    if shared is not None:  # the bucket owner's copy
+    if shared is not None:  # the bucket owner's copy: same call, seen from the other account
+        mine = sim.out[-1]
         ident = {"type": "AWSAccount", "principalId": cred.identity.get("principalId", ""),
                  "accountId": cred.account}
-        sim.emit(sim.em.record(ts, ident, "s3.amazonaws.com", name, region, a.ip, a.ua, owner,
+        sim.emit(sim.em.record(ts, ident, "s3.amazonaws.com", name, region,
+                               mine["sourceIPAddress"], mine["userAgent"], owner,
                                req=req, resp=resp, read_only=ro, error=error, additional=add,
                                resources=res, management=False, shared_event_id=shared,
-                               host=host))
+                               vpce=mine.get("vpcEndpointId"), host=host))
     # S3 Bucket Keys: KMS is called once per bucket key lifetime, not for every object
     if kms and error is None and name in ("GetObject", "PutObject") and (
             a.data.get("all_kms") or rng.random() < 0.2):
