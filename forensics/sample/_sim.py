@@ -69,13 +69,34 @@ class Actor:
         cred = self.source.get(sim, t)
         ts = max(t, cred.minted + 1)
         n = 1 if self.burst == 1 else rng.randint(1, self.burst)
+        deny = self.data.get("deny", 0.0)
         for i in range(n):
             op = rng.choices(self.ops, cum_weights=self.op_cum)[0]
             if self.region_cum is None:
                 region = self.regions[0]
             else:
                 region = rng.choices(self.regions, cum_weights=self.region_cum)[0]
+            before = len(sim.out)
             op(sim, self, cred, ts + i, region)
+            if deny and len(sim.out) == before + 1 and rng.random() < deny:
+                sim.out[-1] = _denied(sim.out[-1], cred.arn)
+
+
+def _denied(r: dict[str, Any], arn: str) -> dict[str, Any]:
+    """The same call refused: a missing permission (everyday noise, not an attack)."""
+    if "errorCode" in r:
+        return r
+    action = f"{r['eventSource'].split('.', 1)[0]}:{r['eventName'].rstrip('0123456789v')}"
+    out: dict[str, Any] = {}
+    for k, v in r.items():
+        if k == "responseElements":
+            v = None
+        out[k] = v
+        if k == "userAgent":
+            out["errorCode"] = "AccessDenied"
+            out["errorMessage"] = (f"User: {arn} is not authorized to perform: {action} because "
+                                   f"no identity-based policy allows the {action} action")
+    return out
 
 
 class Sim:
