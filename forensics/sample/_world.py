@@ -267,7 +267,7 @@ def build_world(seed: int) -> World:
         o, ow = ops(s3_get=1.6, s3_put=0.6, s3_head=0.4, kms_decrypt=1.5, secret_get=1,
                     ssm_get=2, ssm_agent=4, caller_identity=0.5)
         A.append(Actor(f"app-server/{inst}", src, APP_NAT_IP, (UA_GO,), o, ow,
-                       day=2.2, night=1.4, burst=2,
+                       day=2.6, night=1.0, burst=2,
                        data={"read_buckets": [uploads, uploads, reference],
                              "write_buckets": [uploads], "kms": k_a, "app": "orders",
                              "secrets": [s_orders_db, s_stripe],
@@ -321,8 +321,8 @@ def build_world(seed: int) -> World:
     orders = ServiceAssume(R["orders-processor-role"], "lambda.amazonaws.com",
                            "orders-processor", duration=12 * 3600, refresh=2 * 3600)
     o, ow = ops(s3_get=2, s3_put=1, kms_decrypt=1, secret_get=1, ssm_get=1.5, logs_stream=1)
-    A.append(Actor("orders-processor", orders, "3.250.107.38", (UA_LAMBDA,), o, ow, day=3.0,
-                   night=1.5, burst=2,
+    A.append(Actor("orders-processor", orders, "3.250.107.38", (UA_LAMBDA,), o, ow, day=3.2,
+                   night=1.0, burst=2,
                    data={"read_buckets": [uploads, reference], "write_buckets": [uploads],
                          "kms": k_a, "secrets": [s_orders_db, s_stripe], "app": "orders-processor",
                          "deny": 0.01,
