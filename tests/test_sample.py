@@ -278,9 +278,10 @@ def test_story_ground_truth_is_in_the_trail(sample, records, by_id):
             continue
         ev = by_id[c["minted_by_event_id"]]
         resp = ev["responseElements"]
-        if c["minted_by"] == "CreateAccessKey":
+        if c["minted_by"] == "CreateAccessKey":  # created (persistence), not minted
             assert resp["accessKey"]["accessKeyId"] == c["access_key_id"]
-            assert _key(ev) == c["parent_access_key_id"]
+            assert _key(ev) == c["created_by_access_key_id"]
+            assert c["parent_access_key_id"] is None
         elif c["minted_by"] == "console sign-in":
             assert ev["eventName"] == "ConsoleLogin"
         else:
