@@ -53,6 +53,8 @@ class SampleInfo:
         The sampled period (UTC), ``end`` exclusive.
     accounts, regions
         Account ids (with names) and regions in the trail.
+    seed
+        The seed the sample was drawn from.
     story
         The embedded incident's ground truth (empty when ``incident=False``); see
         ``docs/sample-incident.md``.

@@ -184,7 +184,7 @@ describe_instances = ec2_describe("DescribeInstances", {
 
 def run_instances(sim, a, cred, ts, region):
     rng = sim.rng
-    inst, eni, vol = f"i-0{hex_id(rng, 16)}", f"eni-0{hex_id(rng, 16)}", f"vol-0{hex_id(rng, 16)}"
+    inst, eni = f"i-0{hex_id(rng, 16)}", f"eni-0{hex_id(rng, 16)}"
     subnet, sg = a.data["subnet"], a.data["sg"]
     ip = f"10.20.{rng.randrange(1, 250)}.{rng.randrange(2, 250)}"
     az = f"{region}{rng.choice('abc')}"
@@ -241,12 +241,9 @@ def run_instances(sim, a, cred, ts, region):
             "tagSet": {"items": [{"key": "Name", "value": "app-server"},
                                  {"key": "team", "value": "platform"}]},
         }]},
-        "requesterId": None,
     }
-    del resp["requesterId"]
     sim.call(a, cred, ts, region, "ec2.amazonaws.com", "RunInstances", req=req, resp=resp,
-             ro=False, resources=None)
-    _ = vol
+             ro=False)
 
 
 def create_tags(sim, a, cred, ts, region):
