@@ -21,8 +21,8 @@ import polars as pl
 import forensics as fx
 from forensics._normalize import normalize_records
 
-#: Days of activity (7 days crashed the sample generator at 100k events: KeyError "stacks").
-DAYS = 2
+#: Days of activity in the generated trail.
+DAYS = 7
 DATA = Path(__file__).resolve().parent / "data"
 
 
