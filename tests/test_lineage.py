@@ -237,3 +237,15 @@ def test_lineage_display_escapes_record_text():
     assert evil in lin.summary()
     assert "<script>" not in lin._repr_html_()
     assert "ASIAEVIL00000001" in repr(lin) and "AKIAEVIL00000001" in repr(lin)
+
+
+def test_same_answers_over_a_lazy_parquet_scan(t, tmp_path):
+    path = tmp_path / "events.parquet"
+    t.events.write_parquet(path)
+    lazy = fx.Trail(pl.scan_parquet(path))
+    got = for_principal(lazy, "mallory", derived=True)
+    assert got._collected is None
+    want = for_principal(t, "mallory", derived=True).events
+    assert got.events["event_id"].to_list() == want["event_id"].to_list()
+    assert lineage(lazy, M_CROSS).chain["access_key_id"].to_list() == [MALLORY, M_SESS, M_CROSS]
+    assert lazy.principals().height == t.principals().height
