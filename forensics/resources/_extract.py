@@ -539,10 +539,7 @@ def event_resources(trail: Trail | pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     >>> event_resources(fx.Trail(ev))["arn"].sort().to_list()
     ['arn:aws:s3:::b', 'arn:aws:s3:::b/k.txt']
     """
-    if isinstance(trail, pl.DataFrame | pl.LazyFrame):
-        lazy = trail.lazy()
-    else:
-        lazy = trail.lazy
+    lazy = trail.lazy() if isinstance(trail, pl.DataFrame | pl.LazyFrame) else trail.lazy
     extra_cols = ["principal_arn", "session_issuer_arn"]
     rows = (
         lazy.select(*_NEEDED, *extra_cols)
