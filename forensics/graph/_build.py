@@ -24,6 +24,9 @@ text (sortable), absent values are left out.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
@@ -95,6 +98,18 @@ def _key_kind() -> pl.Expr:
 
 def _join(col: str) -> pl.Expr:
     return pl.col(col).list.unique().list.sort().list.join("; ").alias(col)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Building a million small dicts triggers the cyclic GC over and over; pause it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def build_graph(
@@ -175,25 +190,10 @@ def build_graph(
     minted = minted_credentials(lazy).with_columns(_iso("event_time")).collect()
     principals_df, credentials_df, res_df = pl.collect_all([principals, credentials, res_nodes])
 
-    def add_nodes(frame: pl.DataFrame) -> None:
-        for row in frame.iter_rows(named=True):
-            node = row.pop("node")
-            attrs = {k: v for k, v in row.items() if v is not None}
-            if node in g:
-                old = g.nodes[node]
-                for k in ("first_seen",):
-                    if k in attrs and k in old:
-                        attrs[k] = min(attrs[k], old[k])
-                if "last_seen" in attrs and "last_seen" in old:
-                    attrs["last_seen"] = max(attrs["last_seen"], old["last_seen"])
-                attrs["kind"] = old["kind"]  # principal / credential win over resource
-                for k, v in old.items():
-                    attrs.setdefault(k, v)
-            g.add_node(node, **attrs)
-
-    add_nodes(principals_df)
-    add_nodes(credentials_df)
-    add_nodes(res_df)
+    with _gc_paused():
+        _bulk_nodes(g, principals_df)
+        _bulk_nodes(g, credentials_df)
+        _bulk_nodes(g, res_df)
 
     # -- edges ----------------------------------------------------------------------------------
     actions = (
@@ -222,27 +222,26 @@ def build_graph(
         )
         .collect()
     )
-    g.add_edges_from(
-        (row.pop("actor"), row.pop("arn"), "action", {"relation": "action", **row})
-        for row in actions.iter_rows(named=True)
+    with _gc_paused():
+        _bulk_edges(g, actions, "actor", "arn", "action")
+    _bulk_edges(
+        g, credentials_df.select("node", "principal").drop_nulls(), "node", "principal", "acts_as"
     )
-    g.add_edges_from(
-        (row["node"], row["principal"], "acts_as", {"relation": "acts_as"})
-        for row in credentials_df.select("node", "principal").drop_nulls().iter_rows(named=True)
-    )
-    for row in minted.iter_rows(named=True):
-        when = row["event_time"]
-        common = {"event_id": row["event_id"], "event_name": row["event_name"]}
-        if when is not None:
-            common["time"] = when
-        if row["access_key_id"] not in g:
-            g.add_node(row["access_key_id"], kind="credential")
-        g.add_edge(row["parent"], row["access_key_id"], "minted", relation="minted", **common)
-        if row["session_arn"]:
-            if row["session_arn"] not in g:
-                g.add_node(row["session_arn"], kind="resource")
-            g.add_edge(row["parent"], row["session_arn"], "assumed", relation="assumed",
-                       access_key_id=row["access_key_id"], **common)
+    minted = minted.rename({"event_time": "time"})
+    with _gc_paused():
+        _bulk_nodes(
+            g, minted.select(pl.col("access_key_id").alias("node"),
+                             pl.lit("credential").alias("kind"))
+        )
+        _bulk_edges(
+            g, minted.select("parent", "access_key_id", "event_id", "event_name", "time"),
+            "parent", "access_key_id", "minted",
+        )
+        _bulk_edges(
+            g, minted.filter(pl.col("session_arn").is_not_null()).select(
+                "parent", "session_arn", "access_key_id", "event_id", "event_name", "time"),
+            "parent", "session_arn", "assumed",
+        )
 
     created = (
         resources.lazy()
@@ -269,18 +268,69 @@ def build_graph(
         .with_columns(_iso("time"))
         .collect()
     )
-    for row in created.iter_rows(named=True):
-        target = row.pop("target")
-        if target not in g:
-            g.add_node(target, kind="credential")
-        elif row["resource_type"] == "AWS::IAM::AccessKey":
-            g.nodes[target]["kind"] = "credential"
-        attrs = {k: v for k, v in row.items() if v is not None and k != "actor"}
-        g.add_edge(row["actor"], target, "created", relation="created", **attrs)
+    with _gc_paused():
+        _bulk_nodes(
+            g, created.filter(pl.col("resource_type") == "AWS::IAM::AccessKey").select(
+                pl.col("target").alias("node"), pl.lit("credential").alias("kind"))
+        )
+        _bulk_edges(g, created, "actor", "target", "created")
     for node, data in g.nodes(data=True):
         data.setdefault("kind", "resource")
         data.setdefault("label", _label(node))
     return g
+
+
+def _bulk_nodes(g: nx.MultiDiGraph, frame: pl.DataFrame) -> None:
+    """Add (or merge into) nodes from rows with a ``node`` column, without networkx's
+    per-call overhead. An existing node keeps its ``kind`` (principal > credential > resource);
+    first/last seen widen."""
+    names = [c for c in frame.columns if c != "node"]
+    nodes, succ, pred = g._node, g._succ, g._pred
+    for node, row in zip(frame["node"].to_list(), frame.select(names).rows(), strict=True):
+        attrs = {k: v for k, v in zip(names, row, strict=True) if v is not None}
+        old = nodes.get(node)
+        if old is None:
+            nodes[node] = attrs
+            succ[node] = {}
+            pred[node] = {}
+            continue
+        if "first_seen" in attrs and "first_seen" in old:
+            attrs["first_seen"] = min(attrs["first_seen"], old["first_seen"])
+        if "last_seen" in attrs and "last_seen" in old:
+            attrs["last_seen"] = max(attrs["last_seen"], old["last_seen"])
+        attrs.pop("kind", None)
+        old.update(attrs)
+    _clear_cache(g)
+
+
+def _bulk_edges(g: nx.MultiDiGraph, frame: pl.DataFrame, u_col: str, v_col: str, key: str) -> None:
+    """Add one ``key`` edge per row (u -> v, the other columns as attributes), fast."""
+    names = [c for c in frame.columns if c not in (u_col, v_col)]
+    nodes, succ, pred = g._node, g._succ, g._pred
+    rows = frame.select(names).rows() if names else [()] * frame.height
+    for u, v, row in zip(frame[u_col].to_list(), frame[v_col].to_list(), rows, strict=True):
+        for n in (u, v):
+            if n not in nodes:
+                nodes[n] = {}
+                succ[n] = {}
+                pred[n] = {}
+        keydict = succ[u].get(v)
+        if keydict is None:
+            keydict = succ[u][v] = {}
+            pred[v][u] = keydict
+        if None in row:
+            attrs = {k: x for k, x in zip(names, row, strict=True) if x is not None}
+        else:
+            attrs = dict(zip(names, row, strict=True))
+        attrs["relation"] = key
+        keydict[key] = attrs
+    _clear_cache(g)
+
+
+def _clear_cache(g: nx.Graph) -> None:
+    clear = getattr(nx, "_clear_cache", None)
+    if clear is not None:
+        clear(g)
 
 
 def _label(node: Any) -> str:
