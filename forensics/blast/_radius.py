@@ -51,9 +51,10 @@ class BlastRadius:
     #: created / console sign-in, ``via_access_key_id``, ``via_event_id``, ``depth``), its
     #: ``credentials()`` facts, and ``first_used`` / ``last_used`` / ``events`` in the window.
     credentials: pl.DataFrame
-    #: Identities used, reached (roles assumed) or created: ``principal``, ``relation``
-    #: (seed / used / created), ``identity_type``, ``account_id``, ``first_seen``,
-    #: ``last_seen``, ``events``, ``access_keys``.
+    #: One row per identity: ``principal``, ``relation`` (seed / used / assumed: a role
+    #: session minted in the closure / created: made by a closure call), ``identity_type``,
+    #: ``account_id``, ``created_at``, ``first_seen``, ``last_seen``, ``events``,
+    #: ``access_keys`` (closure keys of that identity).
     principals: pl.DataFrame
     #: One row per canonical ``arn``: ``service``, ``resource_type``, ``account_id``,
     #: ``actions`` (event names), ``events``, ``first_touched``, ``last_touched``,
@@ -128,11 +129,14 @@ class BlastRadius:
                 f"{_fmt_time(row['last_used'])}"
             )
         created = self.principals.filter(pl.col("relation") == "created")
-        used = self.principals.filter(pl.col("relation") != "created")
+        used = self.principals.filter(pl.col("events") > 0)
         if used.height:
             lines.append("")
-            lines.append(f"Identities used ({used.height}):")
-            lines.extend(f"  - {p}" for p in used["principal"].to_list())
+            lines.append(f"Identities acting ({used.height}):")
+            lines.extend(
+                f"  - {p} [{rel}], {n} events"
+                for p, rel, n in used.select("principal", "relation", "events").iter_rows()
+            )
         created_res = self.resources.filter(pl.col("created"))
         if created.height or created_res.height:
             lines.append("")
@@ -253,15 +257,21 @@ def blast_radius(
     lazy = trail.lazy
     if not keys and not principals:
         raise _not_found(seed, creds)
-    members = closure(lazy, creds, keys, since=lo, until=hi)
+    members, actors = closure(lazy, creds, keys, principals=principals, since=lo, until=hi)
     key_list = members["access_key_id"].to_list()
 
     in_scope = pl.col("access_key_id").is_in(key_list)
+    keyless = pl.col("access_key_id").is_null()
     if principals:
         in_scope = in_scope | (
-            pl.col("access_key_id").is_null()
+            keyless
             & (pl.col("principal").is_in(principals) | pl.col("principal_arn").is_in(principals))
         )
+    for who, joined, at in actors.select("principal", "joined_by", "since").iter_rows():
+        if joined == "created":
+            in_scope = in_scope | (
+                keyless & (pl.col("principal") == who) & (pl.col("event_time") >= at)
+            )
     window = []
     if lo is not None:
         window.append(pl.col("event_time") >= lo)
@@ -296,7 +306,7 @@ def blast_radius(
         .drop("_first", "_last", "_events")
         .sort("depth", pl.coalesce("minted_at", "first_used"), nulls_last=True)
     )
-    cred_frame = _add_created_keys(cred_frame, rows)
+    cred_frame = _add_created_keys(cred_frame, rows, creds)
 
     return BlastRadius(
         seed=seed,
@@ -322,7 +332,9 @@ def _not_found(seed: str, creds: pl.DataFrame) -> PrincipalError:
     )
 
 
-def _add_created_keys(cred_frame: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
+def _add_created_keys(
+    cred_frame: pl.DataFrame, rows: pl.DataFrame, creds: pl.DataFrame
+) -> pl.DataFrame:
     """Keys the closure created but that never appear in credentials() (never used)."""
     made = (
         rows.filter(
@@ -341,12 +353,17 @@ def _add_created_keys(cred_frame: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFr
     )
     if made.height == 0:
         return cred_frame
-    extra = made.with_columns(
-        pl.lit("created").alias("joined_by"),
-        pl.lit("long-term").alias("kind"),
-        pl.lit("CreateAccessKey").alias("minted_by"),
-        pl.col("via_access_key_id").alias("created_by_access_key_id"),
-        pl.lit(0, pl.UInt32).alias("events"),
+    extra = (
+        made.join(creds.drop("created_by_access_key_id"), on="access_key_id", how="left")
+        .with_columns(
+            pl.lit("created").alias("joined_by"),
+            pl.col("kind").fill_null("long-term"),
+            pl.col("minted_by").fill_null("CreateAccessKey"),
+            pl.col("via_access_key_id").alias("created_by_access_key_id"),
+            pl.lit(0, pl.UInt32).alias("events"),
+            pl.lit(None, pl.Datetime("us", "UTC")).alias("first_used"),
+            pl.lit(None, pl.Datetime("us", "UTC")).alias("last_used"),
+        )
     )
     return pl.concat([cred_frame, extra], how="diagonal_relaxed")
 
@@ -354,6 +371,7 @@ def _add_created_keys(cred_frame: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFr
 def _principals(
     events: pl.DataFrame, rows: pl.DataFrame, creds: pl.DataFrame, seeds: list[str]
 ) -> pl.DataFrame:
+    """One row per identity: used by the closure, reached through a minted session, created."""
     used = (
         events.filter(pl.col("principal").is_not_null())
         .group_by("principal")
@@ -363,51 +381,61 @@ def _principals(
             pl.col("event_time").min().alias("first_seen"),
             pl.col("event_time").max().alias("last_seen"),
             pl.len().cast(pl.UInt32).alias("events"),
-            pl.col("access_key_id").drop_nulls().unique().sort().alias("access_keys"),
-        )
-        .with_columns(
-            pl.when(pl.col("principal").is_in(seeds))
-            .then(pl.lit("seed"))
-            .otherwise(pl.lit("used"))
-            .alias("relation")
         )
     )
-    # Identities of closure keys that made no call in the window (e.g. a created key's user).
-    idle = (
-        creds.filter(pl.col("principal").is_not_null() & ~pl.col("principal").is_in(
-            used["principal"].to_list()))
+    keys = (
+        creds.filter(pl.col("principal").is_not_null())
         .group_by("principal")
         .agg(
-            pl.col("identity_type").drop_nulls().first(),
-            pl.col("account_id").drop_nulls().first(),
             pl.col("access_key_id").unique().sort().alias("access_keys"),
+            (pl.col("joined_by") == "minted").any().alias("_assumed"),
+            pl.col("identity_type").drop_nulls().first().alias("_ctype"),
+            pl.col("account_id").drop_nulls().first().alias("_cacct"),
         )
-        .with_columns(pl.lit("used").alias("relation"), pl.lit(0, pl.UInt32).alias("events"))
     )
     created = (
         rows.filter(
             pl.col("created")
-            & pl.col("resource_type").is_in(["AWS::IAM::User", "AWS::IAM::Role",
-                                             "AWS::IAM::Group"])
+            & pl.col("resource_type").is_in(
+                ["AWS::IAM::User", "AWS::IAM::Role", "AWS::IAM::Group"]
+            )
             & pl.col("error_code").is_null()
         )
         .group_by("arn")
         .agg(
-            pl.col("resource_type").first().alias("identity_type"),
-            pl.col("account_id").first(),
-            pl.col("event_time").min().alias("first_seen"),
-            pl.col("access_key_id").drop_nulls().unique().sort().alias("access_keys"),
+            pl.col("resource_type").first().alias("_rtype"),
+            pl.col("account_id").first().alias("_racct"),
+            pl.col("event_time").min().alias("created_at"),
         )
         .rename({"arn": "principal"})
-        .with_columns(pl.lit("created").alias("relation"), pl.lit(0, pl.UInt32).alias("events"))
     )
-    frame = pl.concat([used, idle, created], how="diagonal_relaxed")
-    order = pl.col("relation").replace_strict({"seed": 0, "used": 1, "created": 2}, default=3)
+    frame = (
+        used.join(keys, on="principal", how="full", coalesce=True)
+        .join(created, on="principal", how="full", coalesce=True)
+        .with_columns(
+            pl.when(pl.col("principal").is_in(seeds))
+            .then(pl.lit("seed"))
+            .when(pl.col("created_at").is_not_null())
+            .then(pl.lit("created"))
+            .when(pl.col("_assumed").fill_null(False))
+            .then(pl.lit("assumed"))
+            .otherwise(pl.lit("used"))
+            .alias("relation"),
+            pl.coalesce("identity_type", "_ctype", "_rtype").alias("identity_type"),
+            pl.coalesce("account_id", "_cacct", "_racct").alias("account_id"),
+            pl.col("events").fill_null(0),
+            pl.col("access_keys").fill_null(pl.lit([], pl.List(pl.String))),
+        )
+    )
+    order = pl.col("relation").replace_strict(
+        {"seed": 0, "used": 1, "assumed": 2, "created": 3}, default=4
+    )
     return frame.select(
         "principal",
         "relation",
         "identity_type",
         "account_id",
+        pl.col("created_at").cast(TIME_DTYPE),
         pl.col("first_seen").cast(TIME_DTYPE),
         pl.col("last_seen").cast(TIME_DTYPE),
         "events",
