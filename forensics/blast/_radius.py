@@ -137,7 +137,9 @@ class BlastRadius:
                 f"  - {p} [{rel}], {n} events"
                 for p, rel, n in used.select("principal", "relation", "events").iter_rows()
             )
-        created_res = self.resources.filter(pl.col("created"))
+        created_res = self.resources.filter(
+            pl.col("created") & ~pl.col("resource_type").fill_null("").str.starts_with("AWS::STS::")
+        )
         if created.height or created_res.height:
             lines.append("")
             lines.append("Left behind (created):")
