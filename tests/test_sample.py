@@ -376,3 +376,22 @@ def test_command_line_writes_the_sample(tmp_path, capsys):
     assert orjson.loads(story.read_bytes())["leaked_access_key_id"].startswith("AKIA")
     assert any(name.endswith(".json.gz") for _, _, names in os.walk(tmp_path / "cli")
                for name in names)
+
+
+def test_every_actor_can_make_each_of_its_calls():
+    """Rare calls must not wait for a million-event run to show a mistake."""
+    import random
+
+    from forensics.sample._sim import Sim
+    from forensics.sample._world import build_world
+
+    world = build_world(7)
+    sim = Sim(world, random.Random(1))
+    t = 1_772_409_600 + 10 * 3600  # a Monday, 10:00 UTC
+    for actor in world.actors:
+        for op in actor.ops:
+            for region in actor.regions:
+                cred = actor.source.get(sim, t) if actor.source is not None else None
+                op(sim, actor, cred, t + 1, region)
+    assert {r["recipientAccountId"] for r in sim.out} == {
+        "111122223333", "222233334444", "555566667777"}

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 __all__ = ["OPS"]
 
 _DENIED = "AccessDenied"
+_FUNCTIONS = ("orders-processor", "orders-api", "etl-exporter")
+_STACKS = ("orders-prod", "web-prod", "network-prod", "data-lake")
 
 
 def _denied(cred: Cred, action: str, resource: str = "*") -> tuple[str, str]:
@@ -69,7 +71,9 @@ def _s3(sim: Sim, a: Actor, cred: Cred, ts: int, region: str, name: str, bucket:
                                req=req, resp=resp, read_only=ro, error=error, additional=add,
                                resources=res, management=False, shared_event_id=shared,
                                host=host))
-    if kms and error is None and name in ("GetObject", "PutObject"):
+    # S3 Bucket Keys: KMS is called once per bucket key lifetime, not for every object
+    if kms and error is None and name in ("GetObject", "PutObject") and (
+            a.data.get("all_kms") or rng.random() < 0.2):
         ident = dict(cred.identity)
         ident["invokedBy"] = "s3.amazonaws.com"
         op = "Decrypt" if name == "GetObject" else "GenerateDataKey"
@@ -320,7 +324,7 @@ def ssm_agent(sim, a, cred, ts, region):
 
 def lambda_update(sim, a, cred, ts, region):
     rng = sim.rng
-    fn = rng.choice(a.data["functions"])
+    fn = rng.choice(a.data.get("functions") or _FUNCTIONS)
     arn = f"arn:aws:lambda:{region}:{cred.account}:function:{fn}"
     sim.call(a, cred, ts, region, "lambda.amazonaws.com", "UpdateFunctionCode20150331v2",
              req={"functionName": fn, "s3Bucket": a.data["write_buckets"][0][0],
@@ -345,13 +349,13 @@ def lambda_update(sim, a, cred, ts, region):
 
 
 def lambda_get(sim, a, cred, ts, region):
-    fn = sim.rng.choice(a.data["functions"])
+    fn = sim.rng.choice(a.data.get("functions") or _FUNCTIONS)
     sim.call(a, cred, ts, region, "lambda.amazonaws.com", "GetFunction20150331v2",
              req={"functionName": fn}, ro=True)
 
 
 def cfn_describe(sim, a, cred, ts, region):
-    stack = sim.rng.choice(a.data["stacks"])
+    stack = sim.rng.choice(a.data.get("stacks") or _STACKS)
     sim.call(a, cred, ts, region, "cloudformation.amazonaws.com", "DescribeStacks",
              req={"stackName": stack}, ro=True)
 

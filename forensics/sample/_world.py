@@ -99,6 +99,7 @@ class World:
     sources: dict[str, Any] = field(default_factory=dict)
     actors: list[Actor] = field(default_factory=list)
     service_actor: Actor | None = None
+    sso_provider: str = ""
 
     @property
     def all_buckets(self):
@@ -261,8 +262,8 @@ def build_world(seed: int) -> World:
     for inst in w.instances["app-server"]:
         src = ServiceAssume(R["app-server-role"], "ec2.amazonaws.com", inst, ec2=True,
                             refresh=3600)
-        o, ow = ops(s3_get=5, s3_put=2, s3_head=2, kms_decrypt=2, secret_get=1, ssm_get=1.5,
-                    ssm_agent=4)
+        o, ow = ops(s3_get=3, s3_put=1, s3_head=1, kms_decrypt=2, secret_get=1, ssm_get=2,
+                    ssm_agent=4, caller_identity=0.5)
         A.append(Actor(f"app-server/{inst}", src, APP_NAT_IP, (UA_JAVA,), o, ow,
                        day=2.2, night=1.4, burst=2,
                        data={"read_buckets": [uploads, uploads, reference],
@@ -334,7 +335,7 @@ def build_world(seed: int) -> World:
     for inst in w.instances["etl"]:
         src = ServiceAssume(R["etl-worker-role"], "ec2.amazonaws.com", inst, ec2=True,
                             refresh=3600)
-        o, ow = ops(s3_get=5, s3_put=3, glue_get_table=1, kms_decrypt=1, ssm_agent=3)
+        o, ow = ops(s3_get=3, s3_put=2, glue_get_table=2, kms_decrypt=1, ssm_agent=3)
         A.append(Actor(f"etl/{inst}", src, ETL_NAT_IP, (UA_SPARK,), o, ow, day=1.6, night=1.6,
                        burst=3,
                        data={"read_buckets": [raw], "write_buckets": [raw], "kms": k_b,
@@ -342,7 +343,7 @@ def build_world(seed: int) -> World:
                        vpce=vpce_b, vpce_ip=f"10.30.{rng.randrange(1, 60)}.{rng.randrange(2, 250)}",
                        agent_ua=UA_SSM_AGENT))
     # ---- people through IAM Identity Center -----------------------------------------------------
-    provider = f"AWSSSO_{hex_id(rng, 16)}_DO_NOT_DELETE"
+    provider = w.sso_provider = f"AWSSSO_{hex_id(rng, 16)}_DO_NOT_DELETE"
     people = (
         ("alice@acme.example", "sso-admin-platform", OFFICE_IPS[0], (UA_CONSOLE, UA_CLI_MAC),
          dict(console_browse=6, describe_instances=2, lambda_get=1, cloudtrail_lookup=1,
