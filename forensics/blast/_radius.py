@@ -80,6 +80,8 @@ class BlastRadius:
     def indicators(self) -> dict[str, list[str]]:
         """Indicators for a ticket: ``source_ips``, ``access_keys``, ``arns`` (principals,
         sessions and created identities), ``user_agents``, ``regions``; sorted, distinct.
+        Calls AWS services made on a key's behalf (source ``s3.amazonaws.com``, ``AWS
+        Internal``) are not indicators and are left out.
 
         >>> # br.indicators()["access_keys"]  -> ['AKIA...', 'ASIA...']
         """
@@ -93,11 +95,16 @@ class BlastRadius:
             + ev["principal"].to_list()
             + self.principals["principal"].to_list()
         )
+        def is_service(value: str) -> bool:  # calls AWS made on the key's behalf
+            return value.endswith(".amazonaws.com") or value == "AWS Internal"
+
         return {
-            "source_ips": distinct(ev["source_ip"].to_list()),
+            "source_ips": [v for v in distinct(ev["source_ip"].to_list()) if not is_service(v)],
             "access_keys": distinct(self.credentials["access_key_id"].to_list()),
             "arns": distinct(a for a in arns if a and a.startswith("arn:")),
-            "user_agents": distinct(ev["user_agent"].to_list()),
+            "user_agents": [
+                v for v in distinct(ev["user_agent"].to_list()) if not is_service(v)
+            ],
             "regions": distinct(ev["aws_region"].to_list()),
         }
 
