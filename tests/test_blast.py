@@ -263,7 +263,7 @@ def test_panther_compromised_root(external: Path) -> None:
 @pytest.fixture(scope="module")
 def sample_incident(tmp_path_factory: pytest.TempPathFactory) -> tuple[fx.Trail, dict]:
     out = tmp_path_factory.mktemp("sample")
-    info = fx.sample.write(out / "trail", events=5_000, days=2)
+    info = fx.sample.write(out / "trail", events=5_000, days=2, file_minutes=60)
     return fx.load(str(out / "trail"), cache=False), info.story
 
 
