@@ -1,0 +1,118 @@
+"""Benchmark: resources, graph build and blast radius on a 1M-event trail (medians, printed table).
+
+    .venv/bin/python bench/blast.py                    # synthetic 1M events (bench/_blast_synth.py)
+    .venv/bin/python bench/blast.py --source sample    # forensics.sample's trail (1M), cached as
+                                                       # Parquet under bench/data/ after the first run
+    .venv/bin/python bench/blast.py --events 200000 --repeat 5
+
+Times are wall-clock medians of ``--repeat`` runs on a trail already loaded (``Trail`` over an
+in-memory events table). "cold" blast radius includes ``credentials()`` (a new ``Trail`` each
+run, so its cache is empty); "warm" reuses the trail, as a notebook does after the first call.
+Nothing is asserted: this prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import forensics as fx  # noqa: E402
+from forensics.graph import build_graph  # noqa: E402
+from forensics.resources import event_resources  # noqa: E402
+
+
+def _sample_events(events: int) -> tuple[pl.DataFrame, dict[str, Any]]:
+    from forensics._normalize import normalize_records
+
+    cache = HERE / "data" / f"sample-{events}.parquet"
+    story: dict[str, Any] = {}
+    out = HERE / "data" / "sample-story"
+    info = None
+    if not cache.exists() or not (out / "story.txt").exists():
+        frames = []
+        for batch in fx.sample.generate(events, days=7):
+            frames.append(normalize_records(batch, "sample"))
+        frame = pl.concat(frames).sort("event_time")
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(cache)
+        info = fx.sample.write(out, events=2_000, days=7)  # same seed: same incident story
+        (out / "story.txt").write_text(
+            f"{info.story['leaked_access_key_id']}\n{info.story['first_malicious_event_time']}\n"
+        )
+    key, since = (out / "story.txt").read_text().split()
+    story = {"leaked_access_key_id": key, "first_malicious_event_time": since}
+    return pl.read_parquet(cache), story
+
+
+def _synth_events(events: int) -> tuple[pl.DataFrame, dict[str, Any]]:
+    from _blast_synth import LEAKED, synth_events
+
+    return synth_events(events), {"leaked_access_key_id": LEAKED,
+                                  "first_malicious_event_time": None}
+
+
+def _median(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    times, result = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--source", choices=("synth", "sample"), default="synth")
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    t0 = time.perf_counter()
+    events, story = (_sample_events if args.source == "sample" else _synth_events)(args.events)
+    prepared = time.perf_counter() - t0
+    seed = story["leaked_access_key_id"]
+    since = story["first_malicious_event_time"]
+    busy = (
+        events.filter(pl.col("identity_type") == "AssumedRole")
+        .group_by("principal").len().sort("len", descending=True)["principal"][0]
+    )
+    rows: list[tuple[str, float, str]] = []
+
+    secs, res = _median(lambda: event_resources(fx.Trail(events)), args.repeat)
+    rows.append(("event_resources (all events)", secs, f"{res.height:,} rows"))
+    secs, g = _median(lambda: build_graph(fx.Trail(events), resources=res), args.repeat)
+    rows.append(("build_graph (resources given)", secs,
+                 f"{g.number_of_nodes():,} nodes, {g.number_of_edges():,} edges"))
+    del g
+    secs, _ = _median(lambda: fx.Trail(events).credentials(), args.repeat)
+    rows.append(("credentials() (issue 3, for reference)", secs, ""))
+    secs, br = _median(lambda: fx.blast_radius(fx.Trail(events), seed, since=since),
+                       args.repeat)
+    rows.append(("blast_radius, leaked key, cold", secs, repr(br)))
+    trail = fx.Trail(events)
+    trail.credentials()
+    secs, br = _median(lambda: fx.blast_radius(trail, seed, since=since), args.repeat)
+    rows.append(("blast_radius, leaked key, warm", secs, repr(br)))
+    secs, br = _median(lambda: fx.blast_radius(trail, busy), args.repeat)
+    rows.append(("blast_radius, busiest role ARN, warm", secs, repr(br)))
+
+    print(f"source={args.source} events={events.height:,} repeat={args.repeat} "
+          f"(prepared in {prepared:.1f} s)")
+    width = max(len(r[0]) for r in rows)
+    print(f"{'step':<{width}}  {'median s':>9}  result")
+    for name, secs, note in rows:
+        print(f"{name:<{width}}  {secs:>9.3f}  {note}")
+
+
+if __name__ == "__main__":
+    main()
