@@ -256,9 +256,25 @@ def blast_radius(
 
     Examples
     --------
-    >>> import forensics as fx  # doctest: +SKIP
-    >>> br = fx.blast_radius(trail, "AKIAIOSFODNN7EXAMPLE", since="2024-05-01")  # doctest: +SKIP
-    >>> print(br.summary())  # doctest: +SKIP
+    >>> import forensics as fx
+    >>> from forensics._normalize import normalize_records
+    >>> ci = {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/ci",
+    ...       "accountId": "111122223333", "accessKeyId": "AKIALEAKED0000001"}
+    >>> admin = {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/Admin/x",
+    ...          "accountId": "111122223333", "accessKeyId": "ASIASESSION000001"}
+    >>> records = [
+    ...     {"eventTime": "2024-01-01T00:00:00Z", "eventName": "AssumeRole", "eventID": "e1",
+    ...      "eventSource": "sts.amazonaws.com", "userIdentity": ci,
+    ...      "requestParameters": {"roleArn": "arn:aws:iam::111122223333:role/Admin"},
+    ...      "responseElements": {"credentials": {"accessKeyId": "ASIASESSION000001"}}},
+    ...     {"eventTime": "2024-01-01T00:05:00Z", "eventName": "GetObject", "eventID": "e2",
+    ...      "eventSource": "s3.amazonaws.com", "userIdentity": admin, "readOnly": True,
+    ...      "requestParameters": {"bucketName": "loot", "key": "db.sql"}}]
+    >>> br = fx.blast_radius(fx.Trail(normalize_records(records, "x.json")), "AKIALEAKED0000001")
+    >>> br.credentials.select("access_key_id", "joined_by").rows()
+    [('AKIALEAKED0000001', 'seed'), ('ASIASESSION000001', 'minted')]
+    >>> br.resources.filter(pl.col("service") == "s3").select("arn", "access").rows()
+    [('arn:aws:s3:::loot', 'read'), ('arn:aws:s3:::loot/db.sql', 'read')]
     """
     lo, hi = to_utc(since), to_utc(until)
     creds = all_credentials(trail)
