@@ -69,13 +69,6 @@ def _distinct(col: str) -> pl.Expr:
 def _usage(lazy: pl.LazyFrame) -> pl.LazyFrame:
     key = clean_key(pl.col("access_key_id"))
     first = pl.col("event_time").arg_min()
-    console_hint = (
-        pl.col("extra").str.contains('"sessionCredentialFromConsole":"true"', literal=True)
-        | pl.col("extra").str.contains('"sessionCredentialFromConsole":true', literal=True)
-        | pl.col("user_agent").str.starts_with("console.")
-        | pl.col("user_agent").str.starts_with("signin.amazonaws.com")
-        | (pl.col("user_agent") == "AWS Internal")
-    ).fill_null(False)
     return (
         lazy.select(
             key.alias("access_key_id"),
@@ -88,7 +81,6 @@ def _usage(lazy: pl.LazyFrame) -> pl.LazyFrame:
             "user_agent",
             "aws_region",
             pl.coalesce("recipient_account_id", "account_id").alias("_account"),
-            console_hint.alias("_console"),
         )
         .filter(pl.col("access_key_id").is_not_null())
         .group_by("access_key_id")
@@ -104,8 +96,32 @@ def _usage(lazy: pl.LazyFrame) -> pl.LazyFrame:
             _distinct("user_agent").alias("user_agents"),
             _distinct("_account").alias("accounts"),
             _distinct("aws_region").alias("regions"),
-            pl.col("_console").any().alias("_console"),
         )
+    )
+
+
+def _console_keys(lazy: pl.LazyFrame) -> pl.LazyFrame:
+    """Temporary keys of IAM users / root with a console hint on at least one event.
+
+    Only those users' temporary-key events are read (not the whole table's text columns).
+    """
+    hint = (
+        pl.col("extra").str.contains('"sessionCredentialFromConsole":"true"', literal=True)
+        | pl.col("extra").str.contains('"sessionCredentialFromConsole":true', literal=True)
+        | pl.col("user_agent").str.starts_with("console.")
+        | pl.col("user_agent").str.starts_with("signin.amazonaws.com")
+        | (pl.col("user_agent") == "AWS Internal")
+    ).fill_null(False)
+    return (
+        lazy.filter(
+            pl.col("identity_type").is_in(["IAMUser", "Root"])
+            & pl.col("access_key_id").str.starts_with("ASIA")
+        )
+        .filter(hint)
+        .select(clean_key(pl.col("access_key_id")).alias("access_key_id"))
+        .drop_nulls()
+        .unique()
+        .with_columns(pl.lit(True).alias("_console"))
     )
 
 
@@ -173,8 +189,10 @@ def credentials(trail: Trail) -> pl.DataFrame:
         return cached
     lazy = trail.lazy
     minted = mint_events(lazy)
-    used = _usage(lazy).collect()
-    frame = used.join(minted, on="access_key_id", how="full", coalesce=True)
+    used, console = pl.collect_all([_usage(lazy), _console_keys(lazy)])
+    frame = used.join(minted, on="access_key_id", how="full", coalesce=True).join(
+        console, on="access_key_id", how="left"
+    )
 
     key = pl.col("access_key_id")
     kind = (

@@ -213,7 +213,7 @@ def build_incident(world: World, seed: int, *, start: int, days: int
          "organizations:DescribeOrganization", "us-east-1"),
         ("iam.amazonaws.com", "ListGroups", "iam:ListGroups", "us-east-1"),
         ("cloudtrail.amazonaws.com", "DescribeTrails", "cloudtrail:DescribeTrails", None),
-        ("sts.amazonaws.com", "GetSessionToken", "sts:GetSessionToken", "us-east-1"),
+        ("iam.amazonaws.com", "ListAccessKeys", "iam:ListAccessKeys", "us-east-1"),
         ("iam.amazonaws.com", "CreateAccessKey", "iam:CreateAccessKey", "us-east-1"),
     )
     ts = t + 420
@@ -221,8 +221,8 @@ def build_incident(world: World, seed: int, *, start: int, days: int
         for source, name, action, only in probes:
             if only is not None and only != region:
                 continue
-            ro = not name.startswith("Create") and name != "GetSessionToken"
-            req = {"userName": ci_user.name} if name == "CreateAccessKey" else None
+            ro = not name.startswith("Create")
+            req = {"userName": ci_user.name} if "AccessKey" in name else None
             denied_ids.append(sc.call(
                 recon, leaked, ts, region, source, name, ro=ro, req=req,
                 error=_denied_msg(leaked.arn, action, "*"))["eventID"])

@@ -60,6 +60,8 @@ UA_TERRAFORM = ("APN/1.0 HashiCorp/1.0 Terraform/1.7.4 (+https://www.terraform.i
 UA_JAVA = ("aws-sdk-java/2.25.11 Linux/6.1.79-99.164.amzn2023.x86_64 "
            "OpenJDK_64-Bit_Server_VM/17.0.10+8-LTS Java/17.0.10 vendor/Amazon.com_Inc. io/sync "
            "http/Apache cfg/retry-mode/standard")
+UA_GO = ("aws-sdk-go-v2/1.25.2 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64 "
+         "app/orders-service")
 UA_SSM_AGENT = "aws-sdk-go/1.50.8 (go1.21.6; linux; amd64) amazon-ssm-agent/3.3.131.0"
 UA_LAMBDA = ("Boto3/1.34.42 md/Botocore#1.34.42 ua/2.0 os/linux#5.10.209-220.812.amzn2.x86_64 "
              "md/arch#x86_64 lang/python#3.12.2 md/pyimpl#CPython "
@@ -262,9 +264,9 @@ def build_world(seed: int) -> World:
     for inst in w.instances["app-server"]:
         src = ServiceAssume(R["app-server-role"], "ec2.amazonaws.com", inst, ec2=True,
                             refresh=3600)
-        o, ow = ops(s3_get=3, s3_put=1, s3_head=1, kms_decrypt=2, secret_get=1, ssm_get=2,
-                    ssm_agent=4, caller_identity=0.5)
-        A.append(Actor(f"app-server/{inst}", src, APP_NAT_IP, (UA_JAVA,), o, ow,
+        o, ow = ops(s3_get=1.6, s3_put=0.6, s3_head=0.4, kms_decrypt=1.5, secret_get=1,
+                    ssm_get=2, ssm_agent=4, caller_identity=0.5)
+        A.append(Actor(f"app-server/{inst}", src, APP_NAT_IP, (UA_GO,), o, ow,
                        day=2.2, night=1.4, burst=2,
                        data={"read_buckets": [uploads, uploads, reference],
                              "write_buckets": [uploads], "kms": k_a, "app": "orders",
@@ -317,7 +319,7 @@ def build_world(seed: int) -> World:
     # ---- Lambda functions ------------------------------------------------------------------------
     orders = ServiceAssume(R["orders-processor-role"], "lambda.amazonaws.com",
                            "orders-processor", duration=12 * 3600, refresh=2 * 3600)
-    o, ow = ops(s3_get=4, s3_put=2, kms_decrypt=1, secret_get=1, ssm_get=1, logs_stream=1)
+    o, ow = ops(s3_get=2, s3_put=1, kms_decrypt=1, secret_get=1, ssm_get=1.5, logs_stream=1)
     A.append(Actor("orders-processor", orders, "3.250.107.38", (UA_LAMBDA,), o, ow, day=3.0,
                    night=1.5, burst=2,
                    data={"read_buckets": [uploads, reference], "write_buckets": [uploads],
@@ -326,7 +328,7 @@ def build_world(seed: int) -> World:
     S["etl-exporter"] = exporter = ServiceAssume(
         R["etl-exporter-role"], "lambda.amazonaws.com", "etl-exporter", duration=12 * 3600,
         refresh=2 * 3600)
-    o, ow = ops(s3_get=4, s3_put=3, s3_list=1, kms_decrypt=1, secret_get=1, logs_stream=1)
+    o, ow = ops(s3_get=2, s3_put=1.5, s3_list=0.5, kms_decrypt=1, secret_get=1, logs_stream=1)
     A.append(Actor("etl-exporter", exporter, "52.19.44.201", (UA_LAMBDA,), o, ow, day=1.6,
                    night=1.6, burst=3,
                    data={"read_buckets": [raw, exports], "write_buckets": [exports], "kms": k_b,
@@ -335,7 +337,7 @@ def build_world(seed: int) -> World:
     for inst in w.instances["etl"]:
         src = ServiceAssume(R["etl-worker-role"], "ec2.amazonaws.com", inst, ec2=True,
                             refresh=3600)
-        o, ow = ops(s3_get=3, s3_put=2, glue_get_table=2, kms_decrypt=1, ssm_agent=3)
+        o, ow = ops(s3_get=1.6, s3_put=1, glue_get_table=2, kms_decrypt=1, ssm_agent=3)
         A.append(Actor(f"etl/{inst}", src, ETL_NAT_IP, (UA_SPARK,), o, ow, day=1.6, night=1.6,
                        burst=3,
                        data={"read_buckets": [raw], "write_buckets": [raw], "kms": k_b,
