@@ -1,8 +1,8 @@
 """Benchmark: resources, graph build and blast radius on a 1M-event trail (medians, printed table).
 
     .venv/bin/python bench/blast.py                    # synthetic 1M events (bench/_blast_synth.py)
-    .venv/bin/python bench/blast.py --source sample    # forensics.sample's trail (1M), cached as
-                                                       # Parquet under bench/data/ after the first run
+    .venv/bin/python bench/blast.py --source sample    # forensics.sample's trail (1M), written
+                                                       # once under bench/data/, then loaded
     .venv/bin/python bench/blast.py --events 200000 --repeat 5
 
 Times are wall-clock medians of ``--repeat`` runs on a trail already loaded (``Trail`` over an
@@ -32,26 +32,16 @@ from forensics.resources import event_resources  # noqa: E402
 
 
 def _sample_events(events: int) -> tuple[pl.DataFrame, dict[str, Any]]:
-    from forensics._normalize import normalize_records
+    """forensics.sample's trail, written once under bench/data/ and loaded with fx.load."""
+    import json
 
-    cache = HERE / "data" / f"sample-{events}.parquet"
-    story: dict[str, Any] = {}
-    out = HERE / "data" / "sample-story"
-    info = None
-    if not cache.exists() or not (out / "story.txt").exists():
-        frames = []
-        for batch in fx.sample.generate(events, days=7):
-            frames.append(normalize_records(batch, "sample"))
-        frame = pl.concat(frames).sort("event_time")
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        frame.write_parquet(cache)
-        info = fx.sample.write(out, events=2_000, days=7)  # same seed: same incident story
-        (out / "story.txt").write_text(
-            f"{info.story['leaked_access_key_id']}\n{info.story['first_malicious_event_time']}\n"
-        )
-    key, since = (out / "story.txt").read_text().split()
-    story = {"leaked_access_key_id": key, "first_malicious_event_time": since}
-    return pl.read_parquet(cache), story
+    out = HERE / "data" / f"sample-{events}"
+    story_file = out / "story.json"
+    if not story_file.exists():
+        info = fx.sample.write(out, events=events, days=7, file_minutes=60)
+        story_file.write_text(json.dumps(info.story, default=str))
+    story = json.loads(story_file.read_text())
+    return fx.load(str(out)).events, story
 
 
 def _synth_events(events: int) -> tuple[pl.DataFrame, dict[str, Any]]:

@@ -296,6 +296,18 @@ def test_short_iam_names_complete_to_the_path_the_trail_shows() -> None:
     }
 
 
+def test_secret_names_complete_to_the_arn_with_its_suffix() -> None:
+    full = f"arn:aws:secretsmanager:us-east-1:{ACCT}:secret:prod/db-AbC123"
+    records = [
+        one("secretsmanager", "CreateSecret", {"name": "prod/db"}, {"arn": full}),
+        one("secretsmanager", "GetSecretValue", {"secretId": "prod/db"}, readOnly=True),
+        one("secretsmanager", "GetSecretValue", {"secretId": full}, readOnly=True),
+    ]
+    frame = event_resources(trail(records))
+    assert set(frame["arn"]) == {full}
+    assert frame.height == 3
+
+
 def test_account_and_region_come_from_the_event() -> None:
     caller = session("444455556666", "ops", "s1", "ASIAOPS00000000001")
     rec = event(0, "GetParameter", caller, source="ssm.amazonaws.com", region="ap-south-1",
