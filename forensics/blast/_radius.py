@@ -428,7 +428,13 @@ def _principals(
         )
         .group_by("arn")
         .agg(
-            pl.col("resource_type").first().alias("_rtype"),
+            pl.col("resource_type")
+            .first()
+            .replace_strict(
+                {"AWS::IAM::User": "IAMUser", "AWS::IAM::Role": "Role", "AWS::IAM::Group": "Group"},
+                default=None,
+            )
+            .alias("_rtype"),
             pl.col("account_id").first().alias("_racct"),
             pl.col("event_time").min().alias("created_at"),
         )
