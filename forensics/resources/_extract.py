@@ -315,6 +315,28 @@ def _apply_slow(rule: Rule, group: pl.DataFrame) -> pl.DataFrame:
     return _format(rule, cur)
 
 
+def _present_keys(decoded: pl.DataFrame) -> set[str]:
+    """``field.key`` for every top-level key that has a value in at least one row of a group."""
+    found: set[str] = set()
+    n = decoded.height
+    for field in ("request", "response"):
+        col = f"_{field}"
+        if col not in decoded.columns:
+            continue
+        nulls = decoded.get_column(col).struct.unnest().null_count().row(0, named=True)
+        found.update(f"{field}.{k}" for k, v in nulls.items() if v < n)
+    return found
+
+
+def _may_fire(rule: Rule, present: set[str]) -> bool:
+    """False when a path the rule needs is empty in every row of the group (skip the work)."""
+    for p in _rule_paths(rule):
+        field, segs = _segments(p)
+        if f"{field}.{segs[0][0]}" not in present:
+            return False
+    return True
+
+
 def _mapped_hits(rows: pl.DataFrame) -> pl.DataFrame:
     """Resources from the mapping table, for every API that has rules."""
     apis = rows.select("event_source", "event_name").unique().drop_nulls()
@@ -357,8 +379,11 @@ def _mapped_hits(rows: pl.DataFrame) -> pl.DataFrame:
                 decoded = _decode(group, schemas)
             except pl.exceptions.PolarsError:
                 decoded = None
+        present = _present_keys(decoded) if decoded is not None else None
         for rule in rules:
             if decoded is not None:
+                if present is not None and not _may_fire(rule, present):
+                    continue
                 out.append(_apply(rule, decoded))
                 continue
             one = _schemas([rule])
