@@ -5,7 +5,7 @@
                                                        # once under bench/data/, then loaded
     .venv/bin/python bench/blast.py --events 200000 --repeat 5
 
-Times are wall-clock medians of ``--repeat`` runs on a trail already loaded (``Trail`` over an
+Times are wall-clock and CPU (this process, all threads) medians of ``--repeat`` runs on a trail already loaded (``Trail`` over an
 in-memory events table). "cold" blast radius includes ``credentials()`` (a new ``Trail`` each
 run, so its cache is empty); "warm" reuses the trail, as a notebook does after the first call.
 Nothing is asserted: this prints figures.
@@ -51,13 +51,25 @@ def _synth_events(events: int) -> tuple[pl.DataFrame, dict[str, Any]]:
                                   "first_malicious_event_time": None}
 
 
-def _median(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times, result = [], None
+def _median(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
+    """Median wall and CPU seconds (CPU: this process, all threads) of ``repeat`` runs."""
+    walls, cpus, result = [], [], None
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        result = None  # free the previous result outside the timed region
+        w0, c0 = time.perf_counter(), time.process_time()
         result = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), result
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
+    return statistics.median(walls), statistics.median(cpus), result
+
+
+def _loadavg() -> str:
+    try:
+        import os
+
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -76,32 +88,33 @@ def main(argv: list[str] | None = None) -> None:
         events.filter(pl.col("identity_type") == "AssumedRole")
         .group_by("principal").len().sort("len", descending=True)["principal"][0]
     )
-    rows: list[tuple[str, float, str]] = []
+    rows: list[tuple[str, float, float, str]] = []
 
-    secs, res = _median(lambda: event_resources(fx.Trail(events)), args.repeat)
-    rows.append(("event_resources (all events)", secs, f"{res.height:,} rows"))
-    secs, g = _median(lambda: build_graph(fx.Trail(events), resources=res), args.repeat)
-    rows.append(("build_graph (resources given)", secs,
+    secs, cpu, res = _median(lambda: event_resources(fx.Trail(events)), args.repeat)
+    rows.append(("event_resources (all events)", secs, cpu, f"{res.height:,} rows"))
+    secs, cpu, g = _median(lambda: build_graph(fx.Trail(events), resources=res), args.repeat)
+    rows.append(("build_graph (resources given)", secs, cpu,
                  f"{g.number_of_nodes():,} nodes, {g.number_of_edges():,} edges"))
     del g
-    secs, _ = _median(lambda: fx.Trail(events).credentials(), args.repeat)
-    rows.append(("credentials() (issue 3, for reference)", secs, ""))
-    secs, br = _median(lambda: fx.blast_radius(fx.Trail(events), seed, since=since),
+    secs, cpu, _ = _median(lambda: fx.Trail(events).credentials(), args.repeat)
+    rows.append(("credentials() (issue 3, for reference)", secs, cpu, ""))
+    secs, cpu, br = _median(lambda: fx.blast_radius(fx.Trail(events), seed, since=since),
                        args.repeat)
-    rows.append(("blast_radius, leaked key, cold", secs, repr(br)))
+    rows.append(("blast_radius, leaked key, cold", secs, cpu, repr(br)))
     trail = fx.Trail(events)
     trail.credentials()
-    secs, br = _median(lambda: fx.blast_radius(trail, seed, since=since), args.repeat)
-    rows.append(("blast_radius, leaked key, warm", secs, repr(br)))
-    secs, br = _median(lambda: fx.blast_radius(trail, busy), args.repeat)
-    rows.append(("blast_radius, busiest role ARN, warm", secs, repr(br)))
+    secs, cpu, br = _median(lambda: fx.blast_radius(trail, seed, since=since), args.repeat)
+    rows.append(("blast_radius, leaked key, warm", secs, cpu, repr(br)))
+    secs, cpu, br = _median(lambda: fx.blast_radius(trail, busy), args.repeat)
+    rows.append(("blast_radius, busiest role ARN, warm", secs, cpu, repr(br)))
 
     print(f"source={args.source} events={events.height:,} repeat={args.repeat} "
           f"(prepared in {prepared:.1f} s)")
     width = max(len(r[0]) for r in rows)
-    print(f"{'step':<{width}}  {'median s':>9}  result")
-    for name, secs, note in rows:
-        print(f"{name:<{width}}  {secs:>9.3f}  {note}")
+    print(f"load average at start: {_loadavg()}")
+    print(f"{'step':<{width}}  {'wall s':>8}  {'cpu s':>8}  result")
+    for name, secs, cpu, note in rows:
+        print(f"{name:<{width}}  {secs:>8.3f}  {cpu:>8.3f}  {note}")
 
 
 if __name__ == "__main__":
