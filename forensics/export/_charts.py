@@ -27,7 +27,7 @@ def vegalite_spec(chart: Any) -> dict[str, Any]:
 
 
 def chart_bytes(chart: Any, fmt: str, *, scale: float = 2.0) -> bytes:
-    """Render ``chart`` as ``"png"``, ``"svg"`` or ``"pdf"`` bytes (``scale`` for PNG/PDF).
+    """Render ``chart`` as ``"png"``, ``"svg"`` or ``"pdf"`` bytes (``scale`` for PNG).
 
     Rendering may not fetch anything: a spec that points at a URL fails instead of calling out.
     """
@@ -40,7 +40,7 @@ def chart_bytes(chart: Any, fmt: str, *, scale: float = 2.0) -> bytes:
     if fmt == "png":
         return vlc.vegalite_to_png(spec, scale=scale, allowed_base_urls=[])
     if fmt == "pdf":
-        return vlc.vegalite_to_pdf(spec, scale=scale, allowed_base_urls=[])
+        return vlc.vegalite_to_pdf(spec, allowed_base_urls=[])
     raise ValueError(f"unknown chart format {fmt!r}; use one of {', '.join(CHART_FORMATS)}")
 
 
@@ -54,7 +54,7 @@ def chart(chart: Any, path: str | Path, *, scale: float = 2.0) -> Path:
     path
         Where to write; ``.png``, ``.svg`` or ``.pdf``.
     scale
-        Pixel scale for PNG (2 = sharp on high-density screens and in tickets) and PDF.
+        Pixel scale for PNG (2 = sharp on high-density screens and in tickets); PDF is vector.
 
     Returns
     -------

@@ -128,7 +128,7 @@ def ticket_frame(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _select(
-    frame: pl.DataFrame, columns: None | Literal["all"] | Sequence[str], *, redact: bool
+    frame: pl.DataFrame, columns: Literal["all"] | Sequence[str] | None, *, redact: bool
 ) -> pl.DataFrame:
     if redact:
         frame = redact_frame(frame)
@@ -217,7 +217,7 @@ def events(
     trail_or_frame: Any,
     path: str | Path,
     *,
-    columns: None | Literal["all"] | Sequence[str] = None,
+    columns: Literal["all"] | Sequence[str] | None = None,
     redact: bool = True,
 ) -> Path:
     """Write events to ``path``: CSV, JSON lines, Parquet or a Markdown table (by extension).
