@@ -155,4 +155,4 @@ def utc_axis(fmt: str = "%m-%d %H:%M", **kwargs: Any) -> Any:
     """
     import altair as alt
 
-    return alt.Axis(labelExpr=f"utcFormat(datum.value, '{fmt}')", labelAngle=0, **kwargs)
+    return alt.Axis(labelExpr=f"utcFormat(datum.value, '{fmt}')", labelAngle=0, labelOverlap=True, **kwargs)

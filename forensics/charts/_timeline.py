@@ -99,11 +99,14 @@ def timeline_data(
     return data, every
 
 
-def _axis_format(every: str) -> str:
-    step = every_to_timedelta(every)
-    if step >= timedelta(days=1):
-        return "%Y-%m-%d"
-    return "%m-%d %H:%M"
+def _axis_format(every: str, data: pl.DataFrame) -> tuple[str, str]:
+    """Tick label format, and the day to name in the axis title when all bins share it."""
+    if every_to_timedelta(every) >= timedelta(days=1):
+        return "%Y-%m-%d", ""
+    days = data.get_column("bucket").str.slice(0, 10).unique().to_list()
+    if len(days) == 1:
+        return "%H:%M", f" on {days[0]}"
+    return "%m-%d %H:%M", ""
 
 
 def timeline(
@@ -159,10 +162,10 @@ def timeline(
     domain = order.join(
         data.select("category", "label").unique(), on="category", how="left", maintain_order="left"
     ).get_column("label").to_list()
-    fmt = _axis_format(every)
+    fmt, day = _axis_format(every, data)
     total = int(data.get_column("events").sum() or 0)
     brush = alt.selection_interval(encodings=["x"], name="brush")
-    x_title = f"time (UTC), {every} bins"
+    x_title = f"time (UTC){day}, {every} bins"
     base = alt.Chart(data)
     color = alt.Color("label:N", title=label, scale=alt.Scale(domain=domain), sort=domain)
     tooltip = [
