@@ -310,8 +310,11 @@ def test_ticket_of_the_otrf_blast_radius(tmp_path, external):
     result = fx.blast_radius(trail, STOLEN_KEY)
     fx.export.ticket(result, tmp_path / "t", title="OTRF stolen key")
     text = (tmp_path / "t" / "summary.md").read_text("utf-8")
-    for indicator in (STOLEN_KEY, BUCKET_ARN, ROLE_ARN):
-        assert indicator in text, indicator
+    indicators = text[text.index("## Indicators") : text.index("## Counts")]
+    for indicator in (STOLEN_KEY, BUCKET_ARN, ROLE_ARN, "1.2.3.4", "us-east-1"):
+        assert f"| {indicator} |" in indicators, indicator
+    assert f"| {BUCKET_ARN}/ring.txt | 2 |" in indicators  # the object, read twice
+    assert "| events | 11 |" in text
     page = (tmp_path / "t" / "report.html").read_text("utf-8")
     assert STOLEN_KEY in page and BUCKET_ARN in page
     assert (tmp_path / "t" / "blast_radius.svg").exists()
