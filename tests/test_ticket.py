@@ -221,6 +221,8 @@ def test_ticket_of_a_blast_radius(tmp_path):
     text = (tmp_path / "t" / "summary.md").read_text("utf-8")
     assert "# Blast radius of ASIAEXAMPLEKEY000001" in text
     assert "ASIANOTINANYEVENT001 | 0 |" in text  # an indicator no event carries is still listed
+    assert "| 203.0.113.7 | 10 |" in text
+    assert "| &lt;script&gt;alert\\(1\\)&lt;/script&gt; | 1 |" in text  # counted, escaped
     assert "arn:aws:s3:::bucket-a" in text
     assert "since 2020-09-14 00:00:00 UTC" in text
     assert "```\nnot a fence break" in text  # the summary text sits inside a longer fence
@@ -257,8 +259,13 @@ def test_ticket_of_a_principal_on_invictus(tmp_path, external):
     fx.export.ticket(trail.where(principal=BERT_JAN), tmp_path / "t")
     text = (tmp_path / "t" / "summary.md").read_text("utf-8")
     assert "2,641" in text or "2,642" in text
+    indicators = text[text.index("## Indicators") : text.index("## Counts")]
     for indicator in ("192.168.10.20", "10.8.8.10", BERT_JAN, "us-east-1"):
-        assert indicator in text
+        assert f"| {indicator} |" in indicators
+    assert "| 192.168.10.20 | 2104 |" in indicators
+    # service names and "AWS Internal" are not addresses: counted, not listed as IP indicators
+    assert "### Source IP addresses (3)" in indicators
+    assert "| source IPs | 6 |" in text
     manifest = json.loads((tmp_path / "t" / "manifest.json").read_text())
     assert sum(i["events"] for i in manifest["inputs"]) == manifest["events"]
     for entry in manifest["inputs"][:5]:

@@ -133,9 +133,7 @@ def _indicator_values(events: pl.DataFrame) -> dict[str, pl.DataFrame]:
     arns = pl.concat([*arn_columns, resource_arns, _extracted_resource_arns(rows)]).filter(
         pl.col("value").str.starts_with("arn:")
     )
-    ips = rows.select(pl.col("source_ip").alias("value"), "row").filter(
-        pl.col("value").str.contains(_IP_LIKE.pattern)
-    )
+    ips = rows.select(pl.col("source_ip").alias("value"), "row")
     return {
         "source_ips": ips,
         "access_keys": rows.select(pl.col("access_key_id").alias("value"), "row"),
@@ -178,6 +176,8 @@ def _indicator_tables(
                 seen, on="value", how="left"
             ).with_columns(pl.col("events").fill_null(0).cast(pl.UInt32))
         else:
+            if kind == "source_ips":  # service names ("ec2.amazonaws.com") are not IPs
+                seen = seen.filter(pl.col("value").str.contains(_IP_LIKE.pattern))
             table = seen.with_columns(pl.col("events").cast(pl.UInt32))
         out[kind] = table.sort(["events", "value"], descending=[True, False]).select(
             "value", "events", "first_seen", "last_seen"
