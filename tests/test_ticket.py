@@ -334,3 +334,11 @@ def test_cli_ticket_for_a_seed(tmp_path, external):
                  "--no-cache"]) == 0  # fmt: skip
     text = (out / "summary.md").read_text("utf-8")
     assert STOLEN_KEY in text and BUCKET_ARN in text
+
+
+def test_ticket_of_an_empty_result(tmp_path):
+    files = fx.export.ticket(fx.Trail(hostile_events().head(0)), tmp_path / "t")
+    text = (tmp_path / "t" / "summary.md").read_text("utf-8")
+    assert "0 CloudTrail events" in text and "No events." in text
+    assert csv_rows(files["events.csv"]) == [csv_rows(files["events.csv"])[0]]
+    assert json.loads(files["manifest.json"].read_text())["inputs"] == []
