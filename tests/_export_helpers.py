@@ -111,13 +111,13 @@ class TagCollector(HTMLParser):
         self.tags: list[tuple[str, dict[str, str | None]]] = []
         self.text: list[str] = []
 
-    def handle_starttag(self, tag, attrs):  # noqa: D102
+    def handle_starttag(self, tag, attrs):
         self.tags.append((tag, dict(attrs)))
 
-    def handle_startendtag(self, tag, attrs):  # noqa: D102
+    def handle_startendtag(self, tag, attrs):
         self.tags.append((tag, dict(attrs)))
 
-    def handle_data(self, data):  # noqa: D102
+    def handle_data(self, data):
         self.text.append(data)
 
 

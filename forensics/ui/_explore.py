@@ -114,7 +114,8 @@ class Explorer(widgets.VBox):
         for w in (self.principal, self.since, self.until, self.service, self.event_name,
                   self.error, self.by):
             w.observe(self._on_filter, names="value")
-        self.chart.selections.observe(self._on_brush)
+        # the frontend writes the Vega selection signals here (selections is rebuilt per chart)
+        self.chart.observe(self._on_brush, names="_vl_selections")
         self.prev.on_click(lambda _: self._turn(-1))
         self.next.on_click(lambda _: self._turn(+1))
         self.event.observe(self._on_event, names="value")
@@ -230,9 +231,8 @@ class Explorer(widgets.VBox):
 
     # -- brush on the timeline ------------------------------------------------------------------
     def _on_brush(self, change: dict[str, Any]) -> None:
-        brush = getattr(self.chart.selections, "brush", None)
-        value = getattr(brush, "value", None) if brush is not None else None
-        window = _brush_window(value)
+        signal = (change.get("new") or {}).get("brush") or {}
+        window = _brush_window(signal.get("value"))
         if window == self._brush:
             return
         self._brush = window
@@ -299,8 +299,10 @@ class Explorer(widgets.VBox):
         try:
             if event_id is None:
                 raise KeyError("the event has no eventID")
+            if row.get("source_file") is None:
+                raise KeyError("the event was not read from a file")
             original = self.trail.original(event_id)
-        except (KeyError, OSError, ValueError, IndexError) as exc:
+        except (KeyError, OSError, ValueError, IndexError, TypeError) as exc:
             shown = {k: v for k, v in row.items() if v is not None}
             self.record.value = record_html(
                 shown, note=f"original record unavailable ({exc}); normalized row shown")
