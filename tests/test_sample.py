@@ -21,7 +21,7 @@ from forensics._cli import main
 from forensics.sample import SampleInfo, generate, write
 from forensics.sources._files import layout_of
 
-EVENTS, DAYS = 5_000, 2
+EVENTS, DAYS = 5_000, 1
 _NAME = re.compile(
     r"^(?P<account>\d{12})_CloudTrail_(?P<region>[a-z0-9-]+)_(?P<stamp>\d{8}T\d{4}Z)_"
     r"[A-Za-z0-9]{16}\.json\.gz$")
@@ -63,8 +63,8 @@ def _key(r: dict) -> str | None:
 # ---- determinism ---------------------------------------------------------------------------
 
 def test_same_arguments_give_byte_identical_files(tmp_path):
-    a = write(tmp_path / "a", events=2_500, days=1, seed=3)
-    b = write(tmp_path / "b", events=2_500, days=1, seed=3)
+    a = write(tmp_path / "a", events=1_500, days=1, seed=3)
+    b = write(tmp_path / "b", events=1_500, days=1, seed=3)
     fa, fb = _files(a.path), _files(b.path)
     assert [p.relative_to(a.path) for p in fa] == [p.relative_to(b.path) for p in fb]
     assert all(x.read_bytes() == y.read_bytes() for x, y in zip(fa, fb, strict=True))
@@ -72,8 +72,8 @@ def test_same_arguments_give_byte_identical_files(tmp_path):
 
 
 def test_another_seed_gives_another_trail(tmp_path):
-    a = write(tmp_path / "a", events=2_500, days=1, seed=3)
-    b = write(tmp_path / "b", events=2_500, days=1, seed=4)
+    a = write(tmp_path / "a", events=1_500, days=1, seed=3)
+    b = write(tmp_path / "b", events=1_500, days=1, seed=4)
     assert a.story["leaked_access_key_id"] != b.story["leaked_access_key_id"]
     assert {p.name for p in _files(a.path)} != {p.name for p in _files(b.path)}
 
@@ -376,3 +376,50 @@ def test_command_line_writes_the_sample(tmp_path, capsys):
     assert orjson.loads(story.read_bytes())["leaked_access_key_id"].startswith("AKIA")
     assert any(name.endswith(".json.gz") for _, _, names in os.walk(tmp_path / "cli")
                for name in names)
+
+
+def test_every_actor_can_make_each_of_its_calls():
+    """Rare calls must not wait for a million-event run to show a mistake."""
+    import random
+
+    from forensics.sample._sim import Sim
+    from forensics.sample._world import build_world
+
+    world = build_world(7)
+    sim = Sim(world, random.Random(1))
+    t = 1_772_409_600 + 10 * 3600  # a Monday, 10:00 UTC
+    for actor in world.actors:
+        for op in actor.ops:
+            for region in actor.regions:
+                cred = actor.source.get(sim, t) if actor.source is not None else None
+                op(sim, actor, cred, t + 1, region)
+    assert {r["recipientAccountId"] for r in sim.out} == {
+        "111122223333", "222233334444", "555566667777"}
+
+
+def test_the_documented_story_matches_the_default_seed(sample):
+    """docs/sample-incident.md quotes seed 7's keys: it must not drift from the generator."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "sample-incident.md").read_text()
+    s = sample.story
+    assert sample.seed == 7
+    for key in [*s["closure_access_key_ids"], s["decoys"]["legit_key_of_compromised_user"]]:
+        assert key in doc, key
+    assert str(len(s["incident_event_ids"])) in doc
+    assert str(len(s["denied_event_ids"])) in doc
+
+
+def test_an_existing_sample_is_never_mixed_with_a_new_one(tmp_path, capsys):
+    first = write(tmp_path / "s", events=1_500, days=1)
+    with pytest.raises(fx.ForensicsError, match="overwrite=True"):
+        write(tmp_path / "s", events=1_500, days=1, seed=8)
+    assert main(["sample", str(tmp_path / "s"), "--events", "1500", "--days", "1"]) == 2
+    assert "--force" in capsys.readouterr().err
+    second = write(tmp_path / "s", events=1_500, days=1, seed=8, overwrite=True)
+    assert first.story != second.story
+    # nothing of the first sample is left: the folder holds exactly the second one's files
+    assert sum(1 for p in _files(second.path) if "/CloudTrail/" in p.as_posix()) == second.files
+
+
+def test_command_line_refuses_bad_numbers(tmp_path, capsys):
+    assert main(["sample", str(tmp_path / "x"), "--events", "0"]) == 2
+    assert "events" in capsys.readouterr().err

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from forensics._errors import ForensicsError
 from forensics.sample._sim import run
 from forensics.sample._world import ACCOUNTS, ORG_ID, REGIONS, TRAIL_NAME, build_world
 from forensics.sample._writer import TrailWriter
@@ -124,7 +126,7 @@ def generate(events: int = 60_000, *, days: int = 7, seed: int = 7, incident: bo
 
 
 def write(out: str | os.PathLike[str], *, events: int = 60_000, days: int = 7, seed: int = 7,
-          incident: bool = True, file_minutes: int = 5) -> SampleInfo:
+          incident: bool = True, file_minutes: int = 5, overwrite: bool = False) -> SampleInfo:
     """Write the sample trail under ``out`` in the S3 delivery layout.
 
     Parameters
@@ -141,6 +143,10 @@ def write(out: str | os.PathLike[str], *, events: int = 60_000, days: int = 7, s
         Embed the incident (and its decoys); ``False`` writes background activity only.
     file_minutes
         Delivery window of one log file per account and region (CloudTrail: about 5).
+    overwrite
+        Replace a sample already in ``out`` (only its ``AWSLogs/`` folder is removed). Without
+        it, a folder that already holds ``AWSLogs/`` is refused, so that two samples are never
+        mixed.
 
     Returns
     -------
@@ -154,6 +160,14 @@ def write(out: str | os.PathLike[str], *, events: int = 60_000, days: int = 7, s
     >>> info.events, info.story["leaked_access_key_id"].startswith("AKIA")
     (2000, True)
     """
+    _check(events, days, file_minutes)
+    logs = Path(out) / "AWSLogs"
+    if logs.exists():
+        if not overwrite:
+            raise ForensicsError(
+                f"{logs} already exists: write the sample to an empty folder, or pass "
+                "overwrite=True (command line: --force) to replace it")
+        shutil.rmtree(logs)
     story: dict[str, Any] = {}
     world_rng = random.Random(seed * 7_919 + 3)
     writer = TrailWriter(out, org_id=ORG_ID, accounts=list(ACCOUNTS), regions=REGIONS,

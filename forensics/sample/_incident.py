@@ -41,7 +41,7 @@ from forensics.sample._creds import (
     _expiration,
     assume_role,
 )
-from forensics.sample._ids import access_key, hex_id, iso, principal_id, token
+from forensics.sample._ids import access_key, hex_id, iso, principal_id
 from forensics.sample._records import user_identity
 from forensics.sample._sim import Actor, Sim
 from forensics.sample._world import (
@@ -213,7 +213,7 @@ def build_incident(world: World, seed: int, *, start: int, days: int
          "organizations:DescribeOrganization", "us-east-1"),
         ("iam.amazonaws.com", "ListGroups", "iam:ListGroups", "us-east-1"),
         ("cloudtrail.amazonaws.com", "DescribeTrails", "cloudtrail:DescribeTrails", None),
-        ("sts.amazonaws.com", "GetSessionToken", "sts:GetSessionToken", "us-east-1"),
+        ("iam.amazonaws.com", "ListAccessKeys", "iam:ListAccessKeys", "us-east-1"),
         ("iam.amazonaws.com", "CreateAccessKey", "iam:CreateAccessKey", "us-east-1"),
     )
     ts = t + 420
@@ -221,8 +221,8 @@ def build_incident(world: World, seed: int, *, start: int, days: int
         for source, name, action, only in probes:
             if only is not None and only != region:
                 continue
-            ro = not name.startswith("Create") and name != "GetSessionToken"
-            req = {"userName": ci_user.name} if name == "CreateAccessKey" else None
+            ro = not name.startswith("Create")
+            req = {"userName": ci_user.name} if "AccessKey" in name else None
             denied_ids.append(sc.call(
                 recon, leaked, ts, region, source, name, ro=ro, req=req,
                 error=_denied_msg(leaked.arn, action, "*"))["eventID"])
@@ -344,7 +344,7 @@ def build_incident(world: World, seed: int, *, start: int, days: int
                  f"exports/2026/03/customers-{n:04d}.csv.gz", DATA, ro=True,
                  nbytes=rng.randrange(4_000_000, 60_000_000), kms=kms_b)
     erin_ip = OFFICE_IPS[1]
-    esrc = Saml(R["sso-admin-data"], "AWSSSO_5f7e2d9c1a3b4e60_DO_NOT_DELETE",
+    esrc = Saml(R["sso-admin-data"], W.sso_provider,
                 "erin@acme.example", erin_ip, UA_CONSOLE)
     e1 = esrc.get(sc.sim, t0 + 35 * 60 + 12)
     decoy_sessions.append({"access_key_id": e1.key, "session_arn": e1.arn,
@@ -487,10 +487,12 @@ def build_incident(world: World, seed: int, *, start: int, days: int
         *secrets,
         *(f"arn:aws:ssm:eu-west-1:{DATA}:parameter{p}" for p in params),
         user_arn,
-        f"arn:aws:ec2:eu-west-1:{DATA}:snapshot/{snapshot}",
+        f"arn:aws:ec2:eu-west-1::snapshot/{snapshot}",  # snapshot ARNs have no account
         data_trail,
         *role_chain,
         R["backup-admin"].arn,
+        ci_user.arn,
+        kms_b,
     })
     resources_denied = sorted({
         f"arn:aws:s3:::{restricted[0]}/ledger/2026/02/close.xlsx",
@@ -547,7 +549,6 @@ def build_incident(world: World, seed: int, *, start: int, days: int
             "legit_ips": [CI_RUNNER_IP, JENKINS_NAT_IP, "52.19.44.201", erin_ip],
         },
     }
-    _ = token
     return records, story
 
 

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 __all__ = ["OPS"]
 
 _DENIED = "AccessDenied"
+_FUNCTIONS = ("orders-processor", "orders-api", "etl-exporter")
+_STACKS = ("orders-prod", "web-prod", "network-prod", "data-lake")
 
 
 def _denied(cred: Cred, action: str, resource: str = "*") -> tuple[str, str]:
@@ -69,7 +71,9 @@ def _s3(sim: Sim, a: Actor, cred: Cred, ts: int, region: str, name: str, bucket:
                                req=req, resp=resp, read_only=ro, error=error, additional=add,
                                resources=res, management=False, shared_event_id=shared,
                                host=host))
-    if kms and error is None and name in ("GetObject", "PutObject"):
+    # S3 Bucket Keys: KMS is called once per bucket key lifetime, not for every object
+    if kms and error is None and name in ("GetObject", "PutObject") and (
+            a.data.get("all_kms") or rng.random() < 0.2):
         ident = dict(cred.identity)
         ident["invokedBy"] = "s3.amazonaws.com"
         op = "Decrypt" if name == "GetObject" else "GenerateDataKey"
@@ -320,7 +324,7 @@ def ssm_agent(sim, a, cred, ts, region):
 
 def lambda_update(sim, a, cred, ts, region):
     rng = sim.rng
-    fn = rng.choice(a.data["functions"])
+    fn = rng.choice(a.data.get("functions") or _FUNCTIONS)
     arn = f"arn:aws:lambda:{region}:{cred.account}:function:{fn}"
     sim.call(a, cred, ts, region, "lambda.amazonaws.com", "UpdateFunctionCode20150331v2",
              req={"functionName": fn, "s3Bucket": a.data["write_buckets"][0][0],
@@ -345,13 +349,13 @@ def lambda_update(sim, a, cred, ts, region):
 
 
 def lambda_get(sim, a, cred, ts, region):
-    fn = sim.rng.choice(a.data["functions"])
+    fn = sim.rng.choice(a.data.get("functions") or _FUNCTIONS)
     sim.call(a, cred, ts, region, "lambda.amazonaws.com", "GetFunction20150331v2",
              req={"functionName": fn}, ro=True)
 
 
 def cfn_describe(sim, a, cred, ts, region):
-    stack = sim.rng.choice(a.data["stacks"])
+    stack = sim.rng.choice(a.data.get("stacks") or _STACKS)
     sim.call(a, cred, ts, region, "cloudformation.amazonaws.com", "DescribeStacks",
              req={"stackName": stack}, ro=True)
 
@@ -480,6 +484,46 @@ def cloudfront_invalidate(sim, a, cred, ts, region):
              ro=False)
 
 
+_TRUST = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":'
+          '"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}')
+
+
+def iam_admin(sim, a, cred, ts, region):
+    """Everyday IAM changes by administrators (so that IAM writes are not only the attacker's)."""
+    rng = sim.rng
+    name = f"{rng.choice(['reports', 'billing-sync', 'image-resize', 'audit-export'])}-" \
+           f"{rng.choice(['lambda', 'task'])}-role"
+    arn = f"arn:aws:iam::{cred.account}:role/{name}"
+    kind = rng.random()
+    if kind < 0.25:
+        sim.call(a, cred, ts, "us-east-1", "iam.amazonaws.com", "CreateRole",
+                 req={"roleName": name, "assumeRolePolicyDocument": _TRUST,
+                      "description": "managed by terraform",
+                      "tags": [{"key": "team", "value": "platform"}]},
+                 resp={"role": {"path": "/", "roleName": name,
+                                "roleId": "AROA" + token(rng, 17).upper(), "arn": arn,
+                                "createDate": f"{_ymd(ts).replace('/', '-')}T00:00:00Z",
+                                "assumeRolePolicyDocument": _TRUST,
+                                "tags": [{"key": "team", "value": "platform"}]}},
+                 ro=False)
+    elif kind < 0.6:
+        sim.call(a, cred, ts, "us-east-1", "iam.amazonaws.com", "AttachRolePolicy",
+                 req={"roleName": name, "policyArn": rng.choice([
+                     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+                     "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"])}, ro=False)
+    elif kind < 0.85:
+        sim.call(a, cred, ts, "us-east-1", "iam.amazonaws.com", "PutRolePolicy",
+                 req={"roleName": name, "policyName": "inline-access",
+                      "policyDocument": '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+                                        '"Action":["s3:GetObject"],"Resource":'
+                                        '"arn:aws:s3:::acme-platform-app-uploads/*"}]}'},
+                 ro=False)
+    else:
+        sim.call(a, cred, ts, "us-east-1", "iam.amazonaws.com", "TagRole",
+                 req={"roleName": name, "tags": [{"key": "cost-center", "value": "cc-1042"}]},
+                 ro=False)
+
+
 _CONSOLE_READS = [
     describe_instances,
     ec2_describe("DescribeSecurityGroups"),
@@ -539,5 +583,6 @@ OPS: dict[str, Any] = {
     "cloudtrail_describe": cloudtrail_describe,
     "org_list_accounts": org_list_accounts,
     "write_denied": write_denied,
+    "iam_admin": iam_admin,
     "cloudfront_invalidate": cloudfront_invalidate,
 }

@@ -60,6 +60,8 @@ UA_TERRAFORM = ("APN/1.0 HashiCorp/1.0 Terraform/1.7.4 (+https://www.terraform.i
 UA_JAVA = ("aws-sdk-java/2.25.11 Linux/6.1.79-99.164.amzn2023.x86_64 "
            "OpenJDK_64-Bit_Server_VM/17.0.10+8-LTS Java/17.0.10 vendor/Amazon.com_Inc. io/sync "
            "http/Apache cfg/retry-mode/standard")
+UA_GO = ("aws-sdk-go-v2/1.25.2 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64 "
+         "app/orders-service")
 UA_SSM_AGENT = "aws-sdk-go/1.50.8 (go1.21.6; linux; amd64) amazon-ssm-agent/3.3.131.0"
 UA_LAMBDA = ("Boto3/1.34.42 md/Botocore#1.34.42 ua/2.0 os/linux#5.10.209-220.812.amzn2.x86_64 "
              "md/arch#x86_64 lang/python#3.12.2 md/pyimpl#CPython "
@@ -99,6 +101,7 @@ class World:
     sources: dict[str, Any] = field(default_factory=dict)
     actors: list[Actor] = field(default_factory=list)
     service_actor: Actor | None = None
+    sso_provider: str = ""
 
     @property
     def all_buckets(self):
@@ -261,9 +264,9 @@ def build_world(seed: int) -> World:
     for inst in w.instances["app-server"]:
         src = ServiceAssume(R["app-server-role"], "ec2.amazonaws.com", inst, ec2=True,
                             refresh=3600)
-        o, ow = ops(s3_get=5, s3_put=2, s3_head=2, kms_decrypt=2, secret_get=1, ssm_get=1.5,
-                    ssm_agent=4)
-        A.append(Actor(f"app-server/{inst}", src, APP_NAT_IP, (UA_JAVA,), o, ow,
+        o, ow = ops(s3_get=1.6, s3_put=0.6, s3_head=0.4, kms_decrypt=1.5, secret_get=1,
+                    ssm_get=2, ssm_agent=4, caller_identity=0.5)
+        A.append(Actor(f"app-server/{inst}", src, APP_NAT_IP, (UA_GO,), o, ow,
                        day=2.2, night=1.4, burst=2,
                        data={"read_buckets": [uploads, uploads, reference],
                              "write_buckets": [uploads], "kms": k_a, "app": "orders",
@@ -316,7 +319,7 @@ def build_world(seed: int) -> World:
     # ---- Lambda functions ------------------------------------------------------------------------
     orders = ServiceAssume(R["orders-processor-role"], "lambda.amazonaws.com",
                            "orders-processor", duration=12 * 3600, refresh=2 * 3600)
-    o, ow = ops(s3_get=4, s3_put=2, kms_decrypt=1, secret_get=1, ssm_get=1, logs_stream=1)
+    o, ow = ops(s3_get=2, s3_put=1, kms_decrypt=1, secret_get=1, ssm_get=1.5, logs_stream=1)
     A.append(Actor("orders-processor", orders, "3.250.107.38", (UA_LAMBDA,), o, ow, day=3.0,
                    night=1.5, burst=2,
                    data={"read_buckets": [uploads, reference], "write_buckets": [uploads],
@@ -325,7 +328,7 @@ def build_world(seed: int) -> World:
     S["etl-exporter"] = exporter = ServiceAssume(
         R["etl-exporter-role"], "lambda.amazonaws.com", "etl-exporter", duration=12 * 3600,
         refresh=2 * 3600)
-    o, ow = ops(s3_get=4, s3_put=3, s3_list=1, kms_decrypt=1, secret_get=1, logs_stream=1)
+    o, ow = ops(s3_get=2, s3_put=1.5, s3_list=0.5, kms_decrypt=1, secret_get=1, logs_stream=1)
     A.append(Actor("etl-exporter", exporter, "52.19.44.201", (UA_LAMBDA,), o, ow, day=1.6,
                    night=1.6, burst=3,
                    data={"read_buckets": [raw, exports], "write_buckets": [exports], "kms": k_b,
@@ -334,7 +337,7 @@ def build_world(seed: int) -> World:
     for inst in w.instances["etl"]:
         src = ServiceAssume(R["etl-worker-role"], "ec2.amazonaws.com", inst, ec2=True,
                             refresh=3600)
-        o, ow = ops(s3_get=5, s3_put=3, glue_get_table=1, kms_decrypt=1, ssm_agent=3)
+        o, ow = ops(s3_get=1.6, s3_put=1, glue_get_table=2, kms_decrypt=1, ssm_agent=3)
         A.append(Actor(f"etl/{inst}", src, ETL_NAT_IP, (UA_SPARK,), o, ow, day=1.6, night=1.6,
                        burst=3,
                        data={"read_buckets": [raw], "write_buckets": [raw], "kms": k_b,
@@ -342,11 +345,11 @@ def build_world(seed: int) -> World:
                        vpce=vpce_b, vpce_ip=f"10.30.{rng.randrange(1, 60)}.{rng.randrange(2, 250)}",
                        agent_ua=UA_SSM_AGENT))
     # ---- people through IAM Identity Center -----------------------------------------------------
-    provider = f"AWSSSO_{hex_id(rng, 16)}_DO_NOT_DELETE"
+    provider = w.sso_provider = f"AWSSSO_{hex_id(rng, 16)}_DO_NOT_DELETE"
     people = (
         ("alice@acme.example", "sso-admin-platform", OFFICE_IPS[0], (UA_CONSOLE, UA_CLI_MAC),
          dict(console_browse=6, describe_instances=2, lambda_get=1, cloudtrail_lookup=1,
-              iam_list_roles=1), 1.2, {}),
+              iam_list_roles=1, iam_admin=0.6), 1.2, {}),
         ("bob@acme.example", "sso-readonly-platform", OFFICE_IPS[1], (UA_CONSOLE_FF,),
          dict(console_browse=6, write_denied=0.6, iam_list_roles=1), 0.8,
          {"readonly_denied": True}),
@@ -357,7 +360,8 @@ def build_world(seed: int) -> World:
          dict(org_list_accounts=2, cloudtrail_lookup=2, guardduty_findings=2, console_browse=2),
          0.4, {}),
         ("erin@acme.example", "sso-admin-data", OFFICE_IPS[1], (UA_CONSOLE, UA_TERRAFORM),
-         dict(console_browse=3, glue_get_table=1, s3_list=1, describe_snapshots=1), 0.6,
+         dict(console_browse=3, glue_get_table=1, s3_list=1, describe_snapshots=1,
+              iam_admin=0.4), 0.6,
          {"read_buckets": [exports], "prefix": "exports/"}),
     )
     for email, role_key, ip, uas, opw, weight, data in people:
