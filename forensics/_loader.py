@@ -15,13 +15,17 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
 import polars as pl
 
+from forensics._cache import Cache, default_cache_root
 from forensics._errors import CorruptFileError, LoadError
+from forensics._fast import FastPathUnsupported, decode_records, decode_records_file
 from forensics._normalize import normalize_records
+from forensics._parallel import read_files
 from forensics._report import LoadReport
 from forensics._schema import EVENTS_SCHEMA, empty_events
 from forensics._trail import Trail, to_utc
@@ -47,10 +51,22 @@ class FilePart:
     skipped: Counter[str] = field(default_factory=Counter)
     missing_time: int = 0
     time_fallback: int = 0
+    fast_records: Any = None  # typed records awaiting a batched frame (never stored)
 
 
-def read_file(ref: FileRef, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> FilePart:
-    """Read one file into rows of the events table; never raises for a bad file."""
+def read_file(
+    ref: FileRef,
+    *,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    fast: bool = True,
+    defer_fast: bool = False,
+) -> FilePart:
+    """Read one file into rows of the events table; never raises for a bad file.
+
+    ``fast=False`` forces the reference normalizer. With ``defer_fast=True`` a file the fast
+    decoder accepts comes back as ``fast_records`` (typed records, no frame yet) so that the
+    caller can build the rows of many files at once (:func:`forensics._fast.records_frame`).
+    """
     part = FilePart(ref.path)
     if ref.is_digest:
         part.is_digest = True
@@ -69,6 +85,15 @@ def read_file(ref: FileRef, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> 
     except ValueError as exc:
         part.failure = str(exc)
         return part
+    if fast:
+        try:
+            if defer_fast:
+                part.fast_records = decode_records(data)  # rows are built per batch of files
+            else:
+                part.frame = decode_records_file(data, ref.path)
+            return part
+        except FastPathUnsupported:
+            pass
     try:
         found = extract_records(data, ref.path)
     except NotCloudTrail as exc:
@@ -190,9 +215,56 @@ def load(
             "nothing to load: " + "; ".join(f"{p}: {r}" for p, r in missing)
         )
 
-    parts = [read_file(ref, max_file_bytes=max_file_bytes) for ref in files]
-    frames = []
-    for part in parts:
+    store = _open_cache(cache, cache_dir, [str(p) for p in paths], report)
+    key = None
+    if store is not None:
+        key = store.key(files, {"sources": report.sources, "start": lo, "end": hi,
+                                "max_file_bytes": max_file_bytes, "missing": missing})
+        hit = store.merged(key)
+        if hit is not None:
+            path, stored = hit
+            cached = LoadReport.from_dict(stored)
+            cached.files_from_cache = cached.files_read
+            cached.seconds = time.perf_counter() - began
+            if strict and (cached.files_failed or cached.records_skipped):
+                _raise_strict(cached)
+            return Trail(pl.scan_parquet(path), cached)
+
+    # read what the cache does not hold (everything, without a cache)
+    outcomes: list[FilePart] = []
+    part_files: dict[str, list[str]] = {}  # Parquet part -> the files whose rows it serves
+    to_read: list[FileRef] = []
+    for ref in files:
+        entry = store.lookup(ref) if store is not None else None
+        if entry is None:
+            to_read.append(ref)
+            continue
+        outcomes.append(FilePart(**{**entry["outcome"], "skipped": Counter(entry["outcome"]["skipped"])}))
+        report.files_from_cache += 1
+        if entry.get("part"):
+            part = str(store.root / entry["part"])  # type: ignore[union-attr]
+            part_files.setdefault(part, []).append(ref.path)
+    results = read_files(
+        to_read,
+        max_file_bytes=max_file_bytes,
+        workers=workers,
+        part_path=(lambda _i: store.new_part_path()) if store is not None else None,
+    )
+    by_path = {ref.path: ref for ref in to_read}
+    frames: list[pl.DataFrame] = []
+    for result in results:
+        report.worker_peak_rss_mb = max(report.worker_peak_rss_mb, result.peak_rss_mb)
+        outcomes.extend(result.parts)
+        if result.frame is not None and result.frame.height:
+            frames.append(result.frame)
+        result.frame = None  # the frames list holds the only reference (memory peak)
+        if store is not None:
+            for part in result.parts:
+                store.record(by_path[part.path], part, result.parquet)
+            if result.parquet and result.rows:
+                part_files[result.parquet] = [p.path for p in result.parts]
+
+    for part in sorted(outcomes, key=lambda p: p.path):
         if part.is_digest:
             report.digests += 1
             continue
@@ -205,19 +277,27 @@ def load(
         report.records_skipped.update(part.skipped)
         report.missing_event_time += part.missing_time
         report.event_time_fallback += part.time_fallback
-        if part.frame is not None and part.frame.height:
-            frames.append(part.frame)
     if strict and report.records_skipped:
-        reason, count = report.records_skipped.most_common(1)[0]
-        raise LoadError(f"{count} record(s) skipped: {reason}")
+        _raise_strict(report)
 
-    frame = (
-        pl.concat(frames, how="vertical_relaxed").cast(dict(EVENTS_SCHEMA))
-        if frames
-        else empty_events()
-    )
-    frame = _dedupe(frame, report)
-    report.unparsed_event_time = frame.select(pl.col("event_time").is_null().sum()).item()
+    if store is not None and part_files:
+        # a part may also hold rows of files that changed since: take only its current files
+        frame = pl.concat(
+            [
+                pl.scan_parquet(part).filter(pl.col("source_file").cast(pl.String).is_in(paths))
+                for part, paths in sorted(part_files.items())
+            ],
+            how="vertical",
+        ).collect()
+    elif frames:
+        frame = pl.concat(frames, how="vertical", rechunk=False)
+        frames.clear()
+    else:
+        frame = empty_events()
+    frame = frame.cast(dict(EVENTS_SCHEMA))
+    if frame.height and frame.get_column("event_id").is_duplicated().any():
+        frame = _dedupe(frame, report)
+    report.unparsed_event_time = frame.get_column("event_time").null_count()
     if lo is not None or hi is not None:
         keep = pl.lit(True)
         if lo is not None:
@@ -227,12 +307,81 @@ def load(
         before = frame.height
         frame = frame.filter(keep)
         report.outside_window = before - frame.height
-    frame = frame.sort("event_time", "source_file", "source_index", nulls_last=True)
+    order = _sort_order(frame)
+    if order is not None:
+        # gather column by column (each made contiguous first: gathering across many chunks
+        # is slow and copies), dropping each source column as it is copied; sort() would hold
+        # the whole table twice at its peak
+        columns = {}
+        for name in frame.columns:
+            columns[name] = frame.get_column(name).rechunk().gather(order)
+            frame = frame.drop(name)
+        frame = pl.DataFrame(columns)
     report.records_loaded = frame.height
     if frame.height:
         report.time_min = frame.get_column("event_time").min()  # type: ignore[assignment]
         report.time_max = frame.get_column("event_time").max()  # type: ignore[assignment]
     report.seconds = time.perf_counter() - began
-    _ = (cache, cache_dir, workers)  # wired in by the cache / parallel reader
+    if store is not None and key is not None:
+        try:
+            frame.write_parquet(store.merged_path(key), compression="zstd", statistics=True)
+            store.add_merged(key, report.to_dict())
+            store.prune_parts()
+            store.save()
+        except OSError as exc:
+            report.notes.append(f"could not write the cache in {store.root}: {exc}")
     return Trail(frame, report)
+
+
+def _sort_order(frame: pl.DataFrame) -> pl.Series | None:
+    """Row order by (event_time, source_file, source_index), nulls last; None if already so.
+
+    Files are ranked through their few distinct names rather than by comparing a million
+    strings.
+    """
+    files = frame.select(pl.col("source_file").unique()).to_series()
+    ranks = dict(zip(files.cast(pl.String).to_list(), range(files.len()), strict=True))
+    ordered = sorted(ranks)
+    physical = files.to_physical().to_list()
+    rank_of = {physical[ranks[name]]: i for i, name in enumerate(ordered)}
+    file_rank = frame.get_column("source_file").to_physical().replace_strict(
+        rank_of, return_dtype=pl.UInt32
+    )
+    order = frame.select(
+        pl.arg_sort_by(
+            [pl.col("event_time"), file_rank, pl.col("source_index")],
+            nulls_last=True,
+        )
+    ).to_series()
+    if order.len() == 0 or (order.is_sorted() and order[0] == 0):
+        return None
+    return order
+
+
+def _raise_strict(report: LoadReport) -> None:
+    if report.files_failed:
+        failure = report.files_failed[0]
+        raise CorruptFileError(failure.path, failure.reason)
+    reason, count = report.records_skipped.most_common(1)[0]
+    raise LoadError(f"{count} record(s) skipped: {reason}")
+
+
+def _open_cache(
+    cache: bool, cache_dir: str | os.PathLike[str] | None, paths: list[str], report: LoadReport
+) -> Cache | None:
+    """The cache to use, or None (``cache=False``, or a folder we cannot write: noted)."""
+    if not cache:
+        return None
+    root = Path(cache_dir) if cache_dir is not None else default_cache_root(paths)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        report.notes.append(
+            f"no cache: cannot write {root} ({exc.strerror or exc}); pass cache_dir= to use one"
+        )
+        return None
+    return Cache(root)
 

@@ -22,7 +22,16 @@ import polars as pl
 from forensics._identity_keys import principal_key
 from forensics._schema import EVENTS_SCHEMA, RECORD_FIELDS, conform
 
-__all__ = ["TIME_FORMATS", "json_text", "normalize_records", "parse_times", "text"]
+__all__ = [
+    "IDENTITY_COLUMNS",
+    "TIME_FORMATS",
+    "identity_row",
+    "json_text",
+    "normalize_records",
+    "parse_time_series",
+    "parse_times",
+    "text",
+]
 
 #: eventTime shapes seen in the wild, tried in order (CloudTrail, Lake, Logstash, lookup-events).
 TIME_FORMATS: tuple[str, ...] = (
@@ -145,6 +154,20 @@ def parse_times(expr: pl.Expr) -> pl.Expr:
     )
 
 
+def parse_time_series(values: pl.Series) -> pl.Series:
+    """:func:`parse_times` for a Series, trying the usual CloudTrail format on its own first.
+
+    >>> parse_time_series(pl.Series(["2024-01-02T03:04:05Z", "bad", None])).null_count()
+    2
+    """
+    values = values.cast(pl.String)
+    fast = values.str.strptime(pl.Datetime("us"), TIME_FORMATS[0], strict=False)
+    fast = fast.dt.replace_time_zone("UTC")
+    if fast.null_count() == values.null_count():
+        return fast
+    return pl.select(parse_times(pl.lit(values))).to_series().alias(values.name)
+
+
 def normalize_records(
     records: Iterable[Any],
     source_file: str,
@@ -158,6 +181,7 @@ def normalize_records(
     """
     cols: dict[str, list[Any]] = {name: [] for name in EVENTS_SCHEMA.names()}
     cols["_event_time_text"] = []
+    cols["_session_created_text"] = []
     gc_was_enabled = gc.isenabled()
     gc.disable()  # growing many small lists re-triggers the collector for nothing
     try:
@@ -172,16 +196,61 @@ def normalize_records(
     time_text = cols.pop("_event_time_text")
     del cols["event_time"]
     del cols["session_created"]
-    session_text = cols.pop("_session_created_text", [None] * n)
+    session_text = cols.pop("_session_created_text")
     schema = {c: (pl.String if c in ("source_file",) else d) for c, d in EVENTS_SCHEMA.items()}
     schema.pop("event_time")
     schema.pop("session_created")
     frame = pl.DataFrame(cols, schema={c: schema[c] for c in cols}, strict=False)
     frame = frame.with_columns(
-        parse_times(pl.Series(time_text, dtype=pl.String)).alias("event_time"),
-        parse_times(pl.Series(session_text, dtype=pl.String)).alias("session_created"),
+        parse_time_series(pl.Series(time_text, dtype=pl.String)).alias("event_time"),
+        parse_time_series(pl.Series(session_text, dtype=pl.String)).alias("session_created"),
     )
     return conform(frame)
+
+
+#: The columns taken from ``userIdentity``, in the order :func:`identity_row` returns them.
+#: ``_session_created_text`` is parsed to ``session_created`` with the other times.
+IDENTITY_COLUMNS: tuple[str, ...] = (
+    "identity_type",
+    "principal_arn",
+    "principal_id",
+    "account_id",
+    "access_key_id",
+    "user_name",
+    "session_issuer_arn",
+    "session_issuer_type",
+    "mfa_authenticated",
+    "_session_created_text",
+    "source_identity",
+    "invoked_by",
+    "principal",
+)
+
+
+def identity_row(ui: Any) -> tuple[Any, ...]:
+    """The identity columns of one ``userIdentity`` value (any JSON value; never raises).
+
+    >>> identity_row({"type": "Root", "accountId": "1"})[-1]
+    'arn:aws:iam::1:root'
+    """
+    ctx = _get(ui, "sessionContext")
+    issuer = _get(ctx, "sessionIssuer")
+    attrs = _get(ctx, "attributes")
+    return (
+        text(_get(ui, "type")),
+        text(_get(ui, "arn")),
+        text(_get(ui, "principalId")),
+        text(_get(ui, "accountId")),
+        text(_get(ui, "accessKeyId")),
+        text(_get(ui, "userName")),
+        text(_get(issuer, "arn")),
+        text(_get(issuer, "type")),
+        _flag(_get(attrs, "mfaAuthenticated")),
+        text(_get(attrs, "creationDate")),
+        text(_get(ctx, "sourceIdentity")),
+        text(_get(ui, "invokedBy")),
+        principal_key(ui),
+    )
 
 
 def _append(cols: dict[str, list[Any]], r: dict[str, Any]) -> None:
@@ -200,28 +269,15 @@ def _append(cols: dict[str, list[Any]], r: dict[str, Any]) -> None:
                 break
     cols["_event_time_text"].append(text(when))
 
-    ui = r.get("userIdentity")
-    ctx = _get(ui, "sessionContext")
-    issuer = _get(ctx, "sessionIssuer")
-    attrs = _get(ctx, "attributes")
-    cols["identity_type"].append(text(_get(ui, "type")))
-    cols["principal_arn"].append(text(_get(ui, "arn")))
-    cols["principal_id"].append(text(_get(ui, "principalId")))
-    cols["account_id"].append(text(_get(ui, "accountId")))
-    cols["access_key_id"].append(text(_get(ui, "accessKeyId")))
-    cols["user_name"].append(text(_get(ui, "userName")))
-    cols["session_issuer_arn"].append(text(_get(issuer, "arn")))
-    cols["session_issuer_type"].append(text(_get(issuer, "type")))
-    cols["mfa_authenticated"].append(_flag(_get(attrs, "mfaAuthenticated")))
-    cols.setdefault("_session_created_text", []).append(text(_get(attrs, "creationDate")))
-    cols["source_identity"].append(text(_get(ctx, "sourceIdentity")))
-    cols["invoked_by"].append(text(_get(ui, "invokedBy")))
-    cols["principal"].append(principal_key(ui))
+    ident = identity_row(r.get("userIdentity"))
+    for col, value in zip(IDENTITY_COLUMNS, ident, strict=True):
+        cols[col].append(value)
 
     res = r.get("resources")
     parsed = _resources(res)
     cols["resources"].append(parsed)
-    extra = {k: v for k, v in r.items() if k not in RECORD_FIELDS}
+    # sorted keys: the same record gives the same text whichever decoder read it
+    extra = {k: r[k] for k in sorted(r) if k not in RECORD_FIELDS}
     if res is not None and parsed is None:
         extra["resources"] = res  # a resources field we could not read as a list is kept, not lost
     cols["extra"].append(json_text(extra) if extra else None)

@@ -52,6 +52,7 @@ class LoadReport:
     time_min: datetime | None = None
     time_max: datetime | None = None
     seconds: float = 0.0
+    worker_peak_rss_mb: float = 0.0
 
     # -- recording ------------------------------------------------------------------------------
     def add_failure(self, path: str, reason: str) -> None:
@@ -75,6 +76,18 @@ class LoadReport:
         out["records_skipped"] = dict(self.records_skipped)
         out["files_failed"] = [asdict(f) for f in self.files_failed]
         return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LoadReport:
+        """Rebuild a report from :meth:`to_dict` output (e.g. stored next to a cache)."""
+        values = dict(data)
+        values["files_failed"] = [FileFailure(**f) for f in values.get("files_failed", [])]
+        values["records_skipped"] = Counter(values.get("records_skipped", {}))
+        for name in ("time_min", "time_max"):
+            if isinstance(values.get(name), str):
+                values[name] = datetime.fromisoformat(values[name])
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in values.items() if k in known})
 
     def lines(self) -> list[str]:
         """The report as lines of text."""
