@@ -17,7 +17,7 @@ HERE = Path(__file__).resolve().parent
 # The sample incident's ground truth (forensics sample, seed 7): the defaults of the parameters.
 SAMPLE_PRINCIPAL = "arn:aws:iam::222233334444:user/ci-deploy"
 SAMPLE_SEED = "AKIA2MQW7K2WUMLBECXI"
-SAMPLE_SINCE = "2026-03-03T00:00:00Z"
+SAMPLE_SINCE = "2026-03-04T00:00:00Z"
 
 SETUP = '''\
 import altair as alt
