@@ -141,10 +141,9 @@ def _raw_text(raw: Raw) -> bytes | None:
     return None if b == b"null" else b
 
 
-def _looks_pretty(data: bytes) -> bool:
-    # S3-delivered files are compact; indentation means the Raw text would not be compact JSON.
-    head = data[:4096]
-    return b"\n " in head or b'": ' in head or b"\n\t" in head
+def _looks_pretty(head: bytes) -> bool:
+    # S3-delivered files are one line; indentation means the Raw text would keep line breaks
+    return b"\n" in head
 
 
 def decode_records(data: bytes) -> list[_Record]:
@@ -152,7 +151,8 @@ def decode_records(data: bytes) -> list[_Record]:
 
     Raises :class:`FastPathUnsupported` when the reference normalizer must read the file.
     """
-    if not data.lstrip()[:12].startswith(b'{"Records"') or _looks_pretty(data):
+    head = data[:64].lstrip()
+    if not head.startswith(b'{"Records"') or _looks_pretty(head):
         raise FastPathUnsupported("not a compact Records file")
     try:
         records = _DECODER.decode(data).Records

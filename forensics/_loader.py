@@ -390,11 +390,12 @@ def load(
         report.outside_window = before - frame.height
     order = _sort_order(frame)
     if order is not None:
-        # gather column by column, dropping each source column as it is copied: sort() would
-        # hold the whole table twice at its peak
+        # gather column by column (each made contiguous first: gathering across many chunks
+        # is slow and copies), dropping each source column as it is copied; sort() would hold
+        # the whole table twice at its peak
         columns = {}
         for name in frame.columns:
-            columns[name] = frame.get_column(name).gather(order)
+            columns[name] = frame.get_column(name).rechunk().gather(order)
             frame = frame.drop(name)
         frame = pl.DataFrame(columns)
     report.records_loaded = frame.height

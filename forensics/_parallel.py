@@ -17,7 +17,7 @@ import resource
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,29 +174,52 @@ def read_files(
             read_chunk(c, max_file_bytes, part_path(i) if part_path else None)
             for i, c in enumerate(chunks)
         ]
-    chunks = _chunks(refs, workers * 3)
+    chunks = _chunks(refs, workers * 4)
+    results: list[ChunkResult | None] = [None] * len(chunks)
     with tempfile.TemporaryDirectory(prefix="forensics-", dir=_fast_tmp()) as tmp:
-        with _main_hidden():  # processes start on submit
-            pool = _pool(workers)
-            futures = [
-                pool.submit(
-                    read_chunk,
-                    c,
-                    max_file_bytes,
-                    part_path(i) if part_path else None,
-                    None if part_path else os.path.join(tmp, f"chunk-{i}.arrow"),
-                )
-                for i, c in enumerate(chunks)
-            ]
-        results = []
-        for future in futures:
+
+        def submit(i: int) -> Future[ChunkResult]:
+            return pool.submit(
+                read_chunk,
+                chunks[i],
+                max_file_bytes,
+                part_path(i) if part_path else None,
+                None if part_path else os.path.join(tmp, f"chunk-{i}.arrow"),
+            )
+
+        # This process reads chunks too (its rows need no transfer, and it works while the
+        # worker processes start): the pool has one process fewer, and chunks are handed out
+        # as processes free up, the pool taking from the front and this process from the back.
+        todo = list(range(len(chunks)))
+        running: dict[Future[ChunkResult], int] = {}
+        ahead = 2 * (workers - 1)  # chunks queued in the pool at most
+
+        def collect(future: Future[ChunkResult]) -> None:
+            i = running.pop(future)
             result = future.result()
             if result.ipc is not None:
                 result.frame = pl.read_ipc(result.ipc)
                 os.unlink(result.ipc)
                 result.ipc = None
-            results.append(result)
-    return results
+            results[i] = result
+
+        with _main_hidden():  # processes start on submit
+            pool = _pool(workers - 1)
+            while todo or running:
+                while todo and len(running) < ahead:
+                    i = todo.pop(0)
+                    running[submit(i)] = i
+                if todo:
+                    i = todo.pop()
+                    results[i] = read_chunk(
+                        chunks[i], max_file_bytes, part_path(i) if part_path else None
+                    )
+                    for future in [f for f in running if f.done()]:
+                        collect(future)
+                else:
+                    for future in list(running):
+                        collect(future)
+    return [r for r in results if r is not None]
 
 
 def _fast_tmp() -> str | None:

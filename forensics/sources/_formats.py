@@ -125,6 +125,10 @@ def read_bytes(path: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> bytes:
                         "raise max_file_bytes to read it"
                     )
                 return data
+            compressed = fh.read(_ONE_SHOT_GZIP + 1)
+            if len(compressed) <= _ONE_SHOT_GZIP:  # the usual CloudTrail file: one call
+                return gunzip_bytes_capped(compressed, max_bytes)
+            fh.seek(0)
             return gunzip_capped(fh, max_bytes)
     except PermissionError as exc:
         raise Unreadable(
@@ -136,6 +140,47 @@ def read_bytes(path: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> bytes:
         raise Unreadable("file disappeared while loading (no such file)") from exc
     except OSError as exc:
         raise Unreadable(f"cannot read: {exc.strerror or exc}") from exc
+
+
+#: Compressed files up to this size are decompressed in one call (no stream objects).
+_ONE_SHOT_GZIP = 4 * 1024 * 1024
+
+
+def gunzip_bytes_capped(data: bytes, max_bytes: int) -> bytes:
+    """Decompress gzip bytes (all members) in memory, refusing to produce more than ``max_bytes``.
+
+    The same guarantees as :func:`gunzip_capped` with much less per-file overhead: CloudTrail
+    writes many small files.
+    """
+    try:
+        from isal import isal_zlib as zmod  # ~1.7x faster than zlib
+    except ImportError:  # pragma: no cover - isal is a dependency
+        zmod = zlib  # type: ignore[assignment]
+    out: list[bytes] = []
+    produced = 0
+    rest = data
+    try:
+        while rest:
+            d = zmod.decompressobj(31)
+            chunk = d.decompress(rest, max_bytes - produced + 1)
+            produced += len(chunk)
+            out.append(chunk)
+            if produced > max_bytes:
+                raise Unreadable(
+                    f"decompressed size passes the {max_bytes:,}-byte cap (max_file_bytes); "
+                    "a decompression bomb or a file far larger than CloudTrail writes"
+                )
+            if not d.eof:
+                raise Unreadable("truncated gzip: compressed file ended before the "
+                                 "end-of-stream marker was reached")
+            rest = d.unused_data.lstrip(b"\x00")  # members may be padded with zeros
+            if rest and not rest.startswith(_GZIP_MAGIC):
+                raise Unreadable("corrupt gzip: trailing data after the last member")
+    except Unreadable:
+        raise
+    except Exception as exc:  # zlib.error, isal's IsalError
+        raise Unreadable(f"corrupt gzip: {exc}") from exc
+    return out[0] if len(out) == 1 else b"".join(out)
 
 
 def gunzip_capped(fh: io.BufferedIOBase, max_bytes: int) -> bytes:
