@@ -245,8 +245,8 @@ def looks_like_record(obj: Any) -> bool:
 
     A record names its event (``eventName`` or ``eventSource``) and has at least one other
     CloudTrail field (``eventTime``, ``userIdentity``, ``eventID``, ``requestParameters``, ...,
-    see ``_CONTEXT_KEYS``); an Insights record (``insightDetails`` / ``eventCategory: Insight``) names no API call but
-    has an ``eventID`` or ``eventTime``.
+    see ``_CONTEXT_KEYS``); an Insights record (``insightDetails`` / ``eventCategory: Insight``)
+    names no API call but has such a field.
 
     >>> looks_like_record({"eventName": "GetObject", "eventTime": "2024-01-01T00:00:00Z"})
     True
@@ -286,6 +286,7 @@ class _Walk:
     nested_at: str | None = None
     nodes: int = 0
     truncated_search: bool = False
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES
 
     def add(self, record: dict[str, Any], path: str, nested: bool) -> None:
         self.records.append(record)
@@ -329,8 +330,6 @@ def _loads(data: bytes | str, notes: list[str] | None = None) -> Any:
                     notes.append("invalid UTF-8 bytes were read as U+FFFD (replacement character)")
             return value
         raise
-
-
 
 
 def _collect(obj: Any, w: _Walk, path: str, depth: int, nested: bool, expect: str) -> int:
@@ -398,22 +397,26 @@ def _collect(obj: Any, w: _Walk, path: str, depth: int, nested: bool, expect: st
     return _collect_unknown(obj, w, path, depth, expect)
 
 
-def _decode_blob(data: str) -> Any:
-    """base64 text of (possibly gzipped) JSON, decoded; raises ValueError when it is not."""
+def _decode_blob(data: str, max_bytes: int) -> Any:
+    """base64 text of (possibly gzipped) JSON, decoded; raises ValueError when it is not, and
+    :class:`Unreadable` when it inflates past ``max_bytes`` (the same bomb guard as files)."""
     try:
         raw = base64.b64decode(data, validate=False)
         if raw[:2] == _GZIP_MAGIC:
-            raw = gzip.decompress(raw)
+            raw = gunzip_capped(io.BytesIO(raw), max_bytes)
         return _loads(raw)
-    except (binascii.Error, OSError, EOFError, zlib.error, orjson.JSONDecodeError) as exc:
+    except (binascii.Error, orjson.JSONDecodeError) as exc:
         raise ValueError(str(exc)) from exc
 
 
 def _collect_blob(data: str, name: str, w: _Walk, path: str, depth: int, nested: bool) -> int:
     try:
-        inner = _decode_blob(data)
+        inner = _decode_blob(data, w.max_bytes)
     except ValueError:
         w.skipped[f"{name} that is not base64 of (gzipped) JSON"] += 1
+        return 0
+    except Unreadable as exc:
+        w.skipped[f"{name} that cannot be read: {exc}"] += 1
         return 0
     return _collect(inner, w, f"{path}.{name}", depth + 1, nested, "record")
 
@@ -531,12 +534,15 @@ def _concatenated(data: bytes) -> list[Any] | None:
     return out if len(out) > 1 else None
 
 
-def extract_records(data: bytes, path: str) -> Extracted:
+def extract_records(
+    data: bytes, path: str, *, max_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> Extracted:
     """All CloudTrail records in one (decompressed) file, in file order.
 
     Raises :class:`NotCloudTrail` when the file holds no records (an empty file, an AWS Config
     snapshot, any other JSON) and :class:`InvalidJSON` when it is not JSON at all. A file that
     is an empty container (``[]``, ``{"Records": []}``) is valid and yields no records.
+    ``max_bytes`` caps what a gzipped payload inside the file may inflate to.
     """
     stripped = data.strip()
     if stripped.startswith(_BOM):
@@ -547,7 +553,7 @@ def extract_records(data: bytes, path: str) -> Extracted:
     docs, kind, line_skips = _documents(stripped, notes)
     if kind == "document" and is_digest_document(docs[0]):
         return Extracted([], "digest", is_digest=True)
-    w = _Walk(skipped=line_skips)
+    w = _Walk(skipped=line_skips, max_bytes=max_bytes)
     for doc in docs:
         _collect(doc, w, "$", 0, False, "record")
     if kind == "document":
