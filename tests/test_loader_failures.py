@@ -194,3 +194,21 @@ def test_a_bomb_inside_a_cloudwatch_logs_payload_is_stopped_too(tmp_path):
     assert len(trail) == 1
     (reason,) = trail.report.records_skipped
     assert reason.startswith("awslogs.data that cannot be read") and "max_file_bytes" in reason
+
+
+def test_a_folder_that_cannot_be_listed_is_reported(tmp_path, monkeypatch):
+    write_json(tmp_path / "ok" / "a.json", [record(1)])
+    write_json(tmp_path / "locked" / "b.json", [record(2)])
+    real_scandir = os.scandir
+
+    def fake_scandir(path="."):
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", fake_scandir)  # simulated: the suite may run as root
+    trail = fx.load(tmp_path, cache=False)
+    assert len(trail) == 1
+    (failure,) = trail.report.files_failed
+    assert failure.path == str(tmp_path / "locked")
+    assert failure.reason == "cannot list folder: Permission denied"
