@@ -253,7 +253,7 @@ def looks_like_record(obj: Any) -> bool:
     >>> looks_like_record({"eventName": "GetObject", "eventSource": "s3", "mitre": "T1530"})
     False
     """
-    if not isinstance(obj, dict):
+    if not isinstance(obj, dict) or _is_notification(obj):
         return False
     keys = obj.keys()
     if not _CONTEXT_KEYS.isdisjoint(keys):
@@ -267,7 +267,18 @@ def looks_like_record(obj: Any) -> bool:
 def _has_cloudtrail_field(obj: Any) -> bool:
     """Any CloudTrail field at all: enough for an item of a ``Records`` array to be a record
     (one that lost ``eventName`` is damaged, not foreign)."""
-    return isinstance(obj, dict) and not (_CONTEXT_KEYS.isdisjoint(obj) and _EVENT_KEYS.isdisjoint(obj))
+    return (
+        isinstance(obj, dict)
+        and not _is_notification(obj)
+        and not (_CONTEXT_KEYS.isdisjoint(obj) and _EVENT_KEYS.isdisjoint(obj))
+    )
+
+
+def _is_notification(obj: dict[str, Any]) -> bool:
+    """An AWS event notification record (S3, SQS, SNS, Kinesis, DynamoDB: ``eventSource`` is
+    ``aws:<service>``), which looks like CloudTrail but is not (CloudTrail's is a host name)."""
+    source = obj.get("eventSource", obj.get("EventSource"))
+    return isinstance(source, str) and source.startswith("aws:")
 
 
 def is_digest_document(obj: Any) -> bool:
@@ -394,6 +405,10 @@ def _collect(obj: Any, w: _Walk, path: str, depth: int, nested: bool, expect: st
     awslogs = obj.get("awslogs")
     if isinstance(awslogs, dict) and isinstance(awslogs.get("data"), str):  # Lambda form
         return _collect_blob(awslogs["data"], "awslogs.data", w, path, depth, nested)
+    if _is_notification(obj):
+        source = obj.get("eventSource", obj.get("EventSource"))
+        w.skipped[f"{source} event notification (not a CloudTrail record)"] += 1
+        return 0
     return _collect_unknown(obj, w, path, depth, expect)
 
 
