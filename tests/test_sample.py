@@ -450,3 +450,10 @@ def test_cross_account_s3_reads_are_seen_from_both_accounts(records):
         for field in ("eventTime", "eventName", "sourceIPAddress", "requestParameters"):
             assert theirs[field] == mine[field]
         assert theirs.get("vpcEndpointId") == mine.get("vpcEndpointId")
+
+
+@pytest.mark.parametrize(("events", "days", "seed"),
+                         [(1_000, 1, 7), (1_001, 2, 3), (1_500, 1, 1), (3_333, 3, 5)])
+def test_exactly_the_requested_number_of_events(events, days, seed):
+    batches = list(generate(events, days=days, seed=seed))
+    assert sum(len(b) for b in batches) == events

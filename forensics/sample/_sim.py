@@ -200,16 +200,16 @@ def run(world: Any, rng: random.Random, *, events: int, start: int, days: int, w
             acts_done += m
             got = len(sim.out)
             per_act = 0.9 * per_act + 0.1 * max(1.0, got / m)
+        excess = produced + len(sim.out) - bg_total
+        if excess > 0:  # never more than asked: drop the latest plain calls (not a mint)
+            keep = []
+            for r in reversed(sim.out):
+                if excess > 0 and not _is_mint(r) and "sharedEventID" not in r:
+                    excess -= 1
+                    continue
+                keep.append(r)
+            sim.out = keep[::-1]
         if i == n_windows - 1:
-            excess = produced + len(sim.out) - bg_total
-            if excess > 0:  # drop the latest plain calls (never a minting event)
-                keep = []
-                for r in reversed(sim.out):
-                    if excess > 0 and not _is_mint(r):
-                        excess -= 1
-                        continue
-                    keep.append(r)
-                sim.out = keep[::-1]
             while produced + len(sim.out) < bg_total:
                 service_actor.act(sim, w0 + rng.randrange(window - _MARGIN))
         produced += len(sim.out)
