@@ -246,8 +246,10 @@ def test_cross_account_calls_have_both_copies(records):
     assert shared
     for copies in shared.values():
         assert len(copies) == 2
-        a, b = copies
+        a, b = sorted(copies, key=lambda r: r["userIdentity"]["type"] == "AWSAccount")
         assert a["eventID"] != b["eventID"]
+        assert b["userIdentity"] == {"type": "AWSAccount", "accountId": a["recipientAccountId"],
+                                     "principalId": a["userIdentity"]["principalId"]}
         assert {a["recipientAccountId"], b["recipientAccountId"]} == {
             a["userIdentity"]["accountId"], a["requestParameters"]["roleArn"].split(":")[4]}
         assert a["responseElements"] == b["responseElements"]
@@ -270,8 +272,16 @@ def test_story_ground_truth_is_in_the_trail(sample, records, by_id):
     # every call made with a closure key is part of the incident, and vice versa
     with_closure = {r["eventID"] for r in records if _key(r) in closure}
     assert with_closure <= set(s["incident_event_ids"])
-    for r in incident:
-        assert _key(r) in closure or r["eventName"] == "ConsoleLogin"
+    owner_copies = set(s["owner_copy_event_ids"])
+    assert owner_copies
+    for r in incident:  # key-less: a sign-in, or the role owner's copy of a cross-account call
+        if r["eventID"] in owner_copies:
+            assert r["userIdentity"]["type"] == "AWSAccount" and _key(r) is None
+            twin = [x for x in incident if x.get("sharedEventID") == r["sharedEventID"]
+                    and x is not r]
+            assert len(twin) == 1 and _key(twin[0]) in closure
+        else:
+            assert _key(r) in closure or r["eventName"] == "ConsoleLogin"
         assert r["sourceIPAddress"] in s["attacker_ips"] or r["sourceIPAddress"].endswith(
             ".amazonaws.com")
     # nobody else comes from the attacker's addresses
