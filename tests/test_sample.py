@@ -467,3 +467,13 @@ def test_cross_account_s3_reads_are_seen_from_both_accounts(records):
 def test_exactly_the_requested_number_of_events(events, days, seed):
     batches = list(generate(events, days=days, seed=seed))
     assert sum(len(b) for b in batches) == events
+
+
+def test_a_temporary_key_is_seen_in_another_accounts_trail(records):
+    """KMS logs a cross-account Decrypt in both accounts with the caller's key."""
+    accounts_by_key = defaultdict(set)
+    for r in records:
+        key = _key(r)
+        if key and key.startswith("ASIA"):
+            accounts_by_key[key].add(r["recipientAccountId"])
+    assert any(len(accts) > 1 for accts in accounts_by_key.values())
