@@ -219,7 +219,7 @@ def credentials(trail: Trail) -> pl.DataFrame:
         .then(pl.lit("temporary"))
         .otherwise(pl.lit("unknown"))
     )
-    console = (
+    from_console = (
         pl.col("minted_by").is_null()
         & key.str.starts_with("ASIA")
         & pl.col("identity_type").is_in(["IAMUser", "Root"])
@@ -234,7 +234,7 @@ def credentials(trail: Trail) -> pl.DataFrame:
         pl.coalesce("principal", "session_principal").alias("principal"),
         pl.coalesce("principal_arn", "session_arn").alias("principal_arn"),
         pl.coalesce("account_id", "session_account").alias("account_id"),
-        pl.when(console)
+        pl.when(from_console)
         .then(pl.lit("console sign-in"))
         .otherwise(pl.col("minted_by").fill_null("unknown"))
         .alias("minted_by"),

@@ -198,7 +198,9 @@ def for_principal(trail: Trail, who: str, *, derived: bool = False) -> Trail:
         Also keep the events made with every credential minted, recursively, from the
         principal's credentials (role chaining, in every account). Keys created with
         ``CreateAccessKey`` are another principal's and are not followed; see
-        :func:`~forensics.identity.lineage` or ``fx.blast_radius`` for them.
+        :func:`~forensics.identity.lineage` or ``fx.blast_radius`` for them. The keys are
+        found in this trail as filtered so far: narrow the time window after this call, not
+        before, to keep sessions minted earlier.
 
     Raises
     ------
