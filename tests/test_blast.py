@@ -290,3 +290,19 @@ def test_sample_incident_matches_its_ground_truth(sample_incident) -> None:
         assert rel[role] == "assumed"
     assert set(story["attacker_ips"]) <= set(br.indicators()["source_ips"])
     assert not any(ip.endswith("amazonaws.com") for ip in br.indicators()["source_ips"])
+
+
+def test_graph_chart_draws_the_chain(attack: fx.BlastRadius, tmp_path: Path) -> None:
+    chart = attack.chart("graph")
+    spec = chart.to_dict()
+    data = [v for values in spec["datasets"].values() for v in values]
+    ids = {v["id"] for v in data if "id" in v}
+    assert ATTACK_KEYS <= ids
+    assert PAYROLL_OBJ in ids
+    relations = {v["relation"] for v in data if "relation" in v}
+    assert {"minted", "created", "touched"} <= relations
+    assert not DECOY_KEYS & ids
+    svg = chart.to_json()
+    assert ATTACK in svg
+    with pytest.raises(ValueError, match="unknown chart kind"):
+        attack.chart("pie")

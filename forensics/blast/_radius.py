@@ -189,10 +189,21 @@ class BlastRadius:
         lines.append("Regions: " + (", ".join(ind["regions"]) or "-"))
         return "\n".join(lines)
 
-    def chart(self, *, width: int = 640) -> alt.Chart:
-        """A timeline of the closure: one row per credential, marks sized by the number of
-        calls per time bucket, coloured by read / write / denied. Aggregated first (small)."""
+    def chart(self, kind: str = "timeline", *, width: int = 640, top: int = 25) -> alt.Chart:
+        """An Altair picture of the closure.
+
+        ``kind="timeline"`` (default): one row per credential, marks sized by the number of
+        calls per time bucket, coloured by read / write / denied (aggregated first: small).
+        ``kind="graph"``: the credential chain left to right (seed, then what it minted or
+        created, by depth) and the ``top`` most-touched resources on the right, with the
+        minted / created links and each credential's resource links.
+        """
         import altair as alt
+
+        if kind == "graph":
+            return self._graph_chart(width=width, top=top)
+        if kind != "timeline":
+            raise ValueError(f"unknown chart kind {kind!r}; use 'timeline' or 'graph'")
 
         ev = self.events
         if ev.height == 0:
@@ -226,6 +237,69 @@ class BlastRadius:
                 tooltip=["time:T", "access_key_id:N", "access:N", "calls:Q", "events:N"],
             )
             .properties(title=f"Blast radius of {self.seed}", width=width)
+        )
+
+
+    def _graph_chart(self, *, width: int, top: int) -> alt.Chart:
+        import altair as alt
+
+        creds = self.credentials.select(
+            "access_key_id", "depth", "joined_by", "via_access_key_id", "principal"
+        )
+        res = self.resources.sort(["wrote", "events"], descending=True).head(top)
+        nodes: list[dict[str, Any]] = []
+        depths = [int(d or 0) for d in creds["depth"].to_list()]
+        # credentials: one line each (in closure order), indented by depth; resources: a column
+        # on the right. Deterministic, so a ticket's picture does not change between runs.
+        for row, (key, _depth, joined, _via, principal) in enumerate(creds.iter_rows()):
+            nodes.append({"id": key, "x": depths[row], "y": row, "kind": "credential",
+                          "label": f"{key} ({joined})", "detail": principal or ""})
+        res_x = max(depths, default=0) + 3
+        for i, (arn, access) in enumerate(res.select("arn", "access").iter_rows()):
+            nodes.append({"id": arn, "x": res_x, "y": i, "kind": f"resource ({access})",
+                          "label": arn.rsplit(":", 1)[-1][-48:], "detail": arn})
+        pos = {n["id"]: (n["x"], n["y"]) for n in nodes}
+        edges: list[dict[str, Any]] = []
+        for key, _depth, joined, via, _p in creds.iter_rows():
+            if via in pos and key in pos:
+                edges.append({"x": pos[via][0], "y": pos[via][1], "x2": pos[key][0],
+                              "y2": pos[key][1], "relation": joined})
+        shown = set(res["arn"].to_list())
+        links = (
+            self.event_resources.filter(pl.col("arn").is_in(shown))
+            .select("access_key_id", "arn")
+            .drop_nulls()
+            .unique()
+        )
+        for key, arn in links.iter_rows():
+            if key in pos:
+                edges.append({"x": pos[key][0], "y": pos[key][1], "x2": pos[arn][0],
+                              "y2": pos[arn][1], "relation": "touched"})
+        height = 22 * max(len(shown), creds.height, 1)
+        xs = alt.Scale(domain=[-0.2, res_x + 2.5])
+        ys = alt.Scale(reverse=True, domain=[-0.5, max(len(shown), creds.height, 1) - 0.5])
+        edge_layer = alt.Chart(pl.DataFrame(edges, schema={
+            "x": pl.Int64, "y": pl.Int64, "x2": pl.Int64, "y2": pl.Int64, "relation": pl.String,
+        })).mark_rule(opacity=0.35).encode(
+            x=alt.X("x:Q", axis=None, scale=xs), y=alt.Y("y:Q", axis=None, scale=ys),
+            x2="x2:Q", y2="y2:Q",
+            color=alt.Color("relation:N", title="link", legend=alt.Legend(orient="bottom")),
+        )
+        node_data = pl.DataFrame(nodes, schema={
+            "id": pl.String, "x": pl.Int64, "y": pl.Int64, "kind": pl.String,
+            "label": pl.String, "detail": pl.String,
+        })
+        node_layer = alt.Chart(node_data).mark_point(filled=True, size=90).encode(
+            x=alt.X("x:Q", scale=xs), y=alt.Y("y:Q", scale=ys),
+            shape=alt.Shape("kind:N", title="node", legend=alt.Legend(orient="bottom")),
+            tooltip=["id:N", "kind:N", "detail:N"],
+        )
+        text_layer = alt.Chart(node_data).mark_text(align="left", dx=8, fontSize=10).encode(
+            x=alt.X("x:Q", scale=xs), y=alt.Y("y:Q", scale=ys), text="label:N",
+        )
+        return (edge_layer + node_layer + text_layer).properties(
+            title=f"Blast radius of {self.seed}: credential chain and top resources",
+            width=width, height=height,
         )
 
 
