@@ -481,15 +481,22 @@ def _completions(arns: list[str]) -> dict[str, str]:
 
 
 def _canonical(hits: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
-    completable = pl.col("arn").str.contains(r"^arn:[^:]*:(iam|secretsmanager|cloudformation):")
+    def completable(col: str) -> pl.Expr:
+        c = pl.col(col)
+        return (
+            c.str.contains(":iam::", literal=True)
+            | c.str.contains(":secretsmanager:", literal=True)
+            | c.str.contains(":cloudformation:", literal=True)
+        ).fill_null(False)
+
     known = pl.concat(
         [
-            hits.select(pl.col("arn")).unique(),
-            rows.select(pl.col("_principal_arn").alias("arn")).unique(),
-            rows.select(pl.col("_issuer").alias("arn")).unique(),
+            hits.filter(completable("arn")).select("arn"),
+            rows.filter(completable("_principal_arn")).select(pl.col("_principal_arn").alias("arn")),
+            rows.filter(completable("_issuer")).select(pl.col("_issuer").alias("arn")),
         ]
-    ).drop_nulls().unique()
-    mapping = _completions(known.filter(completable)["arn"].to_list())
+    ).unique()
+    mapping = _completions(known["arn"].to_list())
     if not mapping:
         return hits
     return hits.with_columns(pl.col("arn").replace(mapping))
@@ -588,9 +595,16 @@ def event_resources(trail: Trail | pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     if rows.height == 0:
         return empty_resources()
     hits = pl.concat([_mapped_hits(rows), _listed_hits(rows)])
-    missing = rows.join(hits.select("_row").unique(), on="_row", how="anti")
-    if missing.height:
-        hits = pl.concat([hits, _scanned_hits(missing)])
+    # Only events with an ARN-looking text can gain anything from the scan; find those with a
+    # cheap literal search first, then keep the ones nothing else resolved.
+    scannable = rows.filter(
+        pl.col("request_parameters").str.contains("arn:aws", literal=True).fill_null(False)
+        | pl.col("error_message").str.contains("on resource", literal=True).fill_null(False)
+    )
+    if scannable.height:
+        missing = scannable.join(hits.select("_row").unique(), on="_row", how="anti")
+        if missing.height:
+            hits = pl.concat([hits, _scanned_hits(missing)])
     hits = _canonical(hits, rows)
     hits = hits.group_by("_row", "arn").agg(
         pl.col("resource_type").drop_nulls().first(),
