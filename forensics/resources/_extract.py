@@ -199,9 +199,7 @@ def _format(rule: Rule, cur: pl.DataFrame) -> pl.DataFrame:
         group_names = list(re.compile(rule.match).groupindex)
         cur = cur.with_columns(pl.col("_v").str.extract_groups(rule.match).alias("_m"))
         cur = cur.filter(pl.col("_m").struct.field(group_names[0]).is_not_null())
-        cur = cur.with_columns(
-            pl.col("_m").struct.field(g).alias(f"_g_{g}") for g in group_names
-        )
+        cur = cur.with_columns(pl.col("_m").struct.field(g).alias(f"_g_{g}") for g in group_names)
     columns = {"partition": "_partition", "region": "_region", "account": "_acct", "value": "_v"}
     columns |= {name: f"_x_{name}" for name, _ in rule.extra}
     columns |= {g: f"_g_{g}" for g in group_names}
@@ -227,8 +225,9 @@ def _format(rule: Rule, cur: pl.DataFrame) -> pl.DataFrame:
         pl.lit(rule.type).alias("resource_type"),
         pl.lit(rule.created).alias("created"),
         pl.lit(rule.access, pl.String).alias("_override"),
-        pl.lit("request" if (rule.path or "").startswith("request") else "response")
-        .alias("found_in"),
+        pl.lit("request" if (rule.path or "").startswith("request") else "response").alias(
+            "found_in"
+        ),
     )
 
 
@@ -424,8 +423,9 @@ def _scanned_hits(rows: pl.DataFrame) -> pl.DataFrame:
     )
     found = pl.concat(
         [
-            scan.select("_row", pl.col("_a").alias("arn"), pl.lit("request").alias("found_in"))
-            .explode("arn"),
+            scan.select(
+                "_row", pl.col("_a").alias("arn"), pl.lit("request").alias("found_in")
+            ).explode("arn"),
             scan.select("_row", pl.col("_d").alias("arn"), pl.lit("error").alias("found_in")),
         ]
     ).filter(pl.col("arn").is_not_null() & ~pl.col("arn").str.contains("*", literal=True))
@@ -440,7 +440,9 @@ def _scanned_hits(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 # -- canonical ARNs ------------------------------------------------------------------------------
-_IAM_NAMED = re.compile(r"^arn:([^:]*):iam::(\d{12}):(user|role|group|policy|instance-profile)/(.+)$")
+_IAM_NAMED = re.compile(
+    r"^arn:([^:]*):iam::(\d{12}):(user|role|group|policy|instance-profile)/(.+)$"
+)
 _SECRET = re.compile(r"^arn:([^:]*):secretsmanager:([^:]*):(\d{12}):secret:(.+)$")
 _STACK = re.compile(r"^arn:([^:]*):cloudformation:([^:]*):(\d{12}):stack/([^/]+)(/.*)?$")
 
@@ -492,7 +494,9 @@ def _canonical(hits: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
     known = pl.concat(
         [
             hits.filter(completable("arn")).select("arn"),
-            rows.filter(completable("_principal_arn")).select(pl.col("_principal_arn").alias("arn")),
+            rows.filter(completable("_principal_arn")).select(
+                pl.col("_principal_arn").alias("arn")
+            ),
             rows.filter(completable("_issuer")).select(pl.col("_issuer").alias("arn")),
         ]
     ).unique()
@@ -636,8 +640,15 @@ def event_resources(trail: Trail | pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     out = (
         hits.join(
             rows.select(
-                "_row", "event_id", "event_time", "principal", "access_key_id", "event_name",
-                "event_source", "error_code", "read_only",
+                "_row",
+                "event_id",
+                "event_time",
+                "principal",
+                "access_key_id",
+                "event_name",
+                "event_source",
+                "error_code",
+                "read_only",
             ),
             on="_row",
         )
@@ -654,6 +665,4 @@ def event_resources(trail: Trail | pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         )
         .sort("_row", "arn")
     )
-    return out.select(
-        pl.col(name).cast(dtype) for name, dtype in RESOURCE_COLUMNS.items()
-    )
+    return out.select(pl.col(name).cast(dtype) for name, dtype in RESOURCE_COLUMNS.items())
