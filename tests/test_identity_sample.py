@@ -16,7 +16,7 @@ import forensics as fx
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     out = tmp_path_factory.mktemp("sample")
-    info = fx.sample.write(out, events=3_000, days=1)
+    info = fx.sample.write(out, events=1_000, days=1)
     return info.story, fx.load(out, cache=False)
 
 
