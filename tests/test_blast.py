@@ -353,3 +353,11 @@ def test_graph_chart_draws_the_chain(attack: fx.BlastRadius, tmp_path: Path) -> 
     assert ATTACK in svg
     with pytest.raises(ValueError, match="unknown chart kind"):
         attack.chart("pie")
+
+
+def test_a_blast_radius_exports_to_a_ticket(attack: fx.BlastRadius, tmp_path: Path) -> None:
+    fx.export.ticket(attack, tmp_path / "INC-1", title="leaked key")
+    resources = pl.read_csv(tmp_path / "INC-1" / "resources.csv")
+    assert PAYROLL_OBJ in set(resources["arn"])
+    summary = (tmp_path / "INC-1" / "summary.md").read_text()
+    assert BACKDOOR in summary and not any(k in summary for k in DECOY_KEYS)
