@@ -491,15 +491,18 @@ def _canonical(hits: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
             | c.str.contains(":cloudformation:", literal=True)
         ).fill_null(False)
 
-    known = pl.concat(
-        [
-            hits.filter(completable("arn")).select("arn"),
-            rows.filter(completable("_principal_arn")).select(
-                pl.col("_principal_arn").alias("arn")
-            ),
-            rows.filter(completable("_issuer")).select(pl.col("_issuer").alias("arn")),
-        ]
-    ).unique()
+    known = (
+        pl.concat(
+            [
+                hits.get_column("arn").unique(),
+                rows.get_column("_principal_arn").unique().alias("arn"),
+                rows.get_column("_issuer").unique().alias("arn"),
+            ]
+        )
+        .unique()
+        .to_frame("arn")
+        .filter(completable("arn"))
+    )
     mapping = _completions(known["arn"].to_list())
     if not mapping:
         return hits
