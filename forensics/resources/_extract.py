@@ -225,10 +225,13 @@ def _format(rule: Rule, cur: pl.DataFrame) -> pl.DataFrame:
         pl.lit(rule.type).alias("resource_type"),
         pl.lit(rule.created).alias("created"),
         pl.lit(rule.access, pl.String).alias("_override"),
-        pl.lit("request" if (rule.path or "").startswith("request") else "response").alias(
-            "found_in"
-        ),
+        pl.lit(_found_in(rule)).alias("found_in"),
     )
+
+
+def _found_in(rule: Rule) -> str:
+    """Where a rule reads: ``request`` / ``response``, or ``event`` (implicit resource)."""
+    return "event" if rule.path is None else rule.path.split(".", 1)[0]
 
 
 _HIT_SCHEMA = {
@@ -566,7 +569,8 @@ def event_resources(trail: Trail | pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         ``account_id`` / ``region`` (from the ARN), ``resource_type`` (CloudFormation style,
         e.g. ``AWS::S3::Bucket``), ``access`` (``read`` / ``write`` / ``denied``), ``created``
         (the call created it), ``error_code``, ``found_in`` (``request``, ``response``,
-        ``resources`` or ``error``). Time order; an event may have several rows.
+        ``resources``, ``error`` or ``event`` for a call's implicit resource). Time order;
+        an event may have several rows.
 
     Examples
     --------
