@@ -19,6 +19,18 @@ def _clean(name: str) -> pl.Expr:
     return clean_key(pl.element()).drop_nulls() if name == "access_keys" else pl.element()
 
 
+def _most_frequent(combos: pl.LazyFrame, column: str) -> pl.LazyFrame:
+    """Per principal, the non-null value of ``column`` seen in the most events (ties: smallest)."""
+    return (
+        combos.filter(pl.col(column).is_not_null())
+        .group_by("principal", column)
+        .agg(pl.col("events").sum().alias("_n"))
+        .sort(["_n", column], descending=[True, False])
+        .group_by("principal", maintain_order=True)
+        .agg(pl.col(column).first())
+    )
+
+
 def principals(trail: Trail) -> pl.DataFrame:
     """One row per ``principal`` (the durable identity events are attributed to).
 
@@ -56,19 +68,21 @@ def principals(trail: Trail) -> pl.DataFrame:
         "source_identities": pl.col("source_identity"),
     }
     # Two levels: the distinct combinations of the listed values are far fewer than events.
-    combos = lazy.group_by(
-        pl.col("principal").fill_null("unknown"),
-        "identity_type",
-        "account_id",
-        *(expr.alias(name) for name, expr in lists.items()),
-    ).agg(
-        pl.col("event_time").min().alias("first_seen"),
-        pl.col("event_time").max().alias("last_seen"),
-        pl.len().alias("events"),
+    combos = (
+        lazy.group_by(
+            pl.col("principal").fill_null("unknown"),
+            "identity_type",
+            "account_id",
+            *(expr.alias(name) for name, expr in lists.items()),
+        )
+        .agg(
+            pl.col("event_time").min().alias("first_seen"),
+            pl.col("event_time").max().alias("last_seen"),
+            pl.len().alias("events"),
+        )
+        .cache()
     )
     main = combos.group_by("principal").agg(
-        pl.col("identity_type").drop_nulls().mode().sort().first(),
-        pl.col("account_id").drop_nulls().mode().sort().first(),
         pl.col("first_seen").min(),
         pl.col("last_seen").max(),
         pl.col("events").sum(),
@@ -96,7 +110,9 @@ def principals(trail: Trail) -> pl.DataFrame:
     )
     counts = ("errors", "access_denied", "console_logins", "failed_console_logins")
     return (
-        main.join(errors, on="principal", how="left")
+        main.join(_most_frequent(combos, "identity_type"), on="principal", how="left")
+        .join(_most_frequent(combos, "account_id"), on="principal", how="left")
+        .join(errors, on="principal", how="left")
         .join(logins, on="principal", how="left")
         .select(
             "principal",
