@@ -47,8 +47,10 @@ def _sample_events(events: int) -> tuple[pl.DataFrame, dict[str, Any]]:
 def _synth_events(events: int) -> tuple[pl.DataFrame, dict[str, Any]]:
     from _blast_synth import LEAKED, synth_events
 
-    return synth_events(events), {"leaked_access_key_id": LEAKED,
-                                  "first_malicious_event_time": None}
+    return synth_events(events), {
+        "leaked_access_key_id": LEAKED,
+        "first_malicious_event_time": None,
+    }
 
 
 def _median(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
@@ -86,20 +88,29 @@ def main(argv: list[str] | None = None) -> None:
     since = story["first_malicious_event_time"]
     busy = (
         events.filter(pl.col("identity_type") == "AssumedRole")
-        .group_by("principal").len().sort("len", descending=True)["principal"][0]
+        .group_by("principal")
+        .len()
+        .sort("len", descending=True)["principal"][0]
     )
     rows: list[tuple[str, float, float, str]] = []
 
     secs, cpu, res = _median(lambda: event_resources(fx.Trail(events)), args.repeat)
     rows.append(("event_resources (all events)", secs, cpu, f"{res.height:,} rows"))
     secs, cpu, g = _median(lambda: build_graph(fx.Trail(events), resources=res), args.repeat)
-    rows.append(("build_graph (resources given)", secs, cpu,
-                 f"{g.number_of_nodes():,} nodes, {g.number_of_edges():,} edges"))
+    rows.append(
+        (
+            "build_graph (resources given)",
+            secs,
+            cpu,
+            f"{g.number_of_nodes():,} nodes, {g.number_of_edges():,} edges",
+        )
+    )
     del g
     secs, cpu, _ = _median(lambda: fx.Trail(events).credentials(), args.repeat)
     rows.append(("credentials() (issue 3, for reference)", secs, cpu, ""))
-    secs, cpu, br = _median(lambda: fx.blast_radius(fx.Trail(events), seed, since=since),
-                       args.repeat)
+    secs, cpu, br = _median(
+        lambda: fx.blast_radius(fx.Trail(events), seed, since=since), args.repeat
+    )
     rows.append(("blast_radius, leaked key, cold", secs, cpu, repr(br)))
     trail = fx.Trail(events)
     trail.credentials()
@@ -108,8 +119,10 @@ def main(argv: list[str] | None = None) -> None:
     secs, cpu, br = _median(lambda: fx.blast_radius(trail, busy), args.repeat)
     rows.append(("blast_radius, busiest role ARN, warm", secs, cpu, repr(br)))
 
-    print(f"source={args.source} events={events.height:,} repeat={args.repeat} "
-          f"(prepared in {prepared:.1f} s)")
+    print(
+        f"source={args.source} events={events.height:,} repeat={args.repeat} "
+        f"(prepared in {prepared:.1f} s)"
+    )
     width = max(len(r[0]) for r in rows)
     print(f"load average at start: {_loadavg()}")
     print(f"{'step':<{width}}  {'wall s':>8}  {'cpu s':>8}  result")

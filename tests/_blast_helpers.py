@@ -43,9 +43,35 @@ DECOY_KEYS = {SECOND, BOB_KEY, BOB_SESSION, ALICE_LEGIT, CAROL_KEY}
 ATTACK_KEYS = {LEAKED, ATTACK, ATTACK_B, BACKDOOR, CONSOLE}
 
 
+def owner_copy_of_assume_role(
+    when: float, role_arn: str, session_name: str, new_key: str, *, shared: str, **kw
+) -> dict:
+    """The resource owner's copy of a cross-account AssumeRole (caller seen as AWSAccount)."""
+    record = assume_role(
+        when,
+        {"type": "AWSAccount", "principalId": "AROADEPLOY:alice", "accountId": A},
+        role_arn,
+        session_name,
+        new_key,
+        recipient=role_arn.split(":")[4],
+        shared=shared,
+        **kw,
+    )
+    record["eventID"] = f"owner-copy-{shared}"
+    return record
+
+
 def _get_object(when: float, who: dict, bucket: str, key: str, **kw) -> dict:
-    return event(when, "GetObject", who, source="s3.amazonaws.com", readOnly=True,
-                 request={"bucketName": bucket, "key": key}, managementEvent=False, **kw)
+    return event(
+        when,
+        "GetObject",
+        who,
+        source="s3.amazonaws.com",
+        readOnly=True,
+        request={"bucketName": bucket, "key": key},
+        managementEvent=False,
+        **kw,
+    )
 
 
 def incident_records() -> list[dict]:
@@ -69,31 +95,86 @@ def incident_records() -> list[dict]:
         event(10, "GetCallerIdentity", alice, source="sts.amazonaws.com", readOnly=True, **atk),
         assume_role(11, alice, DEPLOY, "alice", ATTACK, **atk),
         _get_object(12, attack_session, "payroll", "2024.csv", **atk),
-        assume_role(13, attack_session, AUDIT_B, "x", ATTACK_B, recipient=A, **atk),
-        event(14, "ListBuckets", attack_b, source="s3.amazonaws.com", readOnly=True,
-              recipient=B, **atk),
-        event(14.5, "GetSecretValue", attack_b, source="secretsmanager.amazonaws.com",
-              request={"secretId": "prod/db"}, readOnly=True, error="AccessDenied",
-              recipient=B, **atk),
-        event(15, "CreateUser", attack_session, source="iam.amazonaws.com",
-              request={"userName": "svc-backup"},
-              response={"user": {"arn": BACKDOOR_USER, "userName": "svc-backup"}}, **atk),
+        assume_role(
+            13, attack_session, AUDIT_B, "x", ATTACK_B, recipient=A, shared="xacct-1", **atk
+        ),
+        # the same call in account B's trail: the caller is an AWSAccount, without its key
+        owner_copy_of_assume_role(13, AUDIT_B, "x", ATTACK_B, shared="xacct-1", **atk),
+        event(
+            14,
+            "ListBuckets",
+            attack_b,
+            source="s3.amazonaws.com",
+            readOnly=True,
+            recipient=B,
+            **atk,
+        ),
+        event(
+            14.5,
+            "GetSecretValue",
+            attack_b,
+            source="secretsmanager.amazonaws.com",
+            request={"secretId": "prod/db"},
+            readOnly=True,
+            error="AccessDenied",
+            recipient=B,
+            **atk,
+        ),
+        event(
+            15,
+            "CreateUser",
+            attack_session,
+            source="iam.amazonaws.com",
+            request={"userName": "svc-backup"},
+            response={"user": {"arn": BACKDOOR_USER, "userName": "svc-backup"}},
+            **atk,
+        ),
         create_access_key(16, attack_session, "svc-backup", BACKDOOR, **atk),
-        event(17, "CreateLoginProfile", attack_session, source="iam.amazonaws.com",
-              request={"userName": "svc-backup", "passwordResetRequired": False}, **atk),
-        event(30, "RunInstances", backdoor, source="ec2.amazonaws.com",
-              request={"instancesSet": {"items": [{"imageId": "ami-miner"}]}},
-              response={"instancesSet": {"items": [{"instanceId": "i-miner"}]}}, **atk),
-        event(39, "ConsoleLogin", user(A, "svc-backup"), source="signin.amazonaws.com",
-              response={"ConsoleLogin": "Success"}, **atk),
-        event(40, "DescribeInstances", console_identity, readOnly=True,
-              sessionCredentialFromConsole="true", ip=ATTACKER_IP,
-              agent="console.ec2.amazonaws.com"),
+        event(
+            17,
+            "CreateLoginProfile",
+            attack_session,
+            source="iam.amazonaws.com",
+            request={"userName": "svc-backup", "passwordResetRequired": False},
+            **atk,
+        ),
+        event(
+            30,
+            "RunInstances",
+            backdoor,
+            source="ec2.amazonaws.com",
+            request={"instancesSet": {"items": [{"imageId": "ami-miner"}]}},
+            response={"instancesSet": {"items": [{"instanceId": "i-miner"}]}},
+            **atk,
+        ),
+        event(
+            39,
+            "ConsoleLogin",
+            user(A, "svc-backup"),
+            source="signin.amazonaws.com",
+            response={"ConsoleLogin": "Success"},
+            **atk,
+        ),
+        event(
+            40,
+            "DescribeInstances",
+            console_identity,
+            readOnly=True,
+            sessionCredentialFromConsole="true",
+            ip=ATTACKER_IP,
+            agent="console.ec2.amazonaws.com",
+        ),
         # decoys, at the same time
         assume_role(11, bob, DEPLOY, "alice", BOB_SESSION),
         _get_object(12, bob_session, "payroll", "2024.csv"),
-        event(13, "PutObject", bob_session, source="s3.amazonaws.com",
-              request={"bucketName": "payroll", "key": "2025.csv"}, readOnly=False),
+        event(
+            13,
+            "PutObject",
+            bob_session,
+            source="s3.amazonaws.com",
+            request={"bucketName": "payroll", "key": "2025.csv"},
+            readOnly=False,
+        ),
         _get_object(12.5, carol, "payroll", "2024.csv"),
         event(20, "DescribeInstances", alice2, readOnly=True),
         assume_role(21, alice2, f"arn:aws:iam::{A}:role/ReadOnly", "alice", ALICE_LEGIT),

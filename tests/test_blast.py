@@ -101,6 +101,13 @@ def test_principals_reached_and_created(attack: fx.BlastRadius) -> None:
     assert attack.principals["principal"].n_unique() == attack.principals.height
 
 
+def test_the_owners_copy_of_a_cross_account_call_is_included(attack: fx.BlastRadius) -> None:
+    copy = attack.events.filter(pl.col("event_id") == "owner-copy-xacct-1")
+    assert copy.height == 1
+    assert copy.row(0, named=True)["recipient_account_id"] == B
+    assert copy.row(0, named=True)["access_key_id"] is None
+
+
 def test_denied_is_a_frame_of_events(attack: fx.BlastRadius) -> None:
     assert attack.denied.columns == list(fx.COLUMNS)
     assert attack.denied["event_name"].to_list() == ["GetSecretValue"]
@@ -119,8 +126,16 @@ def test_graph_is_the_closure(attack: fx.BlastRadius) -> None:
 
 def test_summary_indicators_chart(attack: fx.BlastRadius) -> None:
     text = attack.summary()
-    for needle in (LEAKED, ATTACK_B, BACKDOOR, BACKDOOR_USER, "i-miner", "GetSecretValue",
-                   ATTACKER_IP, "UTC"):
+    for needle in (
+        LEAKED,
+        ATTACK_B,
+        BACKDOOR,
+        BACKDOOR_USER,
+        "i-miner",
+        "GetSecretValue",
+        ATTACKER_IP,
+        "UTC",
+    ):
         assert needle in text
     for decoy in DECOY_KEYS:
         assert decoy not in text
@@ -143,8 +158,9 @@ def test_without_window_the_keys_earlier_legit_session_joins(incident: fx.Trail)
 
 
 def test_until_bounds_the_window(incident: fx.Trail) -> None:
-    early = fx.blast_radius(incident, LEAKED, since=T0 + timedelta(minutes=10),
-                            until=T0 + timedelta(minutes=20))
+    early = fx.blast_radius(
+        incident, LEAKED, since=T0 + timedelta(minutes=10), until=T0 + timedelta(minutes=20)
+    )
     assert "RunInstances" not in set(early.events["event_name"])
     assert early.events["event_time"].max() < T0 + timedelta(minutes=20)
     # the backdoor key was created inside the window: it is in the closure, idle in it
@@ -184,17 +200,43 @@ def test_login_profile_on_an_existing_user_follows_its_later_console_sessions() 
     admin_console_before = user(A, "admin", "ASIAADMINBEFORE0001")
     admin_console_after = user(A, "admin", "ASIAADMINAFTER00001")
     records = [
-        event(0, "ConsoleLogin", user(A, "admin"), source="signin.amazonaws.com",
-              response={"ConsoleLogin": "Success"}),
-        event(1, "DescribeInstances", admin_console_before, sessionCredentialFromConsole="true",
-              agent="console.ec2.amazonaws.com"),
-        event(5, "UpdateLoginProfile", thief, source="iam.amazonaws.com",
-              request={"userName": "admin"}),
-        event(9, "ConsoleLogin", user(A, "admin"), source="signin.amazonaws.com",
-              response={"ConsoleLogin": "Success"}),
-        event(10, "DeleteTrail", admin_console_after, source="cloudtrail.amazonaws.com",
-              request={"name": "main"}, sessionCredentialFromConsole="true",
-              agent="console.amazonaws.com"),
+        event(
+            0,
+            "ConsoleLogin",
+            user(A, "admin"),
+            source="signin.amazonaws.com",
+            response={"ConsoleLogin": "Success"},
+        ),
+        event(
+            1,
+            "DescribeInstances",
+            admin_console_before,
+            sessionCredentialFromConsole="true",
+            agent="console.ec2.amazonaws.com",
+        ),
+        event(
+            5,
+            "UpdateLoginProfile",
+            thief,
+            source="iam.amazonaws.com",
+            request={"userName": "admin"},
+        ),
+        event(
+            9,
+            "ConsoleLogin",
+            user(A, "admin"),
+            source="signin.amazonaws.com",
+            response={"ConsoleLogin": "Success"},
+        ),
+        event(
+            10,
+            "DeleteTrail",
+            admin_console_after,
+            source="cloudtrail.amazonaws.com",
+            request={"name": "main"},
+            sessionCredentialFromConsole="true",
+            agent="console.amazonaws.com",
+        ),
         event(11, "ListUsers", admin, source="iam.amazonaws.com", readOnly=True),
     ]
     br = fx.blast_radius(trail(records), "AKIATHIEF0000000001")
@@ -208,13 +250,24 @@ def test_role_assumed_from_a_created_user_joins() -> None:
     seed = user(A, "dev", "AKIADEV00000000001")
     made = user(A, "shadow", "AKIASHADOW00000001")
     records = [
-        event(0, "CreateUser", seed, source="iam.amazonaws.com", request={"userName": "shadow"},
-              response={"user": {"arn": f"arn:aws:iam::{A}:user/shadow"}}),
+        event(
+            0,
+            "CreateUser",
+            seed,
+            source="iam.amazonaws.com",
+            request={"userName": "shadow"},
+            response={"user": {"arn": f"arn:aws:iam::{A}:user/shadow"}},
+        ),
         # key created by someone else's console (not in the trail), but for the created user
         event(5, "GetCallerIdentity", made, source="sts.amazonaws.com", readOnly=True),
         assume_role(6, made, DEPLOY, "s", "ASIASHADOWSESS0001"),
-        event(7, "StopLogging", session(A, "Deploy", "s", "ASIASHADOWSESS0001"),
-              source="cloudtrail.amazonaws.com", request={"name": "main"}),
+        event(
+            7,
+            "StopLogging",
+            session(A, "Deploy", "s", "ASIASHADOWSESS0001"),
+            source="cloudtrail.amazonaws.com",
+            request={"name": "main"},
+        ),
     ]
     br = fx.blast_radius(trail(records), "AKIADEV00000000001")
     keys = dict(br.credentials.select("access_key_id", "joined_by").iter_rows())
@@ -269,8 +322,9 @@ def sample_incident(tmp_path_factory: pytest.TempPathFactory) -> tuple[fx.Trail,
 
 def test_sample_incident_matches_its_ground_truth(sample_incident) -> None:
     trail_, story = sample_incident
-    br = fx.blast_radius(trail_, story["leaked_access_key_id"],
-                         since=story["first_malicious_event_time"])
+    br = fx.blast_radius(
+        trail_, story["leaked_access_key_id"], since=story["first_malicious_event_time"]
+    )
     assert set(br.credentials["access_key_id"]) == set(story["closure_access_key_ids"])
     assert set(br.events["event_id"]) == set(story["incident_event_ids"])
     decoys = story["decoys"]
@@ -290,3 +344,27 @@ def test_sample_incident_matches_its_ground_truth(sample_incident) -> None:
         assert rel[role] == "assumed"
     assert set(story["attacker_ips"]) <= set(br.indicators()["source_ips"])
     assert not any(ip.endswith("amazonaws.com") for ip in br.indicators()["source_ips"])
+
+
+def test_graph_chart_draws_the_chain(attack: fx.BlastRadius, tmp_path: Path) -> None:
+    chart = attack.chart("graph")
+    spec = chart.to_dict()
+    data = [v for values in spec["datasets"].values() for v in values]
+    ids = {v["id"] for v in data if "id" in v}
+    assert ids >= ATTACK_KEYS
+    assert PAYROLL_OBJ in ids
+    relations = {v["relation"] for v in data if "relation" in v}
+    assert {"minted", "created", "touched"} <= relations
+    assert not DECOY_KEYS & ids
+    svg = chart.to_json()
+    assert ATTACK in svg
+    with pytest.raises(ValueError, match="unknown chart kind"):
+        attack.chart("pie")
+
+
+def test_a_blast_radius_exports_to_a_ticket(attack: fx.BlastRadius, tmp_path: Path) -> None:
+    fx.export.ticket(attack, tmp_path / "INC-1", title="leaked key")
+    resources = pl.read_csv(tmp_path / "INC-1" / "resources.csv")
+    assert PAYROLL_OBJ in set(resources["arn"])
+    summary = (tmp_path / "INC-1" / "summary.md").read_text()
+    assert BACKDOOR in summary and not any(k in summary for k in DECOY_KEYS)

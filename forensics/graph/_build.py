@@ -140,8 +140,16 @@ def build_graph(
     if resources is None:
         resources = event_resources(lazy)
     events = lazy.select(
-        "event_id", "event_time", "event_name", "principal", "access_key_id", "identity_type",
-        "account_id", "recipient_account_id", "error_code", "response_elements",
+        "event_id",
+        "event_time",
+        "event_name",
+        "principal",
+        "access_key_id",
+        "identity_type",
+        "account_id",
+        "recipient_account_id",
+        "error_code",
+        "response_elements",
     )
     g = nx.MultiDiGraph()
 
@@ -170,8 +178,9 @@ def build_graph(
             pl.len().alias("events"),
         )
         .rename({"access_key_id": "node"})
-        .with_columns(pl.lit("credential").alias("kind"), _key_kind(), _iso("first_seen"),
-                      _iso("last_seen"))
+        .with_columns(
+            pl.lit("credential").alias("kind"), _key_kind(), _iso("first_seen"), _iso("last_seen")
+        )
     )
     res_nodes = (
         resources.lazy()
@@ -230,17 +239,26 @@ def build_graph(
     minted = minted.rename({"event_time": "time"})
     with _gc_paused():
         _bulk_nodes(
-            g, minted.select(pl.col("access_key_id").alias("node"),
-                             pl.lit("credential").alias("kind"))
+            g,
+            minted.select(
+                pl.col("access_key_id").alias("node"), pl.lit("credential").alias("kind")
+            ),
         )
         _bulk_edges(
-            g, minted.select("parent", "access_key_id", "event_id", "event_name", "time"),
-            "parent", "access_key_id", "minted",
+            g,
+            minted.select("parent", "access_key_id", "event_id", "event_name", "time"),
+            "parent",
+            "access_key_id",
+            "minted",
         )
         _bulk_edges(
-            g, minted.filter(pl.col("session_arn").is_not_null()).select(
-                "parent", "session_arn", "access_key_id", "event_id", "event_name", "time"),
-            "parent", "session_arn", "assumed",
+            g,
+            minted.filter(pl.col("session_arn").is_not_null()).select(
+                "parent", "session_arn", "access_key_id", "event_id", "event_name", "time"
+            ),
+            "parent",
+            "session_arn",
+            "assumed",
         )
 
     created = (
@@ -270,8 +288,10 @@ def build_graph(
     )
     with _gc_paused():
         _bulk_nodes(
-            g, created.filter(pl.col("resource_type") == "AWS::IAM::AccessKey").select(
-                pl.col("target").alias("node"), pl.lit("credential").alias("kind"))
+            g,
+            created.filter(pl.col("resource_type") == "AWS::IAM::AccessKey").select(
+                pl.col("target").alias("node"), pl.lit("credential").alias("kind")
+            ),
         )
         _bulk_edges(g, created, "actor", "target", "created")
     for node, data in g.nodes(data=True):
@@ -280,13 +300,20 @@ def build_graph(
     return g
 
 
+def _tuples(frame: pl.DataFrame, names: list[str]) -> Iterator[tuple[Any, ...]]:
+    """Row tuples of some columns (column lists zipped: ~3x faster than ``DataFrame.rows``)."""
+    if not names:
+        return iter([()] * frame.height)
+    return zip(*(frame.get_column(c).to_list() for c in names), strict=True)
+
+
 def _bulk_nodes(g: nx.MultiDiGraph, frame: pl.DataFrame) -> None:
     """Add (or merge into) nodes from rows with a ``node`` column, without networkx's
     per-call overhead. An existing node keeps its ``kind`` (principal > credential > resource);
     first/last seen widen."""
     names = [c for c in frame.columns if c != "node"]
     nodes, succ, pred = g._node, g._succ, g._pred
-    for node, row in zip(frame["node"].to_list(), frame.select(names).rows(), strict=True):
+    for node, row in zip(frame["node"].to_list(), _tuples(frame, names), strict=True):
         attrs = {k: v for k, v in zip(names, row, strict=True) if v is not None}
         old = nodes.get(node)
         if old is None:
@@ -307,7 +334,7 @@ def _bulk_edges(g: nx.MultiDiGraph, frame: pl.DataFrame, u_col: str, v_col: str,
     """Add one ``key`` edge per row (u -> v, the other columns as attributes), fast."""
     names = [c for c in frame.columns if c not in (u_col, v_col)]
     nodes, succ, pred = g._node, g._succ, g._pred
-    rows = frame.select(names).rows() if names else [()] * frame.height
+    rows = _tuples(frame, names)
     for u, v, row in zip(frame[u_col].to_list(), frame[v_col].to_list(), rows, strict=True):
         for n in (u, v):
             if n not in nodes:

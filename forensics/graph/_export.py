@@ -41,18 +41,25 @@ def safe_graph(graph: nx.Graph) -> nx.Graph:
     """
     out = graph.__class__()
     for node, data in graph.nodes(data=True):
-        out.add_node(str(node), **{k: v for k, v in ((k, _safe(v)) for k, v in data.items())
-                                   if v is not None})
+        out.add_node(
+            str(node),
+            **{k: v for k, v in ((k, _safe(v)) for k, v in data.items()) if v is not None},
+        )
     if graph.is_multigraph():
         for u, v, key, data in graph.edges(keys=True, data=True):
-            out.add_edge(str(u), str(v), key=key,
-                         **{k: x for k, x in ((k, _safe(x)) for k, x in data.items())
-                            if x is not None})
+            out.add_edge(
+                str(u),
+                str(v),
+                key=key,
+                **{k: x for k, x in ((k, _safe(x)) for k, x in data.items()) if x is not None},
+            )
     else:
         for u, v, data in graph.edges(data=True):
-            out.add_edge(str(u), str(v),
-                         **{k: x for k, x in ((k, _safe(x)) for k, x in data.items())
-                            if x is not None})
+            out.add_edge(
+                str(u),
+                str(v),
+                **{k: x for k, x in ((k, _safe(x)) for k, x in data.items()) if x is not None},
+            )
     return out
 
 

@@ -199,9 +199,7 @@ def _format(rule: Rule, cur: pl.DataFrame) -> pl.DataFrame:
         group_names = list(re.compile(rule.match).groupindex)
         cur = cur.with_columns(pl.col("_v").str.extract_groups(rule.match).alias("_m"))
         cur = cur.filter(pl.col("_m").struct.field(group_names[0]).is_not_null())
-        cur = cur.with_columns(
-            pl.col("_m").struct.field(g).alias(f"_g_{g}") for g in group_names
-        )
+        cur = cur.with_columns(pl.col("_m").struct.field(g).alias(f"_g_{g}") for g in group_names)
     columns = {"partition": "_partition", "region": "_region", "account": "_acct", "value": "_v"}
     columns |= {name: f"_x_{name}" for name, _ in rule.extra}
     columns |= {g: f"_g_{g}" for g in group_names}
@@ -227,9 +225,13 @@ def _format(rule: Rule, cur: pl.DataFrame) -> pl.DataFrame:
         pl.lit(rule.type).alias("resource_type"),
         pl.lit(rule.created).alias("created"),
         pl.lit(rule.access, pl.String).alias("_override"),
-        pl.lit("request" if (rule.path or "").startswith("request") else "response")
-        .alias("found_in"),
+        pl.lit(_found_in(rule)).alias("found_in"),
     )
+
+
+def _found_in(rule: Rule) -> str:
+    """Where a rule reads: ``request`` / ``response``, or ``event`` (implicit resource)."""
+    return "event" if rule.path is None else rule.path.split(".", 1)[0]
 
 
 _HIT_SCHEMA = {
@@ -424,8 +426,9 @@ def _scanned_hits(rows: pl.DataFrame) -> pl.DataFrame:
     )
     found = pl.concat(
         [
-            scan.select("_row", pl.col("_a").alias("arn"), pl.lit("request").alias("found_in"))
-            .explode("arn"),
+            scan.select(
+                "_row", pl.col("_a").alias("arn"), pl.lit("request").alias("found_in")
+            ).explode("arn"),
             scan.select("_row", pl.col("_d").alias("arn"), pl.lit("error").alias("found_in")),
         ]
     ).filter(pl.col("arn").is_not_null() & ~pl.col("arn").str.contains("*", literal=True))
@@ -440,7 +443,9 @@ def _scanned_hits(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 # -- canonical ARNs ------------------------------------------------------------------------------
-_IAM_NAMED = re.compile(r"^arn:([^:]*):iam::(\d{12}):(user|role|group|policy|instance-profile)/(.+)$")
+_IAM_NAMED = re.compile(
+    r"^arn:([^:]*):iam::(\d{12}):(user|role|group|policy|instance-profile)/(.+)$"
+)
 _SECRET = re.compile(r"^arn:([^:]*):secretsmanager:([^:]*):(\d{12}):secret:(.+)$")
 _STACK = re.compile(r"^arn:([^:]*):cloudformation:([^:]*):(\d{12}):stack/([^/]+)(/.*)?$")
 
@@ -481,15 +486,27 @@ def _completions(arns: list[str]) -> dict[str, str]:
 
 
 def _canonical(hits: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
-    completable = pl.col("arn").str.contains(r"^arn:[^:]*:(iam|secretsmanager|cloudformation):")
-    known = pl.concat(
-        [
-            hits.select(pl.col("arn")).unique(),
-            rows.select(pl.col("_principal_arn").alias("arn")).unique(),
-            rows.select(pl.col("_issuer").alias("arn")).unique(),
-        ]
-    ).drop_nulls().unique()
-    mapping = _completions(known.filter(completable)["arn"].to_list())
+    def completable(col: str) -> pl.Expr:
+        c = pl.col(col)
+        return (
+            c.str.contains(":iam::", literal=True)
+            | c.str.contains(":secretsmanager:", literal=True)
+            | c.str.contains(":cloudformation:", literal=True)
+        ).fill_null(False)
+
+    known = (
+        pl.concat(
+            [
+                hits.get_column("arn").unique(),
+                rows.get_column("_principal_arn").unique().alias("arn"),
+                rows.get_column("_issuer").unique().alias("arn"),
+            ]
+        )
+        .unique()
+        .to_frame("arn")
+        .filter(completable("arn"))
+    )
+    mapping = _completions(known["arn"].to_list())
     if not mapping:
         return hits
     return hits.with_columns(pl.col("arn").replace(mapping))
@@ -552,7 +569,8 @@ def event_resources(trail: Trail | pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         ``account_id`` / ``region`` (from the ARN), ``resource_type`` (CloudFormation style,
         e.g. ``AWS::S3::Bucket``), ``access`` (``read`` / ``write`` / ``denied``), ``created``
         (the call created it), ``error_code``, ``found_in`` (``request``, ``response``,
-        ``resources`` or ``error``). Time order; an event may have several rows.
+        ``resources``, ``error`` or ``event`` for a call's implicit resource). Time order;
+        an event may have several rows.
 
     Examples
     --------
@@ -588,9 +606,16 @@ def event_resources(trail: Trail | pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     if rows.height == 0:
         return empty_resources()
     hits = pl.concat([_mapped_hits(rows), _listed_hits(rows)])
-    missing = rows.join(hits.select("_row").unique(), on="_row", how="anti")
-    if missing.height:
-        hits = pl.concat([hits, _scanned_hits(missing)])
+    # Only events with an ARN-looking text can gain anything from the scan; find those with a
+    # cheap literal search first, then keep the ones nothing else resolved.
+    scannable = rows.filter(
+        pl.col("request_parameters").str.contains("arn:aws", literal=True).fill_null(False)
+        | pl.col("error_message").str.contains("on resource", literal=True).fill_null(False)
+    )
+    if scannable.height:
+        missing = scannable.join(hits.select("_row").unique(), on="_row", how="anti")
+        if missing.height:
+            hits = pl.concat([hits, _scanned_hits(missing)])
     hits = _canonical(hits, rows)
     hits = hits.group_by("_row", "arn").agg(
         pl.col("resource_type").drop_nulls().first(),
@@ -622,8 +647,15 @@ def event_resources(trail: Trail | pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     out = (
         hits.join(
             rows.select(
-                "_row", "event_id", "event_time", "principal", "access_key_id", "event_name",
-                "event_source", "error_code", "read_only",
+                "_row",
+                "event_id",
+                "event_time",
+                "principal",
+                "access_key_id",
+                "event_name",
+                "event_source",
+                "error_code",
+                "read_only",
             ),
             on="_row",
         )
@@ -640,6 +672,4 @@ def event_resources(trail: Trail | pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         )
         .sort("_row", "arn")
     )
-    return out.select(
-        pl.col(name).cast(dtype) for name, dtype in RESOURCE_COLUMNS.items()
-    )
+    return out.select(pl.col(name).cast(dtype) for name, dtype in RESOURCE_COLUMNS.items())
