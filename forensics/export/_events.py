@@ -7,6 +7,7 @@ The format comes from the file extension. By default the columns are the ones a 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -15,7 +16,7 @@ import orjson
 import polars as pl
 
 from forensics._schema import conform
-from forensics.export._escape import csv_cell, md_cell
+from forensics.export._escape import CSV_TRIGGERS, csv_cell, md_cell
 from forensics.export._redact import redact_frame
 
 __all__ = ["FORMATS", "TICKET_COLUMNS", "events", "ticket_frame", "to_csv_bytes", "to_markdown"]
@@ -179,8 +180,12 @@ def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
 def to_csv_bytes(frame: pl.DataFrame) -> bytes:
     """CSV (UTF-8, ``\\n`` line ends, every field quoted) with formula-like cells neutralised."""
     text = _as_text(frame)
+    trigger = "^[" + re.escape("".join(CSV_TRIGGERS)) + "]"
     text = text.with_columns(
-        pl.col(c).map_elements(csv_cell, return_dtype=pl.String, skip_nulls=True)
+        pl.when(pl.col(c).str.contains(trigger))
+        .then(pl.lit("'") + pl.col(c))
+        .otherwise(pl.col(c))
+        .alias(c)
         for c in text.columns
     )
     header = pl.DataFrame({c: [csv_cell(c)] for c in text.columns})
