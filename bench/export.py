@@ -18,7 +18,9 @@ import time
 from pathlib import Path
 
 import forensics as fx
+from forensics.export._charts import chart_bytes
 from forensics.export._redact import redact_frame
+from forensics.export._timeline import timeline_chart
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -50,8 +52,8 @@ def main() -> None:
     events = trail.events
     print(f"  loaded {events.height:,} events in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     blast = fx.blast_radius(trail, leaked)
-    fx.export.chart(fx.export._timeline.timeline_chart(events.head(10)), Path(
-        tempfile.mkdtemp()) / "warm.svg")  # start the vl-convert engine outside the timings
+    # start the vl-convert engine outside the timings
+    chart_bytes(timeline_chart(events.head(10)), "svg")
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -131,10 +131,10 @@ def ticket_frame(frame: pl.DataFrame) -> pl.DataFrame:
 def _select(
     frame: pl.DataFrame, columns: Literal["all"] | Sequence[str] | None, *, redact: bool
 ) -> pl.DataFrame:
+    if columns is None:  # the ticket columns carry no request/response text to redact
+        return ticket_frame(frame)
     if redact:
         frame = redact_frame(frame)
-    if columns is None:
-        return ticket_frame(frame)
     frame = _sorted(frame)
     if columns == "all":
         return frame
@@ -209,13 +209,15 @@ def to_markdown(frame: pl.DataFrame, *, limit: int = MARKDOWN_CELL_LIMIT) -> str
 
 
 def _jsonl_bytes(frame: pl.DataFrame) -> bytes:
-    out = []
     time_columns = [n for n, d in frame.schema.items() if isinstance(d, pl.Datetime)]
     if time_columns:
         frame = frame.with_columns(_time_text(pl.col(c), frame, c) for c in time_columns)
-    for row in frame.iter_rows(named=True):
-        out.append(orjson.dumps(row))
-    return b"\n".join(out) + (b"\n" if out else b"")
+    categorical = [n for n, d in frame.schema.items() if isinstance(d, pl.Categorical | pl.Enum)]
+    if categorical:
+        frame = frame.with_columns(pl.col(c).cast(pl.String) for c in categorical)
+    buffer = io.BytesIO()
+    frame.write_ndjson(buffer)
+    return buffer.getvalue()
 
 
 def events(
