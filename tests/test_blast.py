@@ -257,3 +257,36 @@ def test_panther_compromised_root(external: Path) -> None:
     assert "arn:aws:ec2:us-east-1:493859302102:instance/i-05261ffb46217cdc3" in created
     assert "92.55.146.245" in br.indicators()["source_ips"]
     assert br.events["event_time"].min() >= datetime(2020, 11, 1, 8, 29, tzinfo=UTC)
+
+
+# -- the sample trail's incident (forensics.sample), checked against its ground truth ------------
+@pytest.fixture(scope="module")
+def sample_incident(tmp_path_factory: pytest.TempPathFactory) -> tuple[fx.Trail, dict]:
+    out = tmp_path_factory.mktemp("sample")
+    info = fx.sample.write(out / "trail", events=5_000, days=2, file_minutes=60)
+    return fx.load(str(out / "trail"), cache=False), info.story
+
+
+def test_sample_incident_matches_its_ground_truth(sample_incident) -> None:
+    trail_, story = sample_incident
+    br = fx.blast_radius(trail_, story["leaked_access_key_id"],
+                         since=story["first_malicious_event_time"])
+    assert set(br.credentials["access_key_id"]) == set(story["closure_access_key_ids"])
+    assert set(br.events["event_id"]) == set(story["incident_event_ids"])
+    decoys = story["decoys"]
+    decoy_keys = set(decoys["access_key_ids"]) | {decoys["legit_key_of_compromised_user"]}
+    assert decoy_keys
+    assert not decoy_keys & set(br.credentials["access_key_id"])
+    assert not set(decoys["event_ids"]) & set(br.events["event_id"])
+    assert not set(decoys["legit_ips"]) & set(br.indicators()["source_ips"])
+    arns = set(br.resources["arn"])
+    assert set(story["resources_touched"]) <= arns
+    assert set(story["resources_denied"]) <= set(br.resources.filter(pl.col("denied_only"))["arn"])
+    assert set(story["objects_read"]) <= set(br.resources.filter(~pl.col("wrote"))["arn"])
+    rel = dict(br.principals.select("principal", "relation").iter_rows())
+    for user_arn in story["created_users"]:
+        assert rel[user_arn] == "created"
+    for role in story["roles_reached"]:
+        assert rel[role] == "assumed"
+    assert set(story["attacker_ips"]) <= set(br.indicators()["source_ips"])
+    assert not any(ip.endswith("amazonaws.com") for ip in br.indicators()["source_ips"])

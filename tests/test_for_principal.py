@@ -129,3 +129,8 @@ def test_principals_counts(t):
 def test_principals_of_an_empty_trail():
     p = principals(fx.Trail(fx.EVENTS_SCHEMA.to_frame(eager=True)))
     assert p.height == 0 and "principal" in p.columns
+
+
+def test_names_match_without_case_when_nothing_matches_exactly(t):
+    assert len(for_principal(t, "ALICE")) == 2
+    assert len(for_principal(t, "deploy")) == 1

@@ -278,9 +278,10 @@ def test_odd_json_is_read_record_by_record_with_the_same_answer() -> None:
     good = one("s3", "GetObject", {"bucketName": "b1", "key": "k"}, readOnly=True)
     # bucketName is an object here: the group's schema cannot decode it, nothing may crash.
     odd = one("s3", "GetObject", {"bucketName": {"weird": True}, "key": "k2"}, readOnly=True)
-    found = arns([good, odd])
-    assert "arn:aws:s3:::b1" in found and "arn:aws:s3:::b1/k" in found
-    assert not any("weird" in a for a in found)
+    as_list = one("s3", "GetObject", ["not", "an", "object"], readOnly=True)
+    as_text = one("s3", "GetObject", "bucketName=b2", readOnly=True)
+    found = arns([good, odd, as_list, as_text])
+    assert set(found) == {"arn:aws:s3:::b1", "arn:aws:s3:::b1/k"}
 
 
 def test_short_iam_names_complete_to_the_path_the_trail_shows() -> None:
@@ -294,6 +295,18 @@ def test_short_iam_names_complete_to_the_path_the_trail_shows() -> None:
     assert set(frame.filter(pl.col("resource_type") == "AWS::IAM::Role")["arn"]) == {
         f"arn:aws:iam::{ACCT}:role/ci/deploy"
     }
+
+
+def test_secret_names_complete_to_the_arn_with_its_suffix() -> None:
+    full = f"arn:aws:secretsmanager:us-east-1:{ACCT}:secret:prod/db-AbC123"
+    records = [
+        one("secretsmanager", "CreateSecret", {"name": "prod/db"}, {"arn": full}),
+        one("secretsmanager", "GetSecretValue", {"secretId": "prod/db"}, readOnly=True),
+        one("secretsmanager", "GetSecretValue", {"secretId": full}, readOnly=True),
+    ]
+    frame = event_resources(trail(records))
+    assert set(frame["arn"]) == {full}
+    assert frame.height == 3
 
 
 def test_account_and_region_come_from_the_event() -> None:

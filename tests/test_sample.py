@@ -21,7 +21,7 @@ from forensics._cli import main
 from forensics.sample import SampleInfo, generate, write
 from forensics.sources._files import layout_of
 
-EVENTS, DAYS = 5_000, 2
+EVENTS, DAYS = 5_000, 1
 _NAME = re.compile(
     r"^(?P<account>\d{12})_CloudTrail_(?P<region>[a-z0-9-]+)_(?P<stamp>\d{8}T\d{4}Z)_"
     r"[A-Za-z0-9]{16}\.json\.gz$")
@@ -62,27 +62,32 @@ def _key(r: dict) -> str | None:
 
 # ---- determinism ---------------------------------------------------------------------------
 
-def test_same_arguments_give_byte_identical_files(tmp_path):
-    a = write(tmp_path / "a", events=2_500, days=1, seed=3)
-    b = write(tmp_path / "b", events=2_500, days=1, seed=3)
+@pytest.fixture(scope="module")
+def small(tmp_path_factory) -> tuple[SampleInfo, SampleInfo, SampleInfo]:
+    """The same small sample written twice, and once with another seed."""
+    root = tmp_path_factory.mktemp("small")
+    return (write(root / "a", events=1_200, days=DAYS), write(root / "b", events=1_200, days=DAYS),
+            write(root / "c", events=1_200, days=DAYS, seed=4))
+
+
+def test_same_arguments_give_byte_identical_files(small):
+    a, b, _ = small
     fa, fb = _files(a.path), _files(b.path)
     assert [p.relative_to(a.path) for p in fa] == [p.relative_to(b.path) for p in fb]
     assert all(x.read_bytes() == y.read_bytes() for x, y in zip(fa, fb, strict=True))
     assert a.story == b.story
 
 
-def test_another_seed_gives_another_trail(tmp_path):
-    a = write(tmp_path / "a", events=2_500, days=1, seed=3)
-    b = write(tmp_path / "b", events=2_500, days=1, seed=4)
-    assert a.story["leaked_access_key_id"] != b.story["leaked_access_key_id"]
-    assert {p.name for p in _files(a.path)} != {p.name for p in _files(b.path)}
+def test_another_seed_gives_another_trail(small):
+    a, _, c = small
+    assert a.story["leaked_access_key_id"] != c.story["leaked_access_key_id"]
+    assert {p.name for p in _files(a.path)} != {p.name for p in _files(c.path)}
 
 
-def test_incident_is_the_same_whatever_the_number_of_events(tmp_path):
-    small = write(tmp_path / "s", events=2_000, days=1)
-    big = write(tmp_path / "b", events=4_000, days=1)
-    assert small.story == big.story
-    assert len(small.story["incident_event_ids"]) == len(big.story["incident_event_ids"])
+def test_incident_is_the_same_whatever_the_number_of_events(small, sample):
+    a = small[0]
+    assert (a.events, sample.events) == (1_200, EVENTS)
+    assert a.story == sample.story
 
 
 def test_generate_yields_what_write_writes(sample, records):
@@ -278,9 +283,10 @@ def test_story_ground_truth_is_in_the_trail(sample, records, by_id):
             continue
         ev = by_id[c["minted_by_event_id"]]
         resp = ev["responseElements"]
-        if c["minted_by"] == "CreateAccessKey":
+        if c["minted_by"] == "CreateAccessKey":  # created (persistence), not minted
             assert resp["accessKey"]["accessKeyId"] == c["access_key_id"]
-            assert _key(ev) == c["parent_access_key_id"]
+            assert _key(ev) == c["created_by_access_key_id"]
+            assert c["parent_access_key_id"] is None
         elif c["minted_by"] == "console sign-in":
             assert ev["eventName"] == "ConsoleLogin"
         else:
@@ -347,7 +353,7 @@ def test_decoys_are_present_and_never_in_the_closure(sample, records, by_id):
 
 
 def test_no_incident_means_no_attacker(tmp_path):
-    info = write(tmp_path / "clean", events=2_000, days=1, incident=False)
+    info = write(tmp_path / "clean", events=1_000, days=1, incident=False)
     assert info.story == {}
     ips = set()
     for p in _files(info.path):
@@ -355,7 +361,7 @@ def test_no_incident_means_no_attacker(tmp_path):
             ips |= {r["sourceIPAddress"]
                     for r in orjson.loads(gzip.decompress(p.read_bytes()))["Records"]}
     assert not ips & {"203.0.113.54", "203.0.113.201"}
-    assert info.events == 2_000
+    assert info.events == 1_000
 
 
 # ---- arguments and command line ------------------------------------------------------------
@@ -395,3 +401,52 @@ def test_every_actor_can_make_each_of_its_calls():
                 op(sim, actor, cred, t + 1, region)
     assert {r["recipientAccountId"] for r in sim.out} == {
         "111122223333", "222233334444", "555566667777"}
+
+
+def test_the_documented_story_matches_the_default_seed(sample):
+    """docs/sample-incident.md quotes seed 7's keys: it must not drift from the generator."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "sample-incident.md").read_text()
+    s = sample.story
+    assert sample.seed == 7
+    for key in [*s["closure_access_key_ids"], s["decoys"]["legit_key_of_compromised_user"]]:
+        assert key in doc, key
+    assert str(len(s["incident_event_ids"])) in doc
+    assert str(len(s["denied_event_ids"])) in doc
+
+
+def test_an_existing_sample_is_never_mixed_with_a_new_one(tmp_path, capsys):
+    first = write(tmp_path / "s", events=1_000, days=1)
+    with pytest.raises(fx.ForensicsError, match="overwrite=True"):
+        write(tmp_path / "s", events=1_000, days=1, seed=8)
+    assert main(["sample", str(tmp_path / "s"), "--events", "1000", "--days", "1"]) == 2
+    assert "--force" in capsys.readouterr().err
+    second = write(tmp_path / "s", events=1_000, days=1, seed=8, overwrite=True)
+    assert first.story != second.story
+    # nothing of the first sample is left: the folder holds exactly the second one's files
+    assert sum(1 for p in _files(second.path) if "/CloudTrail/" in p.as_posix()) == second.files
+
+
+def test_command_line_refuses_bad_numbers(tmp_path, capsys):
+    assert main(["sample", str(tmp_path / "x"), "--events", "0"]) == 2
+    assert "events" in capsys.readouterr().err
+
+
+def test_ground_truth_without_writing_is_the_written_story(sample):
+    assert fx.sample.ground_truth(days=DAYS) == sample.story
+    assert fx.sample.ground_truth()["incident_day"] == "2026-03-04"  # day 3 of the default week
+
+
+def test_cross_account_s3_reads_are_seen_from_both_accounts(records):
+    copies = defaultdict(list)
+    for r in records:
+        if r["eventSource"] == "s3.amazonaws.com" and r.get("sharedEventID"):
+            copies[r["sharedEventID"]].append(r)
+    assert copies
+    for mine, theirs in (sorted(c, key=lambda r: r["userIdentity"]["type"] == "AWSAccount")
+                         for c in copies.values()):
+        assert theirs["userIdentity"]["type"] == "AWSAccount"
+        assert theirs["userIdentity"]["accountId"] == mine["recipientAccountId"]
+        assert theirs["recipientAccountId"] != mine["recipientAccountId"]
+        for field in ("eventTime", "eventName", "sourceIPAddress", "requestParameters"):
+            assert theirs[field] == mine[field]
+        assert theirs.get("vpcEndpointId") == mine.get("vpcEndpointId")

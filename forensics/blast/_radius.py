@@ -80,6 +80,8 @@ class BlastRadius:
     def indicators(self) -> dict[str, list[str]]:
         """Indicators for a ticket: ``source_ips``, ``access_keys``, ``arns`` (principals,
         sessions and created identities), ``user_agents``, ``regions``; sorted, distinct.
+        Calls AWS services made on a key's behalf (source ``s3.amazonaws.com``, ``AWS
+        Internal``) are not indicators and are left out.
 
         >>> # br.indicators()["access_keys"]  -> ['AKIA...', 'ASIA...']
         """
@@ -93,11 +95,16 @@ class BlastRadius:
             + ev["principal"].to_list()
             + self.principals["principal"].to_list()
         )
+        def is_service(value: str) -> bool:  # calls AWS made on the key's behalf
+            return value.endswith(".amazonaws.com") or value == "AWS Internal"
+
         return {
-            "source_ips": distinct(ev["source_ip"].to_list()),
+            "source_ips": [v for v in distinct(ev["source_ip"].to_list()) if not is_service(v)],
             "access_keys": distinct(self.credentials["access_key_id"].to_list()),
             "arns": distinct(a for a in arns if a and a.startswith("arn:")),
-            "user_agents": distinct(ev["user_agent"].to_list()),
+            "user_agents": [
+                v for v in distinct(ev["user_agent"].to_list()) if not is_service(v)
+            ],
             "regions": distinct(ev["aws_region"].to_list()),
         }
 
@@ -249,9 +256,25 @@ def blast_radius(
 
     Examples
     --------
-    >>> import forensics as fx  # doctest: +SKIP
-    >>> br = fx.blast_radius(trail, "AKIAIOSFODNN7EXAMPLE", since="2024-05-01")  # doctest: +SKIP
-    >>> print(br.summary())  # doctest: +SKIP
+    >>> import forensics as fx
+    >>> from forensics._normalize import normalize_records
+    >>> ci = {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/ci",
+    ...       "accountId": "111122223333", "accessKeyId": "AKIALEAKED0000001"}
+    >>> admin = {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/Admin/x",
+    ...          "accountId": "111122223333", "accessKeyId": "ASIASESSION000001"}
+    >>> records = [
+    ...     {"eventTime": "2024-01-01T00:00:00Z", "eventName": "AssumeRole", "eventID": "e1",
+    ...      "eventSource": "sts.amazonaws.com", "userIdentity": ci,
+    ...      "requestParameters": {"roleArn": "arn:aws:iam::111122223333:role/Admin"},
+    ...      "responseElements": {"credentials": {"accessKeyId": "ASIASESSION000001"}}},
+    ...     {"eventTime": "2024-01-01T00:05:00Z", "eventName": "GetObject", "eventID": "e2",
+    ...      "eventSource": "s3.amazonaws.com", "userIdentity": admin, "readOnly": True,
+    ...      "requestParameters": {"bucketName": "loot", "key": "db.sql"}}]
+    >>> br = fx.blast_radius(fx.Trail(normalize_records(records, "x.json")), "AKIALEAKED0000001")
+    >>> br.credentials.select("access_key_id", "joined_by").rows()
+    [('AKIALEAKED0000001', 'seed'), ('ASIASESSION000001', 'minted')]
+    >>> br.resources.filter(pl.col("service") == "s3").select("arn", "access").rows()
+    [('arn:aws:s3:::loot', 'read'), ('arn:aws:s3:::loot/db.sql', 'read')]
     """
     lo, hi = to_utc(since), to_utc(until)
     creds = all_credentials(trail)
@@ -405,7 +428,13 @@ def _principals(
         )
         .group_by("arn")
         .agg(
-            pl.col("resource_type").first().alias("_rtype"),
+            pl.col("resource_type")
+            .first()
+            .replace_strict(
+                {"AWS::IAM::User": "IAMUser", "AWS::IAM::Role": "Role", "AWS::IAM::Group": "Group"},
+                default=None,
+            )
+            .alias("_rtype"),
             pl.col("account_id").first().alias("_racct"),
             pl.col("event_time").min().alias("created_at"),
         )

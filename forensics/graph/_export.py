@@ -60,7 +60,7 @@ def write_graphml(graph: nx.Graph, path: str | PathLike[str]) -> Path:
     """Write ``graph`` as GraphML (Gephi, Cytoscape, yEd); returns the path written.
 
     >>> import networkx as nx, tempfile, pathlib
-    >>> g = nx.MultiDiGraph(); g.add_edge("k", "arn:aws:s3:::b", key="action", count=2)
+    >>> g = nx.MultiDiGraph(); _ = g.add_edge("k", "arn:aws:s3:::b", key="action", count=2)
     >>> p = write_graphml(g, pathlib.Path(tempfile.mkdtemp()) / "g.graphml")
     >>> nx.read_graphml(p).number_of_edges()
     1
@@ -74,7 +74,7 @@ def write_gexf(graph: nx.Graph, path: str | PathLike[str]) -> Path:
     """Write ``graph`` as GEXF (Gephi); returns the path written.
 
     >>> import networkx as nx, tempfile, pathlib
-    >>> g = nx.MultiDiGraph(); g.add_edge("k", "arn:aws:s3:::b", key="action", count=2)
+    >>> g = nx.MultiDiGraph(); _ = g.add_edge("k", "arn:aws:s3:::b", key="action", count=2)
     >>> p = write_gexf(g, pathlib.Path(tempfile.mkdtemp()) / "g.gexf")
     >>> nx.read_gexf(p).number_of_nodes()
     2

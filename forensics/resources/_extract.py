@@ -315,6 +315,28 @@ def _apply_slow(rule: Rule, group: pl.DataFrame) -> pl.DataFrame:
     return _format(rule, cur)
 
 
+def _present_keys(decoded: pl.DataFrame) -> set[str]:
+    """``field.key`` for every top-level key that has a value in at least one row of a group."""
+    found: set[str] = set()
+    n = decoded.height
+    for field in ("request", "response"):
+        col = f"_{field}"
+        if col not in decoded.columns:
+            continue
+        nulls = decoded.get_column(col).struct.unnest().null_count().row(0, named=True)
+        found.update(f"{field}.{k}" for k, v in nulls.items() if v < n)
+    return found
+
+
+def _may_fire(rule: Rule, present: set[str]) -> bool:
+    """False when a path the rule needs is empty in every row of the group (skip the work)."""
+    for p in _rule_paths(rule):
+        field, segs = _segments(p)
+        if f"{field}.{segs[0][0]}" not in present:
+            return False
+    return True
+
+
 def _mapped_hits(rows: pl.DataFrame) -> pl.DataFrame:
     """Resources from the mapping table, for every API that has rules."""
     apis = rows.select("event_source", "event_name").unique().drop_nulls()
@@ -333,20 +355,22 @@ def _mapped_hits(rows: pl.DataFrame) -> pl.DataFrame:
         },
         schema={"event_source": pl.String, "event_name": pl.String, "_g": pl.UInt32},
     )
+    # Tag each row with its API's plan (a join of the two small key columns only), then split
+    # the rows by plan in one pass: the JSON text is copied once, never sorted or joined.
+    plan = (
+        rows.select("event_source", "event_name")
+        .join(keys, on=["event_source", "event_name"], how="left", maintain_order="left")
+        .get_column("_g")
+    )
     mapped = (
         rows.select(
-            "_row", "event_source", "event_name", "_partition", "_region", "_acct",
-            "request_parameters", "response_elements",
+            "_row", "_partition", "_region", "_acct", "request_parameters", "response_elements"
         )
-        .join(keys, on=["event_source", "event_name"], how="inner")
-        .sort("_g")
+        .with_columns(plan)
+        .filter(pl.col("_g").is_not_null())
     )
-    counts = mapped.group_by("_g", maintain_order=True).len()
     out: list[pl.DataFrame] = []
-    offset = 0
-    for g, n in counts.iter_rows():
-        group = mapped.slice(offset, n)
-        offset += n
+    for (g,), group in mapped.partition_by("_g", as_dict=True).items():
         rules = plans[g][2]
         schemas = _schemas(rules)
         decoded = None
@@ -355,8 +379,11 @@ def _mapped_hits(rows: pl.DataFrame) -> pl.DataFrame:
                 decoded = _decode(group, schemas)
             except pl.exceptions.PolarsError:
                 decoded = None
+        present = _present_keys(decoded) if decoded is not None else None
         for rule in rules:
             if decoded is not None:
+                if present is not None and not _may_fire(rule, present):
+                    continue
                 out.append(_apply(rule, decoded))
                 continue
             one = _schemas([rule])
@@ -454,17 +481,15 @@ def _completions(arns: list[str]) -> dict[str, str]:
 
 
 def _canonical(hits: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
+    completable = pl.col("arn").str.contains(r"^arn:[^:]*:(iam|secretsmanager|cloudformation):")
     known = pl.concat(
         [
-            hits.select(pl.col("arn")),
-            rows.select(pl.col("_principal_arn").alias("arn")),
-            rows.select(pl.col("_issuer").alias("arn")),
+            hits.select(pl.col("arn")).unique(),
+            rows.select(pl.col("_principal_arn").alias("arn")).unique(),
+            rows.select(pl.col("_issuer").alias("arn")).unique(),
         ]
     ).drop_nulls().unique()
-    candidates = known.filter(
-        pl.col("arn").str.contains(r"^arn:[^:]*:(iam|secretsmanager|cloudformation):")
-    )["arn"].to_list()
-    mapping = _completions(candidates)
+    mapping = _completions(known.filter(completable)["arn"].to_list())
     if not mapping:
         return hits
     return hits.with_columns(pl.col("arn").replace(mapping))
@@ -576,7 +601,24 @@ def event_resources(trail: Trail | pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         .alias("_override"),
         pl.col("found_in").first(),
     )
+    # Facts read from the ARN itself, computed once per distinct ARN.
     parts = pl.col("arn").str.split(":")
+    arn_info = (
+        hits.select("arn")
+        .unique()
+        .with_columns(
+            parts.list.get(2, null_on_oob=True).alias("service"),
+            parts.list.get(3, null_on_oob=True).replace("", None).alias("region"),
+            parts.list.get(4, null_on_oob=True).replace("", None).alias("account_id"),
+            pl.col("arn")
+            .str.split_exact(":", 5)
+            .struct.field("field_5")
+            .str.extract(r"^([^/:]*)", 1)
+            .alias("_prefix"),
+        )
+        .join(_type_table(), on=["service", "_prefix"], how="left")
+        .drop("_prefix")
+    )
     out = (
         hits.join(
             rows.select(
@@ -585,26 +627,16 @@ def event_resources(trail: Trail | pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
             ),
             on="_row",
         )
+        .join(arn_info, on="arn", how="left")
         .with_columns(
-            parts.list.get(2, null_on_oob=True).alias("service"),
-            parts.list.get(3, null_on_oob=True).alias("region"),
-            parts.list.get(4, null_on_oob=True).alias("account_id"),
-            pl.col("arn")
-            .str.split_exact(":", 5)
-            .struct.field("field_5")
-            .str.extract(r"^([^/:]*)", 1)
-            .alias("_prefix"),
             access_kind().alias("_event_access"),
         )
-        .join(_type_table(), on=["service", "_prefix"], how="left")
         .with_columns(
             pl.coalesce("resource_type", "_type_guess").alias("resource_type"),
             pl.when(pl.col("_event_access") == "denied")
             .then(pl.lit("denied"))
             .otherwise(pl.coalesce("_override", "_event_access"))
             .alias("access"),
-            pl.col("region").replace("", None),
-            pl.col("account_id").replace("", None),
         )
         .sort("_row", "arn")
     )

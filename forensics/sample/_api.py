@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from forensics._errors import ForensicsError
 from forensics.sample._sim import run
 from forensics.sample._world import ACCOUNTS, ORG_ID, REGIONS, TRAIL_NAME, build_world
 from forensics.sample._writer import TrailWriter
 
-__all__ = ["STORY", "SampleInfo", "generate", "write"]
+__all__ = ["START", "STORY", "SampleInfo", "generate", "ground_truth", "write"]
 
 #: The sample's first day (a Monday, 00:00 UTC).
 START = datetime(2026, 3, 2, tzinfo=UTC)
@@ -51,6 +53,8 @@ class SampleInfo:
         The sampled period (UTC), ``end`` exclusive.
     accounts, regions
         Account ids (with names) and regions in the trail.
+    seed
+        The seed the sample was drawn from.
     story
         The embedded incident's ground truth (empty when ``incident=False``); see
         ``docs/sample-incident.md``.
@@ -103,6 +107,26 @@ def _windows(*, events: int, days: int, seed: int, incident: bool, file_minutes:
                    scripted=scripted)
 
 
+def ground_truth(*, days: int = 7, seed: int = 7) -> dict[str, Any]:
+    """The incident's ground truth for a sample written with ``days`` and ``seed``.
+
+    The same dict as ``write(...).story`` (it does not depend on ``events``), computed in
+    milliseconds without writing anything: notebooks opened on an existing sample use it.
+
+    Examples
+    --------
+    >>> import forensics as fx
+    >>> truth = fx.sample.ground_truth()
+    >>> truth["first_malicious_event_time"], len(truth["closure_access_key_ids"])
+    ('2026-03-04T13:52:17Z', 6)
+    """
+    from forensics.sample._incident import build_incident
+
+    _check(1_000, days, 5)
+    _, story = build_incident(build_world(seed), seed, start=int(START.timestamp()), days=days)
+    return story
+
+
 def generate(events: int = 60_000, *, days: int = 7, seed: int = 7, incident: bool = True,
              file_minutes: int = 5) -> Iterator[list[dict[str, Any]]]:
     """Yield the sample's records in time order, one list per delivery window.
@@ -124,7 +148,7 @@ def generate(events: int = 60_000, *, days: int = 7, seed: int = 7, incident: bo
 
 
 def write(out: str | os.PathLike[str], *, events: int = 60_000, days: int = 7, seed: int = 7,
-          incident: bool = True, file_minutes: int = 5) -> SampleInfo:
+          incident: bool = True, file_minutes: int = 5, overwrite: bool = False) -> SampleInfo:
     """Write the sample trail under ``out`` in the S3 delivery layout.
 
     Parameters
@@ -141,6 +165,10 @@ def write(out: str | os.PathLike[str], *, events: int = 60_000, days: int = 7, s
         Embed the incident (and its decoys); ``False`` writes background activity only.
     file_minutes
         Delivery window of one log file per account and region (CloudTrail: about 5).
+    overwrite
+        Replace a sample already in ``out`` (only its ``AWSLogs/`` folder is removed). Without
+        it, a folder that already holds ``AWSLogs/`` is refused, so that two samples are never
+        mixed.
 
     Returns
     -------
@@ -154,6 +182,14 @@ def write(out: str | os.PathLike[str], *, events: int = 60_000, days: int = 7, s
     >>> info.events, info.story["leaked_access_key_id"].startswith("AKIA")
     (2000, True)
     """
+    _check(events, days, file_minutes)
+    logs = Path(out) / "AWSLogs"
+    if logs.exists():
+        if not overwrite:
+            raise ForensicsError(
+                f"{logs} already exists: write the sample to an empty folder, or pass "
+                "overwrite=True (command line: --force) to replace it")
+        shutil.rmtree(logs)
     story: dict[str, Any] = {}
     world_rng = random.Random(seed * 7_919 + 3)
     writer = TrailWriter(out, org_id=ORG_ID, accounts=list(ACCOUNTS), regions=REGIONS,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 __all__ = ["register"]
@@ -13,8 +14,13 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from forensics.sample import write
 
     t = time.perf_counter()
-    info = write(args.out, events=args.events, days=args.days, seed=args.seed,
-                 incident=not args.no_incident, file_minutes=args.file_minutes)
+    try:
+        info = write(args.out, events=args.events, days=args.days, seed=args.seed,
+                     incident=not args.no_incident, file_minutes=args.file_minutes,
+                     overwrite=args.force)
+    except ValueError as exc:
+        print(f"forensics sample: {exc}", file=sys.stderr)
+        return 2
     took = time.perf_counter() - t
     print(f"wrote {info.events:,} events in {info.files:,} log files and {info.digests:,} "
           f"digests under {info.path}/AWSLogs/ ({took:.1f} s, {info.events / took:,.0f} "
@@ -47,5 +53,7 @@ def register(subparsers) -> None:
     p.add_argument("--no-incident", action="store_true", help="background activity only")
     p.add_argument("--file-minutes", type=int, default=5,
                    help="delivery window of one log file (default 5, as CloudTrail)")
+    p.add_argument("--force", action="store_true",
+                   help="replace a sample already in OUT (its AWSLogs/ folder)")
     p.add_argument("--story", metavar="JSON", help="also write the incident's ground truth here")
     p.set_defaults(func=_cmd_sample)

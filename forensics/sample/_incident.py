@@ -136,7 +136,8 @@ def build_incident(world: World, seed: int, *, start: int, days: int
             "account_id": c.account,
             "minted_by": minted_by,
             "minted_by_event_id": event["eventID"] if event else None,
-            "parent_access_key_id": parent,
+            "parent_access_key_id": None if minted_by == "CreateAccessKey" else parent,
+            "created_by_access_key_id": parent if minted_by == "CreateAccessKey" else None,
             "joined_closure_by": how,
         })
 
@@ -213,7 +214,7 @@ def build_incident(world: World, seed: int, *, start: int, days: int
          "organizations:DescribeOrganization", "us-east-1"),
         ("iam.amazonaws.com", "ListGroups", "iam:ListGroups", "us-east-1"),
         ("cloudtrail.amazonaws.com", "DescribeTrails", "cloudtrail:DescribeTrails", None),
-        ("sts.amazonaws.com", "GetSessionToken", "sts:GetSessionToken", "us-east-1"),
+        ("iam.amazonaws.com", "ListAccessKeys", "iam:ListAccessKeys", "us-east-1"),
         ("iam.amazonaws.com", "CreateAccessKey", "iam:CreateAccessKey", "us-east-1"),
     )
     ts = t + 420
@@ -221,8 +222,8 @@ def build_incident(world: World, seed: int, *, start: int, days: int
         for source, name, action, only in probes:
             if only is not None and only != region:
                 continue
-            ro = not name.startswith("Create") and name != "GetSessionToken"
-            req = {"userName": ci_user.name} if name == "CreateAccessKey" else None
+            ro = not name.startswith("Create")
+            req = {"userName": ci_user.name} if "AccessKey" in name else None
             denied_ids.append(sc.call(
                 recon, leaked, ts, region, source, name, ro=ro, req=req,
                 error=_denied_msg(leaked.arn, action, "*"))["eventID"])
@@ -395,7 +396,6 @@ def build_incident(world: World, seed: int, *, start: int, days: int
                    ts + 52, 1 << 40, user_arn)
     cred_row(new_key, "CreateAccessKey", create_key_event, s2.key,
              "created by a closure key (persistence)")
-    story_creds[-1]["created_by_access_key_id"] = s2.key
     ts = t0 + 80 * 60 + 14
     sc.call(exfil, new_key, ts, "us-east-1", "sts.amazonaws.com", "GetCallerIdentity", ro=True)
     _ops.s3_list_buckets(sc.sim, exfil, new_key, ts + 21, "us-east-1")

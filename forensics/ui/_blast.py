@@ -24,18 +24,26 @@ if TYPE_CHECKING:
 __all__ = ["BlastRadiusExplorer", "blast_radius"]
 
 CREDENTIAL_COLUMNS = [
-    "access_key_id", "kind", "principal", "principal_arn", "minted_by", "parent_access_key_id",
-    "first_used", "last_used", "events", "source_ips", "regions",
+    "access_key_id", "kind", "joined_by", "via_access_key_id", "depth", "principal",
+    "principal_arn", "account_id", "minted_by", "parent_access_key_id", "first_used",
+    "last_used", "events", "source_ips", "user_agents", "regions",
 ]  # fmt: skip
-RESOURCE_COLUMNS = ["arn", "type", "account_id", "access", "events", "event_names",
-                    "first_seen", "last_seen", "reads", "writes", "denied"]
+PRINCIPAL_COLUMNS = ["principal", "relation", "identity_type", "account_id", "created_at",
+                     "first_seen", "last_seen", "events", "access_keys"]
+RESOURCE_COLUMNS = [
+    "arn", "service", "resource_type", "type", "account_id", "region", "access", "wrote",
+    "denied_only", "created", "actions", "events", "first_touched", "last_touched", "access_keys",
+]  # fmt: skip
 EVENT_COLUMNS = ["event_time", "principal_arn", "access_key_id", "event_name", "event_source",
                  "aws_region", "source_ip", "error_code", "user_agent", "event_id"]
 TITLES = {"event_time": "time (UTC)", "first_used": "first used (UTC)",
           "last_used": "last used (UTC)", "first_seen": "first seen (UTC)",
-          "last_seen": "last seen (UTC)", "event_source": "service", "aws_region": "region",
+          "last_seen": "last seen (UTC)", "first_touched": "first touched (UTC)",
+          "last_touched": "last touched (UTC)", "created_at": "created (UTC)",
+          "event_source": "service", "aws_region": "region",
           "error_code": "error"}
 MAX_ROWS = 200
+TAB_NAMES = ("credentials", "identities", "resources", "timeline", "graph", "events")
 
 
 def _default_compute() -> Callable[..., Any]:
@@ -84,7 +92,7 @@ class BlastRadiusExplorer(widgets.VBox):
     """The widget :func:`blast_radius` returns (a ``VBox``); its parts are attributes.
 
     Attributes: ``seed``, ``since``, ``until``, ``run`` (button), ``status``, ``summary``,
-    ``tabs``, ``credentials``, ``resources``, ``events_table``, ``timeline``, ``graph``
+    ``tabs``, ``credentials``, ``identities``, ``resources``, ``events_table``, ``timeline``, ``graph``
     (``JupyterChart`` widgets once a result exists), ``export_dir``/``export`` (when
     :func:`forensics.export.ticket` exists); ``result`` is the last ``BlastRadius``.
     """
@@ -117,18 +125,20 @@ class BlastRadiusExplorer(widgets.VBox):
         self.status = widgets.HTML()
         self.summary = widgets.HTML()
         self.credentials = widgets.HTML()
+        self.identities = widgets.HTML()
         self.resources = widgets.HTML()
         self.events_table = widgets.HTML()
         self.timeline = chart_widget(timeline(trail.events.head(0)), "fx-timeline")
         self.graph = chart_widget(blast_graph(_empty_graph()), "fx-graph")
-        self.tabs = widgets.Tab(children=[self.credentials, self.resources, self.timeline,
-                                          self.graph, self.events_table])
-        for i, name in enumerate(("credentials", "resources", "timeline", "graph", "events")):
+        self.tabs = widgets.Tab(children=[self.credentials, self.identities, self.resources,
+                                          self.timeline, self.graph, self.events_table])
+        for i, name in enumerate(TAB_NAMES):
             self.tabs.set_title(i, name)
         for w, cls in (
             (self.seed, "fx-seed"), (self.since, "fx-since"), (self.until, "fx-until"),
             (self.run, "fx-run"), (self.status, "fx-status"), (self.summary, "fx-summary"),
-            (self.credentials, "fx-credentials"), (self.resources, "fx-resources"),
+            (self.credentials, "fx-credentials"), (self.identities, "fx-identities"),
+            (self.resources, "fx-resources"),
             (self.events_table, "fx-table"), (self.tabs, "fx-tabs"),
         ):  # fmt: skip
             w.add_class(cls)
@@ -204,20 +214,21 @@ class BlastRadiusExplorer(widgets.VBox):
     def _draw(self, result: Any) -> None:
         summary = result.summary() if callable(getattr(result, "summary", None)) else ""
         self.summary.value = f'<pre class="fx-pre">{esc(summary)}</pre>' if summary else ""
-        creds, res, events = (getattr(result, name, None)
-                              for name in ("credentials", "resources", "events"))
+        creds, who, res, events = (getattr(result, name, None)
+                                   for name in ("credentials", "principals", "resources", "events"))
         self.credentials.value = _table(creds, CREDENTIAL_COLUMNS, "no credentials reached")
+        self.identities.value = _table(who, PRINCIPAL_COLUMNS, "no identities")
         self.resources.value = _table(res, RESOURCE_COLUMNS, "no resources touched")
         self.events_table.value = _table(events, EVENT_COLUMNS, "no events")
         for i, (name, frame) in enumerate(
-            (("credentials", creds), ("resources", res), ("timeline", events),
-             ("graph", None), ("events", events))
+            zip(TAB_NAMES, (creds, who, res, events, None, events), strict=True)
         ):
             count = f" ({frame.height:,})" if isinstance(frame, pl.DataFrame) else ""
             self.tabs.set_title(i, name + count)
         frame = events if isinstance(events, pl.DataFrame) else self.trail.events.head(0)
-        set_chart(self.timeline, timeline(frame, by="principal", top=8, width=620, height=200,
-                                          title=f"Events in the blast radius of {result_seed(result, self.seed.value)}"))
+        title = f"Events in the blast radius of {result_seed(result, self.seed.value)}"
+        set_chart(self.timeline,
+                  timeline(frame, by="principal", top=8, width=620, height=200, title=title))
         set_chart(self.graph, blast_graph(result, width=620, height=420))
 
     # -- export ---------------------------------------------------------------------------------

@@ -66,6 +66,15 @@ class Explorer(widgets.VBox):
         self.redraws = 0
         self._brush: tuple[datetime, datetime] | None = None
         self._principals = _counts(self.base, "principal", 100_000)
+        # Precomputed once so that a redraw compares values instead of scanning text:
+        # the distinct event names and error codes (small sets), and whether time is sorted.
+        self._names = self.base.get_column("event_name").drop_nulls().unique().sort().to_list()
+        codes = self.base.select(pl.col("error_code").drop_nulls().unique())
+        self._denied_codes = (
+            codes.filter(is_denied(pl.col("error_code"))).get_column("error_code").to_list()
+        )
+        times = self.base.get_column("event_time")
+        self._sorted = times.null_count() == 0 and times.is_sorted()
 
         self.search = widgets.Text(placeholder="search principals (ARN, name, key...)",
                                    description="find", continuous_update=True)
@@ -114,7 +123,8 @@ class Explorer(widgets.VBox):
         for w in (self.principal, self.since, self.until, self.service, self.event_name,
                   self.error, self.by):
             w.observe(self._on_filter, names="value")
-        self.chart.selections.observe(self._on_brush)
+        # the frontend writes the Vega selection signals here (selections is rebuilt per chart)
+        self.chart.observe(self._on_brush, names="_vl_selections")
         self.prev.on_click(lambda _: self._turn(-1))
         self.next.on_click(lambda _: self._turn(+1))
         self.event.observe(self._on_event, names="value")
@@ -161,25 +171,29 @@ class Explorer(widgets.VBox):
         """The polars predicates of the current filter values, with their descriptions."""
         preds: list[pl.Expr] = []
         text: list[str] = []
+        self._window = (None, None)
         if self.principal.value:
             preds.append(pl.col("principal") == self.principal.value)
             text.append(f"principal = {self.principal.value}")
-        for box, op, label in ((self.since, ">=", "since"), (self.until, "<", "until")):
-            if box.value.strip():
-                bound = to_utc(box.value)  # raises ValueError with a readable message
-                preds.append(pl.col("event_time") >= bound if op == ">=" else
-                             pl.col("event_time") < bound)
+        lo = to_utc(self.since.value) if self.since.value.strip() else None  # ValueError: shown
+        hi = to_utc(self.until.value) if self.until.value.strip() else None
+        self._window = (lo, hi)
+        for bound, op, label in ((lo, ">=", "since"), (hi, "<", "until")):
+            if bound is not None:
+                if not self._sorted:
+                    preds.append(pl.col("event_time") >= bound if op == ">=" else
+                                 pl.col("event_time") < bound)
                 text.append(f"{label} {bound.isoformat()}")
         if self.service.value:
             preds.append(pl.col("event_source") == self.service.value)
             text.append(f"service = {self.service.value}")
         name = self.event_name.value.strip()
         if name:
-            if name in self.event_name.options:
+            if name in self._names:
                 preds.append(pl.col("event_name") == name)
             else:
-                preds.append(pl.col("event_name").str.to_lowercase().str.contains(
-                    name.lower(), literal=True))
+                matching = [n for n in self._names if name.lower() in n.lower()]
+                preds.append(pl.col("event_name").is_in(matching))
             text.append(f"event name ~ {name}")
         err = self.error.value
         if err == "ok":
@@ -187,7 +201,7 @@ class Explorer(widgets.VBox):
         elif err == "error":
             preds.append(pl.col("error_code").is_not_null())
         elif err == "denied":
-            preds.append(is_denied(pl.col("error_code")).fill_null(False))
+            preds.append(pl.col("error_code").is_in(self._denied_codes))
         elif err.startswith("code:"):
             preds.append(pl.col("error_code") == err[5:])
         if err != "all":
@@ -213,7 +227,15 @@ class Explorer(widgets.VBox):
         except ValueError as exc:
             self.status.value = f'<span class="fx-problem">{esc(exc)}</span>'
             return
-        self.filtered = self.base.filter(*preds) if preds else self.base
+        frame = self.base
+        lo, hi = self._window
+        if self._sorted and (lo is not None or hi is not None):
+            # event_time is sorted: cut the window by binary search instead of scanning
+            times = frame.get_column("event_time")
+            start = int(times.search_sorted(lo, side="left")) if lo is not None else 0
+            stop = int(times.search_sorted(hi, side="left")) if hi is not None else frame.height
+            frame = frame.slice(start, max(0, stop - start))
+        self.filtered = frame.filter(*preds) if preds else frame
         self._brush = None
         self.brush_note.value = ""
         if hasattr(self, "chart"):
@@ -230,9 +252,8 @@ class Explorer(widgets.VBox):
 
     # -- brush on the timeline ------------------------------------------------------------------
     def _on_brush(self, change: dict[str, Any]) -> None:
-        brush = getattr(self.chart.selections, "brush", None)
-        value = getattr(brush, "value", None) if brush is not None else None
-        window = _brush_window(value)
+        signal = (change.get("new") or {}).get("brush") or {}
+        window = _brush_window(signal.get("value"))
         if window == self._brush:
             return
         self._brush = window
@@ -299,8 +320,10 @@ class Explorer(widgets.VBox):
         try:
             if event_id is None:
                 raise KeyError("the event has no eventID")
+            if row.get("source_file") is None:
+                raise KeyError("the event was not read from a file")
             original = self.trail.original(event_id)
-        except (KeyError, OSError, ValueError, IndexError) as exc:
+        except (KeyError, OSError, ValueError, IndexError, TypeError) as exc:
             shown = {k: v for k, v in row.items() if v is not None}
             self.record.value = record_html(
                 shown, note=f"original record unavailable ({exc}); normalized row shown")
