@@ -298,7 +298,11 @@ def facts_of(
         facts.since = to_utc(getattr(result, "since", None))
         facts.until = to_utc(getattr(result, "until", None))
         facts.summary_text = str(result.summary())
-        facts.indicators = _indicator_tables(events, dict(result.indicators()))
+        given = {k: list(v or []) for k, v in dict(result.indicators()).items()}
+        resources = getattr(result, "resources", None)
+        if isinstance(resources, pl.DataFrame) and "arn" in resources.columns:
+            given["arns"] = [*given.get("arns", []), *resources.get_column("arn").drop_nulls()]
+        facts.indicators = _indicator_tables(events, given)
         facts.charts["blast_radius"] = result.chart()
         for name in ("credentials", "principals", "resources", "denied"):
             table = getattr(result, name, None)
