@@ -215,8 +215,14 @@ def test_rerun_into_the_same_folder_removes_stale_outputs(tmp_path):
 def test_ticket_of_a_blast_radius(tmp_path):
     events = hostile_events()
     files = fx.export.ticket(FakeBlastRadius(events, "ASIAEXAMPLEKEY000001"), tmp_path / "t")
-    for name in ("blast_radius.svg", "blast_radius.png", "credentials.csv", "principals.csv",
-                 "resources.csv", "denied.csv"):
+    for name in (
+        "blast_radius.svg",
+        "blast_radius.png",
+        "credentials.csv",
+        "principals.csv",
+        "resources.csv",
+        "denied.csv",
+    ):
         assert name in files
     text = (tmp_path / "t" / "summary.md").read_text("utf-8")
     assert "# Blast radius of ASIAEXAMPLEKEY000001" in text

@@ -81,8 +81,7 @@ def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
 def _time_text(column: pl.Expr, frame: pl.DataFrame, name: str) -> pl.Expr:
     """ISO 8601 in UTC with a ``Z``; microseconds only when some value has them."""
     has_fraction = (
-        frame.height > 0
-        and frame.select((column.dt.microsecond().fill_null(0) != 0).any()).item()
+        frame.height > 0 and frame.select((column.dt.microsecond().fill_null(0) != 0).any()).item()
     )
     fmt = "%Y-%m-%dT%H:%M:%S%.6fZ" if has_fraction else "%Y-%m-%dT%H:%M:%SZ"
     return column.dt.convert_time_zone("UTC").dt.strftime(fmt).alias(name)

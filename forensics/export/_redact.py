@@ -77,7 +77,10 @@ _VALUE_PATTERNS: tuple[tuple[re.Pattern[str], Any], ...] = (
         lambda m: m.group(1) + REDACTED,
     ),
     # Passwords in URLs: scheme://user:password@host
-    (re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:)([^/\s@]+)(@)"), r"\1" + REDACTED + r"\3"),
+    (
+        re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:)([^/\s@]+)(@)"),
+        r"\1" + REDACTED + r"\3",
+    ),
 )
 
 # A 40-character AWS secret access key as a whole value (mixed case and digits).
@@ -121,8 +124,10 @@ def redact_value(value: Any) -> Any:
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
-            if _is_secret_key(str(key)) and item not in (None, "", [], {}) and not isinstance(
-                item, bool
+            if (
+                _is_secret_key(str(key))
+                and item not in (None, "", [], {})
+                and not isinstance(item, bool)
             ):
                 out[key] = REDACTED
             else:
