@@ -198,16 +198,19 @@ def test_exports_are_deterministic(tmp_path):
 def test_events_accepts_a_trail(tmp_path):
     trail = fx.Trail(hostile_events())
     path = fx.export.events(trail.where(error=True), tmp_path / "denied.csv")
-    assert len(csv_rows(path)) == 1 + hostile_events().filter(
-        pl.col("error_code").is_not_null()
-    ).height
+    assert (
+        len(csv_rows(path))
+        == 1 + hostile_events().filter(pl.col("error_code").is_not_null()).height
+    )
 
 
 # -- chart() ------------------------------------------------------------------------------------
 def _hostile_chart():
     data = pl.DataFrame({"label": list(HOSTILE[:12]), "n": list(range(12))})
-    return alt.Chart(data, title="<script>alert(1)</script>").mark_bar().encode(
-        x="n:Q", y="label:N", color="label:N"
+    return (
+        alt.Chart(data, title="<script>alert(1)</script>")
+        .mark_bar()
+        .encode(x="n:Q", y="label:N", color="label:N")
     )
 
 
@@ -252,8 +255,7 @@ def test_chart_times_are_utc_whatever_the_machine_zone(tmp_path):
     spec = alt.Chart(data).mark_point().encode(x="t:T", y="n:Q").to_dict()
     here = fx.export.chart(spec, tmp_path / "here.svg").read_bytes()
     code = (
-        "import json, sys, forensics as fx\n"
-        "fx.export.chart(json.loads(sys.argv[1]), sys.argv[2])\n"
+        "import json, sys, forensics as fx\nfx.export.chart(json.loads(sys.argv[1]), sys.argv[2])\n"
     )
     env = {**__import__("os").environ, "TZ": "Asia/Kolkata"}
     subprocess.run(
@@ -272,3 +274,21 @@ def test_svg_of_a_chart_with_a_selection_is_stable_within_a_process(tmp_path):
     second = fx.export.chart(chart, tmp_path / "b.svg").read_bytes()
     assert b"clipPath" in first
     assert first == second
+
+
+def test_svg_does_not_depend_on_the_row_order_of_the_data(tmp_path):
+    """Charts built from a group_by list rows in any order; the exported SVG must not care."""
+    data = pl.DataFrame(
+        {
+            "t": [f"2024-05-01T12:0{i % 10}:00Z" for i in range(30)],
+            "key": [f"ASIA{i % 3}" for i in range(30)],
+            "n": list(range(30)),
+        }
+    )
+
+    def build(frame):
+        return alt.Chart(frame).mark_circle().encode(x="t:T", y="key:N", size="n:Q")
+
+    a = fx.export.chart(build(data), tmp_path / "a.svg").read_bytes()
+    b = fx.export.chart(build(data.reverse()), tmp_path / "b.svg").read_bytes()
+    assert a == b
