@@ -189,8 +189,8 @@ def blast_graph(
         A ``BlastRadius`` (its ``.graph`` and ``.seed``), a ``Lineage``, a ``Trail`` (its
         ``graph()``), or a networkx graph.
     labels
-        Draw node names (default: when there are at most 40 nodes; else only credentials,
-        principals and the seed).
+        Draw every node's name (default: when there are at most 40 nodes; else only the seed,
+        the identities and the eight busiest credentials).
 
     Examples
     --------
@@ -205,7 +205,16 @@ def blast_graph(
     )
     if labels is None:
         labels = nodes.height <= 40
-    text_nodes = nodes if labels else nodes.filter(pl.col("kind") != "resource")
+    if labels:
+        text_nodes = nodes
+    else:  # crowded: name the seed, the identities and the busiest credentials only
+        busiest = (
+            nodes.filter(pl.col("kind") == "credential")
+            .sort(["degree", "id"], descending=[True, False]).head(8).get_column("id")
+        )
+        text_nodes = nodes.filter(
+            pl.col("kind").is_in(["seed", "principal"]) | pl.col("id").is_in(busiest.implode())
+        )
     extra = f", {dropped:,} less-connected nodes not drawn" if dropped else ""
     no_axis = alt.Axis(labels=False, ticks=False, domain=False, grid=False, title=None)
     x = alt.X("x:Q", axis=no_axis, scale=alt.Scale(zero=False, padding=30))

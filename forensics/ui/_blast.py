@@ -78,10 +78,10 @@ def _seed_options(frame: pl.DataFrame, limit: int = 400) -> list[str]:
 
 def _table(frame: Any, preferred: list[str], empty: str) -> str:
     if not isinstance(frame, pl.DataFrame):
-        return f'<p class="fx-status">{esc(empty)}</p>'
+        return f'<p class="fx-note">{esc(empty)}</p>'
     cols = [c for c in preferred if c in frame.columns] or frame.columns
     more = (
-        f'<p class="fx-status">first {MAX_ROWS:,} of {frame.height:,} rows shown</p>'
+        f'<p class="fx-note">first {MAX_ROWS:,} of {frame.height:,} rows shown</p>'
         if frame.height > MAX_ROWS else ""
     )
     return more + html_table(frame.head(MAX_ROWS), cols, titles=TITLES, limit=120,

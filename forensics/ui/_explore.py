@@ -304,7 +304,7 @@ class Explorer(widgets.VBox):
         self.event.value = None
         self.event.observe(self._on_event, names="value")
         self.record.value = (
-            '<p class="fx-status">pick an event above to see its original CloudTrail record</p>'
+            '<p class="fx-note">pick an event above to see its original CloudTrail record</p>'
             if options else ""
         )
 
