@@ -91,7 +91,9 @@ def lab(tmp_path_factory):
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError(f"jupyter lab did not start: {(state / 'lab.log').read_text()}")
+                raise RuntimeError(
+                    f"jupyter lab did not start: {(state / 'lab.log').read_text()}"
+                ) from None
             time.sleep(0.2)
     yield {"url": url, "story": info.story, "log": state / "lab.log"}
     proc.terminate()  # shuts its kernels down too
