@@ -64,6 +64,9 @@ def lab(tmp_path_factory):
     nb = with_parameters(nb, DATA=str(root / "sample"), SEED=info.story["leaked_access_key_id"],
                          SINCE=None)
     nbformat.write(nb, root / "02_blast_radius.ipynb")
+    nb = nbformat.read(NOTEBOOKS / "01_principal_timeline.ipynb", as_version=4)
+    nb = with_parameters(nb, DATA=str(root / "sample"), PRINCIPAL=info.story["compromised_user_arn"])
+    nbformat.write(nb, root / "01_principal_timeline.ipynb")
     env = dict(
         os.environ,
         JUPYTER_CONFIG_DIR=str(state / "config"), JUPYTER_RUNTIME_DIR=str(state / "runtime"),
@@ -127,6 +130,78 @@ def _open_tab(page, name: str) -> None:
     page.locator(".fx-tabs .lm-TabBar-tab", has_text=re.compile(f"^{name}")).click()
 
 
+def _run_all(page, url: str) -> None:
+    page.goto(url)
+    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=120_000)
+    _kernel_idle(page)
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+    page.wait_for_function(
+        """() => { const p = [...document.querySelectorAll(
+                       '.jp-Notebook .jp-CodeCell .jp-InputPrompt')];
+                   return p.length > 0 && p.every(e => /\\[\\d+\\]/.test(e.innerText)); }""",
+        timeout=240_000)
+    _kernel_idle(page)
+    errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]')
+    assert errors.count() == 0, errors.all_inner_texts()
+    assert page.locator(".jp-OutputArea-output", has_text=re.compile(r"^\s*ok\s*$")).count() == 1
+
+
+def test_principal_explorer_in_a_real_browser(lab):
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        try:
+            _run_all(page, f"{lab['url']}/lab/tree/01_principal_timeline.ipynb?token={TOKEN}&reset")
+            ui = page.locator(".fx-explore")
+            expect(ui.locator(".fx-table table")).to_be_visible(timeout=60_000)
+            status0 = ui.locator(".fx-status").inner_text()
+            table0 = ui.locator(".fx-table").inner_html()
+            svg0 = _chart_svg(page, ".fx-explore .fx-timeline")
+            assert "by service" in svg0 and "time (UTC)" in svg0
+
+            # a filter change through the dropdown redraws the count, the timeline and the table
+            ui.locator(".fx-error select").select_option(label="failed (any error)")
+            page.wait_for_function(
+                "([sel, old]) => document.querySelector(sel).innerText !== old",
+                arg=[".fx-explore .fx-status", status0], timeout=60_000)
+            assert ui.locator(".fx-table").inner_html() != table0
+            page.wait_for_function(
+                """([sel, old]) => { const s = document.querySelector(sel);
+                                     return s && s.outerHTML !== old; }""",
+                arg=[".fx-explore .fx-timeline svg.marks", svg0], timeout=60_000)
+
+            # picking an event shows its original record
+            ui.locator(".fx-event select").select_option(index=0)
+            expect(ui.locator(".fx-record pre")).to_contain_text('"eventID"', timeout=60_000)
+            expect(ui.locator(".fx-record pre")).to_contain_text('"errorCode"')
+
+            # dragging on the overview strip narrows the table to that window
+            ui.locator(".fx-error select").select_option(label="all events")
+            page.wait_for_function(  # the status names the active filters
+                "() => !/errors:/.test(document.querySelector('.fx-explore .fx-status').innerText)",
+                timeout=60_000)
+            area = page.locator(".fx-explore .fx-timeline g.mark-area path").first
+            area.scroll_into_view_if_needed()
+            strip = area.bounding_box()  # the overview strip's area mark
+            y = strip["y"] + strip["height"] / 2
+            page.mouse.move(strip["x"] + strip["width"] * 0.35, y)
+            page.mouse.down()
+            page.mouse.move(strip["x"] + strip["width"] * 0.55, y, steps=8)
+            page.mouse.up()
+            expect(ui.locator(".fx-brush")).to_contain_text("timeline selection", timeout=60_000)
+            ui.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "browser_01_explorer.png"))
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "browser_01_failure.png"))
+            raise
+        finally:
+            browser.close()
+
+
 def test_blast_radius_notebook_in_a_real_browser(lab):
     from playwright.sync_api import expect, sync_playwright
 
@@ -139,20 +214,7 @@ def test_blast_radius_notebook_in_a_real_browser(lab):
         problems: list[str] = []
         page.on("pageerror", lambda e: problems.append(str(e)))
         try:
-            page.goto(f"{lab['url']}/lab/tree/02_blast_radius.ipynb?token={TOKEN}&reset")
-            page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=120_000)
-            _kernel_idle(page)
-            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-            page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
-            page.wait_for_function(
-                """() => { const p = [...document.querySelectorAll(
-                               '.jp-Notebook .jp-CodeCell .jp-InputPrompt')];
-                           return p.length > 0 && p.every(e => /\\[\\d+\\]/.test(e.innerText)); }""",
-                timeout=240_000)
-            _kernel_idle(page)
-            errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]')
-            assert errors.count() == 0, errors.all_inner_texts()
-            assert page.locator(".jp-OutputArea-output", has_text=re.compile(r"^\s*ok\s*$")).count() == 1
+            _run_all(page, f"{lab['url']}/lab/tree/02_blast_radius.ipynb?token={TOKEN}&reset")
 
             widget = page.locator(".fx-blast")
             expect(widget).to_be_visible(timeout=60_000)
