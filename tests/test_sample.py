@@ -22,6 +22,7 @@ from forensics.sample import SampleInfo, generate, write
 from forensics.sources._files import layout_of
 
 EVENTS, DAYS = 5_000, 1
+MINUTES = 15  # fewer, larger files than CloudTrail's 5 minutes: the same layout, a faster load
 _NAME = re.compile(
     r"^(?P<account>\d{12})_CloudTrail_(?P<region>[a-z0-9-]+)_(?P<stamp>\d{8}T\d{4}Z)_"
     r"[A-Za-z0-9]{16}\.json\.gz$")
@@ -34,7 +35,8 @@ _KEY = re.compile(r"^A[KS]IA[A-Z2-7]{16}$")
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory) -> SampleInfo:
-    return write(tmp_path_factory.mktemp("sample") / "trail", events=EVENTS, days=DAYS)
+    return write(tmp_path_factory.mktemp("sample") / "trail", events=EVENTS, days=DAYS,
+                 file_minutes=MINUTES)
 
 
 def _files(root: Path) -> list[Path]:
@@ -62,31 +64,36 @@ def _key(r: dict) -> str | None:
 
 # ---- determinism ---------------------------------------------------------------------------
 
-def test_same_arguments_give_byte_identical_files(tmp_path):
-    a = write(tmp_path / "a", events=1_500, days=1, seed=3)
-    b = write(tmp_path / "b", events=1_500, days=1, seed=3)
+@pytest.fixture(scope="module")
+def small(tmp_path_factory) -> tuple[SampleInfo, SampleInfo, SampleInfo]:
+    """The same small sample written twice, and once with another seed."""
+    root = tmp_path_factory.mktemp("small")
+    return (write(root / "a", events=1_200, days=DAYS), write(root / "b", events=1_200, days=DAYS),
+            write(root / "c", events=1_200, days=DAYS, seed=4))
+
+
+def test_same_arguments_give_byte_identical_files(small):
+    a, b, _ = small
     fa, fb = _files(a.path), _files(b.path)
     assert [p.relative_to(a.path) for p in fa] == [p.relative_to(b.path) for p in fb]
     assert all(x.read_bytes() == y.read_bytes() for x, y in zip(fa, fb, strict=True))
     assert a.story == b.story
 
 
-def test_another_seed_gives_another_trail(tmp_path):
-    a = write(tmp_path / "a", events=1_500, days=1, seed=3)
-    b = write(tmp_path / "b", events=1_500, days=1, seed=4)
-    assert a.story["leaked_access_key_id"] != b.story["leaked_access_key_id"]
-    assert {p.name for p in _files(a.path)} != {p.name for p in _files(b.path)}
+def test_another_seed_gives_another_trail(small):
+    a, _, c = small
+    assert a.story["leaked_access_key_id"] != c.story["leaked_access_key_id"]
+    assert {p.name for p in _files(a.path)} != {p.name for p in _files(c.path)}
 
 
-def test_incident_is_the_same_whatever_the_number_of_events(tmp_path):
-    small = write(tmp_path / "s", events=2_000, days=1)
-    big = write(tmp_path / "b", events=4_000, days=1)
-    assert small.story == big.story
-    assert len(small.story["incident_event_ids"]) == len(big.story["incident_event_ids"])
+def test_incident_is_the_same_whatever_the_number_of_events(small, sample):
+    a = small[0]
+    assert (a.events, sample.events) == (1_200, EVENTS)
+    assert a.story == sample.story
 
 
 def test_generate_yields_what_write_writes(sample, records):
-    batches = list(generate(EVENTS, days=DAYS))
+    batches = list(generate(EVENTS, days=DAYS, file_minutes=MINUTES))
     flat = [r for b in batches for r in b]
     assert len(flat) == EVENTS == sample.events == len(records)
     assert sorted(r["eventID"] for r in flat) == sorted(r["eventID"] for r in records)
@@ -96,7 +103,11 @@ def test_generate_yields_what_write_writes(sample, records):
 
 # ---- layout and loading --------------------------------------------------------------------
 
-def test_files_follow_the_s3_delivery_layout(sample):
+@pytest.mark.parametrize("which", ["sample", "small"])
+def test_files_follow_the_s3_delivery_layout(which, request):
+    sample = request.getfixturevalue(which)
+    if which == "small":
+        sample = sample[0]  # CloudTrail's 5-minute files
     logs = digests = 0
     for p in _files(sample.path):
         rel = p.relative_to(sample.path).as_posix()
@@ -241,8 +252,10 @@ def test_cross_account_calls_have_both_copies(records):
     assert shared
     for copies in shared.values():
         assert len(copies) == 2
-        a, b = copies
+        a, b = sorted(copies, key=lambda r: r["userIdentity"]["type"] == "AWSAccount")
         assert a["eventID"] != b["eventID"]
+        assert b["userIdentity"] == {"type": "AWSAccount", "accountId": a["recipientAccountId"],
+                                     "principalId": a["userIdentity"]["principalId"]}
         assert {a["recipientAccountId"], b["recipientAccountId"]} == {
             a["userIdentity"]["accountId"], a["requestParameters"]["roleArn"].split(":")[4]}
         assert a["responseElements"] == b["responseElements"]
@@ -265,8 +278,16 @@ def test_story_ground_truth_is_in_the_trail(sample, records, by_id):
     # every call made with a closure key is part of the incident, and vice versa
     with_closure = {r["eventID"] for r in records if _key(r) in closure}
     assert with_closure <= set(s["incident_event_ids"])
-    for r in incident:
-        assert _key(r) in closure or r["eventName"] == "ConsoleLogin"
+    owner_copies = set(s["owner_copy_event_ids"])
+    assert owner_copies
+    for r in incident:  # key-less: a sign-in, or the role owner's copy of a cross-account call
+        if r["eventID"] in owner_copies:
+            assert r["userIdentity"]["type"] == "AWSAccount" and _key(r) is None
+            twin = [x for x in incident if x.get("sharedEventID") == r["sharedEventID"]
+                    and x is not r]
+            assert len(twin) == 1 and _key(twin[0]) in closure
+        else:
+            assert _key(r) in closure or r["eventName"] == "ConsoleLogin"
         assert r["sourceIPAddress"] in s["attacker_ips"] or r["sourceIPAddress"].endswith(
             ".amazonaws.com")
     # nobody else comes from the attacker's addresses
@@ -278,9 +299,10 @@ def test_story_ground_truth_is_in_the_trail(sample, records, by_id):
             continue
         ev = by_id[c["minted_by_event_id"]]
         resp = ev["responseElements"]
-        if c["minted_by"] == "CreateAccessKey":
+        if c["minted_by"] == "CreateAccessKey":  # created (persistence), not minted
             assert resp["accessKey"]["accessKeyId"] == c["access_key_id"]
-            assert _key(ev) == c["parent_access_key_id"]
+            assert _key(ev) == c["created_by_access_key_id"]
+            assert c["parent_access_key_id"] is None
         elif c["minted_by"] == "console sign-in":
             assert ev["eventName"] == "ConsoleLogin"
         else:
@@ -347,7 +369,7 @@ def test_decoys_are_present_and_never_in_the_closure(sample, records, by_id):
 
 
 def test_no_incident_means_no_attacker(tmp_path):
-    info = write(tmp_path / "clean", events=2_000, days=1, incident=False)
+    info = write(tmp_path / "clean", events=1_000, days=1, incident=False)
     assert info.story == {}
     ips = set()
     for p in _files(info.path):
@@ -355,7 +377,7 @@ def test_no_incident_means_no_attacker(tmp_path):
             ips |= {r["sourceIPAddress"]
                     for r in orjson.loads(gzip.decompress(p.read_bytes()))["Records"]}
     assert not ips & {"203.0.113.54", "203.0.113.201"}
-    assert info.events == 2_000
+    assert info.events == 1_000
 
 
 # ---- arguments and command line ------------------------------------------------------------
@@ -409,12 +431,12 @@ def test_the_documented_story_matches_the_default_seed(sample):
 
 
 def test_an_existing_sample_is_never_mixed_with_a_new_one(tmp_path, capsys):
-    first = write(tmp_path / "s", events=1_500, days=1)
+    first = write(tmp_path / "s", events=1_000, days=1)
     with pytest.raises(fx.ForensicsError, match="overwrite=True"):
-        write(tmp_path / "s", events=1_500, days=1, seed=8)
-    assert main(["sample", str(tmp_path / "s"), "--events", "1500", "--days", "1"]) == 2
+        write(tmp_path / "s", events=1_000, days=1, seed=8)
+    assert main(["sample", str(tmp_path / "s"), "--events", "1000", "--days", "1"]) == 2
     assert "--force" in capsys.readouterr().err
-    second = write(tmp_path / "s", events=1_500, days=1, seed=8, overwrite=True)
+    second = write(tmp_path / "s", events=1_000, days=1, seed=8, overwrite=True)
     assert first.story != second.story
     # nothing of the first sample is left: the folder holds exactly the second one's files
     assert sum(1 for p in _files(second.path) if "/CloudTrail/" in p.as_posix()) == second.files
@@ -423,3 +445,41 @@ def test_an_existing_sample_is_never_mixed_with_a_new_one(tmp_path, capsys):
 def test_command_line_refuses_bad_numbers(tmp_path, capsys):
     assert main(["sample", str(tmp_path / "x"), "--events", "0"]) == 2
     assert "events" in capsys.readouterr().err
+
+
+def test_ground_truth_without_writing_is_the_written_story(sample):
+    assert fx.sample.ground_truth(days=DAYS) == sample.story
+    assert fx.sample.ground_truth()["incident_day"] == "2026-03-04"  # day 3 of the default week
+
+
+def test_cross_account_s3_reads_are_seen_from_both_accounts(records):
+    copies = defaultdict(list)
+    for r in records:
+        if r["eventSource"] == "s3.amazonaws.com" and r.get("sharedEventID"):
+            copies[r["sharedEventID"]].append(r)
+    assert copies
+    for mine, theirs in (sorted(c, key=lambda r: r["userIdentity"]["type"] == "AWSAccount")
+                         for c in copies.values()):
+        assert theirs["userIdentity"]["type"] == "AWSAccount"
+        assert theirs["userIdentity"]["accountId"] == mine["recipientAccountId"]
+        assert theirs["recipientAccountId"] != mine["recipientAccountId"]
+        for field in ("eventTime", "eventName", "sourceIPAddress", "requestParameters"):
+            assert theirs[field] == mine[field]
+        assert theirs.get("vpcEndpointId") == mine.get("vpcEndpointId")
+
+
+@pytest.mark.parametrize(("events", "days", "seed"),
+                         [(1_000, 1, 7), (1_001, 2, 3), (1_500, 1, 1), (3_333, 3, 5)])
+def test_exactly_the_requested_number_of_events(events, days, seed):
+    batches = list(generate(events, days=days, seed=seed))
+    assert sum(len(b) for b in batches) == events
+
+
+def test_a_temporary_key_is_seen_in_another_accounts_trail(records):
+    """KMS logs a cross-account Decrypt in both accounts with the caller's key."""
+    accounts_by_key = defaultdict(set)
+    for r in records:
+        key = _key(r)
+        if key and key.startswith("ASIA"):
+            accounts_by_key[key].add(r["recipientAccountId"])
+    assert any(len(accts) > 1 for accts in accounts_by_key.values())

@@ -17,6 +17,6 @@ and gzip headers carry no time.
 
 from __future__ import annotations
 
-from forensics.sample._api import STORY, SampleInfo, generate, write
+from forensics.sample._api import START, STORY, SampleInfo, generate, ground_truth, write
 
-__all__ = ["STORY", "SampleInfo", "generate", "write"]
+__all__ = ["START", "STORY", "SampleInfo", "generate", "ground_truth", "write"]

@@ -16,7 +16,7 @@ from forensics.sample._sim import run
 from forensics.sample._world import ACCOUNTS, ORG_ID, REGIONS, TRAIL_NAME, build_world
 from forensics.sample._writer import TrailWriter
 
-__all__ = ["STORY", "SampleInfo", "generate", "write"]
+__all__ = ["START", "STORY", "SampleInfo", "generate", "ground_truth", "write"]
 
 #: The sample's first day (a Monday, 00:00 UTC).
 START = datetime(2026, 3, 2, tzinfo=UTC)
@@ -53,6 +53,8 @@ class SampleInfo:
         The sampled period (UTC), ``end`` exclusive.
     accounts, regions
         Account ids (with names) and regions in the trail.
+    seed
+        The seed the sample was drawn from.
     story
         The embedded incident's ground truth (empty when ``incident=False``); see
         ``docs/sample-incident.md``.
@@ -103,6 +105,26 @@ def _windows(*, events: int, days: int, seed: int, incident: bool, file_minutes:
     rng = random.Random(seed * 1_000_003 + 11)
     yield from run(world, rng, events=events, start=start, days=days, window=file_minutes * 60,
                    scripted=scripted)
+
+
+def ground_truth(*, days: int = 7, seed: int = 7) -> dict[str, Any]:
+    """The incident's ground truth for a sample written with ``days`` and ``seed``.
+
+    The same dict as ``write(...).story`` (it does not depend on ``events``), computed in
+    milliseconds without writing anything: notebooks opened on an existing sample use it.
+
+    Examples
+    --------
+    >>> import forensics as fx
+    >>> truth = fx.sample.ground_truth()
+    >>> truth["first_malicious_event_time"], len(truth["closure_access_key_ids"])
+    ('2026-03-04T13:52:17Z', 6)
+    """
+    from forensics.sample._incident import build_incident
+
+    _check(1_000, days, 5)
+    _, story = build_incident(build_world(seed), seed, start=int(START.timestamp()), days=days)
+    return story
 
 
 def generate(events: int = 60_000, *, days: int = 7, seed: int = 7, incident: bool = True,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import random
 from datetime import UTC, datetime
 
 __all__ = [
     "access_key",
+    "b64",
     "hex_id",
     "iso",
     "principal_id",
@@ -57,6 +59,11 @@ def hex_id(rng: random.Random, n: int) -> str:
 def token(rng: random.Random, n: int) -> str:
     """``n`` letters and digits (file-name suffixes, secret ARN suffixes)."""
     return "".join(rng.choices(_ALNUM, k=n))
+
+
+def b64(rng: random.Random, nbytes: int) -> str:
+    """Base64 of ``nbytes`` random bytes (S3's ``x-amz-id-2``, opaque tokens): fast."""
+    return base64.b64encode(rng.getrandbits(8 * nbytes).to_bytes(nbytes, "big")).decode()
 
 
 def iso(ts: int) -> str:

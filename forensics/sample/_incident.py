@@ -136,7 +136,8 @@ def build_incident(world: World, seed: int, *, start: int, days: int
             "account_id": c.account,
             "minted_by": minted_by,
             "minted_by_event_id": event["eventID"] if event else None,
-            "parent_access_key_id": parent,
+            "parent_access_key_id": None if minted_by == "CreateAccessKey" else parent,
+            "created_by_access_key_id": parent if minted_by == "CreateAccessKey" else None,
             "joined_closure_by": how,
         })
 
@@ -395,7 +396,6 @@ def build_incident(world: World, seed: int, *, start: int, days: int
                    ts + 52, 1 << 40, user_arn)
     cred_row(new_key, "CreateAccessKey", create_key_event, s2.key,
              "created by a closure key (persistence)")
-    story_creds[-1]["created_by_access_key_id"] = s2.key
     ts = t0 + 80 * 60 + 14
     sc.call(exfil, new_key, ts, "us-east-1", "sts.amazonaws.com", "GetCallerIdentity", ro=True)
     _ops.s3_list_buckets(sc.sim, exfil, new_key, ts + 21, "us-east-1")
@@ -538,6 +538,11 @@ def build_incident(world: World, seed: int, *, start: int, days: int
                                 "DeleteDetector"],
         "denied_event_ids": denied_ids,
         "incident_event_ids": incident_ids,
+        # key-less records of the incident: the role owner's copy of a cross-account call
+        # (userIdentity AWSAccount), found through sharedEventID, not by key
+        "owner_copy_event_ids": [r["eventID"] for r in records
+                                 if sc.kind[r["eventID"]] == "incident"
+                                 and r["userIdentity"].get("type") == "AWSAccount"],
         "decoys": {
             "legit_key_of_compromised_user": ci_key.key,
             "access_key_ids": decoy_keys,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from forensics.sample._ids import hex_id, token, uuid4
+from forensics.sample._ids import b64, hex_id, token, uuid4
 
 if TYPE_CHECKING:
     from forensics.sample._records import Cred
@@ -28,8 +28,15 @@ def _denied(cred: Cred, action: str, resource: str = "*") -> tuple[str, str]:
                      f"{resource} because no identity-based policy allows the {action} action")
 
 
+_YMD: dict[int, str] = {}
+
+
 def _ymd(ts: int) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y/%m/%d")
+    day = ts // 86400
+    s = _YMD.get(day)
+    if s is None:
+        s = _YMD[day] = datetime.fromtimestamp(day * 86400, UTC).strftime("%Y/%m/%d")
+    return s
 
 
 def _s3(sim: Sim, a: Actor, cred: Cred, ts: int, region: str, name: str, bucket: str,
@@ -57,20 +64,22 @@ def _s3(sim: Sim, a: Actor, cred: Cred, ts: int, region: str, name: str, bucket:
         "CipherSuite": "TLS_AES_128_GCM_SHA256",
         "bytesTransferredIn": nbytes if name == "PutObject" else 0,
         "AuthenticationMethod": "AuthHeader",
-        "x-amz-id-2": token(rng, 56) + "=",
+        "x-amz-id-2": b64(rng, 57),
         "bytesTransferredOut": nbytes if name == "GetObject" and error is None else 0,
     }
     shared = uuid4(rng) if owner != cred.account else None
     sim.call(a, cred, ts, region, "s3.amazonaws.com", name, req=req, resp=resp, ro=ro,
              error=error, additional=add, resources=res, mgmt=False, host=host,
              shared=shared)
-    if shared is not None:  # the bucket owner's copy
+    if shared is not None:  # the bucket owner's copy: same call, seen from the other account
+        mine = sim.out[-1]
         ident = {"type": "AWSAccount", "principalId": cred.identity.get("principalId", ""),
                  "accountId": cred.account}
-        sim.emit(sim.em.record(ts, ident, "s3.amazonaws.com", name, region, a.ip, a.ua, owner,
+        sim.emit(sim.em.record(ts, ident, "s3.amazonaws.com", name, region,
+                               mine["sourceIPAddress"], mine["userAgent"], owner,
                                req=req, resp=resp, read_only=ro, error=error, additional=add,
                                resources=res, management=False, shared_event_id=shared,
-                               host=host))
+                               vpce=mine.get("vpcEndpointId"), host=host))
     # S3 Bucket Keys: KMS is called once per bucket key lifetime, not for every object
     if kms and error is None and name in ("GetObject", "PutObject") and (
             a.data.get("all_kms") or rng.random() < 0.2):
@@ -129,7 +138,7 @@ def s3_list_buckets(sim, a, cred, ts, region):
              req={"Host": "s3.amazonaws.com"}, ro=True,
              additional={"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256",
                          "bytesTransferredIn": 0, "AuthenticationMethod": "AuthHeader",
-                         "x-amz-id-2": token(sim.rng, 56) + "=", "bytesTransferredOut": 3120},
+                         "x-amz-id-2": b64(sim.rng, 57), "bytesTransferredOut": 3120},
              host="s3.amazonaws.com")
 
 
@@ -148,7 +157,7 @@ def _bucket_mgmt(name: str):
                  additional={"SignatureVersion": "SigV4",
                              "CipherSuite": "ECDHE-RSA-AES128-GCM-SHA256",
                              "bytesTransferredIn": 0, "AuthenticationMethod": "AuthHeader",
-                             "x-amz-id-2": token(sim.rng, 56) + "=",
+                             "x-amz-id-2": b64(sim.rng, 57),
                              "bytesTransferredOut": 0 if err else 512})
     return op
 
@@ -175,7 +184,7 @@ describe_instances = ec2_describe("DescribeInstances", {
 
 def run_instances(sim, a, cred, ts, region):
     rng = sim.rng
-    inst, eni, vol = f"i-0{hex_id(rng, 16)}", f"eni-0{hex_id(rng, 16)}", f"vol-0{hex_id(rng, 16)}"
+    inst, eni = f"i-0{hex_id(rng, 16)}", f"eni-0{hex_id(rng, 16)}"
     subnet, sg = a.data["subnet"], a.data["sg"]
     ip = f"10.20.{rng.randrange(1, 250)}.{rng.randrange(2, 250)}"
     az = f"{region}{rng.choice('abc')}"
@@ -232,12 +241,9 @@ def run_instances(sim, a, cred, ts, region):
             "tagSet": {"items": [{"key": "Name", "value": "app-server"},
                                  {"key": "team", "value": "platform"}]},
         }]},
-        "requesterId": None,
     }
-    del resp["requesterId"]
     sim.call(a, cred, ts, region, "ec2.amazonaws.com", "RunInstances", req=req, resp=resp,
-             ro=False, resources=None)
-    _ = vol
+             ro=False)
 
 
 def create_tags(sim, a, cred, ts, region):
@@ -255,6 +261,27 @@ def kms_decrypt(sim, a, cred, ts, region):
                   "encryptionContext": {"app": a.data.get("app", "orders"), "env": "prod"}},
              ro=True,
              resources=[{"accountId": key.split(":")[4], "type": "AWS::KMS::Key", "ARN": key}])
+
+
+def kms_decrypt_shared(sim, a, cred, ts, region):
+    """Decrypt with another account's key: both accounts log it, with the caller's full identity.
+
+    KMS writes the key owner's copy with the caller's ``userIdentity`` (key included), so the
+    same temporary key shows up in a second account's trail.
+    """
+    key = a.data["shared_kms"]
+    owner = key.split(":")[4]
+    shared = uuid4(sim.rng)
+    req = {"encryptionAlgorithm": "SYMMETRIC_DEFAULT", "keyId": key,
+           "encryptionContext": {"dataset": "partner-reference"}}
+    res = [{"accountId": owner, "type": "AWS::KMS::Key", "ARN": key}]
+    sim.call(a, cred, ts, key.split(":")[3], "kms.amazonaws.com", "Decrypt", req=req, ro=True,
+             resources=res, shared=shared)
+    mine = sim.out[-1]
+    sim.emit(sim.em.record(ts, cred.identity, "kms.amazonaws.com", "Decrypt", mine["awsRegion"],
+                           mine["sourceIPAddress"], mine["userAgent"], owner, req=req,
+                           read_only=True, resources=res, shared_event_id=shared,
+                           vpce=mine.get("vpcEndpointId")))
 
 
 def kms_gdk(sim, a, cred, ts, region):
@@ -561,6 +588,7 @@ OPS: dict[str, Any] = {
     "create_tags": create_tags,
     "kms_decrypt": kms_decrypt,
     "kms_gdk": kms_gdk,
+    "kms_decrypt_shared": kms_decrypt_shared,
     "kms_describe": kms_describe,
     "secret_get": secret_get,
     "ssm_get": ssm_get,

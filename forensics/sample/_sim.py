@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from forensics.sample._ids import iso
 from forensics.sample._records import Cred, Emitter
 
 __all__ = ["Actor", "Sim", "run"]
@@ -35,7 +36,7 @@ class Actor:
     op_weights: list[float]
     regions: tuple[str, ...] = ("eu-west-1",)
     region_weights: tuple[float, ...] | None = None
-    day: float = 1.0  # weight in working hours (weekdays 07-19 UTC)
+    day: float = 1.0  # weight in working hours (weekdays, ramping 06-20 UTC)
     night: float = 1.0  # weight otherwise
     burst: int = 1  # up to this many calls per act, a second apart
     data: dict[str, Any] = field(default_factory=dict)
@@ -69,13 +70,34 @@ class Actor:
         cred = self.source.get(sim, t)
         ts = max(t, cred.minted + 1)
         n = 1 if self.burst == 1 else rng.randint(1, self.burst)
+        deny = self.data.get("deny", 0.0)
         for i in range(n):
             op = rng.choices(self.ops, cum_weights=self.op_cum)[0]
             if self.region_cum is None:
                 region = self.regions[0]
             else:
                 region = rng.choices(self.regions, cum_weights=self.region_cum)[0]
+            before = len(sim.out)
             op(sim, self, cred, ts + i, region)
+            if deny and len(sim.out) == before + 1 and rng.random() < deny:
+                sim.out[-1] = _denied(sim.out[-1], cred.arn)
+
+
+def _denied(r: dict[str, Any], arn: str) -> dict[str, Any]:
+    """The same call refused: a missing permission (everyday noise, not an attack)."""
+    if "errorCode" in r:
+        return r
+    action = f"{r['eventSource'].split('.', 1)[0]}:{r['eventName'].rstrip('0123456789v')}"
+    out: dict[str, Any] = {}
+    for k, v in r.items():
+        if k == "responseElements":
+            v = None
+        out[k] = v
+        if k == "userAgent":
+            out["errorCode"] = "AccessDenied"
+            out["errorMessage"] = (f"User: {arn} is not authorized to perform: {action} because "
+                                   f"no identity-based policy allows the {action} action")
+    return out
 
 
 class Sim:
@@ -103,10 +125,15 @@ class Sim:
             console=cred.console))
 
 
-def _is_working(ts: int) -> bool:
+#: How much of its working-hours weight an actor has at each hour of a weekday (UTC): the
+#: working day ramps up from 06:00 and down until 20:00; nights and weekends use ``night``.
+_WORKDAY = (0, 0, 0, 0, 0, 0, 0.3, 0.75, 1, 1, 1, 1, 0.9, 1, 1, 1, 1, 0.9, 0.6, 0.3, 0.1, 0, 0, 0)
+
+
+def _workday_share(ts: int) -> float:
     day, sod = divmod(ts, 86400)
     weekday = (day + 3) % 7  # 1970-01-01 was a Thursday; 0 = Monday
-    return weekday < 5 and 7 * 3600 <= sod < 19 * 3600
+    return _WORKDAY[sod // 3600] if weekday < 5 else 0.0
 
 
 def _cum(weights: list[float]) -> list[float]:
@@ -132,20 +159,16 @@ def run(world: Any, rng: random.Random, *, events: int, start: int, days: int, w
     """
     sim = Sim(world, rng)
     actors: list[Actor] = world.actors
-    day_cum = _cum([a.day for a in actors])
-    night_cum = _cum([a.night for a in actors])
+    cums = {f: _cum([a.night + (a.day - a.night) * f for a in actors]) for f in set(_WORKDAY)}
     service_actor = world.service_actor
     n_windows = days * 86400 // window
     bg_total = events - len(scripted)
     if bg_total < 0:
         raise ValueError(f"events={events} is smaller than the incident ({len(scripted)} events)")
-    weights = [day_cum[-1] if _is_working(start + i * window) else night_cum[-1]
-               for i in range(n_windows)]
+    weights = [cums[_workday_share(start + i * window)][-1] for i in range(n_windows)]
     total_w = sum(weights)
     scripted = sorted(scripted, key=lambda r: r["eventTime"])
     by_window: dict[int, list[dict[str, Any]]] = {}
-    from forensics.sample._ids import iso
-
     bounds = [iso(start + i * window) for i in range(n_windows + 1)]
     j = 0
     for i in range(n_windows):
@@ -159,7 +182,6 @@ def run(world: Any, rng: random.Random, *, events: int, start: int, days: int, w
     produced = 0
     cum_w = 0.0
     per_act = 1.2  # records per act, tracked as we go
-    acts_done = 0
     for i in range(n_windows):
         w0 = start + i * window
         cum_w += weights[i]
@@ -168,24 +190,23 @@ def run(world: Any, rng: random.Random, *, events: int, start: int, days: int, w
         sim.out = []
         if want > 0:
             m = max(1, round(want / per_act))
-            cum = day_cum if _is_working(w0) else night_cum
+            cum = cums[_workday_share(w0)]
             times = sorted(w0 + rng.randrange(window - _MARGIN) for _ in range(m))
             chosen = rng.choices(actors, cum_weights=cum, k=m)
             for t, actor in zip(times, chosen, strict=True):
                 actor.act(sim, t)
-            acts_done += m
             got = len(sim.out)
             per_act = 0.9 * per_act + 0.1 * max(1.0, got / m)
+        excess = produced + len(sim.out) - bg_total
+        if excess > 0:  # never more than asked: drop the latest plain calls (not a mint)
+            keep = []
+            for r in reversed(sim.out):
+                if excess > 0 and not _is_mint(r) and "sharedEventID" not in r:
+                    excess -= 1
+                    continue
+                keep.append(r)
+            sim.out = keep[::-1]
         if i == n_windows - 1:
-            excess = produced + len(sim.out) - bg_total
-            if excess > 0:  # drop the latest plain calls (never a minting event)
-                keep = []
-                for r in reversed(sim.out):
-                    if excess > 0 and not _is_mint(r):
-                        excess -= 1
-                        continue
-                    keep.append(r)
-                sim.out = keep[::-1]
             while produced + len(sim.out) < bg_total:
                 service_actor.act(sim, w0 + rng.randrange(window - _MARGIN))
         produced += len(sim.out)

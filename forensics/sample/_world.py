@@ -267,7 +267,7 @@ def build_world(seed: int) -> World:
         o, ow = ops(s3_get=1.6, s3_put=0.6, s3_head=0.4, kms_decrypt=1.5, secret_get=1,
                     ssm_get=2, ssm_agent=4, caller_identity=0.5)
         A.append(Actor(f"app-server/{inst}", src, APP_NAT_IP, (UA_GO,), o, ow,
-                       day=2.2, night=1.4, burst=2,
+                       day=2.6, night=1.0, burst=2,
                        data={"read_buckets": [uploads, uploads, reference],
                              "write_buckets": [uploads], "kms": k_a, "app": "orders",
                              "secrets": [s_orders_db, s_stripe],
@@ -281,7 +281,8 @@ def build_world(seed: int) -> World:
                                         jenkins_inst, ec2=True, refresh=3600)
     o, ow = ops(describe_instances=2, ecr_token=2, s3_put=2, caller_identity=1, ssm_agent=3)
     A.append(Actor("jenkins", jsrc, JENKINS_NAT_IP, (UA_JENKINS,), o, ow, day=1.2, night=0.4,
-                   burst=2, data={"write_buckets": [artifacts]}, agent_ua=UA_SSM_AGENT,
+                   burst=2, data={"write_buckets": [artifacts], "deny": 0.01},
+                   agent_ua=UA_SSM_AGENT,
                    vpce_ip="10.20.8.14"))
     S["jenkins-deploy"] = jdep = Assume(R["ci-deploy-role"], "ci-deploy", jsrc, JENKINS_NAT_IP,
                                         UA_JENKINS, region="eu-west-1")
@@ -315,15 +316,18 @@ def build_world(seed: int) -> World:
     gha = WebIdentity(R["gha-web-deploy"], "repo:acme/web:ref:refs/heads/main", GHA_IP, UA_GHA)
     o, ow = ops(s3_put=6, cloudfront_invalidate=1, caller_identity=1)
     A.append(Actor("gha-web", gha, GHA_IP, (UA_GHA,), o, ow, day=1.0, night=0.05, burst=4,
-                   data={"write_buckets": [web]}))
+                   data={"write_buckets": [web], "deny": 0.02}))
     # ---- Lambda functions ------------------------------------------------------------------------
     orders = ServiceAssume(R["orders-processor-role"], "lambda.amazonaws.com",
                            "orders-processor", duration=12 * 3600, refresh=2 * 3600)
-    o, ow = ops(s3_get=2, s3_put=1, kms_decrypt=1, secret_get=1, ssm_get=1.5, logs_stream=1)
-    A.append(Actor("orders-processor", orders, "3.250.107.38", (UA_LAMBDA,), o, ow, day=3.0,
-                   night=1.5, burst=2,
+    o, ow = ops(s3_get=2, s3_put=1, kms_decrypt=1, secret_get=1, ssm_get=1.5, logs_stream=1,
+                kms_decrypt_shared=0.4)
+    A.append(Actor("orders-processor", orders, "3.250.107.38", (UA_LAMBDA,), o, ow, day=3.2,
+                   night=1.0, burst=2,
                    data={"read_buckets": [uploads, reference], "write_buckets": [uploads],
-                         "kms": k_a, "secrets": [s_orders_db, s_stripe], "app": "orders-processor",
+                         "kms": k_a, "shared_kms": k_b, "secrets": [s_orders_db, s_stripe],
+                         "app": "orders-processor",
+                         "deny": 0.01,
                          "params": ["/prod/orders/db-host", "/prod/orders/feature-flags"]}))
     S["etl-exporter"] = exporter = ServiceAssume(
         R["etl-exporter-role"], "lambda.amazonaws.com", "etl-exporter", duration=12 * 3600,
@@ -355,7 +359,7 @@ def build_world(seed: int) -> World:
          {"readonly_denied": True}),
         ("carol@acme.example", "sso-analyst-data", OFFICE_IPS[2], (UA_CONSOLE, UA_CLI_LINUX),
          dict(athena_query=3, glue_get_table=2, s3_list=1, s3_get=2), 1.0,
-         {"read_buckets": [athena], "prefix": "analysts/"}),
+         {"read_buckets": [athena], "prefix": "analysts/", "deny": 0.03}),
         ("dave@acme.example", "sso-admin-mgmt", OFFICE_IPS[0], (UA_CONSOLE,),
          dict(org_list_accounts=2, cloudtrail_lookup=2, guardduty_findings=2, console_browse=2),
          0.4, {}),
@@ -369,7 +373,8 @@ def build_world(seed: int) -> World:
         o, ow = ops(**opw)
         A.append(Actor(f"sso/{email}", src, ip, uas, o, ow,
                        regions=("eu-west-1", "us-east-1", "eu-central-1"),
-                       region_weights=(6, 2, 1), day=weight, night=0.01, burst=4,
+                       region_weights=(6, 2, 1), day=weight,
+                       night=0.01 if email.startswith("alice") else 0.0, burst=4,
                        data={"functions": ["orders-processor", "orders-api"],
                              "stacks": ["orders-prod"], **data}))
     # ---- IAM users: console (MFA), CLI with GetSessionToken, a federation token bot -------------
@@ -377,7 +382,7 @@ def build_world(seed: int) -> World:
     o, ow = ops(console_browse=5, describe_instances=1)
     A.append(Actor("console/j.smith", jsmith, "192.0.2.45", (UA_CONSOLE,), o, ow,
                    regions=("eu-west-1", "us-east-1"), region_weights=(3, 1), day=0.5,
-                   night=0.005, burst=4, data={"functions": ["orders-api"],
+                   night=0.0, burst=4, data={"functions": ["orders-api"],
                                                "stacks": ["orders-prod"]}))
     garcia_key = LongTerm(U["m.garcia"], w.keys["m.garcia"])
     garcia_mfa = SessionToken(garcia_key, "192.0.2.77", UA_CLI_MAC)
@@ -386,10 +391,10 @@ def build_world(seed: int) -> World:
     o, ow = ops(describe_instances=2, s3_list=1, iam_list_roles=1, describe_snapshots=1)
     A.append(Actor("cli/m.garcia", garcia_admin, "192.0.2.77", (UA_CLI_MAC,), o, ow,
                    regions=("eu-west-1", "eu-central-1"), region_weights=(3, 1), day=0.35,
-                   night=0.003, burst=3, data={"read_buckets": [raw], "prefix": "raw/"}))
+                   night=0.0, burst=3, data={"read_buckets": [raw], "prefix": "raw/"}))
     o, ow = ops(caller_identity=1, describe_instances=1)
     A.append(Actor("cli/m.garcia-mfa", garcia_mfa, "192.0.2.77", (UA_CLI_MAC,), o, ow,
-                   day=0.1, night=0.001))
+                   day=0.1, night=0.0))
     fed = Federation(LongTerm(U["legacy-reporting"], w.keys["legacy-reporting"]), "report-bot",
                      "192.0.2.200", UA_REPORT)
     o, ow = ops(s3_list_buckets=1, describe_instances=2, cloudtrail_describe=1)
