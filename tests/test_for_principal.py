@@ -129,3 +129,23 @@ def test_principals_counts(t):
 def test_principals_of_an_empty_trail():
     p = principals(fx.Trail(fx.EVENTS_SCHEMA.to_frame(eager=True)))
     assert p.height == 0 and "principal" in p.columns
+
+
+def test_names_match_without_case_when_nothing_matches_exactly(t):
+    assert len(for_principal(t, "ALICE")) == 2
+    assert len(for_principal(t, "deploy")) == 1
+
+
+def test_identity_type_is_the_most_frequent_by_events():
+    fed = {
+        "type": "FederatedUser",
+        "arn": f"arn:aws:sts::{A}:federated-user/f",
+        "accountId": A,
+        "sessionContext": {"sessionIssuer": {"type": "IAMUser", "arn": f"arn:aws:iam::{A}:user/u"}},
+    }
+    records = [event(0, "GetFederationToken", user(A, "u", "AKIAU00000000001"))]
+    records += [event(i, "ListBuckets", fed, ip=f"10.0.0.{i}") for i in range(1, 4)]
+    p = principals(trail(records)).row(0, named=True)
+    assert p["principal"] == f"arn:aws:iam::{A}:user/u"
+    assert (p["identity_type"], p["events"]) == ("FederatedUser", 4)
+    assert p["session_arns"] == [f"arn:aws:sts::{A}:federated-user/f"]

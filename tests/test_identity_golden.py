@@ -7,6 +7,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import forensics as fx
 from forensics._identity_keys import principal_key
@@ -103,3 +105,52 @@ def test_identity_center_user_by_name_and_sso_role_by_name():
 )
 def test_principal_key_never_fails(identity, expected):
     assert principal_key(identity) == expected
+
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20))
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_identity_fields = st.sampled_from(
+    [
+        "type",
+        "arn",
+        "accountId",
+        "principalId",
+        "userName",
+        "invokedBy",
+        "identityProvider",
+        "sessionContext",
+        "onBehalfOf",
+        "accessKeyId",
+    ]
+)
+_types = st.sampled_from(
+    [
+        "IAMUser",
+        "Root",
+        "AssumedRole",
+        "FederatedUser",
+        "AWSService",
+        "AWSAccount",
+        "SAMLUser",
+        "WebIdentityUser",
+        "IdentityCenterUser",
+        "Unknown",
+        "",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kind=st.one_of(_types, _values),
+    fields=st.dictionaries(_identity_fields, _values, max_size=6),
+)
+def test_principal_key_is_never_null_and_never_raises(kind, fields):
+    key = principal_key({**fields, "type": kind})
+    assert isinstance(key, str) and key

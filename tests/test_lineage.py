@@ -226,3 +226,26 @@ def test_saml_user_derived_reaches_the_sessions_it_minted():
     assert creds["parent_access_key_id"].item() is None
     assert creds["minted_by_principal"].item() == f"saml:{provider}/alice@example.com"
     assert lineage(t, "ASIAFROMSAML0001").chain.height == 1
+
+
+def test_lineage_display_escapes_record_text():
+    evil = "<script>alert(1)</script>"
+    records = [
+        assume_role(0, user(A, evil, "AKIAEVIL00000001"), DEPLOY, "x", "ASIAEVIL00000001"),
+    ]
+    lin = lineage(trail(records), "ASIAEVIL00000001")
+    assert evil in lin.summary()
+    assert "<script>" not in lin._repr_html_()
+    assert "ASIAEVIL00000001" in repr(lin) and "AKIAEVIL00000001" in repr(lin)
+
+
+def test_same_answers_over_a_lazy_parquet_scan(t, tmp_path):
+    path = tmp_path / "events.parquet"
+    t.events.write_parquet(path)
+    lazy = fx.Trail(pl.scan_parquet(path))
+    got = for_principal(lazy, "mallory", derived=True)
+    assert got._collected is None
+    want = for_principal(t, "mallory", derived=True).events
+    assert got.events["event_id"].to_list() == want["event_id"].to_list()
+    assert lineage(lazy, M_CROSS).chain["access_key_id"].to_list() == [MALLORY, M_SESS, M_CROSS]
+    assert lazy.principals().height == t.principals().height

@@ -62,50 +62,83 @@ CONSOLE_SESSION = timedelta(hours=12)
 _CACHE: weakref.WeakKeyDictionary[Trail, pl.DataFrame] = weakref.WeakKeyDictionary()
 
 
-def _distinct(col: str) -> pl.Expr:
-    return pl.col(col).drop_nulls().unique().sort()
+#: list column of :func:`credentials` -> the events column its distinct values come from.
+_LISTS = {
+    "source_ips": "source_ip",
+    "user_agents": "user_agent",
+    "accounts": "_account",
+    "regions": "aws_region",
+}
 
 
 def _usage(lazy: pl.LazyFrame) -> pl.LazyFrame:
-    key = clean_key(pl.col("access_key_id"))
-    first = pl.col("event_time").arg_min()
-    console_hint = (
-        pl.col("extra").str.contains('"sessionCredentialFromConsole":"true"', literal=True)
-        | pl.col("extra").str.contains('"sessionCredentialFromConsole":true', literal=True)
-        | pl.col("user_agent").str.starts_with("console.")
-        | pl.col("user_agent").str.starts_with("signin.amazonaws.com")
-        | (pl.col("user_agent") == "AWS Internal")
-    ).fill_null(False)
-    return (
-        lazy.select(
-            key.alias("access_key_id"),
-            "event_time",
-            "principal",
-            "principal_arn",
-            "account_id",
-            "identity_type",
-            "source_ip",
-            "user_agent",
-            "aws_region",
-            pl.coalesce("recipient_account_id", "account_id").alias("_account"),
-            console_hint.alias("_console"),
-        )
-        .filter(pl.col("access_key_id").is_not_null())
-        .group_by("access_key_id")
+    """Per key: owner at first use, first/last use, count, distinct IPs, agents, accounts, regions.
+
+    Two levels: one pass groups the events by (key, IP, agent, region, account), which leaves far
+    fewer rows than events; the per-key lists and totals are then built from those combinations.
+    Keys are checked after grouping (few keys, many rows).
+    """
+    account = pl.coalesce("recipient_account_id", "account_id").alias("_account")
+    combos = (
+        lazy.filter(pl.col("access_key_id").is_not_null())
+        .group_by("access_key_id", "source_ip", "user_agent", "aws_region", account)
         .agg(
-            pl.col("principal").get(first).alias("principal"),
-            pl.col("principal_arn").get(first).alias("principal_arn"),
-            pl.col("account_id").get(first).alias("account_id"),
-            pl.col("identity_type").get(first).alias("identity_type"),
+            pl.col("principal").first(),
+            pl.col("principal_arn").first(),
+            pl.col("account_id").first(),
+            pl.col("identity_type").first(),
             pl.col("event_time").min().alias("first_used"),
             pl.col("event_time").max().alias("last_used"),
             pl.len().alias("events"),
-            _distinct("source_ip").alias("source_ips"),
-            _distinct("user_agent").alias("user_agents"),
-            _distinct("_account").alias("accounts"),
-            _distinct("aws_region").alias("regions"),
-            pl.col("_console").any().alias("_console"),
         )
+    )
+    at_first = pl.col("first_used")
+    return (
+        combos.group_by("access_key_id")
+        .agg(
+            *(
+                pl.col(c).sort_by(at_first).first()
+                for c in ("principal", "principal_arn", "account_id", "identity_type")
+            ),
+            pl.col("first_used").min(),
+            pl.col("last_used").max(),
+            pl.col("events").sum().cast(pl.UInt32),
+            *(pl.col(src).drop_nulls().unique().sort().alias(name) for name, src in _LISTS.items()),
+        )
+        .with_columns(clean_key(pl.col("access_key_id")).alias("access_key_id"))
+        .filter(pl.col("access_key_id").is_not_null())
+    )
+
+
+def _console_user_agent(ua: pl.Expr) -> pl.Expr:
+    return (
+        ua.str.starts_with("console.")
+        | ua.str.starts_with("signin.amazonaws.com")
+        | (ua == "AWS Internal")
+    )
+
+
+def _console_keys(lazy: pl.LazyFrame) -> pl.DataFrame:
+    """Temporary keys of IAM users / root with ``sessionCredentialFromConsole`` on an event.
+
+    Only those users' temporary-key events are read; the JSON is parsed on the few rows that
+    mention the field (after collecting, so the parse is not pushed down to every row).
+    """
+    hinted = (
+        lazy.filter(
+            pl.col("identity_type").is_in(["IAMUser", "Root"])
+            & pl.col("access_key_id").str.starts_with("ASIA")
+            & pl.col("extra").str.contains("sessionCredentialFromConsole", literal=True)
+        )
+        .select("access_key_id", "extra")
+        .collect()
+    )
+    value = pl.col("extra").str.json_path_match("$.sessionCredentialFromConsole")
+    return (
+        hinted.filter(value.str.to_lowercase() == "true")
+        .select("access_key_id")
+        .unique()
+        .with_columns(pl.lit(True).alias("_console"))
     )
 
 
@@ -173,8 +206,10 @@ def credentials(trail: Trail) -> pl.DataFrame:
         return cached
     lazy = trail.lazy
     minted = mint_events(lazy)
-    used = _usage(lazy).collect()
-    frame = used.join(minted, on="access_key_id", how="full", coalesce=True)
+    used, console = _usage(lazy).collect(), _console_keys(lazy)
+    frame = used.join(minted, on="access_key_id", how="full", coalesce=True).join(
+        console, on="access_key_id", how="left"
+    )
 
     key = pl.col("access_key_id")
     kind = (
@@ -184,11 +219,14 @@ def credentials(trail: Trail) -> pl.DataFrame:
         .then(pl.lit("temporary"))
         .otherwise(pl.lit("unknown"))
     )
-    console = (
+    from_console = (
         pl.col("minted_by").is_null()
         & key.str.starts_with("ASIA")
         & pl.col("identity_type").is_in(["IAMUser", "Root"])
-        & pl.col("_console").fill_null(False)
+        & (
+            pl.col("_console").fill_null(False)
+            | pl.col("user_agents").list.eval(_console_user_agent(pl.element())).list.any()
+        )
     )
     minted_rel = pl.col("relation") == "minted"
     frame = frame.with_columns(
@@ -196,7 +234,7 @@ def credentials(trail: Trail) -> pl.DataFrame:
         pl.coalesce("principal", "session_principal").alias("principal"),
         pl.coalesce("principal_arn", "session_arn").alias("principal_arn"),
         pl.coalesce("account_id", "session_account").alias("account_id"),
-        pl.when(console)
+        pl.when(from_console)
         .then(pl.lit("console sign-in"))
         .otherwise(pl.col("minted_by").fill_null("unknown"))
         .alias("minted_by"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import html
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -32,7 +33,7 @@ _NODE_ATTRS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Lineage:
     """The lineage of one access key.
 
@@ -86,6 +87,16 @@ class Lineage:
 
     def __str__(self) -> str:
         return self.summary()
+
+    def __repr__(self) -> str:
+        return (
+            f"<Lineage {self.access_key_id}: chain of {self.chain.height} from {self.origin}, "
+            f"{self.tree.height} beneath{', cycle' if self.cycle else ''}>"
+        )
+
+    def _repr_html_(self) -> str:
+        # Principal names and keys come from the records: attacker-controlled, so escaped.
+        return f"<pre>{html.escape(self.summary())}</pre>"
 
 
 def _links(creds: pl.DataFrame) -> pl.DataFrame:

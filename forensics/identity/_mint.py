@@ -74,16 +74,15 @@ MINT_SCHEMA = pl.Schema(
 def clean_key(expr: pl.Expr) -> pl.Expr:
     """An access key id, or null when it cannot identify one credential.
 
-    Empty strings and redacted keys (``AKIA****************``, as in anonymised samples) would
+    Empty or short strings and redacted keys (``AKIA****************``, as in anonymised samples) would
     merge unrelated credentials into one, so they are not keys.
 
     >>> pl.select(clean_key(pl.lit("AKIA****"))).item() is None
     True
     """
-    text = expr.str.strip_chars()
     return (
-        pl.when((text.str.len_chars() >= 8) & ~text.str.contains("*", literal=True))
-        .then(text)
+        pl.when((expr.str.len_bytes() >= 8) & ~expr.str.contains("*", literal=True))
+        .then(expr)
         .otherwise(None)
     )
 

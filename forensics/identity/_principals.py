@@ -15,8 +15,20 @@ if TYPE_CHECKING:
 __all__ = ["principals"]
 
 
-def _distinct(expr: pl.Expr) -> pl.Expr:
-    return expr.drop_nulls().unique().sort()
+def _clean(name: str) -> pl.Expr:
+    return clean_key(pl.element()).drop_nulls() if name == "access_keys" else pl.element()
+
+
+def _most_frequent(combos: pl.LazyFrame, column: str) -> pl.LazyFrame:
+    """Per principal, the non-null value of ``column`` seen in the most events (ties: smallest)."""
+    return (
+        combos.filter(pl.col(column).is_not_null())
+        .group_by("principal", column)
+        .agg(pl.col("events").sum().alias("_n"))
+        .sort(["_n", column], descending=[True, False])
+        .group_by("principal", maintain_order=True)
+        .agg(pl.col(column).first())
+    )
 
 
 def principals(trail: Trail) -> pl.DataFrame:
@@ -44,35 +56,74 @@ def principals(trail: Trail) -> pl.DataFrame:
     >>> principals(t).select("principal", "events", "access_denied").row(0)
     ('arn:aws:iam::111122223333:user/alice', 2, 1)
     """
-    login = pl.col("event_name") == "ConsoleLogin"
-    failed = pl.col("error_code").is_not_null() | pl.col("response_elements").str.contains(
-        '"ConsoleLogin":"Failure"', literal=True
-    ).fill_null(False)
-    return (
-        trail.lazy.group_by("principal")
+    lazy = trail.lazy
+    session = pl.col("identity_type").is_in(["AssumedRole", "FederatedUser"])
+    lists = {
+        "source_ips": pl.col("source_ip"),
+        "user_agents": pl.col("user_agent"),
+        "regions": pl.col("aws_region"),
+        "services": pl.col("event_source"),
+        "access_keys": pl.col("access_key_id"),
+        "session_arns": pl.when(session).then(pl.col("principal_arn")),
+        "source_identities": pl.col("source_identity"),
+    }
+    # Two levels: the distinct combinations of the listed values are far fewer than events.
+    combos = (
+        lazy.group_by(
+            pl.col("principal").fill_null("unknown"),
+            "identity_type",
+            "account_id",
+            *(expr.alias(name) for name, expr in lists.items()),
+        )
         .agg(
-            pl.col("identity_type").drop_nulls().mode().sort().first().alias("identity_type"),
-            pl.col("account_id").drop_nulls().mode().sort().first().alias("account_id"),
             pl.col("event_time").min().alias("first_seen"),
             pl.col("event_time").max().alias("last_seen"),
             pl.len().alias("events"),
-            pl.col("error_code").is_not_null().sum().alias("errors"),
-            is_denied(pl.col("error_code")).fill_null(False).sum().alias("access_denied"),
-            (login & ~failed).sum().alias("console_logins"),
-            (login & failed).sum().alias("failed_console_logins"),
-            _distinct(pl.col("source_ip")).alias("source_ips"),
-            _distinct(pl.col("user_agent")).alias("user_agents"),
-            _distinct(pl.col("aws_region")).alias("regions"),
-            _distinct(pl.col("event_source")).alias("services"),
-            _distinct(clean_key(pl.col("access_key_id"))).alias("access_keys"),
-            _distinct(
-                pl.col("principal_arn").filter(
-                    pl.col("principal_arn").str.contains(":assumed-role/|:federated-user/")
-                )
-            ).alias("session_arns"),
-            _distinct(pl.col("source_identity")).alias("source_identities"),
         )
-        .with_columns(pl.col("principal").fill_null("unknown"))
+        .cache()
+    )
+    main = combos.group_by("principal").agg(
+        pl.col("first_seen").min(),
+        pl.col("last_seen").max(),
+        pl.col("events").sum(),
+        *(pl.col(name).drop_nulls().unique() for name in lists),
+    )
+    # Errors and console logins are few: count them on their own rows only.
+    errors = (
+        lazy.filter(pl.col("error_code").is_not_null())
+        .group_by(pl.col("principal").fill_null("unknown"))
+        .agg(
+            pl.len().alias("errors"),
+            is_denied(pl.col("error_code")).fill_null(False).sum().alias("access_denied"),
+        )
+    )
+    failed = pl.col("error_code").is_not_null() | pl.col("response_elements").str.contains(
+        '"ConsoleLogin":"Failure"', literal=True
+    ).fill_null(False)
+    logins = (
+        lazy.filter(pl.col("event_name") == "ConsoleLogin")
+        .group_by(pl.col("principal").fill_null("unknown"))
+        .agg(
+            (~failed).sum().alias("console_logins"),
+            failed.sum().alias("failed_console_logins"),
+        )
+    )
+    counts = ("errors", "access_denied", "console_logins", "failed_console_logins")
+    return (
+        main.join(_most_frequent(combos, "identity_type"), on="principal", how="left")
+        .join(_most_frequent(combos, "account_id"), on="principal", how="left")
+        .join(errors, on="principal", how="left")
+        .join(logins, on="principal", how="left")
+        .select(
+            "principal",
+            "identity_type",
+            "account_id",
+            "first_seen",
+            "last_seen",
+            pl.col("events").cast(pl.UInt32),
+            *(pl.col(c).fill_null(0).cast(pl.UInt32) for c in counts),
+            *(pl.col(name).list.eval(_clean(name)).list.sort() for name in lists),
+        )
         .sort(
             ["access_denied", "errors", "events", "principal"],
             descending=[True, True, True, False],

@@ -121,23 +121,21 @@ def resolve(trail: Trail, who: str) -> Match:
     if text.startswith(_PREFIXES):
         raise _not_found(text, "principal", principals)
 
-    # A bare name: user, role, federated-user name, service, SAML subject...
+    # A bare name: user, role, federated-user name, service, SAML subject... IAM names are
+    # unique whatever their case, so a name that matches nothing exactly is tried without case.
     frame = pl.DataFrame({"principal": principals}, schema={"principal": pl.String})
-    candidates = sorted(
-        frame.filter(
-            (_name_of(pl.col("principal")) == text)
-            | (pl.col("principal") == f"service:{text}")
-            | (
-                (pl.lit(text).str.to_lowercase() == "root")
-                & pl.col("principal").str.ends_with(":root")
-            )
-        )["principal"].to_list()
-    )
-    if len(candidates) == 1:
-        return Match("principal", candidates[0])
-    if candidates:
-        raise _ambiguous(text, candidates)
-    names = frame.select(_name_of(pl.col("principal")).unique())["principal"].to_list()
+    name = _name_of(pl.col("principal"))
+    is_root = (text.lower() == "root") & pl.col("principal").str.ends_with(":root")
+    for same in (
+        (name == text) | (pl.col("principal") == f"service:{text}") | is_root,
+        name.str.to_lowercase() == text.lower(),
+    ):
+        candidates = sorted(frame.filter(same)["principal"].to_list())
+        if len(candidates) == 1:
+            return Match("principal", candidates[0])
+        if candidates:
+            raise _ambiguous(text, candidates)
+    names = frame.select(name.unique())["principal"].to_list()
     raise _not_found(text, "principal or name", sorted({*principals, *names}))
 
 
@@ -200,7 +198,9 @@ def for_principal(trail: Trail, who: str, *, derived: bool = False) -> Trail:
         Also keep the events made with every credential minted, recursively, from the
         principal's credentials (role chaining, in every account). Keys created with
         ``CreateAccessKey`` are another principal's and are not followed; see
-        :func:`~forensics.identity.lineage` or ``fx.blast_radius`` for them.
+        :func:`~forensics.identity.lineage` or ``fx.blast_radius`` for them. The keys are
+        found in this trail as filtered so far: narrow the time window after this call, not
+        before, to keep sessions minted earlier.
 
     Raises
     ------

@@ -73,8 +73,21 @@ def is_digest_path(path: str) -> bool:
 
 
 def _looks_like_trail_file(path: str) -> bool:
+    """By name (``.json``, ``.json.gz``, ``.jsonl``, ...); a name with no extension at all (what
+    Kinesis Data Firehose writes) is sniffed: gzip, or text starting like JSON."""
     name = os.path.basename(path).lower()
-    return not name.startswith(".") and name.endswith(_TRAIL_SUFFIXES)
+    if name.startswith("."):
+        return False
+    if name.endswith(_TRAIL_SUFFIXES):
+        return True
+    if "." in name:
+        return False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError:
+        return True  # let the reader report why it cannot be read
+    return head[:2] == b"\x1f\x8b" or head[:1] in (b"{", b"[")
 
 
 def _walk(root: str) -> Iterable[str]:
