@@ -282,7 +282,17 @@ def load(
     report = LoadReport(sources=[os.fspath(p) for p in paths])
     paths = _resolve_remote(paths, start=lo, end=hi, accounts=accounts, regions=regions,
                             report=report, **(remote or {}))
-    files, missing, pruned = discover(paths, start=lo, end=hi, accounts=accounts, regions=regions)
+    ignored: list[str] = []
+    files, missing, pruned = discover(
+        paths, start=lo, end=hi, accounts=accounts, regions=regions, ignored=ignored
+    )
+    if ignored:
+        names = sorted({os.path.basename(p) for p in ignored})
+        report.notes.append(
+            f"{len(ignored):,} file(s) in the folders were not read: their names are not trail "
+            f"files (.json, .json.gz, .jsonl, .ndjson, .log, ...), e.g. {', '.join(names[:5])}; "
+            "pass a file's path to read it anyway"
+        )
     report.files_pruned = pruned
     for path, reason in missing:
         if strict:

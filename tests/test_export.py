@@ -241,3 +241,34 @@ def test_chart_never_fetches(tmp_path):
     spec = {"data": {"url": "http://127.0.0.1:9/data.json"}, "mark": "bar"}
     with pytest.raises(Exception):  # noqa: B017 - vl-convert's own error type
         fx.export.chart(spec, tmp_path / "c.svg")
+
+
+def test_chart_times_are_utc_whatever_the_machine_zone(tmp_path):
+    """A chart that forgets ``scale=utc`` still reads UTC, and the SVG bytes do not move."""
+    import subprocess
+    import sys
+
+    data = pl.DataFrame({"t": ["2020-09-14T01:00:00Z", "2020-09-14T01:13:00Z"], "n": [1, 2]})
+    spec = alt.Chart(data).mark_point().encode(x="t:T", y="n:Q").to_dict()
+    here = fx.export.chart(spec, tmp_path / "here.svg").read_bytes()
+    code = (
+        "import json, sys, forensics as fx\n"
+        "fx.export.chart(json.loads(sys.argv[1]), sys.argv[2])\n"
+    )
+    env = {**__import__("os").environ, "TZ": "Asia/Kolkata"}
+    subprocess.run(
+        [sys.executable, "-c", code, json.dumps(spec), str(tmp_path / "there.svg")],
+        check=True, env=env,
+    )  # fmt: skip
+    assert (tmp_path / "there.svg").read_bytes() == here
+    assert ">01:05<" in here.decode() or ">01:10<" in here.decode()
+
+
+def test_svg_of_a_chart_with_a_selection_is_stable_within_a_process(tmp_path):
+    """Vega numbers clip paths from a process-wide counter; the export renumbers them."""
+    brush = alt.selection_interval(encodings=["x"], name="brush")
+    chart = _hostile_chart().add_params(brush)
+    first = fx.export.chart(chart, tmp_path / "a.svg").read_bytes()
+    second = fx.export.chart(chart, tmp_path / "b.svg").read_bytes()
+    assert b"clipPath" in first
+    assert first == second

@@ -122,6 +122,8 @@ def test_cloudwatch_logs_gzipped_payloads_as_firehose_delivers_them(tmp_path):
     (tmp_path / "notes.txt").write_text("{}")
     trail = _load(tmp_path)
     assert trail.report.files_seen == 1
+    (note,) = [n for n in trail.report.notes if "not read" in n]
+    assert note.startswith("2 file(s) in the folders were not read") and "LICENSE, notes.txt" in note
     assert _names(trail) == [1, 2, 3]
     assert trail.report.files_failed == []
     assert sum(trail.report.records_skipped.values()) == 1  # the control message, with a reason
@@ -222,3 +224,43 @@ def test_json_that_orjson_refuses_but_is_json_still_loads(tmp_path):
     agents = sorted(trail.events.get_column("user_agent").to_list())
     assert agents[0] == "agent \\udc00 lone surrogate" and agents[1] == "caf\ufffd"
     assert any("invalid UTF-8" in n for n in trail.report.notes)
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("b/AWSLogs/o-abc123def4/111122223333/CloudTrail/eu-west-1/2024/03/05/x.json.gz",
+     ("111122223333", "eu-west-1", "2024-03-05", "CloudTrail")),
+    ("AWSLogs/111122223333/CloudTrail-Insight/us-east-1/2024/12/31/x.json.gz",
+     ("111122223333", "us-east-1", "2024-12-31", "CloudTrail-Insight")),
+    ("AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/02/30/x.json.gz", None),  # no such day
+    ("loose/x.json", None),
+])
+def test_layout_of(path, expected):
+    from forensics.sources._files import layout_of
+
+    got = layout_of(path)
+    assert (None if got is None else (got.account, got.region, got.day.isoformat(), got.kind)) == expected
+
+
+def test_digest_paths():
+    from forensics.sources._files import is_digest_path
+
+    assert is_digest_path("AWSLogs/1/CloudTrail-Digest/eu-west-1/2024/03/05/a.json.gz")
+    assert is_digest_path("x/111122223333_CloudTrail-Digest_eu-west-1_t_eu-west-1_20240305T1000Z.json.gz")
+    assert not is_digest_path("AWSLogs/1/CloudTrail/eu-west-1/2024/03/05/a.json.gz")
+
+
+def test_cloudwatch_logs_payloads_in_kinesis_stream_records(tmp_path):
+    def kinesis(payload: dict) -> dict:
+        data = base64.b64encode(gzip.compress(json.dumps(payload).encode())).decode()
+        # a Kinesis record has eventName/eventSource/eventID/awsRegion: it must not pass for
+        # a CloudTrail record itself
+        return {"kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": "p", "data": data},
+                "eventSource": "aws:kinesis", "eventVersion": "1.0", "eventID": "shardId-0:1",
+                "eventName": "aws:kinesis:record", "awsRegion": "eu-west-1"}
+    event = {"Records": [kinesis(_cwl_payload(record(1), record(2))), kinesis(_cwl_payload(record(3))),
+                         {"kinesis": {"data": "!!not base64 gzip json!!"}}]}
+    write_json(tmp_path / "lambda-kinesis-event.json", event)
+    trail = _load(tmp_path)
+    assert _names(trail) == [1, 2, 3]
+    assert dict(trail.report.records_skipped) == {
+        "kinesis.data that is not base64 of (gzipped) JSON": 1}

@@ -50,9 +50,9 @@ def seed_keys(creds: pl.DataFrame, seed: str) -> tuple[list[str], list[str]]:
             keys = creds.filter(pl.col("principal_arn") == seed)["access_key_id"].to_list()
             principals: list[str] = []
         else:
-            keys = creds.filter(
-                (pl.col("principal") == seed) | (pl.col("principal_arn") == seed)
-            )["access_key_id"].to_list()
+            keys = creds.filter((pl.col("principal") == seed) | (pl.col("principal_arn") == seed))[
+                "access_key_id"
+            ].to_list()
             principals = [seed]
         return keys, principals
     raise PrincipalError(
@@ -135,10 +135,9 @@ def closure(
         depth += 1
         found: dict[str, tuple[str, str | None, str | None, int]] = {}
         new_identities: dict[str, tuple[str, datetime | None, str | None]] = {}
-        by_key = (
-            pl.col("parent_access_key_id").is_in(frontier)
-            | pl.col("created_by_access_key_id").is_in(frontier)
-        )
+        by_key = pl.col("parent_access_key_id").is_in(frontier) | pl.col(
+            "created_by_access_key_id"
+        ).is_in(frontier)
         by_principal = (
             pl.col("minted_by_principal").is_in(frontier_principals)
             & pl.col("parent_access_key_id").is_null()
@@ -149,8 +148,11 @@ def closure(
             & ~pl.col("access_key_id").is_in(list(members))
             & _in_window("_joined_at", since, until)
         ).select(
-            "access_key_id", "parent_access_key_id", "created_by_access_key_id",
-            "minted_by_event_id", "minted_by",
+            "access_key_id",
+            "parent_access_key_id",
+            "created_by_access_key_id",
+            "minted_by_event_id",
+            "minted_by",
         )
         for key, parent, creator, event_id, how in children.iter_rows():
             if parent in frontier:
@@ -188,9 +190,7 @@ def closure(
                 )
                 .unique("access_key_id", keep="first")
             )
-            for key, by, event_id in owned.select(
-                "access_key_id", "_by", "_by_event"
-            ).iter_rows():
+            for key, by, event_id in owned.select("access_key_id", "_by", "_by_event").iter_rows():
                 found.setdefault(key, ("created identity", by, event_id, depth))
         # Console sessions opened with a password the closure set.
         profiles = (

@@ -80,6 +80,8 @@ class BlastRadius:
     def indicators(self) -> dict[str, list[str]]:
         """Indicators for a ticket: ``source_ips``, ``access_keys``, ``arns`` (principals,
         sessions and created identities), ``user_agents``, ``regions``; sorted, distinct.
+        Calls AWS services made on a key's behalf (source ``s3.amazonaws.com``, ``AWS
+        Internal``) are not indicators and are left out.
 
         >>> # br.indicators()["access_keys"]  -> ['AKIA...', 'ASIA...']
         """
@@ -93,11 +95,15 @@ class BlastRadius:
             + ev["principal"].to_list()
             + self.principals["principal"].to_list()
         )
+
+        def is_service(value: str) -> bool:  # calls AWS made on the key's behalf
+            return value.endswith(".amazonaws.com") or value == "AWS Internal"
+
         return {
-            "source_ips": distinct(ev["source_ip"].to_list()),
+            "source_ips": [v for v in distinct(ev["source_ip"].to_list()) if not is_service(v)],
             "access_keys": distinct(self.credentials["access_key_id"].to_list()),
             "arns": distinct(a for a in arns if a and a.startswith("arn:")),
-            "user_agents": distinct(ev["user_agent"].to_list()),
+            "user_agents": [v for v in distinct(ev["user_agent"].to_list()) if not is_service(v)],
             "regions": distinct(ev["aws_region"].to_list()),
         }
 
@@ -137,7 +143,9 @@ class BlastRadius:
                 f"  - {p} [{rel}], {n} events"
                 for p, rel, n in used.select("principal", "relation", "events").iter_rows()
             )
-        created_res = self.resources.filter(pl.col("created"))
+        created_res = self.resources.filter(
+            pl.col("created") & ~pl.col("resource_type").fill_null("").str.starts_with("AWS::STS::")
+        )
         if created.height or created_res.height:
             lines.append("")
             lines.append("Left behind (created):")
@@ -165,14 +173,9 @@ class BlastRadius:
         if res.height > top.height:
             lines.append(f"  ... and {res.height - top.height} more")
         if self.denied.height:
-            names = (
-                self.denied.group_by("event_name").len().sort("len", descending=True).head(8)
-            )
+            names = self.denied.group_by("event_name").len().sort("len", descending=True).head(8)
             lines.append("")
-            lines.append(
-                "Denied attempts: "
-                + ", ".join(f"{n} x{c}" for n, c in names.iter_rows())
-            )
+            lines.append("Denied attempts: " + ", ".join(f"{n} x{c}" for n, c in names.iter_rows()))
         ind = self.indicators()
         lines.append("")
         lines.append("Source IPs: " + (", ".join(ind["source_ips"][:20]) or "-"))
@@ -180,15 +183,28 @@ class BlastRadius:
         lines.append("Regions: " + (", ".join(ind["regions"]) or "-"))
         return "\n".join(lines)
 
-    def chart(self, *, width: int = 640) -> alt.Chart:
-        """A timeline of the closure: one row per credential, marks sized by the number of
-        calls per time bucket, coloured by read / write / denied. Aggregated first (small)."""
+    def chart(self, kind: str = "timeline", *, width: int = 640, top: int = 25) -> alt.Chart:
+        """An Altair picture of the closure.
+
+        ``kind="timeline"`` (default): one row per credential, marks sized by the number of
+        calls per time bucket, coloured by read / write / denied (aggregated first: small).
+        ``kind="graph"``: the credential chain left to right (seed, then what it minted or
+        created, by depth) and the ``top`` most-touched resources on the right, with the
+        minted / created links and each credential's resource links.
+        """
         import altair as alt
+
+        if kind == "graph":
+            return self._graph_chart(width=width, top=top)
+        if kind != "timeline":
+            raise ValueError(f"unknown chart kind {kind!r}; use 'timeline' or 'graph'")
 
         ev = self.events
         if ev.height == 0:
-            return alt.Chart(pl.DataFrame({"x": []})).mark_point().properties(
-                title=f"Blast radius of {self.seed}: no events"
+            return (
+                alt.Chart(pl.DataFrame({"x": []}))
+                .mark_point()
+                .properties(title=f"Blast radius of {self.seed}: no events")
             )
         span = (ev["event_time"].max() - ev["event_time"].min()).total_seconds()
         every = "1m" if span <= 3 * 3600 else "1h" if span <= 4 * 86400 else "1d"
@@ -196,10 +212,13 @@ class BlastRadius:
 
         agg = (
             ev.with_columns(access_kind(), pl.col("access_key_id").fill_null("(no key)"))
-            .group_by(pl.col("event_time").dt.truncate(every).alias("time"), "access_key_id",
-                      "access")
-            .agg(pl.len().alias("calls"), pl.col("event_name").unique().sort().head(5)
-                 .str.join(", ").alias("events"))
+            .group_by(
+                pl.col("event_time").dt.truncate(every).alias("time"), "access_key_id", "access"
+            )
+            .agg(
+                pl.len().alias("calls"),
+                pl.col("event_name").unique().sort().head(5).str.join(", ").alias("events"),
+            )
             .sort("time")
         )
         return (
@@ -211,12 +230,139 @@ class BlastRadius:
                 size=alt.Size("calls:Q", title="calls"),
                 color=alt.Color(
                     "access:N",
-                    scale=alt.Scale(domain=["read", "write", "denied"],
-                                    range=["#4c78a8", "#e45756", "#9d9d9d"]),
+                    scale=alt.Scale(
+                        domain=["read", "write", "denied"], range=["#4c78a8", "#e45756", "#9d9d9d"]
+                    ),
                 ),
                 tooltip=["time:T", "access_key_id:N", "access:N", "calls:Q", "events:N"],
             )
             .properties(title=f"Blast radius of {self.seed}", width=width)
+        )
+
+    def _graph_chart(self, *, width: int, top: int) -> alt.Chart:
+        import altair as alt
+
+        creds = self.credentials.select(
+            "access_key_id", "depth", "joined_by", "via_access_key_id", "principal"
+        )
+        res = self.resources.sort(["wrote", "events"], descending=True).head(top)
+        nodes: list[dict[str, Any]] = []
+        depths = [int(d or 0) for d in creds["depth"].to_list()]
+        # credentials: one line each (in closure order), indented by depth; resources: a column
+        # on the right. Deterministic, so a ticket's picture does not change between runs.
+        for row, (key, _depth, joined, _via, principal) in enumerate(creds.iter_rows()):
+            nodes.append(
+                {
+                    "id": key,
+                    "x": depths[row],
+                    "y": row,
+                    "kind": "credential",
+                    "label": f"{key} ({joined})",
+                    "detail": principal or "",
+                }
+            )
+        res_x = max(depths, default=0) + 3
+        for i, (arn, access) in enumerate(res.select("arn", "access").iter_rows()):
+            nodes.append(
+                {
+                    "id": arn,
+                    "x": res_x,
+                    "y": i,
+                    "kind": f"resource ({access})",
+                    "label": arn.rsplit(":", 1)[-1][-48:],
+                    "detail": arn,
+                }
+            )
+        pos = {n["id"]: (n["x"], n["y"]) for n in nodes}
+        edges: list[dict[str, Any]] = []
+        for key, _depth, joined, via, _p in creds.iter_rows():
+            if via in pos and key in pos:
+                edges.append(
+                    {
+                        "x": pos[via][0],
+                        "y": pos[via][1],
+                        "x2": pos[key][0],
+                        "y2": pos[key][1],
+                        "relation": joined,
+                    }
+                )
+        shown = set(res["arn"].to_list())
+        links = (
+            self.event_resources.filter(pl.col("arn").is_in(shown))
+            .select("access_key_id", "arn")
+            .drop_nulls()
+            .unique()
+        )
+        for key, arn in links.iter_rows():
+            if key in pos:
+                edges.append(
+                    {
+                        "x": pos[key][0],
+                        "y": pos[key][1],
+                        "x2": pos[arn][0],
+                        "y2": pos[arn][1],
+                        "relation": "touched",
+                    }
+                )
+        height = 22 * max(len(shown), creds.height, 1)
+        xs = alt.Scale(domain=[-0.2, res_x + 2.5])
+        ys = alt.Scale(reverse=True, domain=[-0.5, max(len(shown), creds.height, 1) - 0.5])
+        edge_layer = (
+            alt.Chart(
+                pl.DataFrame(
+                    edges,
+                    schema={
+                        "x": pl.Int64,
+                        "y": pl.Int64,
+                        "x2": pl.Int64,
+                        "y2": pl.Int64,
+                        "relation": pl.String,
+                    },
+                )
+            )
+            .mark_rule(opacity=0.35)
+            .encode(
+                x=alt.X("x:Q", axis=None, scale=xs),
+                y=alt.Y("y:Q", axis=None, scale=ys),
+                x2="x2:Q",
+                y2="y2:Q",
+                color=alt.Color("relation:N", title="link", legend=alt.Legend(orient="bottom")),
+            )
+        )
+        node_data = pl.DataFrame(
+            nodes,
+            schema={
+                "id": pl.String,
+                "x": pl.Int64,
+                "y": pl.Int64,
+                "kind": pl.String,
+                "label": pl.String,
+                "detail": pl.String,
+            },
+        )
+        node_layer = (
+            alt.Chart(node_data)
+            .mark_point(filled=True, size=90)
+            .encode(
+                x=alt.X("x:Q", scale=xs),
+                y=alt.Y("y:Q", scale=ys),
+                shape=alt.Shape("kind:N", title="node", legend=alt.Legend(orient="bottom")),
+                tooltip=["id:N", "kind:N", "detail:N"],
+            )
+        )
+        text_layer = (
+            alt.Chart(node_data)
+            .mark_text(align="left", dx=8, fontSize=10)
+            .encode(
+                x=alt.X("x:Q", scale=xs),
+                y=alt.Y("y:Q", scale=ys),
+                text="label:N",
+            )
+        )
+        return (edge_layer + node_layer + text_layer).properties(
+            title=f"Blast radius of {self.seed}: credential chain and top resources",
+            width=width,
+            height=height,
         )
 
 
@@ -247,9 +393,25 @@ def blast_radius(
 
     Examples
     --------
-    >>> import forensics as fx  # doctest: +SKIP
-    >>> br = fx.blast_radius(trail, "AKIAIOSFODNN7EXAMPLE", since="2024-05-01")  # doctest: +SKIP
-    >>> print(br.summary())  # doctest: +SKIP
+    >>> import forensics as fx
+    >>> from forensics._normalize import normalize_records
+    >>> ci = {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/ci",
+    ...       "accountId": "111122223333", "accessKeyId": "AKIALEAKED0000001"}
+    >>> admin = {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/Admin/x",
+    ...          "accountId": "111122223333", "accessKeyId": "ASIASESSION000001"}
+    >>> records = [
+    ...     {"eventTime": "2024-01-01T00:00:00Z", "eventName": "AssumeRole", "eventID": "e1",
+    ...      "eventSource": "sts.amazonaws.com", "userIdentity": ci,
+    ...      "requestParameters": {"roleArn": "arn:aws:iam::111122223333:role/Admin"},
+    ...      "responseElements": {"credentials": {"accessKeyId": "ASIASESSION000001"}}},
+    ...     {"eventTime": "2024-01-01T00:05:00Z", "eventName": "GetObject", "eventID": "e2",
+    ...      "eventSource": "s3.amazonaws.com", "userIdentity": admin, "readOnly": True,
+    ...      "requestParameters": {"bucketName": "loot", "key": "db.sql"}}]
+    >>> br = fx.blast_radius(fx.Trail(normalize_records(records, "x.json")), "AKIALEAKED0000001")
+    >>> br.credentials.select("access_key_id", "joined_by").rows()
+    [('AKIALEAKED0000001', 'seed'), ('ASIASESSION000001', 'minted')]
+    >>> br.resources.filter(pl.col("service") == "s3").select("arn", "access").rows()
+    [('arn:aws:s3:::loot', 'read'), ('arn:aws:s3:::loot/db.sql', 'read')]
     """
     lo, hi = to_utc(since), to_utc(until)
     creds = all_credentials(trail)
@@ -328,7 +490,11 @@ def _not_found(seed: str, creds: pl.DataFrame) -> PrincipalError:
         "are matched exactly, sessions as arn:aws:sts::<account>:assumed-role/<role>/<session>)",
         candidates=creds.filter(
             pl.col("principal").str.contains(seed.rsplit("/", 1)[-1], literal=True)
-        )["principal"].unique().sort().head(10).to_list(),
+        )["principal"]
+        .unique()
+        .sort()
+        .head(10)
+        .to_list(),
     )
 
 
@@ -353,17 +519,16 @@ def _add_created_keys(
     )
     if made.height == 0:
         return cred_frame
-    extra = (
-        made.join(creds.drop("created_by_access_key_id"), on="access_key_id", how="left")
-        .with_columns(
-            pl.lit("created").alias("joined_by"),
-            pl.col("kind").fill_null("long-term"),
-            pl.col("minted_by").fill_null("CreateAccessKey"),
-            pl.col("via_access_key_id").alias("created_by_access_key_id"),
-            pl.lit(0, pl.UInt32).alias("events"),
-            pl.lit(None, pl.Datetime("us", "UTC")).alias("first_used"),
-            pl.lit(None, pl.Datetime("us", "UTC")).alias("last_used"),
-        )
+    extra = made.join(
+        creds.drop("created_by_access_key_id"), on="access_key_id", how="left"
+    ).with_columns(
+        pl.lit("created").alias("joined_by"),
+        pl.col("kind").fill_null("long-term"),
+        pl.col("minted_by").fill_null("CreateAccessKey"),
+        pl.col("via_access_key_id").alias("created_by_access_key_id"),
+        pl.lit(0, pl.UInt32).alias("events"),
+        pl.lit(None, pl.Datetime("us", "UTC")).alias("first_used"),
+        pl.lit(None, pl.Datetime("us", "UTC")).alias("last_used"),
     )
     return pl.concat([cred_frame, extra], how="diagonal_relaxed")
 
@@ -396,14 +561,18 @@ def _principals(
     created = (
         rows.filter(
             pl.col("created")
-            & pl.col("resource_type").is_in(
-                ["AWS::IAM::User", "AWS::IAM::Role", "AWS::IAM::Group"]
-            )
+            & pl.col("resource_type").is_in(["AWS::IAM::User", "AWS::IAM::Role", "AWS::IAM::Group"])
             & pl.col("error_code").is_null()
         )
         .group_by("arn")
         .agg(
-            pl.col("resource_type").first().alias("_rtype"),
+            pl.col("resource_type")
+            .first()
+            .replace_strict(
+                {"AWS::IAM::User": "IAMUser", "AWS::IAM::Role": "Role", "AWS::IAM::Group": "Group"},
+                default=None,
+            )
+            .alias("_rtype"),
             pl.col("account_id").first().alias("_racct"),
             pl.col("event_time").min().alias("created_at"),
         )
@@ -473,7 +642,18 @@ def _resources(rows: pl.DataFrame) -> pl.DataFrame:
         .sort("first_touched", "arn")
     )
     return frame.select(
-        "arn", "service", "resource_type", "account_id", "region", "access", "wrote",
-        "denied_only", "created", "actions", "events", "first_touched", "last_touched",
+        "arn",
+        "service",
+        "resource_type",
+        "account_id",
+        "region",
+        "access",
+        "wrote",
+        "denied_only",
+        "created",
+        "actions",
+        "events",
+        "first_touched",
+        "last_touched",
         "access_keys",
     )

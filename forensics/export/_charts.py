@@ -6,10 +6,11 @@ runs and machines; PNG depends on the fonts installed, so compare SVGs, never PN
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHART_FORMATS", "chart", "chart_bytes", "vegalite_spec"]
+__all__ = ["CHART_FORMATS", "chart", "chart_bytes", "force_utc", "stable_svg_ids", "vegalite_spec"]
 
 CHART_FORMATS = ("png", "svg", "pdf")
 
@@ -26,17 +27,82 @@ def vegalite_spec(chart: Any) -> dict[str, Any]:
     return to_dict()
 
 
+def _utc_field(fielddef: dict[str, Any]) -> dict[str, Any]:
+    out = dict(fielddef)
+    scale = out.get("scale")
+    if scale is None or (isinstance(scale, dict) and scale.get("type") in (None, "time")):
+        out["scale"] = {**(scale or {}), "type": "utc"}
+    unit = out.get("timeUnit")
+    if isinstance(unit, str) and not unit.startswith("utc"):
+        out["timeUnit"] = "utc" + unit
+    elif isinstance(unit, dict) and "utc" not in unit:
+        out["timeUnit"] = {**unit, "utc": True}
+    return out
+
+
+def force_utc(spec: Any) -> Any:
+    """The spec with every time scale and time unit in UTC (a copy; the input is untouched).
+
+    Vega-Lite draws times in the zone of the machine that renders them unless told otherwise;
+    exported charts must read the same (UTC) everywhere.
+
+    >>> force_utc({"encoding": {"x": {"field": "t", "type": "temporal"}}})["encoding"]["x"]
+    {'field': 't', 'type': 'temporal', 'scale': {'type': 'utc'}}
+    """
+    if isinstance(spec, list):
+        return [force_utc(item) for item in spec]
+    if not isinstance(spec, dict):
+        return spec
+    out = {key: (value if key in ("datasets", "data") else force_utc(value))
+           for key, value in spec.items()}
+    if out.get("type") == "temporal" and ("field" in out or "timeUnit" in out):
+        out = _utc_field(out)
+    if out.get("formatType") == "time":
+        out["formatType"] = "utc"
+    return out
+
+
+_SVG_COUNTER_ID = re.compile(r"\b(clip|gradient_?|pattern_?|mask_?)(\d+)\b")
+
+
+def stable_svg_ids(svg: str) -> str:
+    """Renumber the ids Vega draws from a process-wide counter (``clip3``, ``gradient_2``).
+
+    The renderer keeps counting across charts, so the same chart rendered twice in one process
+    would differ only in these ids; numbering them by first appearance makes the bytes depend
+    on the chart alone.
+
+    >>> stable_svg_ids('<clipPath id="clip7"/><g clip-path="url(#clip7)"/>')
+    '<clipPath id="clip1"/><g clip-path="url(#clip1)"/>'
+    """
+    numbers: dict[tuple[str, str], int] = {}
+
+    def renumber(match: re.Match[str]) -> str:
+        key = (match.group(1), match.group(2))
+        if key not in numbers:
+            numbers[key] = sum(1 for k in numbers if k[0] == key[0]) + 1
+        return f"{match.group(1)}{numbers[key]}"
+
+    # only inside id="..." and url(#...) references
+    return re.sub(
+        r'(id="|url\(#|href="#)([^")]+)',
+        lambda m: m.group(1) + _SVG_COUNTER_ID.sub(renumber, m.group(2)),
+        svg,
+    )
+
+
 def chart_bytes(chart: Any, fmt: str, *, scale: float = 2.0) -> bytes:
     """Render ``chart`` as ``"png"``, ``"svg"`` or ``"pdf"`` bytes (``scale`` for PNG).
 
     Rendering may not fetch anything: a spec that points at a URL fails instead of calling out.
+    Time scales are drawn in UTC whatever the machine's zone (:func:`force_utc`).
     """
     import vl_convert as vlc
 
-    spec = vegalite_spec(chart)
+    spec = force_utc(vegalite_spec(chart))
     fmt = fmt.lower().lstrip(".")
     if fmt == "svg":
-        return vlc.vegalite_to_svg(spec, allowed_base_urls=[]).encode("utf-8")
+        return stable_svg_ids(vlc.vegalite_to_svg(spec, allowed_base_urls=[])).encode("utf-8")
     if fmt == "png":
         return vlc.vegalite_to_png(spec, scale=scale, allowed_base_urls=[])
     if fmt == "pdf":

@@ -92,6 +92,34 @@ def _sorted_events(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _extracted_resource_arns(rows: pl.DataFrame) -> pl.DataFrame:
+    """(value, row): canonical ARNs of what each event touched, read from its parameters.
+
+    CloudTrail fills ``resources[]`` for few APIs; :mod:`forensics.resources` knows where each
+    API names its targets (bucket, object, role, key, ...). Empty when that part is absent.
+    """
+    empty = pl.DataFrame(schema={"value": pl.String, "row": pl.UInt32})
+    try:
+        from forensics.resources import event_resources
+    except ModuleNotFoundError:
+        return empty
+    from forensics._trail import Trail
+
+    if rows.height == 0:
+        return empty
+    touched = event_resources(Trail(rows.drop("row")))
+    if touched.height == 0:
+        return empty
+    keys = rows.select("event_id", "event_time", "row").unique(
+        ["event_id", "event_time"], keep="first", maintain_order=True
+    )
+    return (
+        touched.select("event_id", "event_time", pl.col("arn").alias("value"))
+        .join(keys, on=["event_id", "event_time"], how="inner")
+        .select("value", pl.col("row").cast(pl.UInt32))
+    )
+
+
 def _indicator_values(events: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """kind -> long frame (value, row) of every event carrying that value."""
     rows = events.with_row_index("row")
@@ -102,12 +130,10 @@ def _indicator_values(events: pl.DataFrame) -> dict[str, pl.DataFrame]:
     resource_arns = rows.select(
         pl.col("resources").list.eval(pl.element().struct.field("arn")).alias("value"), "row"
     ).explode("value")
-    arns = pl.concat([*arn_columns, resource_arns]).filter(
+    arns = pl.concat([*arn_columns, resource_arns, _extracted_resource_arns(rows)]).filter(
         pl.col("value").str.starts_with("arn:")
     )
-    ips = rows.select(pl.col("source_ip").alias("value"), "row").filter(
-        pl.col("value").str.contains(_IP_LIKE.pattern)
-    )
+    ips = rows.select(pl.col("source_ip").alias("value"), "row")
     return {
         "source_ips": ips,
         "access_keys": rows.select(pl.col("access_key_id").alias("value"), "row"),
@@ -142,11 +168,16 @@ def _indicator_tables(
             )
         )
         if given is not None:
-            values = sorted({str(v) for v in given.get(kind, []) or [] if v not in (None, "")})
+            values = {str(v) for v in given.get(kind, []) or [] if v not in (None, "")}
+            if kind == "arns":  # what the result touched is an indicator too
+                values |= set(seen.get_column("value").to_list())
+            values = sorted(values)
             table = pl.DataFrame({"value": values}, schema={"value": pl.String}).join(
                 seen, on="value", how="left"
             ).with_columns(pl.col("events").fill_null(0).cast(pl.UInt32))
         else:
+            if kind == "source_ips":  # service names ("ec2.amazonaws.com") are not IPs
+                seen = seen.filter(pl.col("value").str.contains(_IP_LIKE.pattern))
             table = seen.with_columns(pl.col("events").cast(pl.UInt32))
         out[kind] = table.sort(["events", "value"], descending=[True, False]).select(
             "value", "events", "first_seen", "last_seen"
@@ -219,6 +250,18 @@ def _sorted_table(frame: pl.DataFrame) -> pl.DataFrame:
     return cast.sort(keys, nulls_last=True, maintain_order=True)
 
 
+def _timeline(events: pl.DataFrame) -> Any:
+    """The notebook's timeline (``fx.charts``) split by principal when there are several."""
+    by = "principal" if events.get_column("principal").n_unique() > 1 else "event_source"
+    try:
+        from forensics.charts import timeline
+    except ModuleNotFoundError:  # an installation without the charts part
+        from forensics.export._timeline import timeline_chart
+
+        return timeline_chart(events, by=by)
+    return timeline(events, by=by, overview=False)
+
+
 def facts_of(
     result: Any,
     *,
@@ -227,7 +270,7 @@ def facts_of(
     generated_at: datetime | str | None = None,
 ) -> Facts:
     """Collect the facts of a ``Trail`` or a blast-radius result (duck-typed)."""
-    from forensics.export._timeline import actions_chart, timeline_chart
+    from forensics.export._timeline import actions_chart
 
     events = getattr(result, "events", None)
     if isinstance(events, pl.LazyFrame):
@@ -272,7 +315,7 @@ def facts_of(
     facts.principals = _principals(events)
     facts.actions = _actions(events)
     facts.counts = _counts(events)
-    facts.charts["timeline"] = timeline_chart(events)
+    facts.charts["timeline"] = _timeline(events)
     facts.charts["actions"] = actions_chart(events)
     if title:
         facts.title = title

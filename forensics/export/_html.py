@@ -29,7 +29,7 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:
 h1{font-size:1.6em}h2{border-bottom:1px solid #d0d7de;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.5em 0;font-size:12.5px}
 th,td{border:1px solid #d0d7de;padding:3px 6px;text-align:left;vertical-align:top;max-width:40em;overflow-wrap:anywhere}
-th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f6f8fa;white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums}
 pre{background:#f6f8fa;padding:.8em;overflow:auto;white-space:pre-wrap}
 .note{color:#57606a}.warn{color:#b35900;font-weight:600}
 img.chart{max-width:100%;height:auto;border:1px solid #eee;margin:.5em 0}
@@ -104,7 +104,9 @@ def render_html(facts: Facts, charts_svg: dict[str, bytes], files: list[str],
     parts.append("</ul>")
     if charts_svg:
         parts.append("<h2>Charts</h2>")
-        parts += [_svg_img(svg, name) for name, svg in sorted(charts_svg.items())]
+        order = ["timeline", "blast_radius", "actions"]
+        names = sorted(charts_svg, key=lambda n: (order.index(n) if n in order else 99, n))
+        parts += [_svg_img(charts_svg[name], name) for name in names]
     parts.append("<h2>Who</h2>")
     if facts.principals is not None:
         parts.append(

@@ -140,8 +140,16 @@ def build_graph(
     if resources is None:
         resources = event_resources(lazy)
     events = lazy.select(
-        "event_id", "event_time", "event_name", "principal", "access_key_id", "identity_type",
-        "account_id", "recipient_account_id", "error_code", "response_elements",
+        "event_id",
+        "event_time",
+        "event_name",
+        "principal",
+        "access_key_id",
+        "identity_type",
+        "account_id",
+        "recipient_account_id",
+        "error_code",
+        "response_elements",
     )
     g = nx.MultiDiGraph()
 
@@ -170,8 +178,9 @@ def build_graph(
             pl.len().alias("events"),
         )
         .rename({"access_key_id": "node"})
-        .with_columns(pl.lit("credential").alias("kind"), _key_kind(), _iso("first_seen"),
-                      _iso("last_seen"))
+        .with_columns(
+            pl.lit("credential").alias("kind"), _key_kind(), _iso("first_seen"), _iso("last_seen")
+        )
     )
     res_nodes = (
         resources.lazy()
@@ -230,17 +239,26 @@ def build_graph(
     minted = minted.rename({"event_time": "time"})
     with _gc_paused():
         _bulk_nodes(
-            g, minted.select(pl.col("access_key_id").alias("node"),
-                             pl.lit("credential").alias("kind"))
+            g,
+            minted.select(
+                pl.col("access_key_id").alias("node"), pl.lit("credential").alias("kind")
+            ),
         )
         _bulk_edges(
-            g, minted.select("parent", "access_key_id", "event_id", "event_name", "time"),
-            "parent", "access_key_id", "minted",
+            g,
+            minted.select("parent", "access_key_id", "event_id", "event_name", "time"),
+            "parent",
+            "access_key_id",
+            "minted",
         )
         _bulk_edges(
-            g, minted.filter(pl.col("session_arn").is_not_null()).select(
-                "parent", "session_arn", "access_key_id", "event_id", "event_name", "time"),
-            "parent", "session_arn", "assumed",
+            g,
+            minted.filter(pl.col("session_arn").is_not_null()).select(
+                "parent", "session_arn", "access_key_id", "event_id", "event_name", "time"
+            ),
+            "parent",
+            "session_arn",
+            "assumed",
         )
 
     created = (
@@ -270,8 +288,10 @@ def build_graph(
     )
     with _gc_paused():
         _bulk_nodes(
-            g, created.filter(pl.col("resource_type") == "AWS::IAM::AccessKey").select(
-                pl.col("target").alias("node"), pl.lit("credential").alias("kind"))
+            g,
+            created.filter(pl.col("resource_type") == "AWS::IAM::AccessKey").select(
+                pl.col("target").alias("node"), pl.lit("credential").alias("kind")
+            ),
         )
         _bulk_edges(g, created, "actor", "target", "created")
     for node, data in g.nodes(data=True):

@@ -41,18 +41,25 @@ def safe_graph(graph: nx.Graph) -> nx.Graph:
     """
     out = graph.__class__()
     for node, data in graph.nodes(data=True):
-        out.add_node(str(node), **{k: v for k, v in ((k, _safe(v)) for k, v in data.items())
-                                   if v is not None})
+        out.add_node(
+            str(node),
+            **{k: v for k, v in ((k, _safe(v)) for k, v in data.items()) if v is not None},
+        )
     if graph.is_multigraph():
         for u, v, key, data in graph.edges(keys=True, data=True):
-            out.add_edge(str(u), str(v), key=key,
-                         **{k: x for k, x in ((k, _safe(x)) for k, x in data.items())
-                            if x is not None})
+            out.add_edge(
+                str(u),
+                str(v),
+                key=key,
+                **{k: x for k, x in ((k, _safe(x)) for k, x in data.items()) if x is not None},
+            )
     else:
         for u, v, data in graph.edges(data=True):
-            out.add_edge(str(u), str(v),
-                         **{k: x for k, x in ((k, _safe(x)) for k, x in data.items())
-                            if x is not None})
+            out.add_edge(
+                str(u),
+                str(v),
+                **{k: x for k, x in ((k, _safe(x)) for k, x in data.items()) if x is not None},
+            )
     return out
 
 
@@ -60,7 +67,7 @@ def write_graphml(graph: nx.Graph, path: str | PathLike[str]) -> Path:
     """Write ``graph`` as GraphML (Gephi, Cytoscape, yEd); returns the path written.
 
     >>> import networkx as nx, tempfile, pathlib
-    >>> g = nx.MultiDiGraph(); g.add_edge("k", "arn:aws:s3:::b", key="action", count=2)
+    >>> g = nx.MultiDiGraph(); _ = g.add_edge("k", "arn:aws:s3:::b", key="action", count=2)
     >>> p = write_graphml(g, pathlib.Path(tempfile.mkdtemp()) / "g.graphml")
     >>> nx.read_graphml(p).number_of_edges()
     1
@@ -74,7 +81,7 @@ def write_gexf(graph: nx.Graph, path: str | PathLike[str]) -> Path:
     """Write ``graph`` as GEXF (Gephi); returns the path written.
 
     >>> import networkx as nx, tempfile, pathlib
-    >>> g = nx.MultiDiGraph(); g.add_edge("k", "arn:aws:s3:::b", key="action", count=2)
+    >>> g = nx.MultiDiGraph(); _ = g.add_edge("k", "arn:aws:s3:::b", key="action", count=2)
     >>> p = write_gexf(g, pathlib.Path(tempfile.mkdtemp()) / "g.gexf")
     >>> nx.read_gexf(p).number_of_nodes()
     2

@@ -199,9 +199,7 @@ def _format(rule: Rule, cur: pl.DataFrame) -> pl.DataFrame:
         group_names = list(re.compile(rule.match).groupindex)
         cur = cur.with_columns(pl.col("_v").str.extract_groups(rule.match).alias("_m"))
         cur = cur.filter(pl.col("_m").struct.field(group_names[0]).is_not_null())
-        cur = cur.with_columns(
-            pl.col("_m").struct.field(g).alias(f"_g_{g}") for g in group_names
-        )
+        cur = cur.with_columns(pl.col("_m").struct.field(g).alias(f"_g_{g}") for g in group_names)
     columns = {"partition": "_partition", "region": "_region", "account": "_acct", "value": "_v"}
     columns |= {name: f"_x_{name}" for name, _ in rule.extra}
     columns |= {g: f"_g_{g}" for g in group_names}
@@ -227,9 +225,13 @@ def _format(rule: Rule, cur: pl.DataFrame) -> pl.DataFrame:
         pl.lit(rule.type).alias("resource_type"),
         pl.lit(rule.created).alias("created"),
         pl.lit(rule.access, pl.String).alias("_override"),
-        pl.lit("request" if (rule.path or "").startswith("request") else "response")
-        .alias("found_in"),
+        pl.lit(_found_in(rule)).alias("found_in"),
     )
+
+
+def _found_in(rule: Rule) -> str:
+    """Where a rule reads: ``request`` / ``response``, or ``event`` (implicit resource)."""
+    return "event" if rule.path is None else rule.path.split(".", 1)[0]
 
 
 _HIT_SCHEMA = {
@@ -315,6 +317,28 @@ def _apply_slow(rule: Rule, group: pl.DataFrame) -> pl.DataFrame:
     return _format(rule, cur)
 
 
+def _present_keys(decoded: pl.DataFrame) -> set[str]:
+    """``field.key`` for every top-level key that has a value in at least one row of a group."""
+    found: set[str] = set()
+    n = decoded.height
+    for field in ("request", "response"):
+        col = f"_{field}"
+        if col not in decoded.columns:
+            continue
+        nulls = decoded.get_column(col).struct.unnest().null_count().row(0, named=True)
+        found.update(f"{field}.{k}" for k, v in nulls.items() if v < n)
+    return found
+
+
+def _may_fire(rule: Rule, present: set[str]) -> bool:
+    """False when a path the rule needs is empty in every row of the group (skip the work)."""
+    for p in _rule_paths(rule):
+        field, segs = _segments(p)
+        if f"{field}.{segs[0][0]}" not in present:
+            return False
+    return True
+
+
 def _mapped_hits(rows: pl.DataFrame) -> pl.DataFrame:
     """Resources from the mapping table, for every API that has rules."""
     apis = rows.select("event_source", "event_name").unique().drop_nulls()
@@ -333,20 +357,22 @@ def _mapped_hits(rows: pl.DataFrame) -> pl.DataFrame:
         },
         schema={"event_source": pl.String, "event_name": pl.String, "_g": pl.UInt32},
     )
+    # Tag each row with its API's plan (a join of the two small key columns only), then split
+    # the rows by plan in one pass: the JSON text is copied once, never sorted or joined.
+    plan = (
+        rows.select("event_source", "event_name")
+        .join(keys, on=["event_source", "event_name"], how="left", maintain_order="left")
+        .get_column("_g")
+    )
     mapped = (
         rows.select(
-            "_row", "event_source", "event_name", "_partition", "_region", "_acct",
-            "request_parameters", "response_elements",
+            "_row", "_partition", "_region", "_acct", "request_parameters", "response_elements"
         )
-        .join(keys, on=["event_source", "event_name"], how="inner")
-        .sort("_g")
+        .with_columns(plan)
+        .filter(pl.col("_g").is_not_null())
     )
-    counts = mapped.group_by("_g", maintain_order=True).len()
     out: list[pl.DataFrame] = []
-    offset = 0
-    for g, n in counts.iter_rows():
-        group = mapped.slice(offset, n)
-        offset += n
+    for (g,), group in mapped.partition_by("_g", as_dict=True).items():
         rules = plans[g][2]
         schemas = _schemas(rules)
         decoded = None
@@ -355,8 +381,11 @@ def _mapped_hits(rows: pl.DataFrame) -> pl.DataFrame:
                 decoded = _decode(group, schemas)
             except pl.exceptions.PolarsError:
                 decoded = None
+        present = _present_keys(decoded) if decoded is not None else None
         for rule in rules:
             if decoded is not None:
+                if present is not None and not _may_fire(rule, present):
+                    continue
                 out.append(_apply(rule, decoded))
                 continue
             one = _schemas([rule])
@@ -397,8 +426,9 @@ def _scanned_hits(rows: pl.DataFrame) -> pl.DataFrame:
     )
     found = pl.concat(
         [
-            scan.select("_row", pl.col("_a").alias("arn"), pl.lit("request").alias("found_in"))
-            .explode("arn"),
+            scan.select(
+                "_row", pl.col("_a").alias("arn"), pl.lit("request").alias("found_in")
+            ).explode("arn"),
             scan.select("_row", pl.col("_d").alias("arn"), pl.lit("error").alias("found_in")),
         ]
     ).filter(pl.col("arn").is_not_null() & ~pl.col("arn").str.contains("*", literal=True))
@@ -413,7 +443,9 @@ def _scanned_hits(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 # -- canonical ARNs ------------------------------------------------------------------------------
-_IAM_NAMED = re.compile(r"^arn:([^:]*):iam::(\d{12}):(user|role|group|policy|instance-profile)/(.+)$")
+_IAM_NAMED = re.compile(
+    r"^arn:([^:]*):iam::(\d{12}):(user|role|group|policy|instance-profile)/(.+)$"
+)
 _SECRET = re.compile(r"^arn:([^:]*):secretsmanager:([^:]*):(\d{12}):secret:(.+)$")
 _STACK = re.compile(r"^arn:([^:]*):cloudformation:([^:]*):(\d{12}):stack/([^/]+)(/.*)?$")
 
@@ -454,17 +486,27 @@ def _completions(arns: list[str]) -> dict[str, str]:
 
 
 def _canonical(hits: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
-    known = pl.concat(
-        [
-            hits.select(pl.col("arn")),
-            rows.select(pl.col("_principal_arn").alias("arn")),
-            rows.select(pl.col("_issuer").alias("arn")),
-        ]
-    ).drop_nulls().unique()
-    candidates = known.filter(
-        pl.col("arn").str.contains(r"^arn:[^:]*:(iam|secretsmanager|cloudformation):")
-    )["arn"].to_list()
-    mapping = _completions(candidates)
+    def completable(col: str) -> pl.Expr:
+        c = pl.col(col)
+        return (
+            c.str.contains(":iam::", literal=True)
+            | c.str.contains(":secretsmanager:", literal=True)
+            | c.str.contains(":cloudformation:", literal=True)
+        ).fill_null(False)
+
+    known = (
+        pl.concat(
+            [
+                hits.get_column("arn").unique(),
+                rows.get_column("_principal_arn").unique().alias("arn"),
+                rows.get_column("_issuer").unique().alias("arn"),
+            ]
+        )
+        .unique()
+        .to_frame("arn")
+        .filter(completable("arn"))
+    )
+    mapping = _completions(known["arn"].to_list())
     if not mapping:
         return hits
     return hits.with_columns(pl.col("arn").replace(mapping))
@@ -527,7 +569,8 @@ def event_resources(trail: Trail | pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         ``account_id`` / ``region`` (from the ARN), ``resource_type`` (CloudFormation style,
         e.g. ``AWS::S3::Bucket``), ``access`` (``read`` / ``write`` / ``denied``), ``created``
         (the call created it), ``error_code``, ``found_in`` (``request``, ``response``,
-        ``resources`` or ``error``). Time order; an event may have several rows.
+        ``resources``, ``error`` or ``event`` for a call's implicit resource). Time order;
+        an event may have several rows.
 
     Examples
     --------
@@ -563,9 +606,16 @@ def event_resources(trail: Trail | pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     if rows.height == 0:
         return empty_resources()
     hits = pl.concat([_mapped_hits(rows), _listed_hits(rows)])
-    missing = rows.join(hits.select("_row").unique(), on="_row", how="anti")
-    if missing.height:
-        hits = pl.concat([hits, _scanned_hits(missing)])
+    # Only events with an ARN-looking text can gain anything from the scan; find those with a
+    # cheap literal search first, then keep the ones nothing else resolved.
+    scannable = rows.filter(
+        pl.col("request_parameters").str.contains("arn:aws", literal=True).fill_null(False)
+        | pl.col("error_message").str.contains("on resource", literal=True).fill_null(False)
+    )
+    if scannable.height:
+        missing = scannable.join(hits.select("_row").unique(), on="_row", how="anti")
+        if missing.height:
+            hits = pl.concat([hits, _scanned_hits(missing)])
     hits = _canonical(hits, rows)
     hits = hits.group_by("_row", "arn").agg(
         pl.col("resource_type").drop_nulls().first(),
@@ -576,38 +626,50 @@ def event_resources(trail: Trail | pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         .alias("_override"),
         pl.col("found_in").first(),
     )
+    # Facts read from the ARN itself, computed once per distinct ARN.
     parts = pl.col("arn").str.split(":")
-    out = (
-        hits.join(
-            rows.select(
-                "_row", "event_id", "event_time", "principal", "access_key_id", "event_name",
-                "event_source", "error_code", "read_only",
-            ),
-            on="_row",
-        )
+    arn_info = (
+        hits.select("arn")
+        .unique()
         .with_columns(
             parts.list.get(2, null_on_oob=True).alias("service"),
-            parts.list.get(3, null_on_oob=True).alias("region"),
-            parts.list.get(4, null_on_oob=True).alias("account_id"),
+            parts.list.get(3, null_on_oob=True).replace("", None).alias("region"),
+            parts.list.get(4, null_on_oob=True).replace("", None).alias("account_id"),
             pl.col("arn")
             .str.split_exact(":", 5)
             .struct.field("field_5")
             .str.extract(r"^([^/:]*)", 1)
             .alias("_prefix"),
-            access_kind().alias("_event_access"),
         )
         .join(_type_table(), on=["service", "_prefix"], how="left")
+        .drop("_prefix")
+    )
+    out = (
+        hits.join(
+            rows.select(
+                "_row",
+                "event_id",
+                "event_time",
+                "principal",
+                "access_key_id",
+                "event_name",
+                "event_source",
+                "error_code",
+                "read_only",
+            ),
+            on="_row",
+        )
+        .join(arn_info, on="arn", how="left")
+        .with_columns(
+            access_kind().alias("_event_access"),
+        )
         .with_columns(
             pl.coalesce("resource_type", "_type_guess").alias("resource_type"),
             pl.when(pl.col("_event_access") == "denied")
             .then(pl.lit("denied"))
             .otherwise(pl.coalesce("_override", "_event_access"))
             .alias("access"),
-            pl.col("region").replace("", None),
-            pl.col("account_id").replace("", None),
         )
         .sort("_row", "arn")
     )
-    return out.select(
-        pl.col(name).cast(dtype) for name, dtype in RESOURCE_COLUMNS.items()
-    )
+    return out.select(pl.col(name).cast(dtype) for name, dtype in RESOURCE_COLUMNS.items())

@@ -54,9 +54,9 @@ class Rule:
 
     def __post_init__(self) -> None:
         where = f"rule {self.source} {self.events} {self.path!r}"
-        paths = [self.path, *(p for _, p in self.extra)] if self.path else [
-            p for _, p in self.extra
-        ]
+        paths = (
+            [self.path, *(p for _, p in self.extra)] if self.path else [p for _, p in self.extra]
+        )
         for p in paths:
             if not _PATH.match(p):
                 raise ValueError(f"{where}: bad path {p!r} (want request.a.b[] or response.x)")
@@ -128,6 +128,8 @@ _EKS_CLUSTER_APIS = (
     "CreateAccessEntry DescribeAccessEntry DeleteAccessEntry UpdateAccessEntry ListAccessEntries"
 )
 
+# The table is laid out by hand, one rule a line or two: keep the formatter off it.
+# fmt: off
 RULES: tuple[Rule, ...] = tuple(
     # ---- S3 -------------------------------------------------------------------------------
     _rules(
@@ -560,3 +562,4 @@ RULES: tuple[Rule, ...] = tuple(
          "AWS::RolesAnywhere::Profile", {"created": True}),
     )
 )
+# fmt: on

@@ -334,6 +334,10 @@ def _collect(obj: Any, w: _Walk, path: str, depth: int, nested: bool, expect: st
     non-record there is skipped with a reason; ``"search"``: inside an unknown wrapper, where
     non-records are ignored).
     """
+    if isinstance(obj, dict) and isinstance(obj.get("kinesis"), dict):
+        data = obj["kinesis"].get("data")
+        if isinstance(data, str):  # a Kinesis record (Lambda event): its data is the payload
+            return _collect_blob(data, "kinesis.data", w, path, depth, nested)
     if looks_like_record(obj):
         w.add(obj, path, nested)
         return 1
@@ -383,15 +387,32 @@ def _collect(obj: Any, w: _Walk, path: str, depth: int, nested: bool, expect: st
         return _collect_log_events(obj, log_events, w, path, depth, nested)
     awslogs = obj.get("awslogs")
     if isinstance(awslogs, dict) and isinstance(awslogs.get("data"), str):  # Lambda form
-        try:
-            payload = gzip.decompress(base64.b64decode(awslogs["data"], validate=False))
-            inner = _loads(payload)
-        except (binascii.Error, OSError, EOFError, zlib.error, orjson.JSONDecodeError):
-            w.skipped["CloudWatch Logs awslogs.data that is not base64 gzipped JSON"] += 1
-            return 0
-        return _collect(inner, w, f"{path}.awslogs.data", depth + 1, nested, "record")
+        return _collect_blob(awslogs["data"], "awslogs.data", w, path, depth, nested)
+    return _collect_unknown(obj, w, path, depth, expect)
 
-    # An object we do not know: look inside it, within the bounds.
+
+def _decode_blob(data: str) -> Any:
+    """base64 text of (possibly gzipped) JSON, decoded; raises ValueError when it is not."""
+    try:
+        raw = base64.b64decode(data, validate=False)
+        if raw[:2] == _GZIP_MAGIC:
+            raw = gzip.decompress(raw)
+        return _loads(raw)
+    except (binascii.Error, OSError, EOFError, zlib.error, orjson.JSONDecodeError) as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _collect_blob(data: str, name: str, w: _Walk, path: str, depth: int, nested: bool) -> int:
+    try:
+        inner = _decode_blob(data)
+    except ValueError:
+        w.skipped[f"{name} that is not base64 of (gzipped) JSON"] += 1
+        return 0
+    return _collect(inner, w, f"{path}.{name}", depth + 1, nested, "record")
+
+
+def _collect_unknown(obj: dict[str, Any], w: _Walk, path: str, depth: int, expect: str) -> int:
+    """An object we do not know: look inside it, within the bounds."""
     found = _search(obj, w, path, depth)
     if not found and expect == "record":
         w.skipped[f"JSON object that is not a CloudTrail record (keys: {_keys(obj)})"] += 1
