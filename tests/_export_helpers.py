@@ -73,8 +73,11 @@ def hostile_events(source_file: str = "hostile.json") -> pl.DataFrame:
                     }
                 ),
                 "resources": [
-                    {"arn": f"arn:aws:s3:::bucket-{i}/{text[:40]}", "account_id": None,
-                     "type": "AWS::S3::Object"}
+                    {
+                        "arn": f"arn:aws:s3:::bucket-{i}/{text[:40]}",
+                        "account_id": None,
+                        "type": "AWS::S3::Object",
+                    }
                 ],
                 "source_file": source_file,
                 "source_index": i,

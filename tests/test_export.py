@@ -198,16 +198,19 @@ def test_exports_are_deterministic(tmp_path):
 def test_events_accepts_a_trail(tmp_path):
     trail = fx.Trail(hostile_events())
     path = fx.export.events(trail.where(error=True), tmp_path / "denied.csv")
-    assert len(csv_rows(path)) == 1 + hostile_events().filter(
-        pl.col("error_code").is_not_null()
-    ).height
+    assert (
+        len(csv_rows(path))
+        == 1 + hostile_events().filter(pl.col("error_code").is_not_null()).height
+    )
 
 
 # -- chart() ------------------------------------------------------------------------------------
 def _hostile_chart():
     data = pl.DataFrame({"label": list(HOSTILE[:12]), "n": list(range(12))})
-    return alt.Chart(data, title="<script>alert(1)</script>").mark_bar().encode(
-        x="n:Q", y="label:N", color="label:N"
+    return (
+        alt.Chart(data, title="<script>alert(1)</script>")
+        .mark_bar()
+        .encode(x="n:Q", y="label:N", color="label:N")
     )
 
 
@@ -252,8 +255,7 @@ def test_chart_times_are_utc_whatever_the_machine_zone(tmp_path):
     spec = alt.Chart(data).mark_point().encode(x="t:T", y="n:Q").to_dict()
     here = fx.export.chart(spec, tmp_path / "here.svg").read_bytes()
     code = (
-        "import json, sys, forensics as fx\n"
-        "fx.export.chart(json.loads(sys.argv[1]), sys.argv[2])\n"
+        "import json, sys, forensics as fx\nfx.export.chart(json.loads(sys.argv[1]), sys.argv[2])\n"
     )
     env = {**__import__("os").environ, "TZ": "Asia/Kolkata"}
     subprocess.run(

@@ -215,8 +215,14 @@ def test_rerun_into_the_same_folder_removes_stale_outputs(tmp_path):
 def test_ticket_of_a_blast_radius(tmp_path):
     events = hostile_events()
     files = fx.export.ticket(FakeBlastRadius(events, "ASIAEXAMPLEKEY000001"), tmp_path / "t")
-    for name in ("blast_radius.svg", "blast_radius.png", "credentials.csv", "principals.csv",
-                 "resources.csv", "denied.csv"):
+    for name in (
+        "blast_radius.svg",
+        "blast_radius.png",
+        "credentials.csv",
+        "principals.csv",
+        "resources.csv",
+        "denied.csv",
+    ):
         assert name in files
     text = (tmp_path / "t" / "summary.md").read_text("utf-8")
     assert "# Blast radius of ASIAEXAMPLEKEY000001" in text
@@ -342,3 +348,40 @@ def test_ticket_of_an_empty_result(tmp_path):
     assert "0 CloudTrail events" in text and "No events." in text
     assert csv_rows(files["events.csv"]) == [csv_rows(files["events.csv"])[0]]
     assert json.loads(files["manifest.json"].read_text())["inputs"] == []
+
+
+def _render_markdown(text: str) -> str:
+    """GitHub-like rendering that lets raw HTML through: our escaping must do all the work."""
+    mistune = pytest.importorskip("mistune")
+    return mistune.create_markdown(escape=False, plugins=["table", "strikethrough", "url"])(text)
+
+
+def _assert_inert_html(page: str) -> None:
+    parsed = parse_html(page)
+    allowed = {"h1", "h2", "h3", "p", "ul", "li", "strong", "em", "code", "pre", "br", "a",
+               "table", "thead", "tbody", "tr", "th", "td"}  # fmt: skip
+    assert {tag for tag, _ in parsed.tags} <= allowed
+    for tag, attrs in parsed.tags:
+        assert not any(name.startswith("on") for name in attrs), (tag, attrs)
+        if tag == "a":  # bare URLs in event text may be autolinked, never to script
+            assert re.match(r"https?://", attrs.get("href") or ""), attrs
+
+
+def test_summary_md_renders_inert(hostile_ticket):
+    text = (hostile_ticket[2] / "summary.md").read_text("utf-8")
+    page = _render_markdown(text)
+    _assert_inert_html(page)
+    assert "<table>" in page
+    rendered = "".join(parse_html(page).text)
+    assert "<script>alert(1)</script>" in rendered  # shown as text
+    assert "[x](javascript:alert(1))" in rendered
+
+
+def test_markdown_events_render_inert(tmp_path, hostile_trail):
+    trail, _ = hostile_trail
+    text = fx.export.events(trail, tmp_path / "e.md", columns="all").read_text("utf-8")
+    page = _render_markdown(text)
+    _assert_inert_html(page)
+    rows = re.findall(r"<tr>(.*?)</tr>", page, flags=re.S)
+    assert len(rows) == len(trail) + 1
+    assert {len(re.findall(r"<t[hd][ >]", row)) for row in rows} == {len(fx.COLUMNS)}

@@ -21,9 +21,7 @@ def vegalite_spec(chart: Any) -> dict[str, Any]:
         return chart
     to_dict = getattr(chart, "to_dict", None)
     if to_dict is None:
-        raise TypeError(
-            f"expected an altair chart or a Vega-Lite dict, got {type(chart).__name__}"
-        )
+        raise TypeError(f"expected an altair chart or a Vega-Lite dict, got {type(chart).__name__}")
     return to_dict()
 
 
@@ -53,8 +51,10 @@ def force_utc(spec: Any) -> Any:
         return [force_utc(item) for item in spec]
     if not isinstance(spec, dict):
         return spec
-    out = {key: (value if key in ("datasets", "data") else force_utc(value))
-           for key, value in spec.items()}
+    out = {
+        key: (value if key in ("datasets", "data") else force_utc(value))
+        for key, value in spec.items()
+    }
     if out.get("type") == "temporal" and ("field" in out or "timeUnit" in out):
         out = _utc_field(out)
     if out.get("formatType") == "time":
@@ -139,9 +139,7 @@ def chart(chart: Any, path: str | Path, *, scale: float = 2.0) -> Path:
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in CHART_FORMATS:
-        raise ValueError(
-            f"cannot tell the chart format of {str(path)!r}; use .png, .svg or .pdf"
-        )
+        raise ValueError(f"cannot tell the chart format of {str(path)!r}; use .png, .svg or .pdf")
     data = chart_bytes(chart, fmt, scale=scale)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)

@@ -1,7 +1,7 @@
 """``forensics ticket``: a ticket folder from the command line.
 
-    forensics ticket DATA... (--principal WHO | --seed KEY) [--since T] [--until T] --out DIR
-                     [--title TEXT] [--derived] [--no-redact]
+forensics ticket DATA... (--principal WHO | --seed KEY) [--since T] [--until T] --out DIR
+                 [--title TEXT] [--derived] [--no-redact]
 """
 
 from __future__ import annotations
@@ -55,9 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="WHO",
         help="ARN, session ARN, user/role name or access key id: that principal's events",
     )
-    who.add_argument(
-        "--seed", metavar="KEY", help="access key id or ARN: the blast radius from it"
-    )
+    who.add_argument("--seed", metavar="KEY", help="access key id or ARN: the blast radius from it")
     p.add_argument("--since", metavar="T", help="UTC start (ISO 8601)")
     p.add_argument("--until", metavar="T", help="UTC end (ISO 8601), exclusive")
     p.add_argument("--out", required=True, metavar="DIR", help="the folder to write")

@@ -7,6 +7,7 @@ The format comes from the file extension. By default the columns are the ones a 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -15,7 +16,7 @@ import orjson
 import polars as pl
 
 from forensics._schema import conform
-from forensics.export._escape import csv_cell, md_cell
+from forensics.export._escape import CSV_TRIGGERS, csv_cell, md_cell
 from forensics.export._redact import redact_frame
 
 __all__ = ["FORMATS", "TICKET_COLUMNS", "events", "ticket_frame", "to_csv_bytes", "to_markdown"]
@@ -80,8 +81,7 @@ def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
 def _time_text(column: pl.Expr, frame: pl.DataFrame, name: str) -> pl.Expr:
     """ISO 8601 in UTC with a ``Z``; microseconds only when some value has them."""
     has_fraction = (
-        frame.height > 0
-        and frame.select((column.dt.microsecond().fill_null(0) != 0).any()).item()
+        frame.height > 0 and frame.select((column.dt.microsecond().fill_null(0) != 0).any()).item()
     )
     fmt = "%Y-%m-%dT%H:%M:%S%.6fZ" if has_fraction else "%Y-%m-%dT%H:%M:%SZ"
     return column.dt.convert_time_zone("UTC").dt.strftime(fmt).alias(name)
@@ -130,10 +130,10 @@ def ticket_frame(frame: pl.DataFrame) -> pl.DataFrame:
 def _select(
     frame: pl.DataFrame, columns: Literal["all"] | Sequence[str] | None, *, redact: bool
 ) -> pl.DataFrame:
+    if columns is None:  # the ticket columns carry no request/response text to redact
+        return ticket_frame(frame)
     if redact:
         frame = redact_frame(frame)
-    if columns is None:
-        return ticket_frame(frame)
     frame = _sorted(frame)
     if columns == "all":
         return frame
@@ -179,8 +179,12 @@ def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
 def to_csv_bytes(frame: pl.DataFrame) -> bytes:
     """CSV (UTF-8, ``\\n`` line ends, every field quoted) with formula-like cells neutralised."""
     text = _as_text(frame)
+    trigger = "^[" + re.escape("".join(CSV_TRIGGERS)) + "]"
     text = text.with_columns(
-        pl.col(c).map_elements(csv_cell, return_dtype=pl.String, skip_nulls=True)
+        pl.when(pl.col(c).str.contains(trigger))
+        .then(pl.lit("'") + pl.col(c))
+        .otherwise(pl.col(c))
+        .alias(c)
         for c in text.columns
     )
     header = pl.DataFrame({c: [csv_cell(c)] for c in text.columns})
@@ -204,13 +208,15 @@ def to_markdown(frame: pl.DataFrame, *, limit: int = MARKDOWN_CELL_LIMIT) -> str
 
 
 def _jsonl_bytes(frame: pl.DataFrame) -> bytes:
-    out = []
     time_columns = [n for n, d in frame.schema.items() if isinstance(d, pl.Datetime)]
     if time_columns:
         frame = frame.with_columns(_time_text(pl.col(c), frame, c) for c in time_columns)
-    for row in frame.iter_rows(named=True):
-        out.append(orjson.dumps(row))
-    return b"\n".join(out) + (b"\n" if out else b"")
+    categorical = [n for n, d in frame.schema.items() if isinstance(d, pl.Categorical | pl.Enum)]
+    if categorical:
+        frame = frame.with_columns(pl.col(c).cast(pl.String) for c in categorical)
+    buffer = io.BytesIO()
+    frame.write_ndjson(buffer)
+    return buffer.getvalue()
 
 
 def events(

@@ -172,9 +172,11 @@ def _indicator_tables(
             if kind == "arns":  # what the result touched is an indicator too
                 values |= set(seen.get_column("value").to_list())
             values = sorted(values)
-            table = pl.DataFrame({"value": values}, schema={"value": pl.String}).join(
-                seen, on="value", how="left"
-            ).with_columns(pl.col("events").fill_null(0).cast(pl.UInt32))
+            table = (
+                pl.DataFrame({"value": values}, schema={"value": pl.String})
+                .join(seen, on="value", how="left")
+                .with_columns(pl.col("events").fill_null(0).cast(pl.UInt32))
+            )
         else:
             if kind == "source_ips":  # service names ("ec2.amazonaws.com") are not IPs
                 seen = seen.filter(pl.col("value").str.contains(_IP_LIKE.pattern))
@@ -189,7 +191,12 @@ def _principals(events: pl.DataFrame) -> pl.DataFrame:
     return (
         events.group_by("principal")
         .agg(
-            pl.col("identity_type").drop_nulls().unique().sort().str.join(", ").alias("identity_types"),
+            pl.col("identity_type")
+            .drop_nulls()
+            .unique()
+            .sort()
+            .str.join(", ")
+            .alias("identity_types"),
             pl.len().alias("events"),
             pl.col("error_code").is_not_null().sum().alias("errors"),
             pl.col("access_key_id").drop_nulls().n_unique().alias("access_keys"),
@@ -246,7 +253,9 @@ def _sorted_table(frame: pl.DataFrame) -> pl.DataFrame:
     ]
     if not keys:
         return frame
-    cast = frame.with_columns(pl.col(n).cast(pl.String) for n in keys if frame.schema[n] == pl.Categorical)
+    cast = frame.with_columns(
+        pl.col(n).cast(pl.String) for n in keys if frame.schema[n] == pl.Categorical
+    )
     return cast.sort(keys, nulls_last=True, maintain_order=True)
 
 
@@ -298,7 +307,11 @@ def facts_of(
         facts.since = to_utc(getattr(result, "since", None))
         facts.until = to_utc(getattr(result, "until", None))
         facts.summary_text = str(result.summary())
-        facts.indicators = _indicator_tables(events, dict(result.indicators()))
+        given = {k: list(v or []) for k, v in dict(result.indicators()).items()}
+        resources = getattr(result, "resources", None)
+        if isinstance(resources, pl.DataFrame) and "arn" in resources.columns:
+            given["arns"] = [*given.get("arns", []), *resources.get_column("arn").drop_nulls()]
+        facts.indicators = _indicator_tables(events, given)
         facts.charts["blast_radius"] = result.chart()
         for name in ("credentials", "principals", "resources", "denied"):
             table = getattr(result, name, None)

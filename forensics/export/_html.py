@@ -56,9 +56,7 @@ def html_table(frame: pl.DataFrame, headers: list[str] | None = None) -> str:
     """An HTML table of ``frame``; nested values shown as their Python text, all escaped."""
     names = headers or frame.columns
     head = "".join(f"<th>{html_text(n)}</th>" for n in names)
-    body = "".join(
-        "<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in frame.iter_rows()
-    )
+    body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in frame.iter_rows())
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -67,8 +65,9 @@ def _svg_img(svg: bytes, alt: str) -> str:
     return f'<img class="chart" alt="{html_text(alt)}" src="data:image/svg+xml;base64,{data}">'
 
 
-def render_html(facts: Facts, charts_svg: dict[str, bytes], files: list[str],
-                inputs: list[dict]) -> str:
+def render_html(
+    facts: Facts, charts_svg: dict[str, bytes], files: list[str], inputs: list[dict]
+) -> str:
     """The whole ``report.html``."""
     e = html_text
     parts = [
@@ -82,7 +81,11 @@ def render_html(facts: Facts, charts_svg: dict[str, bytes], files: list[str],
         f"<li>Result: {e('Blast radius of ' + str(facts.seed)) if facts.kind == 'blast radius' else 'Trail'}"
         f" — {facts.events.height:,} CloudTrail events.</li>",
         "<li>Secrets in request parameters and response elements: "
-        + ("<b>redacted</b>.</li>" if facts.redacted else '<span class="warn">NOT redacted</span>.</li>'),
+        + (
+            "<b>redacted</b>.</li>"
+            if facts.redacted
+            else '<span class="warn">NOT redacted</span>.</li>'
+        ),
     ]
     if facts.generated_at is not None:
         parts.append(f"<li>Generated: {e(time_text(facts.generated_at))}</li>")
@@ -112,8 +115,16 @@ def render_html(facts: Facts, charts_svg: dict[str, bytes], files: list[str],
         parts.append(
             html_table(
                 facts.principals,
-                ["principal", "identity types", "events", "errors", "access keys", "source IPs",
-                 "first seen", "last seen"],
+                [
+                    "principal",
+                    "identity types",
+                    "events",
+                    "errors",
+                    "access keys",
+                    "source IPs",
+                    "first seen",
+                    "last seen",
+                ],
             )
         )
     if facts.summary_text:
@@ -127,19 +138,30 @@ def render_html(facts: Facts, charts_svg: dict[str, bytes], files: list[str],
             else "<p>None.</p>"
         )
     parts.append("<h2>Counts</h2><table><tbody>")
-    parts += [f"<tr><th>{e(n)}</th><td class=\"n\">{v:,}</td></tr>" for n, v in facts.counts]
+    parts += [f'<tr><th>{e(n)}</th><td class="n">{v:,}</td></tr>' for n, v in facts.counts]
     parts.append("</tbody></table>")
     if facts.actions is not None and facts.actions.height:
         parts += [
             "<h3>Most frequent API calls</h3>",
-            html_table(facts.actions, ["event source", "event name", "events", "errors", "denied",
-                                       "first seen"]),
+            html_table(
+                facts.actions,
+                ["event source", "event name", "events", "errors", "denied", "first seen"],
+            ),
         ]
     for name, table in sorted(facts.tables.items()):
         if name == "denied":
-            table = table.select("event_time", "principal_arn", "event_name", "error_code",
-                                 "error_message", "source_ip")
-        parts += [f"<h2>{e(name.capitalize())} ({table.height:,})</h2>", html_table(table.head(HTML_EVENT_ROWS))]
+            table = table.select(
+                "event_time",
+                "principal_arn",
+                "event_name",
+                "error_code",
+                "error_message",
+                "source_ip",
+            )
+        parts += [
+            f"<h2>{e(name.capitalize())} ({table.height:,})</h2>",
+            html_table(table.head(HTML_EVENT_ROWS)),
+        ]
     from forensics.export._events import ticket_frame
 
     shown = ticket_frame(facts.events.head(HTML_EVENT_ROWS))
@@ -148,15 +170,28 @@ def render_html(facts: Facts, charts_svg: dict[str, bytes], files: list[str],
         html_table(shown),
         "<h2>Input log files</h2>",
         html_table(
-            pl.DataFrame(inputs, schema={"path": pl.String, "sha256": pl.String,
-                                         "bytes": pl.Int64, "events": pl.Int64})
+            pl.DataFrame(
+                inputs,
+                schema={
+                    "path": pl.String,
+                    "sha256": pl.String,
+                    "bytes": pl.Int64,
+                    "events": pl.Int64,
+                },
+            )
             if inputs
-            else pl.DataFrame(schema={"path": pl.String, "sha256": pl.String, "bytes": pl.Int64,
-                                      "events": pl.Int64}),
+            else pl.DataFrame(
+                schema={
+                    "path": pl.String,
+                    "sha256": pl.String,
+                    "bytes": pl.Int64,
+                    "events": pl.Int64,
+                }
+            ),
         ),
         "<h2>Files</h2><ul>",
         *[f"<li>{e(name)}</li>" for name in files],
-        "</ul><p class=\"note\">SHA-256 of every file: manifest.json.</p>",
+        '</ul><p class="note">SHA-256 of every file: manifest.json.</p>',
         "</body></html>",
         "",
     ]

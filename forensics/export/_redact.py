@@ -18,6 +18,7 @@ returned must not travel with it. Two rules, applied to ``request_parameters``,
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -76,7 +77,10 @@ _VALUE_PATTERNS: tuple[tuple[re.Pattern[str], Any], ...] = (
         lambda m: m.group(1) + REDACTED,
     ),
     # Passwords in URLs: scheme://user:password@host
-    (re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:)([^/\s@]+)(@)"), r"\1" + REDACTED + r"\3"),
+    (
+        re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:)([^/\s@]+)(@)"),
+        r"\1" + REDACTED + r"\3",
+    ),
 )
 
 # A 40-character AWS secret access key as a whole value (mixed case and digits).
@@ -85,17 +89,27 @@ _SECRET_KEY_VALUE = re.compile(r"^(?=.*[a-z])(?=.*[A-Z])(?=.*[0-9])[A-Za-z0-9/+]
 # Cheap test on the raw text: only texts that match are parsed.
 _PREFILTER = re.compile(
     r"(?i)pass|secret|token|private|credential|keymaterial|api.?key|saml|authoriz|cookie"
-    r"|eyJ|://[^/\s:@]+:[^/\s@]+@|[A-Za-z0-9/+]{40}"
+    r"|eyJ|://[^/\s:@]+:[^/\s@]+@|\"[A-Za-z0-9/+]{40}\"|^[A-Za-z0-9/+]{40}$"
 )
 
 
+# Cheap test on one string value: only strings that match go through the value rules.
+_VALUE_HINT = re.compile(
+    r"-----BEGIN|IQoJb3JpZ2luX2V|FwoGZXIvYXdzE|FQoGZXIvYXdzE|AQoDYXdzE|AgoJb3JpZ2luX2V|eyJ"
+    r"|(?i:secret|passw|token|api.?key)|://[^/\s:@]+:[^/\s@]+@"
+)
+
+
+@functools.lru_cache(maxsize=4096)
 def _is_secret_key(name: str) -> bool:
     return bool(SECRET_KEY_PATTERN.search(re.sub(r"[_\-\s.]", "", name.lower())))
 
 
 def _redact_string(text: str) -> str:
-    if _SECRET_KEY_VALUE.match(text):
+    if len(text) == 40 and _SECRET_KEY_VALUE.match(text):
         return REDACTED
+    if not _VALUE_HINT.search(text):
+        return text
     for pattern, replacement in _VALUE_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
@@ -110,8 +124,10 @@ def redact_value(value: Any) -> Any:
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
-            if _is_secret_key(str(key)) and item not in (None, "", [], {}) and not isinstance(
-                item, bool
+            if (
+                _is_secret_key(str(key))
+                and item not in (None, "", [], {})
+                and not isinstance(item, bool)
             ):
                 out[key] = REDACTED
             else:

@@ -19,8 +19,10 @@ def time_text(value: datetime | None) -> str:
     """A UTC time as ``YYYY-MM-DD HH:MM:SS UTC`` (``—`` when unknown)."""
     if value is None:
         return "—"
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value.microsecond == 0 else value.strftime(
-        "%Y-%m-%d %H:%M:%S.%f UTC"
+    return (
+        value.strftime("%Y-%m-%d %H:%M:%S UTC")
+        if value.microsecond == 0
+        else value.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
     )
 
 
@@ -79,8 +81,16 @@ def render_summary(facts: Facts, files: list[str]) -> str:
         out.append(
             md_table(
                 facts.principals,
-                ["principal", "identity types", "events", "errors", "access keys",
-                 "source IPs", "first seen", "last seen"],
+                [
+                    "principal",
+                    "identity types",
+                    "events",
+                    "errors",
+                    "access keys",
+                    "source IPs",
+                    "first seen",
+                    "last seen",
+                ],
             )
         )
     else:

@@ -30,7 +30,11 @@ _KNOWN = (
     "principals.csv",
     "resources.csv",
     "denied.csv",
-    *(f"{name}.{ext}" for name in ("timeline", "actions", "blast_radius") for ext in ("png", "svg")),
+    *(
+        f"{name}.{ext}"
+        for name in ("timeline", "actions", "blast_radius")
+        for ext in ("png", "svg")
+    ),
     MANIFEST,
 )
 

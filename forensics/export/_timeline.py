@@ -51,11 +51,7 @@ def _top_or_other(frame: pl.DataFrame, column: str, top: int = _TOP) -> pl.Expr:
         .sort(["n", column], descending=[True, False], nulls_last=True)
     )
     keep = [v for v in counts.get_column(column).to_list()[:top] if v is not None]
-    return (
-        pl.when(pl.col(column).is_in(keep))
-        .then(pl.col(column))
-        .otherwise(pl.lit("(other)"))
-    )
+    return pl.when(pl.col(column).is_in(keep)).then(pl.col(column)).otherwise(pl.lit("(other)"))
 
 
 def timeline_chart(events: pl.DataFrame, *, by: str = "event_source", title: str | None = None):
