@@ -34,6 +34,7 @@ sample: $(SAMPLE)/.complete
 lab: $(STAMP) $(SAMPLE)/.complete
 	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 \
 		--LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
+		--LabApp.extension_manager=readonly \
 		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 # The notebooks run twice: as committed, on the sample, under nbval (errors and the asserts in
