@@ -22,6 +22,7 @@ STYLE = """<style>
 .fx-root table.fx-grid { border-collapse: collapse; font-size: 12px; width: 100%; }
 .fx-root table.fx-grid th { text-align: left; background: #f3f3f3; position: sticky; top: 0; }
 .fx-root div.fx-scroll { overflow-x: auto; max-width: 100%; }
+.fx-root .fx-tabs div.fx-scroll { max-height: 480px; overflow-y: auto; }
 .fx-root table.fx-grid th, .fx-root table.fx-grid td { padding: 2px 6px; border-bottom: 1px solid #e5e5e5;
     vertical-align: top; white-space: nowrap; max-width: 420px; overflow: hidden;
     text-overflow: ellipsis; }
