@@ -40,11 +40,12 @@ lab: $(STAMP) $(SAMPLE)/.complete
 # The notebooks run twice: as committed, on the sample, under nbval (errors and the asserts in
 # their last cells; one notebook per worker), and from tests/test_notebooks.py with their
 # parameters pointed at a trail built from the external samples. The sample's Parquet cache is
-# written first, by one process: two kernels writing it at once race (parts vanish under reads).
+# written first, by one process and with the notebooks' own path (the cache is keyed by the path
+# as given): two kernels filling it at once race (one prunes the parts the other reads).
 test: $(STAMP) $(SAMPLE)/.complete
 	$(BIN)/ruff check forensics tests bench
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
-	$(BIN)/forensics load $(SAMPLE) >/dev/null
+	cd notebooks && ../$(BIN)/forensics load ../$(SAMPLE) >/dev/null
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -p no:cacheprovider \
 		--nbval-lax --nbval-current-env notebooks/
 
