@@ -29,8 +29,16 @@ pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
 TOKEN = "FXTESTTOKEN"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 OVERRIDES = {
     "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
     "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},  # render every cell
@@ -61,28 +69,45 @@ def lab(tmp_path_factory):
     state = tmp_path_factory.mktemp("lab_state")
     info = fx.sample.write(root / "sample", events=2_500, days=2, file_minutes=60)
     nb = nbformat.read(NOTEBOOKS / "02_blast_radius.ipynb", as_version=4)
-    nb = with_parameters(nb, DATA=str(root / "sample"), SEED=info.story["leaked_access_key_id"],
-                         SINCE=None)
+    nb = with_parameters(
+        nb, DATA=str(root / "sample"), SEED=info.story["leaked_access_key_id"], SINCE=None
+    )
     nbformat.write(nb, root / "02_blast_radius.ipynb")
     nb = nbformat.read(NOTEBOOKS / "01_principal_timeline.ipynb", as_version=4)
-    nb = with_parameters(nb, DATA=str(root / "sample"), PRINCIPAL=info.story["compromised_user_arn"])
+    nb = with_parameters(
+        nb, DATA=str(root / "sample"), PRINCIPAL=info.story["compromised_user_arn"]
+    )
     nbformat.write(nb, root / "01_principal_timeline.ipynb")
     env = dict(
         os.environ,
-        JUPYTER_CONFIG_DIR=str(state / "config"), JUPYTER_RUNTIME_DIR=str(state / "runtime"),
+        JUPYTER_CONFIG_DIR=str(state / "config"),
+        JUPYTER_RUNTIME_DIR=str(state / "runtime"),
         JUPYTERLAB_SETTINGS_DIR=str(state / "settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(state / "workspaces"), IPYTHONDIR=str(state / "ipython"),
-        XDG_CONFIG_HOME=str(state / "xdg-config"), XDG_CACHE_HOME=str(state / "xdg-cache"),
+        JUPYTERLAB_WORKSPACES_DIR=str(state / "workspaces"),
+        IPYTHONDIR=str(state / "ipython"),
+        XDG_CONFIG_HOME=str(state / "xdg-config"),
+        XDG_CACHE_HOME=str(state / "xdg-cache"),
     )
     (state / "config" / "labconfig").mkdir(parents=True)
     (state / "config" / "labconfig" / "default_setting_overrides.json").write_text(
-        json.dumps(OVERRIDES))
+        json.dumps(OVERRIDES)
+    )
     port = _free_port()
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.token={TOKEN}",
-           f"--port={port}", "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0",
-           f"--ServerApp.root_dir={root}", "--allow-root", "--LabApp.news_url=None",
-           "--LabApp.extension_manager=readonly",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        f"--ServerApp.token={TOKEN}",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={root}",
+        "--allow-root",
+        "--LabApp.news_url=None",
+        "--LabApp.extension_manager=readonly",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
     log = (state / "lab.log").open("w")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -113,7 +138,8 @@ def _kernel_idle(page, timeout=120_000) -> None:
         """() => { const s = document.querySelector('#jp-main-statusbar');
                    return s && /\\|\\s*Idle/.test(s.innerText)
                           && !/No Kernel|Initializing/.test(s.innerText); }""",
-        timeout=timeout)
+        timeout=timeout,
+    )
 
 
 def _chart_svg(page, selector: str) -> str:
@@ -140,7 +166,8 @@ def _run_all(page, url: str) -> None:
         """() => { const p = [...document.querySelectorAll(
                        '.jp-Notebook .jp-CodeCell .jp-InputPrompt')];
                    return p.length > 0 && p.every(e => /\\[\\d+\\]/.test(e.innerText)); }""",
-        timeout=240_000)
+        timeout=240_000,
+    )
     _kernel_idle(page)
     errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]')
     assert errors.count() == 0, errors.all_inner_texts()
@@ -167,12 +194,16 @@ def test_principal_explorer_in_a_real_browser(lab):
             ui.locator(".fx-error select").select_option(label="failed (any error)")
             page.wait_for_function(
                 "([sel, old]) => document.querySelector(sel).innerText !== old",
-                arg=[".fx-explore .fx-status", status0], timeout=60_000)
+                arg=[".fx-explore .fx-status", status0],
+                timeout=60_000,
+            )
             assert ui.locator(".fx-table").inner_html() != table0
             page.wait_for_function(
                 """([sel, old]) => { const s = document.querySelector(sel);
                                      return s && s.outerHTML !== old; }""",
-                arg=[".fx-explore .fx-timeline svg.marks", svg0], timeout=60_000)
+                arg=[".fx-explore .fx-timeline svg.marks", svg0],
+                timeout=60_000,
+            )
 
             # picking an event shows its original record
             ui.locator(".fx-event select").select_option(index=0)
@@ -183,7 +214,8 @@ def test_principal_explorer_in_a_real_browser(lab):
             ui.locator(".fx-error select").select_option(label="all events")
             page.wait_for_function(  # the status names the active filters
                 "() => !/errors:/.test(document.querySelector('.fx-explore .fx-status').innerText)",
-                timeout=60_000)
+                timeout=60_000,
+            )
             area = page.locator(".fx-explore .fx-timeline g.mark-area path").first
             area.scroll_into_view_if_needed()
             strip = area.bounding_box()  # the overview strip's area mark
@@ -243,7 +275,9 @@ def test_blast_radius_notebook_in_a_real_browser(lab):
             page.wait_for_function(
                 """([sel, old]) => { const s = document.querySelector(sel);
                                      return s && s.outerHTML !== old; }""",
-                arg=[".fx-blast .fx-timeline svg.marks", svg0], timeout=60_000)
+                arg=[".fx-blast .fx-timeline svg.marks", svg0],
+                timeout=60_000,
+            )
             svg1 = _chart_svg(page, ".fx-blast .fx-timeline")
             assert svg1 != svg0 and "ci-deploy" in svg1
             _open_tab(page, "graph")

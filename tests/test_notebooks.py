@@ -51,8 +51,11 @@ def test_notebook_opens_with_its_parameters_and_is_committed_clean(name):
 
 
 def test_notebooks_are_exactly_what_the_build_script_writes(tmp_path):
-    subprocess.run([sys.executable, str(NOTEBOOKS / "_build.py"), str(tmp_path)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, str(NOTEBOOKS / "_build.py"), str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
     for name in NOTEBOOK_NAMES:
         assert (tmp_path / name).read_text() == (NOTEBOOKS / name).read_text(), (
             f"{name} differs from notebooks/_build.py: run `python notebooks/_build.py`"
@@ -78,7 +81,8 @@ OTHER_TRAIL = {
     "00_start_here.ipynb": ({}, ["ok"]),
     "01_principal_timeline.ipynb": ({"PRINCIPAL": INVICTUS_ATTACKER}, [INVICTUS_ATTACKER, "ok"]),
     "02_blast_radius.ipynb": (
-        {"SEED": OTRF_STOLEN_KEY, "SINCE": None}, [OTRF_STOLEN_KEY, OTRF_BUCKET, "ok"]
+        {"SEED": OTRF_STOLEN_KEY, "SINCE": None},
+        [OTRF_STOLEN_KEY, OTRF_BUCKET, "ok"],
     ),
     "03_ticket_export.ipynb": ({"SEED": OTRF_STOLEN_KEY, "SINCE": None}, ["summary.md", "ok"]),
 }

@@ -118,7 +118,9 @@ def test_explore_brush_on_the_timeline_narrows_the_table():
     ui.chart._vl_selections = {"brush": {"value": None, "store": []}}
     assert "of 2,000" in ui.page_label.value
     assert _brush_window({"bucket": ["2024-01-01T00:00:00Z", "2024-01-01T01:00:00Z"]}) == (
-        datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 1, 1, tzinfo=UTC))
+        datetime(2024, 1, 1, tzinfo=UTC),
+        datetime(2024, 1, 1, 1, tzinfo=UTC),
+    )
 
 
 def test_explore_shows_the_original_record_escaped(hostile):
