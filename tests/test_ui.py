@@ -67,6 +67,14 @@ def test_explore_filters_update_the_count_timeline_and_table():
     assert ui.last_redraw_ms > 0
 
 
+def test_explore_accepts_a_bare_events_frame():
+    frame = synthetic_events(300, days=1).drop("resources", "extra")  # any subset of columns
+    ui = fx.ui.explore(frame)
+    assert ui.filtered.height == 300
+    ui.error.value = "denied"
+    assert ui.filtered.height == frame.filter(pl.col("error_code") == "AccessDenied").height
+
+
 def test_explore_event_name_matches_exactly_or_by_part():
     trail = fx.Trail(synthetic_events(5_000, days=1))
     ui = fx.ui.explore(trail)

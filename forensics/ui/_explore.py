@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import polars as pl
 
+from forensics._schema import conform
 from forensics._trail import is_denied, to_utc
 from forensics.charts import timeline
 from forensics.charts._common import short_label
@@ -65,7 +66,13 @@ class Explorer(widgets.VBox):
     ``last_redraw_ms`` how long the last filter change took in the kernel.
     """
 
-    def __init__(self, trail: Trail, *, page_size: int = 20, principal: str | None = None) -> None:
+    def __init__(
+        self, trail: Trail | pl.DataFrame, *, page_size: int = 20, principal: str | None = None
+    ) -> None:
+        if isinstance(trail, pl.DataFrame | pl.LazyFrame):
+            from forensics._trail import Trail as _Trail
+
+            trail = _Trail(conform(trail))
         self.trail = trail
         self.page_size = page_size
         self.base: pl.DataFrame = trail.events
@@ -421,7 +428,9 @@ def _brush_window(value: Any) -> tuple[datetime, datetime] | None:
     return lo, hi
 
 
-def explore(trail: Trail, *, principal: str | None = None, page_size: int = 20) -> Explorer:
+def explore(
+    trail: Trail | pl.DataFrame, *, principal: str | None = None, page_size: int = 20
+) -> Explorer:
     """An explorer widget: search and pick a principal, set a time range and filters.
 
     The timeline (split by principal, or by service once a principal is picked) and the paged
@@ -432,7 +441,7 @@ def explore(trail: Trail, *, principal: str | None = None, page_size: int = 20) 
     Parameters
     ----------
     trail
-        The :class:`~forensics.Trail` to explore (collected once).
+        The :class:`~forensics.Trail` to explore (collected once), or an events frame.
     principal
         Preselect a principal (its ``principal`` key, as in the events table).
     page_size
