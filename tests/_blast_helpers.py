@@ -43,6 +43,24 @@ DECOY_KEYS = {SECOND, BOB_KEY, BOB_SESSION, ALICE_LEGIT, CAROL_KEY}
 ATTACK_KEYS = {LEAKED, ATTACK, ATTACK_B, BACKDOOR, CONSOLE}
 
 
+def owner_copy_of_assume_role(
+    when: float, role_arn: str, session_name: str, new_key: str, *, shared: str, **kw
+) -> dict:
+    """The resource owner's copy of a cross-account AssumeRole (caller seen as AWSAccount)."""
+    record = assume_role(
+        when,
+        {"type": "AWSAccount", "principalId": "AROADEPLOY:alice", "accountId": A},
+        role_arn,
+        session_name,
+        new_key,
+        recipient=role_arn.split(":")[4],
+        shared=shared,
+        **kw,
+    )
+    record["eventID"] = f"owner-copy-{shared}"
+    return record
+
+
 def _get_object(when: float, who: dict, bucket: str, key: str, **kw) -> dict:
     return event(
         when,
@@ -77,7 +95,11 @@ def incident_records() -> list[dict]:
         event(10, "GetCallerIdentity", alice, source="sts.amazonaws.com", readOnly=True, **atk),
         assume_role(11, alice, DEPLOY, "alice", ATTACK, **atk),
         _get_object(12, attack_session, "payroll", "2024.csv", **atk),
-        assume_role(13, attack_session, AUDIT_B, "x", ATTACK_B, recipient=A, **atk),
+        assume_role(
+            13, attack_session, AUDIT_B, "x", ATTACK_B, recipient=A, shared="xacct-1", **atk
+        ),
+        # the same call in account B's trail: the caller is an AWSAccount, without its key
+        owner_copy_of_assume_role(13, AUDIT_B, "x", ATTACK_B, shared="xacct-1", **atk),
         event(
             14,
             "ListBuckets",

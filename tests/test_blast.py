@@ -101,6 +101,13 @@ def test_principals_reached_and_created(attack: fx.BlastRadius) -> None:
     assert attack.principals["principal"].n_unique() == attack.principals.height
 
 
+def test_the_owners_copy_of_a_cross_account_call_is_included(attack: fx.BlastRadius) -> None:
+    copy = attack.events.filter(pl.col("event_id") == "owner-copy-xacct-1")
+    assert copy.height == 1
+    assert copy.row(0, named=True)["recipient_account_id"] == B
+    assert copy.row(0, named=True)["access_key_id"] is None
+
+
 def test_denied_is_a_frame_of_events(attack: fx.BlastRadius) -> None:
     assert attack.denied.columns == list(fx.COLUMNS)
     assert attack.denied["event_name"].to_list() == ["GetSecretValue"]

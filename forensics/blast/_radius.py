@@ -439,9 +439,23 @@ def blast_radius(
         window.append(pl.col("event_time") >= lo)
     if hi is not None:
         window.append(pl.col("event_time") < hi)
-    events = lazy.filter(in_scope, *window).sort("event_time", maintain_order=True).collect()
+    events = lazy.filter(in_scope, *window).collect()
     if events.height == 0 and not key_list:
         raise _not_found(seed, creds)
+    # The other copy of a cross-account call (the resource owner's trail records the caller as
+    # an AWSAccount, without its key): same sharedEventID, or the call that minted a closure key.
+    shared = events["shared_event_id"].drop_nulls().unique().to_list()
+    minting = members.filter(pl.col("joined_by") == "minted")["via_event_id"].drop_nulls().to_list()
+    if shared or minting:
+        copies = lazy.filter(
+            pl.col("access_key_id").is_null()
+            & ~in_scope.fill_null(False)
+            & (pl.col("shared_event_id").is_in(shared) | pl.col("event_id").is_in(minting)),
+            *window,
+        ).collect()
+        if copies.height:
+            events = pl.concat([events, copies])
+    events = events.sort("event_time", maintain_order=True)
     denied = events.filter(is_denied(pl.col("error_code")).fill_null(False))
     rows = event_resources(events)
 

@@ -300,13 +300,20 @@ def build_graph(
     return g
 
 
+def _tuples(frame: pl.DataFrame, names: list[str]) -> Iterator[tuple[Any, ...]]:
+    """Row tuples of some columns (column lists zipped: ~3x faster than ``DataFrame.rows``)."""
+    if not names:
+        return iter([()] * frame.height)
+    return zip(*(frame.get_column(c).to_list() for c in names), strict=True)
+
+
 def _bulk_nodes(g: nx.MultiDiGraph, frame: pl.DataFrame) -> None:
     """Add (or merge into) nodes from rows with a ``node`` column, without networkx's
     per-call overhead. An existing node keeps its ``kind`` (principal > credential > resource);
     first/last seen widen."""
     names = [c for c in frame.columns if c != "node"]
     nodes, succ, pred = g._node, g._succ, g._pred
-    for node, row in zip(frame["node"].to_list(), frame.select(names).rows(), strict=True):
+    for node, row in zip(frame["node"].to_list(), _tuples(frame, names), strict=True):
         attrs = {k: v for k, v in zip(names, row, strict=True) if v is not None}
         old = nodes.get(node)
         if old is None:
@@ -327,7 +334,7 @@ def _bulk_edges(g: nx.MultiDiGraph, frame: pl.DataFrame, u_col: str, v_col: str,
     """Add one ``key`` edge per row (u -> v, the other columns as attributes), fast."""
     names = [c for c in frame.columns if c not in (u_col, v_col)]
     nodes, succ, pred = g._node, g._succ, g._pred
-    rows = frame.select(names).rows() if names else [()] * frame.height
+    rows = _tuples(frame, names)
     for u, v, row in zip(frame[u_col].to_list(), frame[v_col].to_list(), rows, strict=True):
         for n in (u, v):
             if n not in nodes:
