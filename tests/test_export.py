@@ -274,3 +274,21 @@ def test_svg_of_a_chart_with_a_selection_is_stable_within_a_process(tmp_path):
     second = fx.export.chart(chart, tmp_path / "b.svg").read_bytes()
     assert b"clipPath" in first
     assert first == second
+
+
+def test_svg_does_not_depend_on_the_row_order_of_the_data(tmp_path):
+    """Charts built from a group_by list rows in any order; the exported SVG must not care."""
+    data = pl.DataFrame(
+        {
+            "t": [f"2024-05-01T12:0{i % 10}:00Z" for i in range(30)],
+            "key": [f"ASIA{i % 3}" for i in range(30)],
+            "n": list(range(30)),
+        }
+    )
+
+    def build(frame):
+        return alt.Chart(frame).mark_circle().encode(x="t:T", y="key:N", size="n:Q")
+
+    a = fx.export.chart(build(data), tmp_path / "a.svg").read_bytes()
+    b = fx.export.chart(build(data.reverse()), tmp_path / "b.svg").read_bytes()
+    assert a == b

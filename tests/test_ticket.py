@@ -331,6 +331,11 @@ def test_ticket_of_the_otrf_blast_radius(tmp_path, external):
     page = (tmp_path / "t" / "report.html").read_text("utf-8")
     assert STOLEN_KEY in page and BUCKET_ARN in page
     assert (tmp_path / "t" / "blast_radius.svg").exists()
+    # a second run on a fresh result gives the same bytes (PNG aside)
+    fx.export.ticket(fx.blast_radius(trail, STOLEN_KEY), tmp_path / "u", title="OTRF stolen key")
+    for path in sorted((tmp_path / "t").iterdir()):
+        if path.suffix not in (".png", ".json"):
+            assert path.read_bytes() == (tmp_path / "u" / path.name).read_bytes(), path.name
 
 
 def test_cli_ticket_for_a_seed(tmp_path, external):

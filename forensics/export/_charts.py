@@ -6,11 +6,22 @@ runs and machines; PNG depends on the fonts installed, so compare SVGs, never PN
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHART_FORMATS", "chart", "chart_bytes", "force_utc", "stable_svg_ids", "vegalite_spec"]
+import orjson
+
+__all__ = [
+    "CHART_FORMATS",
+    "canonical_data",
+    "chart",
+    "chart_bytes",
+    "force_utc",
+    "stable_svg_ids",
+    "vegalite_spec",
+]
 
 CHART_FORMATS = ("png", "svg", "pdf")
 
@@ -91,15 +102,68 @@ def stable_svg_ids(svg: str) -> str:
     )
 
 
+def _row_key(row: Any) -> bytes:
+    return orjson.dumps(row, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+
+
+def canonical_data(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec with the rows of every inline dataset in one canonical order (a copy).
+
+    A chart built from a ``group_by`` may list the same rows in a different order on each run;
+    the rows only change the drawing order of overlapping marks, but they change the bytes.
+    Named datasets are renamed after their sorted content, and references follow.
+
+    >>> canonical_data({"data": {"values": [{"a": 2}, {"a": 1}]}})["data"]["values"]
+    [{'a': 1}, {'a': 2}]
+    """
+    renamed: dict[str, str] = {}
+    datasets = {}
+    for name, rows in (spec.get("datasets") or {}).items():
+        if isinstance(rows, list):
+            rows = sorted(rows, key=_row_key)
+            new = "data-" + hashlib.sha256(b"\n".join(map(_row_key, rows))).hexdigest()[:32]
+            renamed[name] = new
+            datasets[new] = rows
+        else:
+            datasets[name] = rows
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out = {}
+        for key, value in node.items():
+            if key == "datasets":
+                continue
+            if key == "data" and isinstance(value, dict):
+                value = dict(value)
+                if isinstance(value.get("values"), list):
+                    value["values"] = sorted(value["values"], key=_row_key)
+                if value.get("name") in renamed:
+                    value["name"] = renamed[value["name"]]
+                out[key] = value
+            else:
+                out[key] = walk(value)
+        return out
+
+    out = walk(spec)
+    if "datasets" in spec:
+        out["datasets"] = datasets
+    return out
+
+
 def chart_bytes(chart: Any, fmt: str, *, scale: float = 2.0) -> bytes:
     """Render ``chart`` as ``"png"``, ``"svg"`` or ``"pdf"`` bytes (``scale`` for PNG).
 
     Rendering may not fetch anything: a spec that points at a URL fails instead of calling out.
-    Time scales are drawn in UTC whatever the machine's zone (:func:`force_utc`).
+    Time scales are drawn in UTC whatever the machine's zone (:func:`force_utc`) and inline data
+    rows are put in a canonical order (:func:`canonical_data`), so the SVG depends on the chart's
+    content only.
     """
     import vl_convert as vlc
 
-    spec = force_utc(vegalite_spec(chart))
+    spec = canonical_data(force_utc(vegalite_spec(chart)))
     fmt = fmt.lower().lstrip(".")
     if fmt == "svg":
         return stable_svg_ids(vlc.vegalite_to_svg(spec, allowed_base_urls=[])).encode("utf-8")
