@@ -52,8 +52,14 @@ def main(n: int = 1_000_000, repeats: int = 5) -> None:
         times = []
         for r in range(repeats):
             if widget is None:
-                for w, v in ((ui.since, ""), (ui.until, ""), (ui.event_name, ""),
-                             (ui.error, "all"), (ui.service, ""), (ui.by, "auto")):
+                for w, v in (
+                    (ui.since, ""),
+                    (ui.until, ""),
+                    (ui.event_name, ""),
+                    (ui.error, "all"),
+                    (ui.service, ""),
+                    (ui.by, "auto"),
+                ):
                     w.value = v
                 ui.refresh()
             else:
@@ -64,8 +70,10 @@ def main(n: int = 1_000_000, repeats: int = 5) -> None:
             times.append(ui.last_redraw_ms)
         rows.append((label, ui.filtered.height, statistics.median(times), max(times)))
 
-    print(f"fx.ui.explore on {n:,} synthetic events (build {build:.2f} s, "
-          f"first draw incl. imports {first:.2f} s)")
+    print(
+        f"fx.ui.explore on {n:,} synthetic events (build {build:.2f} s, "
+        f"first draw incl. imports {first:.2f} s)"
+    )
     print(f"{'filter change':<26} {'events shown':>13} {'median ms':>10} {'max ms':>8}")
     for label, height, median, worst in rows:
         print(f"{label:<26} {height:>13,} {median:>10.0f} {worst:>8.0f}")
@@ -79,9 +87,11 @@ def main(n: int = 1_000_000, repeats: int = 5) -> None:
         for other in (info.story["compromised_user_arn"], seed) * 2:
             blast.seed.value = other
             times.append(blast.last_run_ms)
-        print(f"\nfx.ui.blast_radius on the 60,000-event sample: re-run for a new seed "
-              f"median {statistics.median(times):.0f} ms, max {max(times):.0f} ms "
-              "(blast radius computation + tables + charts)")
+        print(
+            f"\nfx.ui.blast_radius on the 60,000-event sample: re-run for a new seed "
+            f"median {statistics.median(times):.0f} ms, max {max(times):.0f} ms "
+            "(blast radius computation + tables + charts)"
+        )
 
 
 if __name__ == "__main__":

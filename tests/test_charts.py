@@ -124,7 +124,8 @@ def test_first_seen_is_the_first_call_per_principal_and_api(small):
     api = data.filter(pl.col("principal") == who).row(0, named=True)
     expected = (
         small.filter((pl.col("principal") == who) & (pl.col("event_name") == api["event_name"]))
-        .get_column("event_time").min()
+        .get_column("event_time")
+        .min()
     )
     assert api["first_seen"] == expected.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -143,7 +144,8 @@ def test_first_seen_since_keeps_only_new_apis_and_is_bounded(million):
 def test_top_counts_and_orders_and_names_nulls():
     frame = pl.DataFrame({"error_code": ["A", None, "A", "B", None, None]})
     assert top_data(frame, "error_code", 2).select("value", "events").rows() == [
-        ("(none)", 3), ("A", 2)
+        ("(none)", 3),
+        ("A", 2),
     ]
 
 
@@ -159,8 +161,9 @@ def test_top_refuses_unknown_and_list_columns(small):
 
 
 def test_top_keeps_full_arns_when_short_labels_collide():
-    frame = pl.DataFrame({"principal": ["arn:aws:iam::111111111111:user/a",
-                                        "arn:aws:iam::222222222222:user/a"]})
+    frame = pl.DataFrame(
+        {"principal": ["arn:aws:iam::111111111111:user/a", "arn:aws:iam::222222222222:user/a"]}
+    )
     labels = top_data(frame, "principal", 5).get_column("label").to_list()
     assert len(set(labels)) == 2
 
@@ -173,8 +176,13 @@ def _graph(n_resources: int) -> nx.MultiDiGraph:
     g.add_edge("AKIASEED", "arn:aws:iam::1:user/ci", relation="acts_as")
     g.add_edge("AKIASEED", "ASIANEW", relation="minted")
     for i in range(n_resources):
-        g.add_edge("ASIANEW", f"arn:aws:s3:::bucket{i}", relation="action",
-                   access="denied" if i % 5 == 0 else "read", count=2)
+        g.add_edge(
+            "ASIANEW",
+            f"arn:aws:s3:::bucket{i}",
+            relation="action",
+            access="denied" if i % 5 == 0 else "read",
+            count=2,
+        )
     return g
 
 
@@ -189,7 +197,10 @@ def test_blast_graph_draws_seed_kinds_and_relations():
     assert kinds["arn:aws:iam::1:user/ci"] == "principal"
     assert kinds["ASIANEW"] == "credential"  # guessed from the key prefix
     assert set(edges.get_column("type").to_list()) == {
-        "acts_as", "minted", "action: read", "action: denied"
+        "acts_as",
+        "minted",
+        "action: read",
+        "action: denied",
     }
     assert dropped == 0
 
@@ -202,9 +213,10 @@ def test_blast_graph_is_bounded_and_deterministic():
     nodes, _, dropped = graph_data(g, max_nodes=80, seed="AKIASEED")
     assert "AKIASEED" in nodes.get_column("id").to_list()
     assert dropped == g.number_of_nodes() - 80
-    assert fx.charts.blast_graph(g, max_nodes=80).to_dict() == fx.charts.blast_graph(
-        g, max_nodes=80
-    ).to_dict()
+    assert (
+        fx.charts.blast_graph(g, max_nodes=80).to_dict()
+        == fx.charts.blast_graph(g, max_nodes=80).to_dict()
+    )
 
 
 def test_blast_graph_refuses_what_is_not_a_graph():

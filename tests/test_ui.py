@@ -67,6 +67,14 @@ def test_explore_filters_update_the_count_timeline_and_table():
     assert ui.last_redraw_ms > 0
 
 
+def test_explore_accepts_a_bare_events_frame():
+    frame = synthetic_events(300, days=1).drop("resources", "extra")  # any subset of columns
+    ui = fx.ui.explore(frame)
+    assert ui.filtered.height == 300
+    ui.error.value = "denied"
+    assert ui.filtered.height == frame.filter(pl.col("error_code") == "AccessDenied").height
+
+
 def test_explore_event_name_matches_exactly_or_by_part():
     trail = fx.Trail(synthetic_events(5_000, days=1))
     ui = fx.ui.explore(trail)
@@ -118,7 +126,9 @@ def test_explore_brush_on_the_timeline_narrows_the_table():
     ui.chart._vl_selections = {"brush": {"value": None, "store": []}}
     assert "of 2,000" in ui.page_label.value
     assert _brush_window({"bucket": ["2024-01-01T00:00:00Z", "2024-01-01T01:00:00Z"]}) == (
-        datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 1, 1, tzinfo=UTC))
+        datetime(2024, 1, 1, tzinfo=UTC),
+        datetime(2024, 1, 1, 1, tzinfo=UTC),
+    )
 
 
 def test_explore_shows_the_original_record_escaped(hostile):

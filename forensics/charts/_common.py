@@ -100,12 +100,7 @@ def time_bounds(lazy: pl.LazyFrame) -> tuple[Any, Any]:
 
 def iso_utc(column: str, alias: str | None = None) -> pl.Expr:
     """A datetime column as ISO 8601 UTC text ending in ``Z`` (what Vega-Lite reads unambiguously)."""
-    return (
-        pl.col(column)
-        .dt.convert_time_zone("UTC")
-        .dt.strftime(ISO_UTC)
-        .alias(alias or column)
-    )
+    return pl.col(column).dt.convert_time_zone("UTC").dt.strftime(ISO_UTC).alias(alias or column)
 
 
 def capped_category(
@@ -155,4 +150,6 @@ def utc_axis(fmt: str = "%m-%d %H:%M", **kwargs: Any) -> Any:
     """
     import altair as alt
 
-    return alt.Axis(labelExpr=f"utcFormat(datum.value, '{fmt}')", labelAngle=0, labelOverlap=True, **kwargs)
+    return alt.Axis(
+        labelExpr=f"utcFormat(datum.value, '{fmt}')", labelAngle=0, labelOverlap=True, **kwargs
+    )

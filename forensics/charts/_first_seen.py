@@ -73,8 +73,11 @@ def first_seen_data(
         .head(max_points)
         .sort(["first", "principal", "event_source", "event_name"])
         .with_columns(
-            (pl.col("event_source").str.replace(r"\.amazonaws\.com$", "") + ":" + pl.col("event_name"))
-            .alias("api"),
+            (
+                pl.col("event_source").str.replace(r"\.amazonaws\.com$", "")
+                + ":"
+                + pl.col("event_name")
+            ).alias("api"),
             iso_utc("first", "first_seen"),
         )
         .drop("first")
@@ -120,19 +123,25 @@ def first_seen(
         alt.Chart(data)
         .mark_point(filled=True, size=70, opacity=0.85)
         .encode(
-            x=alt.X("first_seen:T", title="first call (UTC)", scale=alt.Scale(type="utc"),
-                    axis=utc_axis("%m-%d %H:%M")),
+            x=alt.X(
+                "first_seen:T",
+                title="first call (UTC)",
+                scale=alt.Scale(type="utc"),
+                axis=utc_axis("%m-%d %H:%M"),
+            ),
             y=alt.Y("label:N", title="principal", sort=rows),
-            color=alt.Color("event_source:N", title="service",
-                            scale=alt.Scale(scheme="category20")),
+            color=alt.Color(
+                "event_source:N", title="service", scale=alt.Scale(scheme="category20")
+            ),
             shape=alt.condition(
                 alt.datum.errors > 0, alt.value("triangle-up"), alt.value("circle")
             ),
             tooltip=[
                 alt.Tooltip("principal:N"),
                 alt.Tooltip("api:N", title="API"),
-                alt.Tooltip("utcyearmonthdatehoursminutesseconds(first_seen):T",
-                            title="first call (UTC)"),
+                alt.Tooltip(
+                    "utcyearmonthdatehoursminutesseconds(first_seen):T", title="first call (UTC)"
+                ),
                 alt.Tooltip("events:Q", format=","),
                 alt.Tooltip("errors:Q", format=","),
             ],

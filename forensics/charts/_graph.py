@@ -152,11 +152,26 @@ def graph_data(
                 "y2": round(float(y2), 4),
             }
         )
-    node_schema = {"id": pl.String, "label": pl.String, "kind": pl.String, "degree": pl.Int64,
-                   "x": pl.Float64, "y": pl.Float64}
-    edge_schema = {"source": pl.String, "target": pl.String, "type": pl.String,
-                   "relations": pl.String, "count": pl.Int64, "event_names": pl.String,
-                   "x": pl.Float64, "y": pl.Float64, "x2": pl.Float64, "y2": pl.Float64}
+    node_schema = {
+        "id": pl.String,
+        "label": pl.String,
+        "kind": pl.String,
+        "degree": pl.Int64,
+        "x": pl.Float64,
+        "y": pl.Float64,
+    }
+    edge_schema = {
+        "source": pl.String,
+        "target": pl.String,
+        "type": pl.String,
+        "relations": pl.String,
+        "count": pl.Int64,
+        "event_names": pl.String,
+        "x": pl.Float64,
+        "y": pl.Float64,
+        "x2": pl.Float64,
+        "y2": pl.Float64,
+    }
     return (
         pl.DataFrame(node_rows, schema=node_schema),
         pl.DataFrame(edge_rows, schema=edge_schema),
@@ -189,8 +204,8 @@ def blast_graph(
         A ``BlastRadius`` (its ``.graph`` and ``.seed``), a ``Lineage``, a ``Trail`` (its
         ``graph()``), or a networkx graph.
     labels
-        Draw node names (default: when there are at most 40 nodes; else only credentials,
-        principals and the seed).
+        Draw every node's name (default: when there are at most 40 nodes; else only the seed,
+        the identities and the eight busiest credentials).
 
     Examples
     --------
@@ -205,7 +220,18 @@ def blast_graph(
     )
     if labels is None:
         labels = nodes.height <= 40
-    text_nodes = nodes if labels else nodes.filter(pl.col("kind") != "resource")
+    if labels:
+        text_nodes = nodes
+    else:  # crowded: name the seed, the identities and the busiest credentials only
+        busiest = (
+            nodes.filter(pl.col("kind") == "credential")
+            .sort(["degree", "id"], descending=[True, False])
+            .head(8)
+            .get_column("id")
+        )
+        text_nodes = nodes.filter(
+            pl.col("kind").is_in(["seed", "principal"]) | pl.col("id").is_in(busiest.implode())
+        )
     extra = f", {dropped:,} less-connected nodes not drawn" if dropped else ""
     no_axis = alt.Axis(labels=False, ticks=False, domain=False, grid=False, title=None)
     x = alt.X("x:Q", axis=no_axis, scale=alt.Scale(zero=False, padding=30))
@@ -217,9 +243,13 @@ def blast_graph(
         alt.Chart(edges)
         .mark_rule(strokeWidth=1.5, opacity=0.7)
         .encode(
-            x=x, y=y, x2="x2:Q", y2="y2:Q",
+            x=x,
+            y=y,
+            x2="x2:Q",
+            y2="y2:Q",
             color=alt.Color(
-                "type:N", title="edge",
+                "type:N",
+                title="edge",
                 scale=alt.Scale(domain=edge_types, range=[_EDGE_COLORS[t] for t in edge_types]),
             ),
             tooltip=["source:N", "target:N", "relations:N", "count:Q", "event_names:N"],
@@ -229,12 +259,15 @@ def blast_graph(
         alt.Chart(nodes)
         .mark_circle(opacity=0.95, stroke="white", strokeWidth=1)
         .encode(
-            x=x, y=y,
+            x=x,
+            y=y,
             size=alt.Size("degree:Q", legend=None, scale=alt.Scale(range=[60, 500])),
             fill=alt.Fill(
-                "kind:N", title="node",
-                scale=alt.Scale(domain=kinds,
-                                range=[_KIND_COLORS.get(k, "#17becf") for k in kinds]),
+                "kind:N",
+                title="node",
+                scale=alt.Scale(
+                    domain=kinds, range=[_KIND_COLORS.get(k, "#17becf") for k in kinds]
+                ),
             ),
             tooltip=["id:N", "kind:N", "degree:Q"],
         )

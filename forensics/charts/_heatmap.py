@@ -69,8 +69,12 @@ def heatmap(
         .mark_rect()
         .encode(
             x=alt.X("hour:O", title="hour of day (UTC)", scale=alt.Scale(domain=list(range(24)))),
-            y=alt.Y("weekday:O", title="day of week (UTC)", sort=list(WEEKDAYS),
-                    scale=alt.Scale(domain=list(WEEKDAYS))),
+            y=alt.Y(
+                "weekday:O",
+                title="day of week (UTC)",
+                sort=list(WEEKDAYS),
+                scale=alt.Scale(domain=list(WEEKDAYS)),
+            ),
             color=alt.Color("events:Q", title="events", scale=alt.Scale(scheme="orangered")),
             tooltip=[
                 alt.Tooltip("weekday:O", title="day (UTC)"),

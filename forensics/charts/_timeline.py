@@ -66,8 +66,12 @@ def timeline_data(
     if lo is None:
         every = every or "1h"
         empty = pl.DataFrame(
-            schema={"bucket": pl.String, "category": pl.String, "events": pl.UInt32,
-                    "label": pl.String}
+            schema={
+                "bucket": pl.String,
+                "category": pl.String,
+                "events": pl.UInt32,
+                "label": pl.String,
+            }
         )
         return empty, every
     span = hi - lo
@@ -112,7 +116,12 @@ def _axis_format(every: str, data: pl.DataFrame) -> tuple[str, str]:
 def timeline(
     trail: Trail | pl.DataFrame | pl.LazyFrame,
     by: Literal[
-        "principal", "event_source", "aws_region", "error_code", "event_name", "source_ip",
+        "principal",
+        "event_source",
+        "aws_region",
+        "error_code",
+        "event_name",
+        "source_ip",
         "access_key_id",
     ] = "principal",
     every: str | None = None,
@@ -155,13 +164,20 @@ def timeline(
     data, every = timeline_data(trail, by=by, every=every, top=top)
     label = BY_CHOICES[by]
     order = (
-        data.group_by("category").agg(pl.col("events").sum()).sort(
-            ["events", "category"], descending=[True, False]
-        )
+        data.group_by("category")
+        .agg(pl.col("events").sum())
+        .sort(["events", "category"], descending=[True, False])
     )
-    domain = order.join(
-        data.select("category", "label").unique(), on="category", how="left", maintain_order="left"
-    ).get_column("label").to_list()
+    domain = (
+        order.join(
+            data.select("category", "label").unique(),
+            on="category",
+            how="left",
+            maintain_order="left",
+        )
+        .get_column("label")
+        .to_list()
+    )
     fmt, day = _axis_format(every, data)
     total = int(data.get_column("events").sum() or 0)
     brush = alt.selection_interval(encodings=["x"], name="brush")
@@ -178,8 +194,7 @@ def timeline(
         return (
             base.mark_bar()
             .encode(
-                x=alt.X("bucket:T", title=x_title, scale=alt.Scale(type="utc"),
-                  axis=utc_axis(fmt)),
+                x=alt.X("bucket:T", title=x_title, scale=alt.Scale(type="utc"), axis=utc_axis(fmt)),
                 y=alt.Y("sum(events):Q", title="events"),
                 color=color,
                 tooltip=tooltip,
@@ -191,7 +206,9 @@ def timeline(
         base.mark_bar()
         .encode(
             x=alt.X(
-                "bucket:T", title=x_title, scale=alt.Scale(type="utc", domain=brush),
+                "bucket:T",
+                title=x_title,
+                scale=alt.Scale(type="utc", domain=brush),
                 axis=utc_axis(fmt),
             ),
             y=alt.Y("sum(events):Q", title="events"),

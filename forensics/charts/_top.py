@@ -15,9 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["top", "top_data"]
 
 
-def top_data(
-    trail: Trail | pl.DataFrame | pl.LazyFrame, column: str, n: int = 10
-) -> pl.DataFrame:
+def top_data(trail: Trail | pl.DataFrame | pl.LazyFrame, column: str, n: int = 10) -> pl.DataFrame:
     """The ``n`` most frequent values of ``column`` with ``events``, ``share`` and ``label``.
 
     Nulls count as the value ``(none)``; ties are broken by value so the result is stable.
@@ -82,5 +80,7 @@ def top(
                 alt.Tooltip("share:Q", format=".1%"),
             ],
         )
-        .properties(width=width, height=max(60, 18 * data.height), title=title or f"Top {n} {column}")
+        .properties(
+            width=width, height=max(60, 18 * data.height), title=title or f"Top {n} {column}"
+        )
     )

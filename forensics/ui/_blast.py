@@ -28,20 +28,46 @@ CREDENTIAL_COLUMNS = [
     "principal_arn", "account_id", "minted_by", "parent_access_key_id", "first_used",
     "last_used", "events", "source_ips", "user_agents", "regions",
 ]  # fmt: skip
-PRINCIPAL_COLUMNS = ["principal", "relation", "identity_type", "account_id", "created_at",
-                     "first_seen", "last_seen", "events", "access_keys"]
+PRINCIPAL_COLUMNS = [
+    "principal",
+    "relation",
+    "identity_type",
+    "account_id",
+    "created_at",
+    "first_seen",
+    "last_seen",
+    "events",
+    "access_keys",
+]
 RESOURCE_COLUMNS = [
     "arn", "service", "resource_type", "type", "account_id", "region", "access", "wrote",
     "denied_only", "created", "actions", "events", "first_touched", "last_touched", "access_keys",
 ]  # fmt: skip
-EVENT_COLUMNS = ["event_time", "principal_arn", "access_key_id", "event_name", "event_source",
-                 "aws_region", "source_ip", "error_code", "user_agent", "event_id"]
-TITLES = {"event_time": "time (UTC)", "first_used": "first used (UTC)",
-          "last_used": "last used (UTC)", "first_seen": "first seen (UTC)",
-          "last_seen": "last seen (UTC)", "first_touched": "first touched (UTC)",
-          "last_touched": "last touched (UTC)", "created_at": "created (UTC)",
-          "event_source": "service", "aws_region": "region",
-          "error_code": "error"}
+EVENT_COLUMNS = [
+    "event_time",
+    "principal_arn",
+    "access_key_id",
+    "event_name",
+    "event_source",
+    "aws_region",
+    "source_ip",
+    "error_code",
+    "user_agent",
+    "event_id",
+]
+TITLES = {
+    "event_time": "time (UTC)",
+    "first_used": "first used (UTC)",
+    "last_used": "last used (UTC)",
+    "first_seen": "first seen (UTC)",
+    "last_seen": "last seen (UTC)",
+    "first_touched": "first touched (UTC)",
+    "last_touched": "last touched (UTC)",
+    "created_at": "created (UTC)",
+    "event_source": "service",
+    "aws_region": "region",
+    "error_code": "error",
+}
 MAX_ROWS = 200
 TAB_NAMES = ("credentials", "identities", "resources", "timeline", "graph", "events")
 
@@ -64,28 +90,38 @@ def _ticket_function() -> Callable[..., Any] | None:
 
 def _seed_options(frame: pl.DataFrame, limit: int = 400) -> list[str]:
     keys = (
-        frame.group_by("access_key_id").len().drop_nulls()
-        .sort(["len", "access_key_id"], descending=[True, False]).head(limit)
-        .get_column("access_key_id").to_list()
+        frame.group_by("access_key_id")
+        .len()
+        .drop_nulls()
+        .sort(["len", "access_key_id"], descending=[True, False])
+        .head(limit)
+        .get_column("access_key_id")
+        .to_list()
     )
     principals = (
-        frame.group_by("principal").len().drop_nulls()
-        .sort(["len", "principal"], descending=[True, False]).head(limit)
-        .get_column("principal").to_list()
+        frame.group_by("principal")
+        .len()
+        .drop_nulls()
+        .sort(["len", "principal"], descending=[True, False])
+        .head(limit)
+        .get_column("principal")
+        .to_list()
     )
     return keys + [p for p in principals if p not in keys]
 
 
 def _table(frame: Any, preferred: list[str], empty: str) -> str:
     if not isinstance(frame, pl.DataFrame):
-        return f'<p class="fx-status">{esc(empty)}</p>'
+        return f'<p class="fx-note">{esc(empty)}</p>'
     cols = [c for c in preferred if c in frame.columns] or frame.columns
     more = (
-        f'<p class="fx-status">first {MAX_ROWS:,} of {frame.height:,} rows shown</p>'
-        if frame.height > MAX_ROWS else ""
+        f'<p class="fx-note">first {MAX_ROWS:,} of {frame.height:,} rows shown</p>'
+        if frame.height > MAX_ROWS
+        else ""
     )
-    return more + html_table(frame.head(MAX_ROWS), cols, titles=TITLES, limit=120,
-                             first_index=1, empty=empty)
+    return more + html_table(
+        frame.head(MAX_ROWS), cols, titles=TITLES, limit=120, first_index=1, empty=empty
+    )
 
 
 class BlastRadiusExplorer(widgets.VBox):
@@ -113,15 +149,31 @@ class BlastRadiusExplorer(widgets.VBox):
         self._compute = compute
         options = _seed_options(trail.events)
         self.seed = widgets.Combobox(
-            value=seed or "", options=options, ensure_option=False, continuous_update=False,
-            placeholder="access key id (AKIA…/ASIA…) or ARN", description="seed",
-            layout=widgets.Layout(width="560px"))
-        self.since = widgets.Text(value=_text(since), placeholder="ISO 8601, UTC",
-                                  description="since (UTC)", continuous_update=False)
-        self.until = widgets.Text(value=_text(until), placeholder="ISO 8601, UTC (exclusive)",
-                                  description="until (UTC)", continuous_update=False)
-        self.run = widgets.Button(description="compute blast radius", button_style="primary",
-                                  layout=widgets.Layout(width="200px"))
+            value=seed or "",
+            options=options,
+            ensure_option=False,
+            continuous_update=False,
+            placeholder="access key id (AKIA…/ASIA…) or ARN",
+            description="seed",
+            layout=widgets.Layout(width="560px"),
+        )
+        self.since = widgets.Text(
+            value=_text(since),
+            placeholder="ISO 8601, UTC",
+            description="since (UTC)",
+            continuous_update=False,
+        )
+        self.until = widgets.Text(
+            value=_text(until),
+            placeholder="ISO 8601, UTC (exclusive)",
+            description="until (UTC)",
+            continuous_update=False,
+        )
+        self.run = widgets.Button(
+            description="compute blast radius",
+            button_style="primary",
+            layout=widgets.Layout(width="200px"),
+        )
         self.status = widgets.HTML()
         self.summary = widgets.HTML()
         self.credentials = widgets.HTML()
@@ -130,8 +182,16 @@ class BlastRadiusExplorer(widgets.VBox):
         self.events_table = widgets.HTML()
         self.timeline = chart_widget(timeline(trail.events.head(0)), "fx-timeline")
         self.graph = chart_widget(blast_graph(_empty_graph()), "fx-graph")
-        self.tabs = widgets.Tab(children=[self.credentials, self.identities, self.resources,
-                                          self.timeline, self.graph, self.events_table])
+        self.tabs = widgets.Tab(
+            children=[
+                self.credentials,
+                self.identities,
+                self.resources,
+                self.timeline,
+                self.graph,
+                self.events_table,
+            ]
+        )
         for i, name in enumerate(TAB_NAMES):
             self.tabs.set_title(i, name)
         for w, cls in (
@@ -153,10 +213,14 @@ class BlastRadiusExplorer(widgets.VBox):
         self._ticket = _ticket_function()
         self.export_dir = self.export = self.export_note = None
         if self._ticket is not None:
-            self.export_dir = widgets.Text(description="ticket dir", placeholder="out/INC-123",
-                                           layout=widgets.Layout(width="420px"))
-            self.export = widgets.Button(description="export to ticket", icon="download",
-                                         disabled=True)
+            self.export_dir = widgets.Text(
+                description="ticket dir",
+                placeholder="out/INC-123",
+                layout=widgets.Layout(width="420px"),
+            )
+            self.export = widgets.Button(
+                description="export to ticket", icon="download", disabled=True
+            )
             self.export_note = widgets.HTML()
             self.export_dir.add_class("fx-export-dir")
             self.export.add_class("fx-export")
@@ -189,7 +253,9 @@ class BlastRadiusExplorer(widgets.VBox):
             result = compute(self.trail, seed, since=since, until=until)
         except PrincipalError as exc:
             cands = getattr(exc, "candidates", None) or []
-            more = ("<br>candidates: " + "; ".join(esc(c) for c in list(cands)[:10])) if cands else ""
+            more = (
+                ("<br>candidates: " + "; ".join(esc(c) for c in list(cands)[:10])) if cands else ""
+            )
             self.status.value = f'<span class="fx-problem">{esc(exc)}</span>{more}'
             return None
         except (ForensicsError, ValueError, KeyError) as exc:
@@ -214,8 +280,10 @@ class BlastRadiusExplorer(widgets.VBox):
     def _draw(self, result: Any) -> None:
         summary = result.summary() if callable(getattr(result, "summary", None)) else ""
         self.summary.value = f'<pre class="fx-pre">{esc(summary)}</pre>' if summary else ""
-        creds, who, res, events = (getattr(result, name, None)
-                                   for name in ("credentials", "principals", "resources", "events"))
+        creds, who, res, events = (
+            getattr(result, name, None)
+            for name in ("credentials", "principals", "resources", "events")
+        )
         self.credentials.value = _table(creds, CREDENTIAL_COLUMNS, "no credentials reached")
         self.identities.value = _table(who, PRINCIPAL_COLUMNS, "no identities")
         self.resources.value = _table(res, RESOURCE_COLUMNS, "no resources touched")
@@ -227,8 +295,10 @@ class BlastRadiusExplorer(widgets.VBox):
             self.tabs.set_title(i, name + count)
         frame = events if isinstance(events, pl.DataFrame) else self.trail.events.head(0)
         title = f"Events in the blast radius of {result_seed(result, self.seed.value)}"
-        set_chart(self.timeline,
-                  timeline(frame, by="principal", top=8, width=620, height=200, title=title))
+        set_chart(
+            self.timeline,
+            timeline(frame, by="principal", top=8, width=620, height=200, title=title),
+        )
         set_chart(self.graph, blast_graph(result, width=620, height=420))
 
     # -- export ---------------------------------------------------------------------------------
@@ -238,15 +308,15 @@ class BlastRadiusExplorer(widgets.VBox):
             return None
         out_dir = self.export_dir.value.strip() or str(Path("out") / _safe_name(self.seed.value))
         try:
-            written = self._ticket(self.result, out_dir,
-                                   title=f"Blast radius of {self.seed.value.strip()}")
+            written = self._ticket(
+                self.result, out_dir, title=f"Blast radius of {self.seed.value.strip()}"
+            )
         except (ForensicsError, OSError, ValueError) as exc:
             self.export_note.value = f'<span class="fx-problem">{esc(exc)}</span>'
             return None
         files = _files(written, out_dir)
-        self.export_note.value = (
-            f"ticket written to <code>{esc(out_dir)}</code>: "
-            + ", ".join(f"<code>{esc(f)}</code>" for f in files)
+        self.export_note.value = f"ticket written to <code>{esc(out_dir)}</code>: " + ", ".join(
+            f"<code>{esc(f)}</code>" for f in files
         )
         return written
 

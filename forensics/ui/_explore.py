@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import polars as pl
 
+from forensics._schema import conform
 from forensics._trail import is_denied, to_utc
 from forensics.charts import timeline
 from forensics.charts._common import short_label
@@ -25,15 +26,24 @@ TABLE_COLUMNS = [
     "event_time", "principal", "event_name", "event_source", "aws_region", "source_ip",
     "error_code", "access_key_id", "user_agent", "event_id",
 ]  # fmt: skip
-TABLE_TITLES = {"event_time": "time (UTC)", "event_source": "service", "aws_region": "region",
-                "error_code": "error", "access_key_id": "access key"}
+TABLE_TITLES = {
+    "event_time": "time (UTC)",
+    "event_source": "service",
+    "aws_region": "region",
+    "error_code": "error",
+    "access_key_id": "access key",
+}
 BY_OPTIONS = [
     ("auto", "auto"), ("principal", "principal"), ("service", "event_source"),
     ("region", "aws_region"), ("error", "error_code"), ("event name", "event_name"),
     ("source IP", "source_ip"),
 ]  # fmt: skip
-ERROR_CHOICES = [("all events", "all"), ("succeeded", "ok"), ("failed (any error)", "error"),
-                 ("access denied", "denied")]
+ERROR_CHOICES = [
+    ("all events", "all"),
+    ("succeeded", "ok"),
+    ("failed (any error)", "error"),
+    ("access denied", "denied"),
+]
 
 
 def _counts(frame: pl.DataFrame, column: str, limit: int) -> list[tuple[str, int]]:
@@ -56,7 +66,13 @@ class Explorer(widgets.VBox):
     ``last_redraw_ms`` how long the last filter change took in the kernel.
     """
 
-    def __init__(self, trail: Trail, *, page_size: int = 20, principal: str | None = None) -> None:
+    def __init__(
+        self, trail: Trail | pl.DataFrame, *, page_size: int = 20, principal: str | None = None
+    ) -> None:
+        if isinstance(trail, pl.DataFrame | pl.LazyFrame):
+            from forensics._trail import Trail as _Trail
+
+            trail = _Trail(conform(trail))
         self.trail = trail
         self.page_size = page_size
         self.base: pl.DataFrame = trail.events
@@ -76,27 +92,45 @@ class Explorer(widgets.VBox):
         times = self.base.get_column("event_time")
         self._sorted = times.null_count() == 0 and times.is_sorted()
 
-        self.search = widgets.Text(placeholder="search principals (ARN, name, key...)",
-                                   description="find", continuous_update=True)
-        self.principal = widgets.Select(options=self._principal_options(""), value=ALL, rows=8,
-                                        description="principal",
-                                        layout=widgets.Layout(width="640px"))
-        self.since = widgets.Text(placeholder="e.g. 2024-03-01T00:00:00Z", description="since (UTC)",
-                                  continuous_update=False)
-        self.until = widgets.Text(placeholder="exclusive, ISO 8601", description="until (UTC)",
-                                  continuous_update=False)
+        self.search = widgets.Text(
+            placeholder="search principals (ARN, name, key...)",
+            description="find",
+            continuous_update=True,
+        )
+        self.principal = widgets.Select(
+            options=self._principal_options(""),
+            value=ALL,
+            rows=8,
+            description="principal",
+            layout=widgets.Layout(width="640px"),
+        )
+        self.since = widgets.Text(
+            placeholder="e.g. 2024-03-01T00:00:00Z",
+            description="since (UTC)",
+            continuous_update=False,
+        )
+        self.until = widgets.Text(
+            placeholder="exclusive, ISO 8601", description="until (UTC)", continuous_update=False
+        )
         services = _counts(self.base, "event_source", 500)
         self.service = widgets.Dropdown(
             options=[("all services", ALL)] + [(f"{s} ({n:,})", s) for s, n in services],
-            value=ALL, description="service")
+            value=ALL,
+            description="service",
+        )
         self.event_name = widgets.Combobox(
             options=[name for name, _ in _counts(self.base, "event_name", 2000)],
-            placeholder="any event name (exact or part)", description="event",
-            ensure_option=False, continuous_update=False)
+            placeholder="any event name (exact or part)",
+            description="event",
+            ensure_option=False,
+            continuous_update=False,
+        )
         codes = _counts(self.base, "error_code", 50)
         self.error = widgets.Dropdown(
             options=ERROR_CHOICES + [(f"error {c} ({n:,})", f"code:{c}") for c, n in codes],
-            value="all", description="errors")
+            value="all",
+            description="errors",
+        )
         self.by = widgets.Dropdown(options=BY_OPTIONS, value="auto", description="split by")
         self.status = widgets.HTML()
         self.chart = chart_widget(self._timeline(), "fx-timeline")
@@ -105,8 +139,9 @@ class Explorer(widgets.VBox):
         self.prev = widgets.Button(description="◀ previous", layout=widgets.Layout(width="110px"))
         self.next = widgets.Button(description="next ▶", layout=widgets.Layout(width="110px"))
         self.page_label = widgets.HTML()
-        self.event = widgets.Select(options=[], rows=6, description="event",
-                                    layout=widgets.Layout(width="95%"))
+        self.event = widgets.Select(
+            options=[], rows=6, description="event", layout=widgets.Layout(width="95%")
+        )
         self.record = widgets.HTML()
 
         for w, cls in (
@@ -120,8 +155,15 @@ class Explorer(widgets.VBox):
             w.add_class(cls)
 
         self.search.observe(self._on_search, names="value")
-        for w in (self.principal, self.since, self.until, self.service, self.event_name,
-                  self.error, self.by):
+        for w in (
+            self.principal,
+            self.since,
+            self.until,
+            self.service,
+            self.event_name,
+            self.error,
+            self.by,
+        ):
             w.observe(self._on_filter, names="value")
         # the frontend writes the Vega selection signals here (selections is rebuilt per chart)
         self.chart.observe(self._on_brush, names="_vl_selections")
@@ -132,9 +174,21 @@ class Explorer(widgets.VBox):
         super().__init__(
             [
                 widgets.HTML(STYLE),
-                widgets.HBox([widgets.VBox([self.search, self.principal]),
-                              widgets.VBox([self.since, self.until, self.service,
-                                            self.event_name, self.error, self.by])]),
+                widgets.HBox(
+                    [
+                        widgets.VBox([self.search, self.principal]),
+                        widgets.VBox(
+                            [
+                                self.since,
+                                self.until,
+                                self.service,
+                                self.event_name,
+                                self.error,
+                                self.by,
+                            ]
+                        ),
+                    ]
+                ),
                 self.status,
                 self.chart,
                 self.brush_note,
@@ -154,8 +208,11 @@ class Explorer(widgets.VBox):
     # -- filters ---------------------------------------------------------------------------------
     def _principal_options(self, needle: str) -> list[tuple[str, str]]:
         needle = needle.strip().lower()
-        found = [(p, n) for p, n in self._principals if needle in p.lower()] if needle else (
-            self._principals)
+        found = (
+            [(p, n) for p, n in self._principals if needle in p.lower()]
+            if needle
+            else (self._principals)
+        )
         head = [(f"(all principals) ({self.base.height:,})", ALL)]
         return head + [(f"{p}  ({n:,})", p) for p, n in found[:500]]
 
@@ -181,8 +238,11 @@ class Explorer(widgets.VBox):
         for bound, op, label in ((lo, ">=", "since"), (hi, "<", "until")):
             if bound is not None:
                 if not self._sorted:
-                    preds.append(pl.col("event_time") >= bound if op == ">=" else
-                                 pl.col("event_time") < bound)
+                    preds.append(
+                        pl.col("event_time") >= bound
+                        if op == ">="
+                        else pl.col("event_time") < bound
+                    )
                 text.append(f"{label} {bound.isoformat()}")
         if self.service.value:
             preds.append(pl.col("event_source") == self.service.value)
@@ -260,7 +320,8 @@ class Explorer(widgets.VBox):
         self.brush_note.value = (
             f"timeline selection: {window[0]:%Y-%m-%d %H:%M:%S}Z to {window[1]:%Y-%m-%d %H:%M:%S}Z "
             "(the table shows this window; clear the selection to see all)"
-            if window else ""
+            if window
+            else ""
         )
         self.page = 0
         self._show_page()
@@ -284,9 +345,14 @@ class Explorer(widgets.VBox):
         first = self.page * self.page_size
         page = rows.slice(first, self.page_size)
         self._page_rows = page
-        self.table.value = html_table(page, TABLE_COLUMNS, titles=TABLE_TITLES,
-                                      first_index=first + 1, limit=90,
-                                      empty="no events match these filters")
+        self.table.value = html_table(
+            page,
+            TABLE_COLUMNS,
+            titles=TABLE_TITLES,
+            first_index=first + 1,
+            limit=90,
+            empty="no events match these filters",
+        )
         last = first + page.height
         self.page_label.value = (
             f"&nbsp;events {first + 1 if total else 0:,}–{last:,} of {total:,}&nbsp;"
@@ -294,18 +360,23 @@ class Explorer(widgets.VBox):
         self.prev.disabled = self.page == 0
         self.next.disabled = last >= total
         options = [
-            (f"#{first + i + 1:<5} {t:%Y-%m-%d %H:%M:%S}Z  {name or '':<28} "
-             f"{short_label(who, 40)}", i)
+            (
+                f"#{first + i + 1:<5} {t:%Y-%m-%d %H:%M:%S}Z  {name or '':<28} "
+                f"{short_label(who, 40)}",
+                i,
+            )
             for i, (t, name, who) in enumerate(
-                page.select("event_time", "event_name", "principal").iter_rows())
+                page.select("event_time", "event_name", "principal").iter_rows()
+            )
         ]
         self.event.unobserve(self._on_event, names="value")
         self.event.options = options
         self.event.value = None
         self.event.observe(self._on_event, names="value")
         self.record.value = (
-            '<p class="fx-status">pick an event above to see its original CloudTrail record</p>'
-            if options else ""
+            '<p class="fx-note">pick an event above to see its original CloudTrail record</p>'
+            if options
+            else ""
         )
 
     def _on_event(self, change: dict[str, Any]) -> None:
@@ -326,13 +397,15 @@ class Explorer(widgets.VBox):
         except (KeyError, OSError, ValueError, IndexError, TypeError) as exc:
             shown = {k: v for k, v in row.items() if v is not None}
             self.record.value = record_html(
-                shown, note=f"original record unavailable ({exc}); normalized row shown")
+                shown, note=f"original record unavailable ({exc}); normalized row shown"
+            )
             return
         note = ""
         if isinstance(original, list):
             note = f"{len(original)} records share event id {event_id}"
         self.record.value = record_html(
-            original, note=note or f"original record of event {event_id}")
+            original, note=note or f"original record of event {event_id}"
+        )
 
 
 def _brush_window(value: Any) -> tuple[datetime, datetime] | None:
@@ -355,7 +428,9 @@ def _brush_window(value: Any) -> tuple[datetime, datetime] | None:
     return lo, hi
 
 
-def explore(trail: Trail, *, principal: str | None = None, page_size: int = 20) -> Explorer:
+def explore(
+    trail: Trail | pl.DataFrame, *, principal: str | None = None, page_size: int = 20
+) -> Explorer:
     """An explorer widget: search and pick a principal, set a time range and filters.
 
     The timeline (split by principal, or by service once a principal is picked) and the paged
@@ -366,7 +441,7 @@ def explore(trail: Trail, *, principal: str | None = None, page_size: int = 20) 
     Parameters
     ----------
     trail
-        The :class:`~forensics.Trail` to explore (collected once).
+        The :class:`~forensics.Trail` to explore (collected once), or an events frame.
     principal
         Preselect a principal (its ``principal`` key, as in the events table).
     page_size

@@ -21,13 +21,16 @@ STYLE = """<style>
 .fx-root { font-size: 13px; }
 .fx-root table.fx-grid { border-collapse: collapse; font-size: 12px; width: 100%; }
 .fx-root table.fx-grid th { text-align: left; background: #f3f3f3; position: sticky; top: 0; }
+.fx-root div.fx-scroll { overflow-x: auto; max-width: 100%; }
+.fx-root .fx-tabs div.fx-scroll { max-height: 480px; overflow-y: auto; }
 .fx-root table.fx-grid th, .fx-root table.fx-grid td { padding: 2px 6px; border-bottom: 1px solid #e5e5e5;
-    vertical-align: top; max-width: 360px; overflow-wrap: anywhere; }
+    vertical-align: top; white-space: nowrap; max-width: 420px; overflow: hidden;
+    text-overflow: ellipsis; }
 .fx-root table.fx-grid td.fx-err { color: #b00020; }
 .fx-root pre.fx-pre { white-space: pre-wrap; overflow-wrap: anywhere; font-size: 12px;
     background: #fafafa; border: 1px solid #e5e5e5; padding: 6px; max-height: 420px; overflow: auto; }
 .fx-root .fx-event select { font-family: monospace; font-size: 12px; }
-.fx-root .fx-status { color: #555; }
+.fx-root .fx-status, .fx-root .fx-note { color: #555; }
 .fx-root .fx-problem { color: #b00020; }
 </style>"""
 
@@ -85,7 +88,7 @@ def html_table(
     cols = [c for c in (columns or frame.columns) if c in frame.columns]
     titles = titles or {}
     if frame.height == 0:
-        return f'<p class="fx-status">{esc(empty)}</p>'
+        return f'<p class="fx-note">{esc(empty)}</p>'
     head = "".join(f"<th>{esc(titles.get(c, c))}</th>" for c in cols)
     if first_index is not None:
         head = "<th>#</th>" + head
@@ -102,11 +105,11 @@ def html_table(
             cells.append(f"<td{klass}{tip}>{html.escape(shown, quote=True)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (
-        '<table class="fx-grid"><thead><tr>'
+        '<div class="fx-scroll"><table class="fx-grid"><thead><tr>'
         + head
         + "</tr></thead><tbody>"
         + "".join(body)
-        + "</tbody></table>"
+        + "</tbody></table></div>"
     )
 
 
@@ -117,5 +120,5 @@ def record_html(record: Any, *, note: str = "") -> str:
     True
     """
     text = json.dumps(record, indent=2, sort_keys=False, ensure_ascii=False, default=str)
-    prefix = f'<p class="fx-status">{esc(note)}</p>' if note else ""
+    prefix = f'<p class="fx-note">{esc(note)}</p>' if note else ""
     return prefix + f'<pre class="fx-pre">{html.escape(text, quote=True)}</pre>'
