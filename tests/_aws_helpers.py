@@ -34,6 +34,8 @@ class Request:
     path: str  # unquoted
     query: dict[str, str]
     target: str  # X-Amz-Target (JSON protocols), "" for S3
+    region: str  # from the SigV4 credential scope
+
 
 
 Rule = Callable[[Request], "tuple[int, dict[str, str], bytes] | None"]
@@ -50,8 +52,10 @@ class Faults:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         query = dict(urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        scope = environ.get("HTTP_AUTHORIZATION", "").split("Credential=")[-1].split("/")
         req = Request(environ["REQUEST_METHOD"], urllib.parse.unquote(environ.get("PATH_INFO", "")),
-                      query, environ.get("HTTP_X_AMZ_TARGET", ""))
+                      query, environ.get("HTTP_X_AMZ_TARGET", ""),
+                      scope[2] if len(scope) > 2 else "")
         if not req.path.startswith("/moto-api"):
             with self.lock:
                 self.requests.append(req)
@@ -81,8 +85,10 @@ class Faults:
         return [r.path[len(bucket) + 2:] for r in self.requests
                 if r.method == "GET" and r.path.startswith(f"/{bucket}/") and not r.query.get("list-type")]
 
-    def calls(self, operation: str) -> int:
-        return sum(1 for r in self.requests if r.target.endswith(f".{operation}"))
+    def calls(self, operation: str, region: str | None = None) -> int:
+        """How many JSON-protocol calls of ``operation`` (optionally: to ``region``) came in."""
+        return sum(1 for r in self.requests if r.target.endswith(f".{operation}")
+                   and (region is None or r.region == region))
 
 
 def s3_error(status: int, code: str) -> tuple[int, dict[str, str], bytes]:

@@ -12,20 +12,33 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
+
 from forensics._errors import SourceError
+from forensics._report import LoadReport
+from forensics._trail import Trail
 
 __all__ = [
     "THROTTLE_CODES",
     "Backoff",
+    "RateLimiter",
     "cache_root",
+    "describe",
+    "epoch_ms",
     "error_code",
     "is_retryable_code",
+    "load_pages",
     "make_session",
+    "run_folder",
+    "write_json",
 ]
 
 T = TypeVar("T")
@@ -150,3 +163,84 @@ def cache_root(cache_dir: str | os.PathLike[str] | None, kind: str) -> Path:
     root = Path(cache_dir) if cache_dir is not None else Path.cwd() / ".forensics-cache" / kind
     root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+class RateLimiter:
+    """At most ``rate`` calls per second (evenly spaced), shared by every thread that uses it.
+
+    >>> t = [0.0]
+    >>> lim = RateLimiter(2.0, clock=lambda: t[0], sleep=lambda s: t.__setitem__(0, t[0] + s))
+    >>> for _ in range(3):
+    ...     lim.wait()
+    >>> t[0]
+    1.0
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive (calls per second)")
+        self.interval = 1.0 / rate
+        self.clock = clock
+        self.sleep = sleep
+        self._next: float | None = None
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        """Block until the next call is allowed."""
+        with self._lock:
+            now = self.clock()
+            at = now if self._next is None else max(now, self._next)
+            self._next = at + self.interval
+        if at > now:
+            self.sleep(at - now)
+
+
+def run_folder(cache_dir: str | os.PathLike[str] | None, kind: str) -> Path:
+    """A new folder for one remote read (``.forensics-cache/<kind>/<UTC time>-<random>``)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = cache_root(cache_dir, kind) / f"{stamp}-{uuid.uuid4().hex[:6]}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def write_json(path: Path, doc: Any) -> None:
+    """Write ``doc`` as JSON through a temporary name (no half-written page is ever read)."""
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_bytes(orjson.dumps(doc, default=_json_default))
+    os.replace(tmp, path)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def load_pages(files: list[Path], *, start: datetime | None, end: datetime | None,
+               sources: list[str], notes: list[str],
+               failures: list[tuple[str, str]]) -> Trail:
+    """Read the pages a remote source wrote through :func:`forensics.load`; merge what it did."""
+    from forensics._loader import load
+    from forensics._schema import empty_events
+
+    if files:
+        trail = load(*[str(f) for f in files], start=start, end=end, cache=False)
+        report = trail.report or LoadReport()
+    else:
+        report = LoadReport()
+        trail = Trail(empty_events(), report)
+    report.sources = sources
+    report.notes.extend(notes)
+    for path, reason in failures:
+        report.add_failure(path, reason)
+    return trail
+
+
+def epoch_ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000)
