@@ -13,19 +13,20 @@ import pytest
 import forensics as fx
 from forensics import SourceError
 from forensics.sources._aws import RateLimiter
-from tests._aws_helpers import (  # noqa: F401  (fixtures)
+from tests import _aws_helpers
+from tests._aws_helpers import (
     KEY_ID,
     SECRET,
     TOKEN,
-    aws,
     day,
     json_error,
-    moto_server,
     put_trail,
     record,
 )
 
 pytestmark = pytest.mark.xdist_group("moto")
+moto_server = _aws_helpers.moto_server  # fixtures
+aws = _aws_helpers.aws
 
 DAYS = [day("2026-11-10"), day("2026-11-11"), day("2026-11-12")]
 FAST = {"rate": 200.0, "backoff": 0.01}

@@ -13,19 +13,20 @@ import pytest
 import forensics as fx
 from forensics import LoadReport, SourceError
 from forensics.sources._s3 import fetch
-from tests._aws_helpers import (  # noqa: F401  (fixtures)
+from tests import _aws_helpers
+from tests._aws_helpers import (
     ACCOUNT,
     SECRET,
     TOKEN,
-    aws,
     day,
     key_for,
-    moto_server,
     put_trail,
     s3_error,
 )
 
 pytestmark = pytest.mark.xdist_group("moto")
+moto_server = _aws_helpers.moto_server  # fixtures
+aws = _aws_helpers.aws
 
 BUCKET = "ct-logs"
 DAYS = [day(f"2026-11-{d:02d}") for d in range(1, 11)]  # Nov 1..10

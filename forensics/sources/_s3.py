@@ -176,11 +176,8 @@ def _walk(
         depth = len(segs) - org  # 0: nothing, 1: account, 2: kind, 3: region, 4: y, 5: m, 6: d
         if depth == 0:
             for name in lister.folders(prefix):
-                if not org and _ORG.match(name):
+                if (not org and _ORG.match(name)) or (_ACCOUNT.match(name) and (accounts is None or name in accounts)):
                     go(f"{prefix}{name}/", [*segs, name])
-                elif _ACCOUNT.match(name):
-                    if accounts is None or name in accounts:
-                        go(f"{prefix}{name}/", [*segs, name])
             return
         if depth == 1:
             account = segs[org]
