@@ -24,7 +24,7 @@ from tests._aws_helpers import (
     record,
 )
 
-pytestmark = pytest.mark.xdist_group("moto")
+# each xdist worker runs its own in-process server on a free port: no group needed
 moto_server = _aws_helpers.moto_server  # fixtures
 aws = _aws_helpers.aws
 
