@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 $(SAMPLE)/.complete: | $(STAMP)
-	$(BIN)/forensics sample $(SAMPLE)
+	$(BIN)/forensics sample --force $(SAMPLE)
 	touch $@
 
 sample: $(SAMPLE)/.complete

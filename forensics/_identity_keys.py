@@ -14,8 +14,10 @@ FederatedUser               the session issuer (the IAM user or root that called
                             GetFederationToken); without one, the federated-user ARN
 AWSService                  ``service:<invokedBy>``
 AWSAccount                  ``account:<accountId>``; anonymous access: ``anonymous``
-SAMLUser                    ``saml:<identityProvider>/<userName>``
-WebIdentityUser             ``webidentity:<identityProvider>/<userName>``
+SAMLUser                    ``saml:<identityProvider>/<userName>`` (namequalifier / saml:sub;
+                            read from ``principalId`` when a field is missing)
+WebIdentityUser             ``webidentity:<identityProvider>/<userName>`` (issuer / user id;
+                            else the issuer from ``principalId`` and ``principalId`` itself)
 IdentityCenterUser          ``identitycenter:<identityStoreArn>/<userId>`` (from ``onBehalfOf``)
 no type, ``invokedBy`` set  ``service:<invokedBy>`` (AwsServiceEvent records)
 no type, ``accountId`` set  ``account:<accountId>``
@@ -83,6 +85,32 @@ def role_arn_from_session_arn(arn: str | None) -> str | None:
     return f"arn:{partition}:iam::{account}:role/{role}" if role else None
 
 
+def _federated_key(kind: str, identity: dict, user_name: str | None) -> str:
+    """``saml:<provider>/<subject>`` or ``webidentity:<provider>/<subject>``.
+
+    The provider is ``identityProvider`` (SAML: the ``saml:namequalifier``; web identity: the
+    issuer, e.g. ``accounts.google.com``); the subject is ``userName`` (SAML: ``saml:sub``; web
+    identity: the user id). ``principalId`` is ``<namequalifier>:<sub>`` for SAML and
+    ``<issuer>:<app id>:<user id>`` for web identity, so when a field is missing the provider is
+    read from before its first colon, and a SAML subject from after it.
+
+    >>> _federated_key("SAMLUser", {"principalId": "nq==:jdoe"}, None)
+    'saml:nq==/jdoe'
+    """
+    prefix = "saml" if kind == "SAMLUser" else "webidentity"
+    principal_id = _s(identity.get("principalId"))
+    head, sep, tail = (principal_id or "").partition(":")
+    provider = (
+        _s(identity.get("identityProvider"))
+        or _s(_get(identity, "sessionContext", "webIdFederationData", "federatedProvider"))
+        or (head if sep and head else None)
+    )
+    subject = user_name
+    if subject is None and principal_id:
+        subject = tail if kind == "SAMLUser" and sep and tail else principal_id
+    return f"{prefix}:{provider or 'unknown'}/{subject or 'unknown'}"
+
+
 def principal_key(identity: Any) -> str:
     """The durable identity a record's ``userIdentity`` is attributed to; never None, never raises.
 
@@ -127,18 +155,16 @@ def principal_key(identity: Any) -> str:
         if invoked_by:
             return f"service:{invoked_by}"
     elif kind == "AWSAccount":
-        if account == "ANONYMOUS_PRINCIPAL" or _s(identity.get("principalId")) == "ANONYMOUS_PRINCIPAL":
+        if (
+            account == "ANONYMOUS_PRINCIPAL"
+            or _s(identity.get("principalId")) == "ANONYMOUS_PRINCIPAL"
+        ):
             return ANONYMOUS
         if account:
             return f"account:{account}"
         return ANONYMOUS
     elif kind in ("SAMLUser", "WebIdentityUser"):
-        prefix = "saml" if kind == "SAMLUser" else "webidentity"
-        provider = _s(identity.get("identityProvider")) or _s(
-            _get(identity, "sessionContext", "webIdFederationData", "federatedProvider")
-        )
-        subject = user_name or _s(identity.get("principalId"))
-        return f"{prefix}:{provider or 'unknown'}/{subject or 'unknown'}"
+        return _federated_key(kind, identity, user_name)
     elif kind == "IdentityCenterUser":
         store = _s(_get(identity, "onBehalfOf", "identityStoreArn"))
         user_id = _s(_get(identity, "onBehalfOf", "userId")) or user_name

@@ -15,20 +15,23 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
-import orjson
 import polars as pl
 
+from forensics._cache import Cache, default_cache_root
 from forensics._errors import CorruptFileError, LoadError
-from forensics._normalize import normalize_records
+from forensics._fast import FastPathUnsupported, decode_records, decode_records_file
+from forensics._normalize import TIME_FALLBACKS, normalize_records
+from forensics._parallel import read_files
 from forensics._report import LoadReport
 from forensics._schema import EVENTS_SCHEMA, empty_events
 from forensics._trail import Trail, to_utc
 from forensics.sources._files import FileRef, discover
 from forensics.sources._formats import (
     DEFAULT_MAX_FILE_BYTES,
-    NotCloudTrail,
+    FileProblem,
     extract_records,
     read_bytes,
 )
@@ -38,7 +41,11 @@ __all__ = ["FilePart", "load", "read_file"]
 
 @dataclass
 class FilePart:
-    """What reading one file produced: rows, or the reason there are none."""
+    """What reading one file produced: rows, or the reason there are none.
+
+    ``nested`` counts records found inside JSON wrappers that are not a CloudTrail container
+    (test-case files and the like; ``nested_at`` is the JSON path of the first one).
+    """
 
     path: str
     frame: pl.DataFrame | None = None
@@ -47,70 +54,167 @@ class FilePart:
     skipped: Counter[str] = field(default_factory=Counter)
     missing_time: int = 0
     time_fallback: int = 0
+    records: int = 0
+    nested: int = 0
+    nested_at: str | None = None
+    notes: list[str] = field(default_factory=list)
+    fast_records: Any = None  # typed records awaiting a batched frame (never stored)
 
 
-def read_file(ref: FileRef, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> FilePart:
-    """Read one file into rows of the events table; never raises for a bad file."""
+def read_file(
+    ref: FileRef,
+    *,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    fast: bool = True,
+    defer_fast: bool = False,
+) -> FilePart:
+    """Read one file into rows of the events table; never raises for a bad file.
+
+    Every problem becomes ``FilePart.failure`` (a reason naming what is wrong): unreadable
+    bytes, truncated/corrupt gzip, the size cap, invalid JSON, JSON that holds no CloudTrail.
+
+    ``fast=False`` forces the reference normalizer. With ``defer_fast=True`` a file the fast
+    decoder accepts comes back as ``fast_records`` (typed records, no frame yet) so that the
+    caller can build the rows of many files at once (:func:`forensics._fast.records_frame`).
+    """
     part = FilePart(ref.path)
     if ref.is_digest:
         part.is_digest = True
         return part
     try:
         data = read_bytes(ref.path, max_file_bytes)
-    except PermissionError:
-        part.failure = "permission denied; check the file's permissions"
-        return part
-    except (EOFError, OSError) as exc:
-        reason = str(exc) or type(exc).__name__
-        if isinstance(exc, EOFError) or "gzip" in reason.lower() or "compressed" in reason.lower():
-            reason = f"truncated or corrupt gzip ({reason})"
-        part.failure = reason
-        return part
-    except ValueError as exc:
+    except FileProblem as exc:
         part.failure = str(exc)
         return part
+    if fast:
+        try:
+            if defer_fast:
+                part.fast_records = decode_records(data)  # rows are built per batch of files
+                part.records = len(part.fast_records)
+            else:
+                part.frame = decode_records_file(data, ref.path)
+                part.records = part.frame.height
+            return part
+        except FastPathUnsupported:
+            pass
     try:
         found = extract_records(data, ref.path)
-    except NotCloudTrail as exc:
+    except FileProblem as exc:
         part.failure = str(exc)
         return part
-    except orjson.JSONDecodeError as exc:
-        part.failure = f"invalid JSON ({exc})"
+    except Exception as exc:  # a reader bug must not sink the whole load: report it
+        part.failure = f"unexpected error while reading ({type(exc).__name__}: {exc})"
         return part
     if found.is_digest:
         part.is_digest = True
         return part
     part.skipped = found.skipped
+    part.nested, part.nested_at, part.notes = found.nested, found.nested_at, found.notes
     records = found.records
-    part.missing_time = sum(1 for r in records if "eventTime" not in r)
-    part.time_fallback = sum(
-        1 for r in records if "eventTime" not in r and ("@timestamp" in r or "EventTime" in r)
-    )
+    for r in records:
+        if r.get("eventTime") is None:
+            part.missing_time += 1
+            if any(r.get(f) is not None for f in TIME_FALLBACKS):
+                part.time_fallback += 1
     part.frame = normalize_records(records, ref.path)
+    part.records = part.frame.height
     return part
 
 
 def _dedupe(frame: pl.DataFrame, report: LoadReport) -> pl.DataFrame:
-    """Drop rows that are the same event (same eventID and same content); keep collisions."""
+    """Drop rows that are the same event (same eventID and same content); keep collisions.
+
+    Only rows whose eventID occurs more than once are examined, against their original records
+    (re-read through ``source_file``/``source_index``): the table does not carry every byte of a
+    record, so equal rows do not prove equal records. Content is compared as JSON (key order and
+    whitespace do not matter, types do; see :func:`forensics._provenance.canonical`). The first
+    copy in load order is kept. A row whose original cannot be re-read is kept.
+    """
+    report.duplicates_dropped = 0
+    report.id_collisions = 0
+    report.id_collision_examples = []
     if frame.height == 0:
         return frame
-    content = [c for c in EVENTS_SCHEMA.names() if c not in ("source_file", "source_index")]
-    hashed = frame.with_columns(
-        pl.struct(
-            [pl.col(c) for c in content if c != "resources"]
-            + [pl.col("resources").list.eval(pl.element().struct.json_encode()).list.join("\x1f")]
-        )
-        .hash(seed=7)
-        .alias("_content")
+    indexed = frame.with_row_index("_row")
+    shared = indexed.filter(pl.col("event_id").is_not_null() & (pl.len().over("event_id") > 1))
+    if shared.height == 0:
+        return frame
+    rows_per_file = dict(
+        frame.group_by(pl.col("source_file").cast(pl.String)).len().iter_rows()
     )
-    with_id = hashed.filter(pl.col("event_id").is_not_null())
-    keep = with_id.unique(subset=["event_id", "_content"], keep="first", maintain_order=True)
-    report.duplicates_dropped = with_id.height - keep.height
-    collisions = keep.group_by("event_id").agg(pl.len().alias("n")).filter(pl.col("n") > 1)
-    report.id_collisions = int(collisions.select(pl.col("n").sum()).item() or 0)
-    report.id_collision_examples = collisions.get_column("event_id").sort().head(5).to_list()
-    out = pl.concat([keep, hashed.filter(pl.col("event_id").is_null())])
-    return out.drop("_content")
+    drop, unverified, examples = _confirm_duplicates(shared, rows_per_file)
+    if unverified:
+        report.notes.append(
+            f"{unverified:,} record(s) share an eventID but their files could not be re-read "
+            "to compare contents; they were kept"
+        )
+    if drop:
+        report.duplicates_dropped = len(drop)
+        report.notes.append(
+            f"{len(drop):,} duplicate record(s) dropped: the same eventID with the same content, "
+            "read more than once, e.g. " + "; ".join(examples)
+        )
+        indexed = indexed.filter(~pl.col("_row").is_in(sorted(drop)))
+    collided = indexed.filter(pl.col("event_id").is_not_null() & (pl.len().over("event_id") > 1))
+    report.id_collisions = collided.height
+    report.id_collision_examples = collided.get_column("event_id").unique().sort().head(5).to_list()
+    return indexed.drop("_row")
+
+
+def _confirm_duplicates(
+    shared: pl.DataFrame, rows_per_file: dict[str, int]
+) -> tuple[set[int], int, list[str]]:
+    """Rows to drop (a later copy of an identical original), rows left unverified, examples.
+
+    First the exact bytes of each record are compared where that is cheap (S3 ``Records``
+    files: an eventID whose copies are byte-identical is settled without parsing); eventIDs
+    whose copies differ in bytes are settled by comparing parsed content.
+    """
+    from forensics._provenance import fingerprints, raw_digests
+
+    rows = shared.select(
+        "_row", "event_id", pl.col("source_file").cast(pl.String), "source_index"
+    ).rows()
+    raw_by_file: dict[str, list[bytes] | None] = {}
+    quick: list[bytes | None] = []
+    for _, _, source_file, source_index in rows:
+        if source_file not in raw_by_file:
+            raw_by_file[source_file] = raw_digests(source_file, rows_per_file.get(source_file, -1))
+        digests = raw_by_file[source_file]
+        quick.append(digests[source_index] if digests is not None else None)
+    groups: dict[str, list[int]] = {}
+    for position, (_, event_id, _, _) in enumerate(rows):
+        groups.setdefault(event_id, []).append(position)
+    settled: list[bytes | None] = list(quick)
+    unsettled = [
+        p
+        for members in groups.values()
+        if any(quick[m] is None for m in members) or len({quick[m] for m in members}) > 1
+        for p in members
+    ]
+    if unsettled:
+        content = fingerprints([(rows[p][2], rows[p][3]) for p in unsettled])
+        for p, digest in zip(unsettled, content, strict=True):
+            settled[p] = digest
+    drop: set[int] = set()
+    unverified = 0
+    examples: list[str] = []
+    first_seen: dict[tuple[str, bytes], tuple[str, int]] = {}
+    for (row, event_id, source_file, source_index), digest in zip(rows, settled, strict=True):
+        if digest is None:
+            unverified += 1
+            continue
+        key = (event_id, digest)
+        if key not in first_seen:
+            first_seen[key] = (source_file, source_index)
+            continue
+        drop.add(row)
+        if len(examples) < 3:
+            kept_file, kept_index = first_seen[key]
+            examples.append(
+                f"{event_id} in {kept_file} (#{kept_index}) and {source_file} (#{source_index})"
+            )
+    return drop, unverified, examples
 
 
 def _resolve_remote(
@@ -178,7 +282,17 @@ def load(
     report = LoadReport(sources=[os.fspath(p) for p in paths])
     paths = _resolve_remote(paths, start=lo, end=hi, accounts=accounts, regions=regions,
                             report=report, **(remote or {}))
-    files, missing, pruned = discover(paths, start=lo, end=hi, accounts=accounts, regions=regions)
+    ignored: list[str] = []
+    files, missing, pruned = discover(
+        paths, start=lo, end=hi, accounts=accounts, regions=regions, ignored=ignored
+    )
+    if ignored:
+        names = sorted({os.path.basename(p) for p in ignored})
+        report.notes.append(
+            f"{len(ignored):,} file(s) in the folders were not read: their names are not trail "
+            f"files (.json, .json.gz, .jsonl, .ndjson, .log, ...), e.g. {', '.join(names[:5])}; "
+            "pass a file's path to read it anyway"
+        )
     report.files_pruned = pruned
     for path, reason in missing:
         if strict:
@@ -190,34 +304,81 @@ def load(
             "nothing to load: " + "; ".join(f"{p}: {r}" for p, r in missing)
         )
 
-    parts = [read_file(ref, max_file_bytes=max_file_bytes) for ref in files]
-    frames = []
-    for part in parts:
-        if part.is_digest:
-            report.digests += 1
-            continue
-        if part.failure is not None:
-            if strict:
-                raise CorruptFileError(part.path, part.failure)
-            report.add_failure(part.path, part.failure)
-            continue
-        report.files_read += 1
-        report.records_skipped.update(part.skipped)
-        report.missing_event_time += part.missing_time
-        report.event_time_fallback += part.time_fallback
-        if part.frame is not None and part.frame.height:
-            frames.append(part.frame)
-    if strict and report.records_skipped:
-        reason, count = report.records_skipped.most_common(1)[0]
-        raise LoadError(f"{count} record(s) skipped: {reason}")
+    store = _open_cache(cache, cache_dir, [str(p) for p in paths], report)
+    key = None
+    if store is not None:
+        key = store.key(files, {"sources": report.sources, "start": lo, "end": hi,
+                                "max_file_bytes": max_file_bytes, "missing": missing})
+        hit = store.merged(key)
+        if hit is not None:
+            path, stored = hit
+            cached = LoadReport.from_dict(stored)
+            cached.files_from_cache = cached.files_read
+            cached.seconds = time.perf_counter() - began
+            if strict and (cached.files_failed or cached.records_skipped):
+                _raise_strict(cached)
+            return Trail(pl.scan_parquet(path), cached)
 
-    frame = (
-        pl.concat(frames, how="vertical_relaxed").cast(dict(EVENTS_SCHEMA))
-        if frames
-        else empty_events()
+    # read what the cache does not hold (everything, without a cache)
+    outcomes: list[FilePart] = []
+    part_files: dict[str, list[str]] = {}  # Parquet part -> the files whose rows it serves
+    to_read: list[FileRef] = []
+    for ref in files:
+        entry = store.lookup(ref) if store is not None else None
+        if entry is None:
+            to_read.append(ref)
+            continue
+        outcomes.append(FilePart(**{**entry["outcome"], "skipped": Counter(entry["outcome"]["skipped"])}))
+        report.files_from_cache += 1
+        if entry.get("part"):
+            part = str(store.root / entry["part"])  # type: ignore[union-attr]
+            part_files.setdefault(part, []).append(ref.path)
+    results = read_files(
+        to_read,
+        max_file_bytes=max_file_bytes,
+        workers=workers,
+        part_path=(lambda _i: store.new_part_path()) if store is not None else None,
     )
-    frame = _dedupe(frame, report)
-    report.unparsed_event_time = frame.select(pl.col("event_time").is_null().sum()).item()
+    by_path = {ref.path: ref for ref in to_read}
+    frames: list[pl.DataFrame] = []
+    for result in results:
+        report.worker_peak_rss_mb = max(report.worker_peak_rss_mb, result.peak_rss_mb)
+        outcomes.extend(result.parts)
+        if result.frame is not None and result.frame.height:
+            frames.append(result.frame)
+        result.frame = None  # the frames list holds the only reference (memory peak)
+        if store is not None:
+            for part in result.parts:
+                store.record(by_path[part.path], part, result.parquet)
+            if result.parquet and result.rows:
+                part_files[result.parquet] = [p.path for p in result.parts]
+
+    for part in sorted(outcomes, key=lambda p: p.path):
+        if strict and part.failure is not None:
+            raise CorruptFileError(part.path, part.failure)
+        if strict and part.skipped:
+            reason, count = part.skipped.most_common(1)[0]
+            raise LoadError(f"{part.path}: {count:,} record(s) skipped: {reason}")
+        report.add_file(part)
+
+    if store is not None and part_files:
+        # a part may also hold rows of files that changed since: take only its current files
+        frame = pl.concat(
+            [
+                pl.scan_parquet(part).filter(pl.col("source_file").cast(pl.String).is_in(paths))
+                for part, paths in sorted(part_files.items())
+            ],
+            how="vertical",
+        ).collect()
+    elif frames:
+        frame = pl.concat(frames, how="vertical", rechunk=False)
+        frames.clear()
+    else:
+        frame = empty_events()
+    frame = frame.cast(dict(EVENTS_SCHEMA))
+    if frame.height and frame.get_column("event_id").is_duplicated().any():
+        frame = _dedupe(frame, report)
+    report.unparsed_event_time = frame.get_column("event_time").null_count()
     if lo is not None or hi is not None:
         keep = pl.lit(True)
         if lo is not None:
@@ -227,12 +388,84 @@ def load(
         before = frame.height
         frame = frame.filter(keep)
         report.outside_window = before - frame.height
-    frame = frame.sort("event_time", "source_file", "source_index", nulls_last=True)
+    order = _sort_order(frame)
+    if order is not None:
+        # gather column by column (each made contiguous first: gathering across many chunks
+        # is slow and copies), dropping each source column as it is copied; sort() would hold
+        # the whole table twice at its peak
+        columns = {}
+        for name in frame.columns:
+            columns[name] = frame.get_column(name).rechunk().gather(order)
+            frame = frame.drop(name)
+        frame = pl.DataFrame(columns)
     report.records_loaded = frame.height
     if frame.height:
         report.time_min = frame.get_column("event_time").min()  # type: ignore[assignment]
         report.time_max = frame.get_column("event_time").max()  # type: ignore[assignment]
     report.seconds = time.perf_counter() - began
-    _ = (cache, cache_dir, workers)  # wired in by the cache / parallel reader
+    if store is not None and key is not None:
+        try:
+            frame.write_parquet(store.merged_path(key), compression="zstd", statistics=True)
+            store.add_merged(key, report.to_dict())
+            store.prune_parts()
+            store.save()
+        except OSError as exc:
+            report.notes.append(f"could not write the cache in {store.root}: {exc}")
     return Trail(frame, report)
+
+
+def _sort_order(frame: pl.DataFrame) -> pl.Series | None:
+    """Row order by (event_time, source_file, source_index), nulls last; None if already so.
+
+    Files are ranked through their few distinct names rather than by comparing a million
+    strings.
+    """
+    files = frame.select(pl.col("source_file").unique()).to_series()
+    ranks = dict(zip(files.cast(pl.String).to_list(), range(files.len()), strict=True))
+    ordered = sorted(ranks)
+    physical = files.to_physical().to_list()
+    rank_of = {physical[ranks[name]]: i for i, name in enumerate(ordered)}
+    file_rank = frame.get_column("source_file").to_physical().replace_strict(
+        rank_of, return_dtype=pl.UInt32
+    )
+    order = frame.select(
+        pl.arg_sort_by(
+            [pl.col("event_time"), file_rank, pl.col("source_index")],
+            nulls_last=True,
+        )
+    ).to_series()
+    if order.len() == 0 or (order.is_sorted() and order[0] == 0):
+        return None
+    return order
+
+
+def _raise_strict(report: LoadReport) -> None:
+    if report.files_failed:
+        failure = report.files_failed[0]
+        raise CorruptFileError(failure.path, failure.reason)
+    if report.skipped_by_file:
+        first = report.skipped_by_file[0]
+        raise LoadError(f"{first.path}: {first.count:,} record(s) skipped: {first.detail}")
+    reason, count = report.records_skipped.most_common(1)[0]
+    raise LoadError(f"{count} record(s) skipped: {reason}")
+
+
+def _open_cache(
+    cache: bool, cache_dir: str | os.PathLike[str] | None, paths: list[str], report: LoadReport
+) -> Cache | None:
+    """The cache to use, or None (``cache=False``, or a folder we cannot write: noted)."""
+    if not cache:
+        return None
+    root = Path(cache_dir) if cache_dir is not None else default_cache_root(paths)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        report.notes.append(
+            f"no cache: cannot write {root} ({exc.strerror or exc}); pass cache_dir= to use one"
+        )
+        return None
+    return Cache(root)
 

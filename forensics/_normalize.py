@@ -13,18 +13,35 @@ text (scalars) or JSON text (containers) or null, and the record is kept.
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import polars as pl
 
 from forensics._identity_keys import principal_key
-from forensics._schema import EVENTS_SCHEMA, RECORD_FIELDS, conform
+from forensics._schema import EVENTS_SCHEMA, RECORD_FIELDS, TIME_DTYPE, conform
 
-__all__ = ["TIME_FORMATS", "json_text", "normalize_records", "parse_times", "text"]
+__all__ = [
+    "IDENTITY_COLUMNS",
+    "TIME_FALLBACKS",
+    "TIME_FORMAT",
+    "TIME_FORMATS",
+    "identity_row",
+    "json_text",
+    "normalize_records",
+    "parse_time_series",
+    "parse_times",
+    "text",
+]
 
-#: eventTime shapes seen in the wild, tried in order (CloudTrail, Lake, Logstash, lookup-events).
+#: eventTime shapes read (CloudTrail, Lake, Logstash, lookup-events, hand-made): a date, ``T`` or
+#: a space, a time with optional fraction (any digits; kept to the microsecond), then ``Z``, an
+#: offset (``+11:00`` or ``+1100``) or nothing (taken as UTC). Offsets are converted to UTC.
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%:z"
+#: Kept for callers that list formats; every one of them is read by :func:`parse_times`.
 TIME_FORMATS: tuple[str, ...] = (
     "%Y-%m-%dT%H:%M:%SZ",
     "%Y-%m-%dT%H:%M:%S%.fZ",
@@ -32,6 +49,8 @@ TIME_FORMATS: tuple[str, ...] = (
     "%Y-%m-%dT%H:%M:%S%.f%:z",
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%SZ",
+    "%Y-%m-%d %H:%M:%S%:z",
     "%Y-%m-%dT%H:%M:%S",
     "%Y-%m-%dT%H:%M:%S%.f",
 )
@@ -88,8 +107,12 @@ def json_text(value: Any) -> str | None:
         return None
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-    except (TypeError, orjson.JSONEncodeError):
-        return orjson.dumps(repr(value)).decode()
+    except (TypeError, orjson.JSONEncodeError):  # nested deeper than orjson's 255 levels, ...
+        pass
+    try:
+        return json.dumps(value, separators=(",", ":"), default=repr)
+    except (TypeError, ValueError, RecursionError):
+        return '"<value that cannot be written as JSON>"'
 
 
 def _flag(value: Any) -> bool | None:
@@ -128,21 +151,55 @@ def _get(d: Any, key: str) -> Any:
     return d.get(key) if isinstance(d, dict) else None
 
 
-def parse_times(expr: pl.Expr) -> pl.Expr:
-    """Parse CloudTrail time text to ``Datetime(us, UTC)``; text that matches no format is null.
+def _parse_any(raw: pl.Expr) -> pl.Expr:
+    """Every accepted shape (see :data:`TIME_FORMAT`), rewritten to one format and parsed."""
+    text = (
+        raw.str.strip_chars()
+        .str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T")
+        .str.replace(r"[Zz]$", "+00:00")
+        .str.replace(r"([+-]\d{2})(\d{2})$", "${1}:${2}")
+    )
+    text = pl.when(text.str.contains(r"[+-]\d{2}:\d{2}$")).then(text).otherwise(text + "+00:00")
+    return text.str.strptime(TIME_DTYPE, TIME_FORMAT, strict=False)
+
+
+def parse_times(expr: pl.Expr | pl.Series) -> pl.Expr:
+    """Parse CloudTrail time text to ``Datetime(us, UTC)``; text that is not a time is null.
 
     >>> pl.select(parse_times(pl.lit("2020-09-14T01:00:38.123Z"))).item().isoformat()
     '2020-09-14T01:00:38.123000+00:00'
+    >>> pl.select(parse_times(pl.lit("2022-02-08 09:23:37+11:00"))).item().isoformat()
+    '2022-02-07T22:23:37+00:00'
     """
-    text_expr = expr.cast(pl.String).str.strip_chars()
-    return pl.coalesce(
-        text_expr.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False)
-        if fmt.endswith(("z", "Z")) and "%:z" in fmt
-        else text_expr.str.strptime(pl.Datetime("us"), fmt, strict=False).dt.replace_time_zone(
-            "UTC"
-        )
-        for fmt in TIME_FORMATS
-    )
+    if isinstance(expr, pl.Series):
+        return pl.lit(parse_time_series(expr))
+    raw = expr.cast(pl.String)
+    common = raw.str.strptime(TIME_DTYPE, "%Y-%m-%dT%H:%M:%SZ", strict=False)
+    return pl.coalesce(common, _parse_any(raw))
+
+
+def parse_time_series(series: pl.Series) -> pl.Series:
+    """:func:`parse_times` for a Series, fast when (as usual) every time has CloudTrail's shape:
+    the general rewrite runs only on the values the common format did not read."""
+    raw = series.cast(pl.String)
+    fast = raw.str.strptime(TIME_DTYPE, "%Y-%m-%dT%H:%M:%SZ", strict=False)
+    need = fast.is_null() & raw.is_not_null()
+    if not need.any():
+        return fast
+    where = need.arg_true()
+    slow = pl.select(_parse_any(pl.lit(raw.gather(where)))).to_series()
+    return fast.scatter(where, slow)
+
+
+def _time_text(value: Any) -> str | None:
+    """eventTime as text; numbers are taken as epoch seconds (or milliseconds, when large)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = value / 1000 if abs(value) > 1e11 else value
+        try:
+            return datetime.fromtimestamp(seconds, UTC).isoformat()
+        except (OverflowError, OSError, ValueError):
+            return None
+    return text(value)
 
 
 def normalize_records(
@@ -158,6 +215,7 @@ def normalize_records(
     """
     cols: dict[str, list[Any]] = {name: [] for name in EVENTS_SCHEMA.names()}
     cols["_event_time_text"] = []
+    cols["_session_created_text"] = []
     gc_was_enabled = gc.isenabled()
     gc.disable()  # growing many small lists re-triggers the collector for nothing
     try:
@@ -172,16 +230,82 @@ def normalize_records(
     time_text = cols.pop("_event_time_text")
     del cols["event_time"]
     del cols["session_created"]
-    session_text = cols.pop("_session_created_text", [None] * n)
+    session_text = cols.pop("_session_created_text")
     schema = {c: (pl.String if c in ("source_file",) else d) for c, d in EVENTS_SCHEMA.items()}
     schema.pop("event_time")
     schema.pop("session_created")
-    frame = pl.DataFrame(cols, schema={c: schema[c] for c in cols}, strict=False)
+    try:
+        frame = pl.DataFrame(cols, schema={c: schema[c] for c in cols}, strict=False)
+    except UnicodeEncodeError:  # lone surrogates (from \\udXXX escapes) are not UTF-8
+        cols = {c: [_clean(v) for v in values] for c, values in cols.items()}
+        time_text = [_clean(v) for v in time_text]
+        session_text = [_clean(v) for v in session_text]
+        frame = pl.DataFrame(cols, schema={c: schema[c] for c in cols}, strict=False)
     frame = frame.with_columns(
-        parse_times(pl.Series(time_text, dtype=pl.String)).alias("event_time"),
-        parse_times(pl.Series(session_text, dtype=pl.String)).alias("session_created"),
+        parse_time_series(pl.Series(time_text, dtype=pl.String)).alias("event_time"),
+        parse_time_series(pl.Series(session_text, dtype=pl.String)).alias("session_created"),
     )
     return conform(frame)
+
+
+def _clean(value: Any) -> Any:
+    """Strings (also inside resources structs) made valid UTF-8: lone surrogates escaped."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    return value
+
+
+#: The columns taken from ``userIdentity``, in the order :func:`identity_row` returns them.
+#: ``_session_created_text`` is parsed to ``session_created`` with the other times.
+IDENTITY_COLUMNS: tuple[str, ...] = (
+    "identity_type",
+    "principal_arn",
+    "principal_id",
+    "account_id",
+    "access_key_id",
+    "user_name",
+    "session_issuer_arn",
+    "session_issuer_type",
+    "mfa_authenticated",
+    "_session_created_text",
+    "source_identity",
+    "invoked_by",
+    "principal",
+)
+
+
+def identity_row(ui: Any) -> tuple[Any, ...]:
+    """The identity columns of one ``userIdentity`` value (any JSON value; never raises).
+
+    >>> identity_row({"type": "Root", "accountId": "1"})[-1]
+    'arn:aws:iam::1:root'
+    """
+    ctx = _get(ui, "sessionContext")
+    issuer = _get(ctx, "sessionIssuer")
+    attrs = _get(ctx, "attributes")
+    return (
+        text(_get(ui, "type")),
+        text(_get(ui, "arn")),
+        text(_get(ui, "principalId")),
+        text(_get(ui, "accountId")),
+        text(_get(ui, "accessKeyId")),
+        text(_get(ui, "userName")),
+        text(_get(issuer, "arn")),
+        text(_get(issuer, "type")),
+        _flag(_get(attrs, "mfaAuthenticated")),
+        text(_get(attrs, "creationDate")),
+        text(_get(ctx, "sourceIdentity")),
+        text(_get(ui, "invokedBy")),
+        principal_key(ui),
+    )
 
 
 def _append(cols: dict[str, list[Any]], r: dict[str, Any]) -> None:
@@ -198,30 +322,17 @@ def _append(cols: dict[str, list[Any]], r: dict[str, Any]) -> None:
             when = r.get(fallback)
             if when is not None:
                 break
-    cols["_event_time_text"].append(text(when))
+    cols["_event_time_text"].append(_time_text(when))
 
-    ui = r.get("userIdentity")
-    ctx = _get(ui, "sessionContext")
-    issuer = _get(ctx, "sessionIssuer")
-    attrs = _get(ctx, "attributes")
-    cols["identity_type"].append(text(_get(ui, "type")))
-    cols["principal_arn"].append(text(_get(ui, "arn")))
-    cols["principal_id"].append(text(_get(ui, "principalId")))
-    cols["account_id"].append(text(_get(ui, "accountId")))
-    cols["access_key_id"].append(text(_get(ui, "accessKeyId")))
-    cols["user_name"].append(text(_get(ui, "userName")))
-    cols["session_issuer_arn"].append(text(_get(issuer, "arn")))
-    cols["session_issuer_type"].append(text(_get(issuer, "type")))
-    cols["mfa_authenticated"].append(_flag(_get(attrs, "mfaAuthenticated")))
-    cols.setdefault("_session_created_text", []).append(text(_get(attrs, "creationDate")))
-    cols["source_identity"].append(text(_get(ctx, "sourceIdentity")))
-    cols["invoked_by"].append(text(_get(ui, "invokedBy")))
-    cols["principal"].append(principal_key(ui))
+    ident = identity_row(r.get("userIdentity"))
+    for col, value in zip(IDENTITY_COLUMNS, ident, strict=True):
+        cols[col].append(value)
 
     res = r.get("resources")
     parsed = _resources(res)
     cols["resources"].append(parsed)
-    extra = {k: v for k, v in r.items() if k not in RECORD_FIELDS}
+    # sorted keys: the same record gives the same text whichever decoder read it
+    extra = {k: r[k] for k in sorted(r) if k not in RECORD_FIELDS}
     if res is not None and parsed is None:
         extra["resources"] = res  # a resources field we could not read as a list is kept, not lost
     cols["extra"].append(json_text(extra) if extra else None)

@@ -73,17 +73,32 @@ def is_digest_path(path: str) -> bool:
 
 
 def _looks_like_trail_file(path: str) -> bool:
+    """By name (``.json``, ``.json.gz``, ``.jsonl``, ...); a name with no extension at all (what
+    Kinesis Data Firehose writes) is sniffed: gzip, or text starting like JSON."""
     name = os.path.basename(path).lower()
-    return not name.startswith(".") and name.endswith(_TRAIL_SUFFIXES)
+    if name.startswith("."):
+        return False
+    if name.endswith(_TRAIL_SUFFIXES):
+        return True
+    if "." in name:
+        return False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError:
+        return True  # let the reader report why it cannot be read
+    return head[:2] == b"\x1f\x8b" or head[:1] in (b"{", b"[")
 
 
-def _walk(root: str) -> Iterable[str]:
+def _walk(root: str, ignored: list[str] | None = None) -> Iterable[str]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             full = os.path.join(dirpath, name)
             if _looks_like_trail_file(full):
                 yield full
+            elif ignored is not None and not name.startswith("."):
+                ignored.append(full)
 
 
 def _day(value: datetime | date | None) -> date | None:
@@ -99,11 +114,14 @@ def discover(
     end: datetime | None = None,
     accounts: Iterable[str] | None = None,
     regions: Iterable[str] | None = None,
+    ignored: list[str] | None = None,
 ) -> tuple[list[FileRef], list[tuple[str, str]], int]:
     """Expand paths into files to read.
 
     Returns ``(files, missing, pruned)``: the files (sorted, each once), the paths that matched
-    nothing (with a reason) and how many files the layout placed outside the request.
+    nothing (with a reason) and how many files the layout placed outside the request. Files a
+    folder walk passed over (names that are not trail files: ``README.md``, ``logs.zip``, ...)
+    are appended to ``ignored`` when a list is given.
     """
     want_accounts = set(accounts) if accounts else None
     want_regions = set(regions) if regions else None
@@ -113,7 +131,7 @@ def discover(
     for raw in paths:
         p = os.fspath(raw)
         if os.path.isdir(p):
-            matches = list(_walk(p))
+            matches = list(_walk(p, ignored))
             if not matches:
                 missing.append((p, "folder holds no trail files (.json, .json.gz, .jsonl, ...)"))
         elif os.path.exists(p):
@@ -121,7 +139,7 @@ def discover(
         elif glob.has_magic(p):
             matches = []
             for m in sorted(glob.glob(p, recursive=True)):
-                matches.extend(_walk(m) if os.path.isdir(m) else [m])
+                matches.extend(_walk(m, ignored) if os.path.isdir(m) else [m])
             if not matches:
                 missing.append((p, "pattern matched no files"))
         else:

@@ -1,20 +1,42 @@
 """Turning one file's bytes into CloudTrail records, whatever shape it was written in.
 
-Shapes read: S3-delivered ``{"Records": [...]}``; JSON arrays of records; single-record files;
-NDJSON/JSONL; ``lookup-events`` output (``{"Events": [...]}`` and items whose ``CloudTrailEvent``
-is the record as a JSON string); EventBridge envelopes (``{"detail-type", "detail"}``); CloudWatch
-Logs subscription payloads (``{"logEvents": [{"message": ...}]}``). Digest files are recognised
-and never parsed as events.
+Shapes read (any of them gzipped, recognised by magic bytes, never by name):
 
->>> ext = extract_records(b'{"Records": [{"eventName": "A"}, {"eventName": "B"}]}', "f.json")
+* S3-delivered ``{"Records": [...]}``; JSON arrays of records; single-record files;
+* NDJSON/JSONL (one JSON value a line) and concatenated JSON values (``{...}{...}``, what
+  Kinesis Data Firehose writes when it joins CloudWatch Logs payloads);
+* ``aws cloudtrail lookup-events`` output: ``{"Events": [...]}`` and items whose
+  ``CloudTrailEvent`` is the record as a JSON string;
+* EventBridge / CloudWatch Events envelopes ``{"detail-type": ..., "detail": {record}}``;
+* CloudWatch Logs subscription payloads ``{"logEvents": [{"message": "<record>"}]}``, also the
+  Lambda form ``{"awslogs": {"data": "<base64 of the gzipped payload>"}}``;
+* records nested in wrappers this module does not know (test-case files such as Panther's
+  ``{"Tests": [{"Log": record}]}`` or StreamAlert's ``[{"data": ..., "trigger_rules": ...}]``),
+  found by a bounded search (:data:`NEST_MAX_DEPTH`, :data:`NEST_MAX_NODES`) and counted
+  (:attr:`Extracted.nested`).
+
+CloudTrail-Digest files are recognised by shape and reported as digests, never parsed as events.
+Everything that is not a record where a record was expected is counted in
+:attr:`Extracted.skipped` with its reason; a file that holds no records at all raises
+:class:`NotCloudTrail` (a non-CloudTrail JSON such as an AWS Config snapshot is a failure, never a
+silent empty result).
+
+>>> ext = extract_records(b'{"Records": [{"eventName": "A", "eventTime": "t"}]}', "f.json")
 >>> [r["eventName"] for r in ext.records], ext.kind
-(['A', 'B'], 'records')
+(['A'], 'records')
+>>> ext = extract_records(b'{"Tests": [{"Log": {"eventName": "B", "eventID": "1"}}]}', "t.json")
+>>> [r["eventName"] for r in ext.records], ext.nested
+(['B'], 1)
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import gzip
 import io
+import json
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,9 +45,15 @@ import orjson
 
 __all__ = [
     "DEFAULT_MAX_FILE_BYTES",
+    "NEST_MAX_DEPTH",
+    "NEST_MAX_NODES",
     "Extracted",
+    "FileProblem",
+    "InvalidJSON",
     "NotCloudTrail",
+    "Unreadable",
     "extract_records",
+    "is_digest_document",
     "looks_like_record",
     "read_bytes",
 ]
@@ -33,177 +61,529 @@ __all__ = [
 #: Decompressed size above which a file is refused (a decompression-bomb guard), 2 GiB.
 DEFAULT_MAX_FILE_BYTES = 2 * 1024**3
 
+#: How deep (JSON containers below the top of the file) records are looked for inside wrappers
+#: this module does not recognise. Panther tests sit at depth 3, StreamAlert tests at depth 4.
+NEST_MAX_DEPTH = 12
+#: How many JSON containers at most are visited while searching unrecognised wrappers, per file.
+NEST_MAX_NODES = 200_000
 
-class NotCloudTrail(ValueError):
+_GZIP_MAGIC = b"\x1f\x8b"
+_BOM = b"\xef\xbb\xbf"
+
+
+class FileProblem(Exception):
+    """A file that cannot be read as CloudTrail; ``str(exc)`` is the reason shown in the report."""
+
+
+class Unreadable(FileProblem):
+    """The bytes could not be read: permissions, a truncated or corrupt gzip, the size cap."""
+
+
+class InvalidJSON(FileProblem, ValueError):
+    """The content is neither JSON, nor JSON lines, nor concatenated JSON values."""
+
+
+class NotCloudTrail(FileProblem, ValueError):
     """The file is readable JSON but holds no CloudTrail records (the message says what it is)."""
 
 
 @dataclass
 class Extracted:
-    """The records found in one file, and what was passed over (with reasons)."""
+    """The records found in one file, and what was passed over (with reasons).
+
+    ``nested`` counts the records found inside wrappers that are not a known CloudTrail
+    container (``nested_at`` is the JSON path of the first one, e.g. ``$.Tests[0].Log``).
+    """
 
     records: list[dict[str, Any]]
     kind: str
     skipped: Counter[str] = field(default_factory=Counter)
     is_digest: bool = False
-    # how many records took their time from a fallback field is decided by the normalizer
+    nested: int = 0
+    nested_at: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+# -- bytes ------------------------------------------------------------------------------------
 
 
 def read_bytes(path: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> bytes:
     """The file's content, gunzipped when it is gzip (by magic bytes, not by name).
 
-    Raises ``OSError``/``EOFError``/``zlib.error`` for unreadable or truncated files and
-    ``ValueError`` when the decompressed size passes ``max_bytes``.
+    Raises :class:`Unreadable` (a :class:`FileProblem`) with a reason a responder can act on:
+    permission denied, truncated or corrupt gzip, or a decompressed size above ``max_bytes``.
     """
-    with open(path, "rb") as fh:
-        head = fh.read(2)
-        fh.seek(0)
-        if head != b"\x1f\x8b":
-            data = fh.read(max_bytes + 1)
-            if len(data) > max_bytes:
-                raise ValueError(f"file is larger than the {max_bytes:,}-byte cap (max_file_bytes)")
-            return data
-        return _gunzip_capped(fh, max_bytes)
-
-
-def _gunzip_capped(fh: io.BufferedReader, max_bytes: int) -> bytes:
     try:
-        from isal import igzip as gz  # ~1.7x faster than zlib
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+            fh.seek(0)
+            if head != _GZIP_MAGIC:
+                data = fh.read(max_bytes + 1)
+                if len(data) > max_bytes:
+                    raise Unreadable(
+                        f"file is larger than the {max_bytes:,}-byte cap (max_file_bytes); "
+                        "raise max_file_bytes to read it"
+                    )
+                return data
+            compressed = fh.read(_ONE_SHOT_GZIP + 1)
+            if len(compressed) <= _ONE_SHOT_GZIP:  # the usual CloudTrail file: one call
+                return gunzip_bytes_capped(compressed, max_bytes)
+            fh.seek(0)
+            return gunzip_capped(fh, max_bytes)
+    except PermissionError as exc:
+        raise Unreadable(
+            f"permission denied ({exc.strerror or exc}); check the file's permissions"
+        ) from exc
+    except IsADirectoryError as exc:
+        raise Unreadable("is a folder, not a file") from exc
+    except FileNotFoundError as exc:
+        raise Unreadable("file disappeared while loading (no such file)") from exc
+    except OSError as exc:
+        raise Unreadable(f"cannot read: {exc.strerror or exc}") from exc
+
+
+#: Compressed files up to this size are decompressed in one call (no stream objects).
+_ONE_SHOT_GZIP = 4 * 1024 * 1024
+
+
+def gunzip_bytes_capped(data: bytes, max_bytes: int) -> bytes:
+    """Decompress gzip bytes (all members) in memory, refusing to produce more than ``max_bytes``.
+
+    The same guarantees as :func:`gunzip_capped` with much less per-file overhead: CloudTrail
+    writes many small files.
+    """
+    try:
+        from isal import isal_zlib as zmod  # ~1.7x faster than zlib
     except ImportError:  # pragma: no cover - isal is a dependency
-        gz = gzip
-    out = io.BytesIO()
-    with gz.GzipFile(fileobj=fh) as stream:
-        while True:
-            chunk = stream.read(8 * 1024 * 1024)
-            if not chunk:
-                break
-            out.write(chunk)
-            if out.tell() > max_bytes:
-                raise ValueError(
+        zmod = zlib  # type: ignore[assignment]
+    out: list[bytes] = []
+    produced = 0
+    rest = data
+    try:
+        while rest:
+            d = zmod.decompressobj(31)
+            chunk = d.decompress(rest, max_bytes - produced + 1)
+            produced += len(chunk)
+            out.append(chunk)
+            if produced > max_bytes:
+                raise Unreadable(
                     f"decompressed size passes the {max_bytes:,}-byte cap (max_file_bytes); "
                     "a decompression bomb or a file far larger than CloudTrail writes"
                 )
+            if not d.eof:
+                raise Unreadable("truncated gzip: compressed file ended before the "
+                                 "end-of-stream marker was reached")
+            rest = d.unused_data.lstrip(b"\x00")  # members may be padded with zeros
+            if rest and not rest.startswith(_GZIP_MAGIC):
+                raise Unreadable("corrupt gzip: trailing data after the last member")
+    except Unreadable:
+        raise
+    except Exception as exc:  # zlib.error, isal's IsalError
+        raise Unreadable(f"corrupt gzip: {exc}") from exc
+    return out[0] if len(out) == 1 else b"".join(out)
+
+
+def gunzip_capped(fh: io.BufferedIOBase, max_bytes: int) -> bytes:
+    """Decompress a gzip stream (all members), refusing to produce more than ``max_bytes``."""
+    try:
+        from isal import igzip as gz  # ~1.7x faster than zlib
+    except ImportError:  # pragma: no cover - isal is a dependency
+        gz = gzip  # type: ignore[assignment]
+    out = io.BytesIO()
+    try:
+        with gz.GzipFile(fileobj=fh) as stream:  # type: ignore[arg-type]
+            while True:
+                chunk = stream.read(8 * 1024 * 1024)
+                if not chunk:
+                    break
+                out.write(chunk)
+                if out.tell() > max_bytes:
+                    raise Unreadable(
+                        f"decompressed size passes the {max_bytes:,}-byte cap (max_file_bytes); "
+                        "a decompression bomb or a file far larger than CloudTrail writes"
+                    )
+    except EOFError as exc:
+        raise Unreadable(f"truncated gzip: {exc}") from exc
+    except (OSError, zlib.error) as exc:
+        raise Unreadable(f"corrupt gzip: {exc}") from exc
+    except Exception as exc:  # isal.igzip_lib.IsalError derives from Exception only
+        if type(exc).__name__ != "IsalError":
+            raise
+        raise Unreadable(f"corrupt gzip: {exc}") from exc
     return out.getvalue()
 
 
+# -- what a record is -------------------------------------------------------------------------
+
+_EVENT_KEYS = frozenset({"eventName", "eventSource"})
+_CONTEXT_KEYS = frozenset(
+    {
+        "eventTime",
+        "userIdentity",
+        "eventVersion",
+        "eventID",
+        "awsRegion",
+        "eventType",
+        "eventCategory",
+        "recipientAccountId",
+        "requestParameters",
+        "responseElements",
+        "requestID",
+        "sourceIPAddress",
+        "userAgent",
+        "errorCode",
+        "readOnly",
+        "managementEvent",
+        "sharedEventID",
+    }
+)
+_DIGEST_KEYS = frozenset({"digestStartTime", "digestEndTime", "digestS3Bucket"})
+
+
 def looks_like_record(obj: Any) -> bool:
-    """A JSON object that is a CloudTrail record (and not an envelope or something else)."""
+    """A JSON object that is a CloudTrail record (and not an envelope or something else).
+
+    A record names its event (``eventName`` or ``eventSource``) and has at least one other
+    CloudTrail field (``eventTime``, ``userIdentity``, ``eventID``, ``requestParameters``, ...,
+    see ``_CONTEXT_KEYS``); an Insights record (``insightDetails`` / ``eventCategory: Insight``) names no API call but
+    has an ``eventID`` or ``eventTime``.
+
+    >>> looks_like_record({"eventName": "GetObject", "eventTime": "2024-01-01T00:00:00Z"})
+    True
+    >>> looks_like_record({"eventName": "GetObject", "eventSource": "s3", "mitre": "T1530"})
+    False
+    """
     if not isinstance(obj, dict):
         return False
     keys = obj.keys()
-    has_event = "eventName" in keys or "eventSource" in keys
-    has_context = (
-        "eventTime" in keys
-        or "userIdentity" in keys
-        or "eventVersion" in keys
-        or "eventID" in keys
-        or "awsRegion" in keys
-    )
-    return has_event and has_context
+    if not _CONTEXT_KEYS.isdisjoint(keys):
+        if not _EVENT_KEYS.isdisjoint(keys):
+            return True
+        if "insightDetails" in keys or obj.get("eventCategory") == "Insight":
+            return True
+    return False
 
 
-def _is_digest(obj: Any) -> bool:
-    return isinstance(obj, dict) and "digestStartTime" in obj and "digestEndTime" in obj
+def is_digest_document(obj: Any) -> bool:
+    """A CloudTrail-Digest file's JSON (``digestStartTime``, ``digestEndTime``, ...)."""
+    return isinstance(obj, dict) and len(_DIGEST_KEYS.intersection(obj.keys())) >= 2
 
 
-def _unwrap(obj: Any, skipped: Counter[str]) -> list[dict[str, Any]]:
-    """Records inside one JSON value (a record, an envelope, or a lookup-events item)."""
+# -- walking JSON -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Walk:
+    records: list[dict[str, Any]] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    nested: int = 0
+    nested_at: str | None = None
+    nodes: int = 0
+    truncated_search: bool = False
+
+    def add(self, record: dict[str, Any], path: str, nested: bool) -> None:
+        self.records.append(record)
+        if nested:
+            self.nested += 1
+            if self.nested_at is None:
+                self.nested_at = path
+
+
+def _keys(obj: dict[str, Any], n: int = 6) -> str:
+    if not obj:
+        return "none"
+    names = sorted(str(k)[:40] for k in obj)
+    more = f", ... ({len(names)} keys)" if len(names) > n else ""
+    return ", ".join(names[:n]) + more
+
+
+#: orjson errors that the standard library's parser may get past.
+_LENIENT_ERRORS = ("surrogate", "UTF-8", "infinity", "number")
+
+
+def _loads(data: bytes | str, notes: list[str] | None = None) -> Any:
+    """Parse JSON with orjson; what orjson refuses but is still JSON (lone surrogate escapes,
+    numbers beyond a double) or almost (invalid UTF-8 bytes, replaced by U+FFFD) is parsed by
+    the standard library instead. Raises ``orjson.JSONDecodeError`` when it is not JSON."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        if not any(word in str(exc) for word in _LENIENT_ERRORS):
+            raise  # e.g. "unexpected content after document": JSON lines, not one document
+        text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError):
+            pass
+        else:
+            if notes is not None and isinstance(data, bytes) and "\ufffd" in text:
+                try:
+                    data.decode("utf-8")
+                except UnicodeDecodeError:
+                    notes.append("invalid UTF-8 bytes were read as U+FFFD (replacement character)")
+            return value
+        raise
+
+
+
+
+def _collect(obj: Any, w: _Walk, path: str, depth: int, nested: bool, expect: str) -> int:
+    """Add the records in ``obj`` to ``w``; return how many were found.
+
+    ``expect`` says what position ``obj`` is in (``"record"``: where a record belongs, so a
+    non-record there is skipped with a reason; ``"search"``: inside an unknown wrapper, where
+    non-records are ignored).
+    """
+    if isinstance(obj, dict) and isinstance(obj.get("kinesis"), dict):
+        data = obj["kinesis"].get("data")
+        if isinstance(data, str):  # a Kinesis record (Lambda event): its data is the payload
+            return _collect_blob(data, "kinesis.data", w, path, depth, nested)
     if looks_like_record(obj):
-        return [obj]
+        w.add(obj, path, nested)
+        return 1
+    if depth > NEST_MAX_DEPTH and isinstance(obj, (dict, list)):
+        w.truncated_search = True
+        return 0
+    if isinstance(obj, list):
+        found = 0
+        for i, item in enumerate(obj):
+            found += _collect(item, w, f"{path}[{i}]", depth + 1, nested, expect)
+        return found
     if not isinstance(obj, dict):
-        skipped[f"not a JSON object ({type(obj).__name__})"] += 1
-        return []
-    if "Records" in obj and isinstance(obj["Records"], list):
-        out: list[dict[str, Any]] = []
-        for item in obj["Records"]:
-            out.extend(_unwrap(item, skipped))
-        return out
-    if "CloudTrailEvent" in obj:  # a lookup-events item
+        if expect == "record":
+            w.skipped[f"not a JSON object ({type(obj).__name__}) where a record was expected"] += 1
+        return 0
+
+    # Known containers and envelopes.
+    records = obj.get("Records")
+    if isinstance(records, list):
+        return _collect(records, w, f"{path}.Records", depth + 1, nested, "record")
+    events = obj.get("Events")
+    if isinstance(events, list):  # aws cloudtrail lookup-events output
+        return _collect(events, w, f"{path}.Events", depth + 1, nested, "record")
+    if "CloudTrailEvent" in obj:  # one lookup-events item
         inner = obj["CloudTrailEvent"]
         if isinstance(inner, str):
             try:
-                inner = orjson.loads(inner)
+                inner = _loads(inner)
             except orjson.JSONDecodeError:
-                skipped["lookup-events item whose CloudTrailEvent is not valid JSON"] += 1
-                return []
-        return _unwrap(inner, skipped)
-    if "Events" in obj and isinstance(obj["Events"], list):
-        out = []
-        for item in obj["Events"]:
-            out.extend(_unwrap(item, skipped))
-        return out
-    if "detail" in obj and ("detail-type" in obj or "source" in obj):  # EventBridge
-        return _unwrap(obj["detail"], skipped)
-    if "logEvents" in obj and isinstance(obj["logEvents"], list):  # CloudWatch Logs subscription
-        out = []
-        for item in obj["logEvents"]:
-            message = item.get("message") if isinstance(item, dict) else None
-            if isinstance(message, str):
-                try:
-                    message = orjson.loads(message)
-                except orjson.JSONDecodeError:
-                    skipped["CloudWatch Logs message that is not JSON"] += 1
-                    continue
-            out.extend(_unwrap(message, skipped))
-        return out
-    skipped["JSON object that is not a CloudTrail record"] += 1
-    return []
+                w.skipped["lookup-events item whose CloudTrailEvent is not valid JSON"] += 1
+                return 0
+        if looks_like_record(inner):
+            w.add(inner, f"{path}.CloudTrailEvent", nested)
+            return 1
+        w.skipped["lookup-events item whose CloudTrailEvent is not a CloudTrail record"] += 1
+        return 0
+    if "detail" in obj and "detail-type" in obj:  # EventBridge / CloudWatch Events
+        detail = obj["detail"]
+        if looks_like_record(detail):
+            w.add(detail, f"{path}.detail", nested)
+            return 1
+        kind = obj.get("detail-type")
+        w.skipped[f"EventBridge event that is not a CloudTrail record (detail-type {kind!r})"] += 1
+        return 0
+    log_events = obj.get("logEvents")
+    if isinstance(log_events, list):  # CloudWatch Logs subscription payload
+        return _collect_log_events(obj, log_events, w, path, depth, nested)
+    awslogs = obj.get("awslogs")
+    if isinstance(awslogs, dict) and isinstance(awslogs.get("data"), str):  # Lambda form
+        return _collect_blob(awslogs["data"], "awslogs.data", w, path, depth, nested)
+    return _collect_unknown(obj, w, path, depth, expect)
+
+
+def _decode_blob(data: str) -> Any:
+    """base64 text of (possibly gzipped) JSON, decoded; raises ValueError when it is not."""
+    try:
+        raw = base64.b64decode(data, validate=False)
+        if raw[:2] == _GZIP_MAGIC:
+            raw = gzip.decompress(raw)
+        return _loads(raw)
+    except (binascii.Error, OSError, EOFError, zlib.error, orjson.JSONDecodeError) as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _collect_blob(data: str, name: str, w: _Walk, path: str, depth: int, nested: bool) -> int:
+    try:
+        inner = _decode_blob(data)
+    except ValueError:
+        w.skipped[f"{name} that is not base64 of (gzipped) JSON"] += 1
+        return 0
+    return _collect(inner, w, f"{path}.{name}", depth + 1, nested, "record")
+
+
+def _collect_unknown(obj: dict[str, Any], w: _Walk, path: str, depth: int, expect: str) -> int:
+    """An object we do not know: look inside it, within the bounds."""
+    found = _search(obj, w, path, depth)
+    if not found and expect == "record":
+        w.skipped[f"JSON object that is not a CloudTrail record (keys: {_keys(obj)})"] += 1
+    return found
+
+
+def _collect_log_events(
+    envelope: dict[str, Any],
+    log_events: list[Any],
+    w: _Walk,
+    path: str,
+    depth: int,
+    nested: bool,
+) -> int:
+    if envelope.get("messageType") == "CONTROL_MESSAGE":
+        w.skipped["CloudWatch Logs control message (a health check, not an event)"] += len(
+            log_events
+        )
+        return 0
+    found = 0
+    for i, item in enumerate(log_events):
+        message = item.get("message") if isinstance(item, dict) else None
+        if isinstance(message, str):
+            try:
+                message = _loads(message)
+            except orjson.JSONDecodeError:
+                w.skipped["CloudWatch Logs message that is not JSON"] += 1
+                continue
+        if looks_like_record(message):
+            w.add(message, f"{path}.logEvents[{i}].message", nested)
+            found += 1
+        else:
+            w.skipped["CloudWatch Logs message that is not a CloudTrail record"] += 1
+    return found
+
+
+def _search(obj: dict[str, Any] | list[Any], w: _Walk, path: str, depth: int) -> int:
+    """Look for records inside an unrecognised wrapper, depth- and size-bounded."""
+    if depth >= NEST_MAX_DEPTH or w.nodes >= NEST_MAX_NODES:
+        w.truncated_search = True
+        return 0
+    w.nodes += 1
+    found = 0
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj)
+    for key, value in items:
+        if not isinstance(value, (dict, list)):
+            continue
+        sub = f"{path}.{key}" if isinstance(obj, dict) else f"{path}[{key}]"
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, (dict, list)):
+                    found += _collect(item, w, f"{sub}[{i}]", depth + 2, True, "search")
+        else:
+            found += _collect(value, w, sub, depth + 1, True, "search")
+    return found
+
+
+# -- documents --------------------------------------------------------------------------------
+
+
+def _documents(data: bytes, notes: list[str]) -> tuple[list[Any], str, Counter[str]]:
+    """The JSON values in a file: one document, JSON lines, or concatenated values."""
+    skipped: Counter[str] = Counter()
+    try:
+        return [_loads(data, notes)], "document", skipped
+    except orjson.JSONDecodeError as exc:
+        first_error = exc
+    lines = data.splitlines()
+    docs: list[Any] = []
+    bad: list[int] = []
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            docs.append(_loads(line, notes))
+        except orjson.JSONDecodeError:
+            bad.append(number)
+    if docs and len(docs) >= len(bad):
+        for number in bad:
+            last = number == len(lines)
+            skipped[
+                "JSON-lines line that is not valid JSON"
+                + (" (the last line: a truncated write?)" if last else "")
+            ] += 1
+        return docs, "ndjson", skipped
+    concatenated = _concatenated(data)
+    if concatenated is not None:
+        return concatenated, "concatenated", skipped
+    raise InvalidJSON(f"invalid JSON ({first_error})")
+
+
+def _concatenated(data: bytes) -> list[Any] | None:
+    """``{...}{...}`` (values back to back, no separator), or None if it is not that."""
+    text = data.decode("utf-8", errors="replace")
+    decoder = json.JSONDecoder()
+    out: list[Any] = []
+    pos, end = 0, len(text)
+    while pos < end:
+        while pos < end and text[pos] in " \t\r\n":
+            pos += 1
+        if pos >= end:
+            break
+        try:
+            value, pos = decoder.raw_decode(text, pos)
+        except (ValueError, RecursionError):
+            return None
+        out.append(value)
+    return out if len(out) > 1 else None
 
 
 def extract_records(data: bytes, path: str) -> Extracted:
     """All CloudTrail records in one (decompressed) file, in file order.
 
-    Raises :class:`NotCloudTrail` when the file is JSON but holds no records, and
-    ``orjson.JSONDecodeError`` (a ``ValueError``) when it is not JSON at all.
+    Raises :class:`NotCloudTrail` when the file holds no records (an empty file, an AWS Config
+    snapshot, any other JSON) and :class:`InvalidJSON` when it is not JSON at all. A file that
+    is an empty container (``[]``, ``{"Records": []}``) is valid and yields no records.
     """
     stripped = data.strip()
+    if stripped.startswith(_BOM):
+        stripped = stripped[len(_BOM) :].strip()
     if not stripped:
-        raise NotCloudTrail("empty file")
-    skipped: Counter[str] = Counter()
-    try:
-        doc = orjson.loads(stripped)
-    except orjson.JSONDecodeError:
-        if b"\n" not in stripped:
-            raise
-        return _extract_lines(stripped, skipped)
-    if _is_digest(doc):
-        return Extracted([], "digest", skipped, is_digest=True)
+        raise NotCloudTrail("empty file (0 bytes of content)")
+    notes: list[str] = []
+    docs, kind, line_skips = _documents(stripped, notes)
+    if kind == "document" and is_digest_document(docs[0]):
+        return Extracted([], "digest", is_digest=True)
+    w = _Walk(skipped=line_skips)
+    for doc in docs:
+        _collect(doc, w, "$", 0, False, "record")
+    if kind == "document":
+        doc = docs[0]
+        if isinstance(doc, list):
+            kind = "array"
+        elif isinstance(doc, dict) and isinstance(doc.get("Records"), list):
+            kind = "records"
+        elif isinstance(doc, dict) and isinstance(doc.get("Events"), list):
+            kind = "lookup-events"
+        else:
+            kind = "object"
+    notes = sorted(set(notes))
+    if w.truncated_search:
+        notes.append(
+            f"the search for nested records stopped at its bounds (depth {NEST_MAX_DEPTH}, "
+            f"{NEST_MAX_NODES:,} objects); records deeper in the file were not looked for"
+        )
+    only_foreign = all("not a CloudTrail record" in reason for reason in w.skipped)
+    if not w.records and not _is_empty_container(docs) and only_foreign:
+        raise NotCloudTrail(_describe_non_cloudtrail(docs[0] if len(docs) == 1 else docs))
+    return Extracted(w.records, kind, w.skipped, False, w.nested, w.nested_at, notes)
+
+
+def _is_empty_container(docs: list[Any]) -> bool:
+    if len(docs) != 1:
+        return False
+    doc = docs[0]
     if isinstance(doc, list):
-        records: list[dict[str, Any]] = []
-        for item in doc:
-            records.extend(_unwrap(item, skipped))
-        kind = "array"
-    else:
-        records = _unwrap(doc, skipped)
-        kind = "records" if isinstance(doc, dict) and "Records" in doc else "object"
-    only_foreign = bool(skipped) and set(skipped) == {"JSON object that is not a CloudTrail record"}
-    if not records and only_foreign:
-        raise NotCloudTrail(_describe_non_cloudtrail(doc))
-    return Extracted(records, kind, skipped)
-
-
-def _extract_lines(data: bytes, skipped: Counter[str]) -> Extracted:
-    records: list[dict[str, Any]] = []
-    for line in data.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            skipped["NDJSON line that is not valid JSON"] += 1
-            continue
-        records.extend(_unwrap(obj, skipped))
-    if not records and not skipped:
-        raise NotCloudTrail("no records")
-    return Extracted(records, "ndjson", skipped)
+        return not doc
+    if isinstance(doc, dict):
+        for key in ("Records", "Events", "logEvents"):
+            if isinstance(doc.get(key), list) and not doc[key] and len(doc) <= 6:
+                return True
+    return False
 
 
 def _describe_non_cloudtrail(doc: Any) -> str:
     if isinstance(doc, dict):
-        keys = ", ".join(sorted(doc)[:6])
-        if "configurationItems" in doc or "fileVersion" in doc:
+        keys = _keys(doc)
+        if "configurationItems" in doc or "configSnapshotId" in doc:
             return f"not CloudTrail: looks like an AWS Config snapshot (keys: {keys})"
-        return f"not CloudTrail: a JSON object with keys {keys}"
+        return f"not CloudTrail: a JSON object with no CloudTrail records (keys: {keys})"
+    if isinstance(doc, list):
+        return f"not CloudTrail: a JSON array of {len(doc):,} values, none a CloudTrail record"
     return f"not CloudTrail: a JSON {type(doc).__name__}"
-

@@ -1,0 +1,128 @@
+"""Benchmark: principals(), credentials(), lineage() and for_principal(derived=True) at 1M events.
+
+The trail is the deterministic sample (``forensics.sample.generate``), normalised once and kept as
+Parquet under ``bench/data/`` (git-ignored); later runs reuse it. Each figure is the median of
+several runs on a fresh ``Trail`` (so no cached result is reused), after the table is in memory
+("after load"), plus the same over a lazy Parquet scan for the filter.
+
+    .venv/bin/python bench/identity.py [--events 1000000] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+
+import forensics as fx
+from forensics._normalize import normalize_records
+
+#: Days of activity in the generated trail.
+DAYS = 7
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def build(path: Path, events: int) -> None:
+    """Generate the sample trail, normalise it, write one sorted Parquet file."""
+    t0 = time.perf_counter()
+    frames, chunk, parts = [], [], 0
+    for i, batch in enumerate(fx.sample.generate(events, days=DAYS)):
+        chunk.append(normalize_records(batch, f"sample-{i:05d}.json"))
+        if sum(f.height for f in chunk) >= 100_000:
+            frames.append(pl.concat(chunk))
+            chunk = []
+            parts += 1
+            print(f"  normalised {sum(f.height for f in frames):,} events", file=sys.stderr)
+    if chunk:
+        frames.append(pl.concat(chunk))
+    table = pl.concat(frames).sort("event_time")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.write_parquet(path, compression="zstd")
+    print(
+        f"  wrote {path.name}: {table.height:,} events in {time.perf_counter() - t0:.0f} s",
+        file=sys.stderr,
+    )
+
+
+def median_time(fn, runs: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+
+    path = DATA / f"identity-{args.events}.parquet"
+    if not path.exists():
+        print(f"building {path} (once) ...", file=sys.stderr)
+        build(path, args.events)
+    t0 = time.perf_counter()
+    events = pl.read_parquet(path)
+    load = time.perf_counter() - t0
+
+    def fresh() -> fx.Trail:
+        return fx.Trail(events)
+
+    # The seed: the origin of the longest credential chain (the sample's leaked key's owner).
+    creds = fx.identity.credentials(fresh())
+    parent = {
+        k: p or c
+        for k, p, c in creds.select(
+            "access_key_id", "parent_access_key_id", "created_by_access_key_id"
+        ).iter_rows()
+        if p or c
+    }
+
+    def depth(key: str) -> int:
+        seen = {key}
+        while key in parent and parent[key] not in seen:
+            key = parent[key]
+            seen.add(key)
+        return len(seen)
+
+    deepest = max(parent, key=depth)
+    origin = fx.identity.lineage(fresh(), deepest).chain.row(0, named=True)
+    who = origin["principal"]
+
+    rows = []
+    t, p = median_time(lambda: fx.identity.principals(fresh()), args.runs)
+    rows.append(("principals()", t, f"{p.height:,} principals"))
+    t, c = median_time(lambda: fx.identity.credentials(fresh()), args.runs)
+    rows.append(("credentials()", t, f"{c.height:,} keys"))
+    t, lin = median_time(lambda: fx.identity.lineage(fresh(), origin["access_key_id"]), args.runs)
+    rows.append(("lineage(key) (incl. credentials)", t, f"{lin.tree.height} beneath"))
+    t, sel = median_time(
+        lambda: len(fx.identity.for_principal(fresh(), who, derived=True)), args.runs
+    )
+    rows.append(("for_principal(derived=True) + count", t, f"{sel:,} events"))
+
+    lazy_trail = lambda: fx.Trail(pl.scan_parquet(path))  # noqa: E731
+    t, sel2 = median_time(
+        lambda: len(fx.identity.for_principal(lazy_trail(), who, derived=True)), args.runs
+    )
+    rows.append(("  same over a lazy Parquet scan", t, f"{sel2:,} events"))
+
+    print(
+        f"\nidentity benchmark: {events.height:,} events ({path.name}), "
+        f"median of {args.runs} runs, read_parquet {load:.2f} s"
+    )
+    print(f"seed principal: {who}")
+    print(f"{'operation':<40} {'median s':>9}  result")
+    print("-" * 72)
+    for name, secs, note in rows:
+        print(f"{name:<40} {secs:>9.3f}  {note}")
+
+
+if __name__ == "__main__":
+    main()

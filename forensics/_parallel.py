@@ -1,0 +1,249 @@
+"""Reading many files on every core: chunks of files go to worker processes.
+
+Each worker reads its chunk of files (fast decoder where it can, reference normalizer otherwise)
+and either writes one Parquet part (when a cache is in use: the cache is the product of the load,
+and nothing big crosses a process boundary) or sends its rows back as one frame.
+
+Workers come from a ``forkserver`` context: a forked child of a process whose Polars thread pool
+is already running can deadlock, and a notebook has always used Polars before it loads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import resource
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from forensics._schema import EVENTS_SCHEMA, empty_events
+from forensics.sources._files import FileRef
+
+__all__ = ["ChunkResult", "default_workers", "read_chunk", "read_files"]
+
+#: Rows per frame before a worker flushes what it holds (keeps lists short and RSS flat).
+_FLUSH_ROWS = 50_000
+
+
+@dataclass
+class ChunkResult:
+    """What one worker returns: per-file outcomes and its rows (a frame or a Parquet part)."""
+
+    parts: list[Any] = field(default_factory=list)  # FilePart with frame=None
+    frame: pl.DataFrame | None = None
+    parquet: str | None = None
+    rows: int = 0
+    peak_rss_mb: float = 0.0  # the worker's own peak, for benchmarks and the report
+    ipc: str | None = None
+
+
+def default_workers() -> int:
+    """Worker processes to use: the cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def read_chunk(
+    refs: Sequence[FileRef],
+    max_file_bytes: int,
+    parquet_path: str | None = None,
+    ipc_path: str | None = None,
+) -> ChunkResult:
+    """Read files in order; rows go to ``parquet_path`` (a cache part) if given, else to
+    ``ipc_path`` (an Arrow IPC file the parent reads: cheaper than pickling a frame), else into
+    ``.frame``."""
+    from forensics._fast import records_frame
+    from forensics._loader import read_file
+
+    result = ChunkResult()
+    frames: list[pl.DataFrame] = []
+    batch: list[tuple[Any, str]] = []
+    batch_rows = 0
+
+    def flush() -> None:
+        nonlocal batch, batch_rows
+        if not batch:
+            return
+        frame = records_frame(batch)
+        bad = frame.filter(pl.col("event_time").is_null()).get_column("source_file").unique()
+        if bad.len():  # times in an unusual format: the reference normalizer reads those files
+            bad_files = set(bad.cast(pl.String).to_list())
+            frame = frame.filter(~pl.col("source_file").cast(pl.String).is_in(bad_files))
+            for ref in refs:
+                if ref.path in bad_files:
+                    redo = read_file(ref, max_file_bytes=max_file_bytes, fast=False)
+                    for i, part in enumerate(result.parts):
+                        if part.path == ref.path:
+                            result.parts[i] = redo
+                    if redo.frame is not None:
+                        frames.append(redo.frame)
+                        redo.frame = None
+        frames.append(frame)
+        batch, batch_rows = [], 0
+
+    for ref in refs:
+        part = read_file(ref, max_file_bytes=max_file_bytes, defer_fast=True)
+        if part.fast_records is not None:
+            batch.append((part.fast_records, ref.path))
+            batch_rows += len(part.fast_records)
+            part.fast_records = None
+        elif part.frame is not None and part.frame.height:
+            frames.append(part.frame)
+        part.frame = None
+        result.parts.append(part)
+        if batch_rows >= _FLUSH_ROWS:
+            flush()
+    flush()
+    frame = (
+        pl.concat(frames, how="vertical", rechunk=False).cast(dict(EVENTS_SCHEMA))
+        if frames
+        else empty_events()
+    )
+    result.rows = frame.height
+    result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if parquet_path is not None:
+        tmp = f"{parquet_path}.tmp-{os.getpid()}"
+        frame.write_parquet(tmp, compression="zstd", compression_level=1, statistics=True)
+        os.replace(tmp, parquet_path)
+        result.parquet = parquet_path
+    elif ipc_path is not None:
+        frame.write_ipc(ipc_path)
+        result.ipc = ipc_path
+    else:
+        result.frame = frame
+    return result
+
+
+def _chunks(refs: Sequence[FileRef], n_chunks: int) -> list[list[FileRef]]:
+    """Split files into chunks of about equal bytes, each chunk in path order."""
+    n_chunks = max(1, min(n_chunks, len(refs)))
+    bins: list[list[FileRef]] = [[] for _ in range(n_chunks)]
+    sizes = [0] * n_chunks
+    for ref in sorted(refs, key=lambda r: -r.size):
+        i = sizes.index(min(sizes))
+        bins[i].append(ref)
+        sizes[i] += max(ref.size, 1)
+    return [sorted(b, key=lambda r: r.path) for b in bins if b]
+
+
+_POOL: ProcessPoolExecutor | None = None
+_POOL_SIZE = 0
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """A process pool kept for the life of the process (a notebook loads many times)."""
+    global _POOL, _POOL_SIZE
+    if _POOL is None or workers != _POOL_SIZE:
+        if _POOL is not None:
+            _POOL.shutdown(wait=False, cancel_futures=True)
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["forensics._loader"])
+        _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        _POOL_SIZE = workers
+    return _POOL
+
+
+def read_files(
+    refs: Sequence[FileRef],
+    *,
+    max_file_bytes: int,
+    workers: int | None = None,
+    part_path: Callable[[int], str] | None = None,
+) -> list[ChunkResult]:
+    """Read files with ``workers`` processes (1: in this process). Results in chunk order.
+
+    ``part_path(i)`` names the Parquet part of chunk ``i`` (cache in use); without it, rows come
+    back as frames.
+    """
+    workers = default_workers() if workers is None else max(1, workers)
+    total = sum(r.size for r in refs)
+    # small loads are not worth a process start; big ones get a few chunks per worker so that
+    # one slow file does not leave a core idle
+    if workers == 1 or len(refs) < 2 or total < 8 * 1024 * 1024:
+        chunks = _chunks(refs, 1) if refs else []
+        return [
+            read_chunk(c, max_file_bytes, part_path(i) if part_path else None)
+            for i, c in enumerate(chunks)
+        ]
+    chunks = _chunks(refs, workers * 4)
+    results: list[ChunkResult | None] = [None] * len(chunks)
+    with tempfile.TemporaryDirectory(prefix="forensics-", dir=_fast_tmp()) as tmp:
+
+        def submit(i: int) -> Future[ChunkResult]:
+            return pool.submit(
+                read_chunk,
+                chunks[i],
+                max_file_bytes,
+                part_path(i) if part_path else None,
+                None if part_path else os.path.join(tmp, f"chunk-{i}.arrow"),
+            )
+
+        # This process reads chunks too (its rows need no transfer, and it works while the
+        # worker processes start): the pool has one process fewer, and chunks are handed out
+        # as processes free up, the pool taking from the front and this process from the back.
+        todo = list(range(len(chunks)))
+        running: dict[Future[ChunkResult], int] = {}
+        ahead = 2 * (workers - 1)  # chunks queued in the pool at most
+
+        def collect(future: Future[ChunkResult]) -> None:
+            i = running.pop(future)
+            result = future.result()
+            if result.ipc is not None:
+                result.frame = pl.read_ipc(result.ipc)
+                os.unlink(result.ipc)
+                result.ipc = None
+            results[i] = result
+
+        with _main_hidden():  # processes start on submit
+            pool = _pool(workers - 1)
+            while todo or running:
+                while todo and len(running) < ahead:
+                    i = todo.pop(0)
+                    running[submit(i)] = i
+                if todo:
+                    i = todo.pop()
+                    results[i] = read_chunk(
+                        chunks[i], max_file_bytes, part_path(i) if part_path else None
+                    )
+                    for future in [f for f in running if f.done()]:
+                        collect(future)
+                else:
+                    for future in list(running):
+                        collect(future)
+    return [r for r in results if r is not None]
+
+
+def _fast_tmp() -> str | None:
+    """A RAM-backed temporary folder when there is one (Linux ``/dev/shm``), else the default."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+
+
+@contextlib.contextmanager
+def _main_hidden() -> Iterator[None]:
+    """Keep new worker processes from re-running the caller's ``__main__`` script.
+
+    multiprocessing re-imports ``__main__`` in every new process, which breaks (or re-runs)
+    scripts without an ``if __name__ == "__main__"`` guard. The workers only need this package,
+    so ``__main__``'s file and spec are hidden while they start.
+    """
+    main = sys.modules.get("__main__")
+    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if main and k in main.__dict__}
+    try:
+        if main is not None:
+            main.__dict__.pop("__file__", None)
+            main.__dict__["__spec__"] = None
+        yield
+    finally:
+        if main is not None:
+            main.__dict__.pop("__spec__", None)
+            main.__dict__.update(saved)

@@ -1,0 +1,510 @@
+"""``blast_radius``: what a compromised credential reached, and what it left behind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+import polars as pl
+
+from forensics._errors import PrincipalError
+from forensics._schema import TIME_DTYPE
+from forensics._trail import Trail, is_denied, to_utc
+from forensics.blast._closure import closure, seed_keys
+from forensics.graph import build_graph
+from forensics.identity import credentials as all_credentials
+from forensics.resources import event_resources
+
+if TYPE_CHECKING:
+    import altair as alt
+
+__all__ = ["BlastRadius", "blast_radius"]
+
+_IDENTITY_TYPES = (
+    "AWS::IAM::User",
+    "AWS::IAM::Role",
+    "AWS::IAM::Group",
+    "AWS::IAM::AccessKey",
+    "AWS::IAM::LoginProfile",
+    "AWS::IAM::InstanceProfile",
+    "AWS::IAM::Policy",
+)
+
+
+def _fmt_time(value: datetime | None) -> str:
+    return "-" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@dataclass(frozen=True, eq=False)
+class BlastRadius:
+    """Everything a seed credential reached (see :func:`blast_radius`).
+
+    Frames use the events table's column names where they hold the same thing.
+    """
+
+    seed: str
+    since: datetime | None
+    until: datetime | None
+    #: One row per credential in the closure: how it joined (``joined_by``: seed / minted /
+    #: created / console sign-in, ``via_access_key_id``, ``via_event_id``, ``depth``), its
+    #: ``credentials()`` facts, and ``first_used`` / ``last_used`` / ``events`` in the window.
+    credentials: pl.DataFrame
+    #: One row per identity: ``principal``, ``relation`` (seed / used / assumed: a role
+    #: session minted in the closure / created: made by a closure call), ``identity_type``,
+    #: ``account_id``, ``created_at``, ``first_seen``, ``last_seen``, ``events``,
+    #: ``access_keys`` (closure keys of that identity).
+    principals: pl.DataFrame
+    #: One row per canonical ``arn``: ``service``, ``resource_type``, ``account_id``,
+    #: ``actions`` (event names), ``events``, ``first_touched``, ``last_touched``,
+    #: ``access`` (write / read / denied), ``wrote``, ``denied_only``, ``created``.
+    resources: pl.DataFrame
+    #: The closure's events (events-table rows), in time order.
+    events: pl.DataFrame
+    #: The closure's refused calls (events-table rows).
+    denied: pl.DataFrame
+    #: The networkx MultiDiGraph of the closure (see :func:`forensics.graph.build_graph`).
+    graph: nx.MultiDiGraph = field(repr=False)
+    #: Rows of :func:`forensics.resources.event_resources` for the closure's events.
+    event_resources: pl.DataFrame = field(repr=False, default_factory=pl.DataFrame)
+
+    def __repr__(self) -> str:
+        return (
+            f"<BlastRadius of {self.seed}: {self.credentials.height} credentials, "
+            f"{self.resources.height} resources, {self.events.height} events, "
+            f"{self.denied.height} denied>"
+        )
+
+    # -- views --------------------------------------------------------------------------------
+    def indicators(self) -> dict[str, list[str]]:
+        """Indicators for a ticket: ``source_ips``, ``access_keys``, ``arns`` (principals,
+        sessions and created identities), ``user_agents``, ``regions``; sorted, distinct.
+        Calls AWS services made on a key's behalf (source ``s3.amazonaws.com``, ``AWS
+        Internal``) are not indicators and are left out.
+
+        >>> # br.indicators()["access_keys"]  -> ['AKIA...', 'ASIA...']
+        """
+        ev = self.events
+
+        def distinct(values: Any) -> list[str]:
+            return sorted({v for v in values if v})
+
+        arns = (
+            ev["principal_arn"].to_list()
+            + ev["principal"].to_list()
+            + self.principals["principal"].to_list()
+        )
+        def is_service(value: str) -> bool:  # calls AWS made on the key's behalf
+            return value.endswith(".amazonaws.com") or value == "AWS Internal"
+
+        return {
+            "source_ips": [v for v in distinct(ev["source_ip"].to_list()) if not is_service(v)],
+            "access_keys": distinct(self.credentials["access_key_id"].to_list()),
+            "arns": distinct(a for a in arns if a and a.startswith("arn:")),
+            "user_agents": [
+                v for v in distinct(ev["user_agent"].to_list()) if not is_service(v)
+            ],
+            "regions": distinct(ev["aws_region"].to_list()),
+        }
+
+    def summary(self) -> str:
+        """A short plain-text account a responder can paste into a ticket."""
+        ev = self.events
+        lines = [f"Blast radius of {self.seed}"]
+        window = f"{_fmt_time(self.since)} -> {_fmt_time(self.until)}"
+        if self.since or self.until:
+            lines.append(f"Window: {window}")
+        if ev.height:
+            lines.append(
+                f"Activity: {ev.height} events from {_fmt_time(ev['event_time'].min())} "
+                f"to {_fmt_time(ev['event_time'].max())}; {self.denied.height} denied"
+            )
+        else:
+            lines.append("Activity: no events in the window")
+        lines.append("")
+        lines.append(f"Credentials ({self.credentials.height}):")
+        for row in self.credentials.iter_rows(named=True):
+            how = row["joined_by"]
+            if row["via_access_key_id"]:
+                how += f" by {row['via_access_key_id']}"
+            if row["joined_by"] == "minted" and row["minted_by"]:
+                how += f" ({row['minted_by']})"
+            lines.append(
+                f"  - {row['access_key_id']} [{row['kind']}] {row['principal'] or '?'}: {how}; "
+                f"{row['events']} events, {_fmt_time(row['first_used'])} .. "
+                f"{_fmt_time(row['last_used'])}"
+            )
+        created = self.principals.filter(pl.col("relation") == "created")
+        used = self.principals.filter(pl.col("events") > 0)
+        if used.height:
+            lines.append("")
+            lines.append(f"Identities acting ({used.height}):")
+            lines.extend(
+                f"  - {p} [{rel}], {n} events"
+                for p, rel, n in used.select("principal", "relation", "events").iter_rows()
+            )
+        created_res = self.resources.filter(
+            pl.col("created") & ~pl.col("resource_type").fill_null("").str.starts_with("AWS::STS::")
+        )
+        if created.height or created_res.height:
+            lines.append("")
+            lines.append("Left behind (created):")
+            shown = set()
+            for arn, rtype in created_res.select("arn", "resource_type").iter_rows():
+                shown.add(arn)
+                lines.append(f"  - {rtype or 'resource'}: {arn}")
+            for p in created["principal"].to_list():
+                if p not in shown:
+                    lines.append(f"  - identity: {p}")
+        res = self.resources
+        wrote = res.filter(pl.col("wrote")).height
+        denied_only = res.filter(pl.col("denied_only")).height
+        lines.append("")
+        lines.append(
+            f"Resources ({res.height}): {wrote} written, {res.height - wrote - denied_only} "
+            f"read only, {denied_only} denied only"
+        )
+        top = res.sort(["wrote", "events"], descending=True).head(15)
+        for row in top.iter_rows(named=True):
+            lines.append(
+                f"  - [{row['access']}] {row['arn']} ({', '.join(row['actions'][:5])}"
+                f"{', ...' if len(row['actions']) > 5 else ''})"
+            )
+        if res.height > top.height:
+            lines.append(f"  ... and {res.height - top.height} more")
+        if self.denied.height:
+            names = (
+                self.denied.group_by("event_name").len().sort("len", descending=True).head(8)
+            )
+            lines.append("")
+            lines.append(
+                "Denied attempts: "
+                + ", ".join(f"{n} x{c}" for n, c in names.iter_rows())
+            )
+        ind = self.indicators()
+        lines.append("")
+        lines.append("Source IPs: " + (", ".join(ind["source_ips"][:20]) or "-"))
+        lines.append("User agents: " + (" | ".join(ind["user_agents"][:5]) or "-"))
+        lines.append("Regions: " + (", ".join(ind["regions"]) or "-"))
+        return "\n".join(lines)
+
+    def chart(self, *, width: int = 640) -> alt.Chart:
+        """A timeline of the closure: one row per credential, marks sized by the number of
+        calls per time bucket, coloured by read / write / denied. Aggregated first (small)."""
+        import altair as alt
+
+        ev = self.events
+        if ev.height == 0:
+            return alt.Chart(pl.DataFrame({"x": []})).mark_point().properties(
+                title=f"Blast radius of {self.seed}: no events"
+            )
+        span = (ev["event_time"].max() - ev["event_time"].min()).total_seconds()
+        every = "1m" if span <= 3 * 3600 else "1h" if span <= 4 * 86400 else "1d"
+        from forensics.resources import access_kind
+
+        agg = (
+            ev.with_columns(access_kind(), pl.col("access_key_id").fill_null("(no key)"))
+            .group_by(pl.col("event_time").dt.truncate(every).alias("time"), "access_key_id",
+                      "access")
+            .agg(pl.len().alias("calls"), pl.col("event_name").unique().sort().head(5)
+                 .str.join(", ").alias("events"))
+            .sort("time")
+        )
+        return (
+            alt.Chart(agg)
+            .mark_circle(opacity=0.8)
+            .encode(
+                x=alt.X("time:T", title=f"time (UTC, per {every})"),
+                y=alt.Y("access_key_id:N", title="credential"),
+                size=alt.Size("calls:Q", title="calls"),
+                color=alt.Color(
+                    "access:N",
+                    scale=alt.Scale(domain=["read", "write", "denied"],
+                                    range=["#4c78a8", "#e45756", "#9d9d9d"]),
+                ),
+                tooltip=["time:T", "access_key_id:N", "access:N", "calls:Q", "events:N"],
+            )
+            .properties(title=f"Blast radius of {self.seed}", width=width)
+        )
+
+
+def blast_radius(
+    trail: Trail,
+    seed: str,
+    *,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+) -> BlastRadius:
+    """What a compromised credential reached: every credential that descends from it, their
+    events, the resources touched, the identities used or created, and what was refused.
+
+    Parameters
+    ----------
+    trail
+        The loaded trail.
+    seed
+        An access key id (``AKIA...`` / ``ASIA...``), a principal ARN (user, role, root) or an
+        assumed-role session ARN.
+    since, until
+        Bound the window (UTC; ``since`` inclusive, ``until`` exclusive), e.g. from the first
+        malicious call. Keys minted or created outside the window do not join the closure.
+
+    Returns
+    -------
+    BlastRadius
+
+    Examples
+    --------
+    >>> import forensics as fx
+    >>> from forensics._normalize import normalize_records
+    >>> ci = {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/ci",
+    ...       "accountId": "111122223333", "accessKeyId": "AKIALEAKED0000001"}
+    >>> admin = {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/Admin/x",
+    ...          "accountId": "111122223333", "accessKeyId": "ASIASESSION000001"}
+    >>> records = [
+    ...     {"eventTime": "2024-01-01T00:00:00Z", "eventName": "AssumeRole", "eventID": "e1",
+    ...      "eventSource": "sts.amazonaws.com", "userIdentity": ci,
+    ...      "requestParameters": {"roleArn": "arn:aws:iam::111122223333:role/Admin"},
+    ...      "responseElements": {"credentials": {"accessKeyId": "ASIASESSION000001"}}},
+    ...     {"eventTime": "2024-01-01T00:05:00Z", "eventName": "GetObject", "eventID": "e2",
+    ...      "eventSource": "s3.amazonaws.com", "userIdentity": admin, "readOnly": True,
+    ...      "requestParameters": {"bucketName": "loot", "key": "db.sql"}}]
+    >>> br = fx.blast_radius(fx.Trail(normalize_records(records, "x.json")), "AKIALEAKED0000001")
+    >>> br.credentials.select("access_key_id", "joined_by").rows()
+    [('AKIALEAKED0000001', 'seed'), ('ASIASESSION000001', 'minted')]
+    >>> br.resources.filter(pl.col("service") == "s3").select("arn", "access").rows()
+    [('arn:aws:s3:::loot', 'read'), ('arn:aws:s3:::loot/db.sql', 'read')]
+    """
+    lo, hi = to_utc(since), to_utc(until)
+    creds = all_credentials(trail)
+    keys, principals = seed_keys(creds, seed)
+    lazy = trail.lazy
+    if not keys and not principals:
+        raise _not_found(seed, creds)
+    members, actors = closure(lazy, creds, keys, principals=principals, since=lo, until=hi)
+    key_list = members["access_key_id"].to_list()
+
+    in_scope = pl.col("access_key_id").is_in(key_list)
+    keyless = pl.col("access_key_id").is_null()
+    if principals:
+        in_scope = in_scope | (
+            keyless
+            & (pl.col("principal").is_in(principals) | pl.col("principal_arn").is_in(principals))
+        )
+    for who, joined, at in actors.select("principal", "joined_by", "since").iter_rows():
+        if joined == "created":
+            in_scope = in_scope | (
+                keyless & (pl.col("principal") == who) & (pl.col("event_time") >= at)
+            )
+    window = []
+    if lo is not None:
+        window.append(pl.col("event_time") >= lo)
+    if hi is not None:
+        window.append(pl.col("event_time") < hi)
+    events = lazy.filter(in_scope, *window).sort("event_time", maintain_order=True).collect()
+    if events.height == 0 and not key_list:
+        raise _not_found(seed, creds)
+    denied = events.filter(is_denied(pl.col("error_code")).fill_null(False))
+    rows = event_resources(events)
+
+    usage = events.group_by("access_key_id").agg(
+        pl.col("event_time").min().alias("_first"),
+        pl.col("event_time").max().alias("_last"),
+        pl.len().cast(pl.UInt32).alias("_events"),
+    )
+    cred_frame = (
+        members.join(creds, on="access_key_id", how="left")
+        .join(usage, on="access_key_id", how="left")
+        .with_columns(
+            pl.col("_first").alias("first_used"),
+            pl.col("_last").alias("last_used"),
+            pl.col("_events").fill_null(0).alias("events"),
+            pl.col("kind").fill_null(
+                pl.when(pl.col("access_key_id").str.starts_with("AKIA"))
+                .then(pl.lit("long-term"))
+                .when(pl.col("access_key_id").str.starts_with("ASIA"))
+                .then(pl.lit("temporary"))
+                .otherwise(pl.lit("unknown"))
+            ),
+        )
+        .drop("_first", "_last", "_events")
+        .sort("depth", pl.coalesce("minted_at", "first_used"), nulls_last=True)
+    )
+    cred_frame = _add_created_keys(cred_frame, rows, creds)
+
+    return BlastRadius(
+        seed=seed,
+        since=lo,
+        until=hi,
+        credentials=cred_frame,
+        principals=_principals(events, rows, cred_frame, principals),
+        resources=_resources(rows),
+        events=events,
+        denied=denied,
+        graph=build_graph(events, resources=rows),
+        event_resources=rows,
+    )
+
+
+def _not_found(seed: str, creds: pl.DataFrame) -> PrincipalError:
+    return PrincipalError(
+        f"{seed!r} matches no credential or event in this trail; check the ARN (user/role ARNs "
+        "are matched exactly, sessions as arn:aws:sts::<account>:assumed-role/<role>/<session>)",
+        candidates=creds.filter(
+            pl.col("principal").str.contains(seed.rsplit("/", 1)[-1], literal=True)
+        )["principal"].unique().sort().head(10).to_list(),
+    )
+
+
+def _add_created_keys(
+    cred_frame: pl.DataFrame, rows: pl.DataFrame, creds: pl.DataFrame
+) -> pl.DataFrame:
+    """Keys the closure created but that never appear in credentials() (never used)."""
+    made = (
+        rows.filter(
+            (pl.col("resource_type") == "AWS::IAM::AccessKey")
+            & pl.col("created")
+            & pl.col("error_code").is_null()
+        )
+        .select(
+            pl.col("arn").str.extract(r"access-key/(.+)$", 1).alias("access_key_id"),
+            pl.col("access_key_id").alias("via_access_key_id"),
+            pl.col("event_id").alias("via_event_id"),
+        )
+        .drop_nulls("access_key_id")
+        .unique("access_key_id")
+        .filter(~pl.col("access_key_id").is_in(cred_frame["access_key_id"].to_list()))
+    )
+    if made.height == 0:
+        return cred_frame
+    extra = (
+        made.join(creds.drop("created_by_access_key_id"), on="access_key_id", how="left")
+        .with_columns(
+            pl.lit("created").alias("joined_by"),
+            pl.col("kind").fill_null("long-term"),
+            pl.col("minted_by").fill_null("CreateAccessKey"),
+            pl.col("via_access_key_id").alias("created_by_access_key_id"),
+            pl.lit(0, pl.UInt32).alias("events"),
+            pl.lit(None, pl.Datetime("us", "UTC")).alias("first_used"),
+            pl.lit(None, pl.Datetime("us", "UTC")).alias("last_used"),
+        )
+    )
+    return pl.concat([cred_frame, extra], how="diagonal_relaxed")
+
+
+def _principals(
+    events: pl.DataFrame, rows: pl.DataFrame, creds: pl.DataFrame, seeds: list[str]
+) -> pl.DataFrame:
+    """One row per identity: used by the closure, reached through a minted session, created."""
+    used = (
+        events.filter(pl.col("principal").is_not_null())
+        .group_by("principal")
+        .agg(
+            pl.col("identity_type").drop_nulls().first(),
+            pl.col("account_id").drop_nulls().first(),
+            pl.col("event_time").min().alias("first_seen"),
+            pl.col("event_time").max().alias("last_seen"),
+            pl.len().cast(pl.UInt32).alias("events"),
+        )
+    )
+    keys = (
+        creds.filter(pl.col("principal").is_not_null())
+        .group_by("principal")
+        .agg(
+            pl.col("access_key_id").unique().sort().alias("access_keys"),
+            (pl.col("joined_by") == "minted").any().alias("_assumed"),
+            pl.col("identity_type").drop_nulls().first().alias("_ctype"),
+            pl.col("account_id").drop_nulls().first().alias("_cacct"),
+        )
+    )
+    created = (
+        rows.filter(
+            pl.col("created")
+            & pl.col("resource_type").is_in(
+                ["AWS::IAM::User", "AWS::IAM::Role", "AWS::IAM::Group"]
+            )
+            & pl.col("error_code").is_null()
+        )
+        .group_by("arn")
+        .agg(
+            pl.col("resource_type")
+            .first()
+            .replace_strict(
+                {"AWS::IAM::User": "IAMUser", "AWS::IAM::Role": "Role", "AWS::IAM::Group": "Group"},
+                default=None,
+            )
+            .alias("_rtype"),
+            pl.col("account_id").first().alias("_racct"),
+            pl.col("event_time").min().alias("created_at"),
+        )
+        .rename({"arn": "principal"})
+    )
+    frame = (
+        used.join(keys, on="principal", how="full", coalesce=True)
+        .join(created, on="principal", how="full", coalesce=True)
+        .with_columns(
+            pl.when(pl.col("principal").is_in(seeds))
+            .then(pl.lit("seed"))
+            .when(pl.col("created_at").is_not_null())
+            .then(pl.lit("created"))
+            .when(pl.col("_assumed").fill_null(False))
+            .then(pl.lit("assumed"))
+            .otherwise(pl.lit("used"))
+            .alias("relation"),
+            pl.coalesce("identity_type", "_ctype", "_rtype").alias("identity_type"),
+            pl.coalesce("account_id", "_cacct", "_racct").alias("account_id"),
+            pl.col("events").fill_null(0),
+            pl.col("access_keys").fill_null(pl.lit([], pl.List(pl.String))),
+        )
+    )
+    order = pl.col("relation").replace_strict(
+        {"seed": 0, "used": 1, "assumed": 2, "created": 3}, default=4
+    )
+    return frame.select(
+        "principal",
+        "relation",
+        "identity_type",
+        "account_id",
+        pl.col("created_at").cast(TIME_DTYPE),
+        pl.col("first_seen").cast(TIME_DTYPE),
+        pl.col("last_seen").cast(TIME_DTYPE),
+        "events",
+        "access_keys",
+    ).sort(order, "first_seen", nulls_last=True)
+
+
+def _resources(rows: pl.DataFrame) -> pl.DataFrame:
+    frame = (
+        rows.group_by("arn")
+        .agg(
+            pl.col("service").first(),
+            pl.col("resource_type").drop_nulls().first(),
+            pl.col("account_id").drop_nulls().first(),
+            pl.col("region").drop_nulls().first(),
+            pl.col("event_name").unique().sort().alias("actions"),
+            pl.col("event_id").n_unique().cast(pl.UInt32).alias("events"),
+            pl.col("event_time").min().alias("first_touched"),
+            pl.col("event_time").max().alias("last_touched"),
+            (pl.col("access") == "write").any().alias("wrote"),
+            (pl.col("access") == "read").any().alias("_read"),
+            (pl.col("access") == "denied").all().alias("denied_only"),
+            pl.col("created").any(),
+            pl.col("access_key_id").drop_nulls().unique().sort().alias("access_keys"),
+        )
+        .with_columns(
+            pl.when(pl.col("wrote"))
+            .then(pl.lit("write"))
+            .when(pl.col("_read"))
+            .then(pl.lit("read"))
+            .otherwise(pl.lit("denied"))
+            .alias("access")
+        )
+        .drop("_read")
+        .sort("first_touched", "arn")
+    )
+    return frame.select(
+        "arn", "service", "resource_type", "account_id", "region", "access", "wrote",
+        "denied_only", "created", "actions", "events", "first_touched", "last_touched",
+        "access_keys",
+    )

@@ -1,0 +1,217 @@
+"""``timeline``: events over time, stacked by principal / service / region / error, with a brush."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Literal
+
+import altair as alt
+import polars as pl
+
+from forensics.charts._common import (
+    DEFAULT_MAX_BINS,
+    auto_every,
+    capped_category,
+    every_to_timedelta,
+    iso_utc,
+    short_label,
+    time_bounds,
+    to_lazy,
+    utc_axis,
+)
+
+if TYPE_CHECKING:
+    from forensics._trail import Trail
+
+__all__ = ["BY_CHOICES", "timeline", "timeline_data"]
+
+#: What a timeline can be split by (the legend), with the label shown for each.
+BY_CHOICES = {
+    "principal": "principal",
+    "event_source": "service",
+    "aws_region": "region",
+    "error_code": "error",
+    "event_name": "event name",
+    "source_ip": "source IP",
+    "access_key_id": "access key",
+}
+_NULL_LABEL = {"error_code": "(success)", "access_key_id": "(no key)"}
+
+
+def timeline_data(
+    trail: Trail | pl.DataFrame | pl.LazyFrame,
+    *,
+    by: str = "principal",
+    every: str | None = None,
+    top: int = 8,
+    max_bins: int = DEFAULT_MAX_BINS,
+) -> tuple[pl.DataFrame, str]:
+    """The aggregated rows a timeline draws, and the bin width used.
+
+    Columns: ``bucket`` (ISO 8601 UTC text, start of the bin), ``category`` (one of the ``top``
+    values of ``by``, or ``(other)``), ``events`` (count), ``label`` (``category`` shortened
+    for the legend: ARNs lose their ``arn:aws:...:account:`` prefix). At most ``max_bins * (top + 1)`` rows.
+
+    >>> import polars as pl
+    >>> from datetime import datetime, UTC
+    >>> ev = pl.DataFrame({"event_time": [datetime(2024, 1, 1, 10, 5, tzinfo=UTC)] * 3,
+    ...                    "principal": ["a", "a", "b"]})
+    >>> timeline_data(ev, every="1h")[0].rows()
+    [('2024-01-01T10:00:00Z', 'a', 2, 'a'), ('2024-01-01T10:00:00Z', 'b', 1, 'b')]
+    """
+    if by not in BY_CHOICES:
+        raise ValueError(f"cannot split a timeline by {by!r}; choose one of {sorted(BY_CHOICES)}")
+    lazy = to_lazy(trail).filter(pl.col("event_time").is_not_null())
+    lo, hi = time_bounds(lazy)
+    if lo is None:
+        every = every or "1h"
+        empty = pl.DataFrame(
+            schema={"bucket": pl.String, "category": pl.String, "events": pl.UInt32,
+                    "label": pl.String}
+        )
+        return empty, every
+    span = hi - lo
+    if every is None:
+        every = auto_every(span, target=min(120, max_bins))
+    bins = span / every_to_timedelta(every) + 1
+    if bins > max_bins:
+        raise ValueError(
+            f"{every!r} bins would cut {span} of events into {int(bins):,} bins (more than "
+            f"{max_bins}); choose a wider bin (e.g. every={auto_every(span, target=max_bins)!r}) "
+            "or narrow the time range first (trail.between(...))"
+        )
+    category, _ = capped_category(lazy, by, top, null_label=_NULL_LABEL.get(by, "(none)"))
+    data = (
+        lazy.select(pl.col("event_time").dt.truncate(every).alias("bucket"), category)
+        .group_by("bucket", "category")
+        .agg(pl.len().alias("events"))
+        .sort("bucket", "category")
+        .with_columns(iso_utc("bucket"))
+        .collect()
+    )
+    values = data.get_column("category").unique().sort().to_list()
+    labels = {v: short_label(v, 40) for v in values}
+    clashes = {lab for lab in labels.values() if list(labels.values()).count(lab) > 1}
+    labels = {v: (v if lab in clashes else lab) for v, lab in labels.items()}
+    data = data.with_columns(
+        pl.col("category").replace_strict(labels, return_dtype=pl.String).alias("label")
+    )
+    return data, every
+
+
+def _axis_format(every: str, data: pl.DataFrame) -> tuple[str, str]:
+    """Tick label format, and the day to name in the axis title when all bins share it."""
+    if every_to_timedelta(every) >= timedelta(days=1):
+        return "%Y-%m-%d", ""
+    days = data.get_column("bucket").str.slice(0, 10).unique().to_list()
+    if len(days) == 1:
+        return "%H:%M", f" on {days[0]}"
+    return "%m-%d %H:%M", ""
+
+
+def timeline(
+    trail: Trail | pl.DataFrame | pl.LazyFrame,
+    by: Literal[
+        "principal", "event_source", "aws_region", "error_code", "event_name", "source_ip",
+        "access_key_id",
+    ] = "principal",
+    every: str | None = None,
+    top: int = 8,
+    *,
+    title: str | None = None,
+    width: int = 640,
+    height: int = 220,
+    overview: bool = True,
+) -> alt.Chart | alt.VConcatChart:
+    """Events over time, stacked by ``by``, with a brush to select a time range.
+
+    Counts are aggregated in polars (``dt.truncate`` + ``group_by``) before the chart is built,
+    so the chart embeds at most a few hundred bins times ``top + 1`` categories whatever the
+    size of the trail. The brush (a selection named ``brush``) sits on the overview strip and
+    zooms the main chart; in a :class:`altair.JupyterChart` its value is in
+    ``chart.selections.brush``.
+
+    Parameters
+    ----------
+    trail
+        A :class:`~forensics.Trail`, a ``BlastRadius`` or an events frame.
+    by
+        The column to split by: ``principal``, ``event_source``, ``aws_region``,
+        ``error_code`` (also ``event_name``, ``source_ip``, ``access_key_id``).
+    every
+        Bin width as a polars duration (``"5m"``, ``"1h"``, ``"1d"``); default: picked from the
+        time span (about 120 bins at most).
+    top
+        Values of ``by`` shown on their own; the others are summed as ``(other)``.
+    overview
+        Add the overview strip with the brush under the main chart (``False``: one chart with
+        the brush on it).
+
+    Examples
+    --------
+    >>> import forensics as fx  # doctest: +SKIP
+    >>> fx.charts.timeline(trail, by="event_source", every="1h", top=5)  # doctest: +SKIP
+    """
+    data, every = timeline_data(trail, by=by, every=every, top=top)
+    label = BY_CHOICES[by]
+    order = (
+        data.group_by("category").agg(pl.col("events").sum()).sort(
+            ["events", "category"], descending=[True, False]
+        )
+    )
+    domain = order.join(
+        data.select("category", "label").unique(), on="category", how="left", maintain_order="left"
+    ).get_column("label").to_list()
+    fmt, day = _axis_format(every, data)
+    total = int(data.get_column("events").sum() or 0)
+    brush = alt.selection_interval(encodings=["x"], name="brush")
+    x_title = f"time (UTC){day}, {every} bins"
+    base = alt.Chart(data)
+    color = alt.Color("label:N", title=label, scale=alt.Scale(domain=domain), sort=domain)
+    tooltip = [
+        alt.Tooltip("utcyearmonthdatehoursminutes(bucket):T", title="bin start (UTC)"),
+        alt.Tooltip("category:N", title=label),
+        alt.Tooltip("events:Q", title="events", format=","),
+    ]
+    main_title = title or f"Events per {every} by {label} ({total:,} events)"
+    if not overview:
+        return (
+            base.mark_bar()
+            .encode(
+                x=alt.X("bucket:T", title=x_title, scale=alt.Scale(type="utc"),
+                  axis=utc_axis(fmt)),
+                y=alt.Y("sum(events):Q", title="events"),
+                color=color,
+                tooltip=tooltip,
+            )
+            .add_params(brush)
+            .properties(width=width, height=height, title=main_title)
+        )
+    main = (
+        base.mark_bar()
+        .encode(
+            x=alt.X(
+                "bucket:T", title=x_title, scale=alt.Scale(type="utc", domain=brush),
+                axis=utc_axis(fmt),
+            ),
+            y=alt.Y("sum(events):Q", title="events"),
+            color=color,
+            tooltip=tooltip,
+        )
+        .properties(width=width, height=height, title=main_title)
+    )
+    strip = (
+        base.mark_area(interpolate="step-after")
+        .encode(
+            x=alt.X(
+                "bucket:T",
+                title="drag to select a time range (UTC)",
+                scale=alt.Scale(type="utc"),
+                axis=utc_axis(fmt),
+            ),
+            y=alt.Y("sum(events):Q", title=None, axis=alt.Axis(tickCount=2)),
+        )
+        .add_params(brush)
+        .properties(width=width, height=50)
+    )
+    return alt.vconcat(main, strip).resolve_scale(color="independent")

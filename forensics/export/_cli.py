@@ -1,0 +1,76 @@
+"""``forensics ticket``: a ticket folder from the command line.
+
+    forensics ticket DATA... (--principal WHO | --seed KEY) [--since T] [--until T] --out DIR
+                     [--title TEXT] [--derived] [--no-redact]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["register"]
+
+
+def _cmd_ticket(args: argparse.Namespace) -> int:
+    from forensics import load
+    from forensics._errors import ForensicsError
+    from forensics.export._ticket import ticket
+
+    trail = load(*args.data, cache=not args.no_cache)
+    try:
+        if args.principal:
+            result = trail.for_principal(args.principal, derived=args.derived)
+            if args.since or args.until:
+                result = result.between(args.since, args.until)
+        else:
+            from forensics.blast import blast_radius
+
+            result = blast_radius(trail, args.seed, since=args.since, until=args.until)
+    except ModuleNotFoundError as exc:
+        if not str(exc.name).startswith("forensics."):
+            raise
+        raise ForensicsError(
+            f"this installation lacks {exc.name}, which "
+            f"{'--principal' if args.principal else '--seed'} needs"
+        ) from exc
+    files = ticket(result, args.out, title=args.title, redact=not args.no_redact)
+    print(f"{files.folder}: {len(result.events):,} events")
+    for name in sorted(files):
+        print(f"  {name}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``forensics ticket`` to the command line."""
+    p = subparsers.add_parser(
+        "ticket",
+        help="write a folder to attach to a ticket (summary, charts, events, report, manifest)",
+        description="Load DATA, select a principal's events or a blast radius, and write "
+        "summary.md, charts (PNG+SVG), events.csv, report.html and manifest.json to --out.",
+    )
+    p.add_argument("data", nargs="+", metavar="DATA", help="trail files, folders or globs")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument(
+        "--principal",
+        metavar="WHO",
+        help="ARN, session ARN, user/role name or access key id: that principal's events",
+    )
+    who.add_argument(
+        "--seed", metavar="KEY", help="access key id or ARN: the blast radius from it"
+    )
+    p.add_argument("--since", metavar="T", help="UTC start (ISO 8601)")
+    p.add_argument("--until", metavar="T", help="UTC end (ISO 8601), exclusive")
+    p.add_argument("--out", required=True, metavar="DIR", help="the folder to write")
+    p.add_argument("--title", help="the ticket's title")
+    p.add_argument(
+        "--derived",
+        action="store_true",
+        help="with --principal: add sessions minted from its credentials",
+    )
+    p.add_argument(
+        "--no-redact",
+        action="store_true",
+        help="keep session tokens, secret keys and passwords as logged (default: redacted)",
+    )
+    p.add_argument("--no-cache", action="store_true", help="read the files, touch no cache")
+    p.set_defaults(func=_cmd_ticket)

@@ -1,0 +1,163 @@
+"""``report.html``: one self-contained page that opens offline and runs nothing.
+
+No script, no external reference: charts are SVG embedded as ``data:`` images (an SVG shown
+through ``<img>`` cannot run script, whatever text it carries), the style is inline, and a
+Content-Security-Policy forbids loading anything else. Every value is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+
+import polars as pl
+
+from forensics.export._escape import html_text
+from forensics.export._facts import INDICATOR_TITLES, Facts
+from forensics.export._summary_md import time_text
+
+__all__ = ["CSP", "render_html"]
+
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+#: Events shown in the page (every event is in events.csv).
+HTML_EVENT_ROWS = 2000
+_CELL_LIMIT = 2000
+
+_STYLE = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#1b1f24}
+h1{font-size:1.6em}h2{border-bottom:1px solid #d0d7de;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.5em 0;font-size:12.5px}
+th,td{border:1px solid #d0d7de;padding:3px 6px;text-align:left;vertical-align:top;max-width:40em;overflow-wrap:anywhere}
+th{background:#f6f8fa;white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums}
+pre{background:#f6f8fa;padding:.8em;overflow:auto;white-space:pre-wrap}
+.note{color:#57606a}.warn{color:#b35900;font-weight:600}
+img.chart{max-width:100%;height:auto;border:1px solid #eee;margin:.5em 0}
+code{background:#f6f8fa;padding:0 .2em}
+"""
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, datetime):
+        return f"<td>{html_text(time_text(value))}</td>"
+    if isinstance(value, bool):
+        return f"<td>{'true' if value else 'false'}</td>"
+    if isinstance(value, int | float):
+        return f'<td class="n">{value:,}</td>'
+    if value is None:
+        return "<td></td>"
+    text = str(value)
+    if len(text) > _CELL_LIMIT:
+        text = text[:_CELL_LIMIT] + "…"
+    return f"<td>{html_text(text)}</td>"
+
+
+def html_table(frame: pl.DataFrame, headers: list[str] | None = None) -> str:
+    """An HTML table of ``frame``; nested values shown as their Python text, all escaped."""
+    names = headers or frame.columns
+    head = "".join(f"<th>{html_text(n)}</th>" for n in names)
+    body = "".join(
+        "<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in frame.iter_rows()
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _svg_img(svg: bytes, alt: str) -> str:
+    data = base64.b64encode(svg).decode("ascii")
+    return f'<img class="chart" alt="{html_text(alt)}" src="data:image/svg+xml;base64,{data}">'
+
+
+def render_html(facts: Facts, charts_svg: dict[str, bytes], files: list[str],
+                inputs: list[dict]) -> str:
+    """The whole ``report.html``."""
+    e = html_text
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        '<meta name="referrer" content="no-referrer">',
+        f"<title>{e(facts.title)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{e(facts.title)}</h1>",
+        "<h2>What</h2><ul>",
+        f"<li>Result: {e('Blast radius of ' + str(facts.seed)) if facts.kind == 'blast radius' else 'Trail'}"
+        f" — {facts.events.height:,} CloudTrail events.</li>",
+        "<li>Secrets in request parameters and response elements: "
+        + ("<b>redacted</b>.</li>" if facts.redacted else '<span class="warn">NOT redacted</span>.</li>'),
+    ]
+    if facts.generated_at is not None:
+        parts.append(f"<li>Generated: {e(time_text(facts.generated_at))}</li>")
+    parts += [
+        "</ul><h2>When</h2><ul>",
+        f"<li>Observed: <b>{e(time_text(facts.first))}</b> to <b>{e(time_text(facts.last))}</b></li>",
+    ]
+    if facts.since is not None or facts.until is not None:
+        parts.append(
+            f"<li>Requested window: {e(time_text(facts.since) if facts.since else 'start of trail')}"
+            f" to {e(time_text(facts.until) if facts.until else 'end of trail')}</li>"
+        )
+    parts.append("</ul><h2>Filters</h2><ul>")
+    if facts.kind == "blast radius":
+        parts.append(f"<li>blast radius seed = <code>{e(facts.seed)}</code></li>")
+    parts += [f"<li><code>{e(f)}</code></li>" for f in facts.filters]
+    if facts.kind != "blast radius" and not facts.filters:
+        parts.append("<li>(none: the whole trail)</li>")
+    parts.append("</ul>")
+    if charts_svg:
+        parts.append("<h2>Charts</h2>")
+        order = ["timeline", "blast_radius", "actions"]
+        names = sorted(charts_svg, key=lambda n: (order.index(n) if n in order else 99, n))
+        parts += [_svg_img(charts_svg[name], name) for name in names]
+    parts.append("<h2>Who</h2>")
+    if facts.principals is not None:
+        parts.append(
+            html_table(
+                facts.principals,
+                ["principal", "identity types", "events", "errors", "access keys", "source IPs",
+                 "first seen", "last seen"],
+            )
+        )
+    if facts.summary_text:
+        parts += ["<h2>Blast radius</h2>", f"<pre>{e(facts.summary_text)}</pre>"]
+    parts.append("<h2>Indicators</h2>")
+    for kind, table in facts.indicators.items():
+        parts.append(f"<h3>{e(INDICATOR_TITLES[kind])} ({table.height})</h3>")
+        parts.append(
+            html_table(table, ["value", "events", "first seen", "last seen"])
+            if table.height
+            else "<p>None.</p>"
+        )
+    parts.append("<h2>Counts</h2><table><tbody>")
+    parts += [f"<tr><th>{e(n)}</th><td class=\"n\">{v:,}</td></tr>" for n, v in facts.counts]
+    parts.append("</tbody></table>")
+    if facts.actions is not None and facts.actions.height:
+        parts += [
+            "<h3>Most frequent API calls</h3>",
+            html_table(facts.actions, ["event source", "event name", "events", "errors", "denied",
+                                       "first seen"]),
+        ]
+    for name, table in sorted(facts.tables.items()):
+        if name == "denied":
+            table = table.select("event_time", "principal_arn", "event_name", "error_code",
+                                 "error_message", "source_ip")
+        parts += [f"<h2>{e(name.capitalize())} ({table.height:,})</h2>", html_table(table.head(HTML_EVENT_ROWS))]
+    from forensics.export._events import ticket_frame
+
+    shown = ticket_frame(facts.events.head(HTML_EVENT_ROWS))
+    parts += [
+        f"<h2>Events ({shown.height:,} of {facts.events.height:,}; all in events.csv)</h2>",
+        html_table(shown),
+        "<h2>Input log files</h2>",
+        html_table(
+            pl.DataFrame(inputs, schema={"path": pl.String, "sha256": pl.String,
+                                         "bytes": pl.Int64, "events": pl.Int64})
+            if inputs
+            else pl.DataFrame(schema={"path": pl.String, "sha256": pl.String, "bytes": pl.Int64,
+                                      "events": pl.Int64}),
+        ),
+        "<h2>Files</h2><ul>",
+        *[f"<li>{e(name)}</li>" for name in files],
+        "</ul><p class=\"note\">SHA-256 of every file: manifest.json.</p>",
+        "</body></html>",
+        "",
+    ]
+    return "\n".join(parts)

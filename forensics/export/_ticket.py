@@ -1,0 +1,189 @@
+"""``ticket()``: a folder ready to attach to a ticket, with a manifest of hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+
+from forensics.export._charts import chart_bytes
+from forensics.export._events import ticket_frame, to_csv_bytes
+from forensics.export._facts import Facts, facts_of, file_digest
+from forensics.export._html import render_html
+from forensics.export._summary_md import render_summary
+
+__all__ = ["TicketFiles", "ticket"]
+
+MANIFEST = "manifest.json"
+# Every name ticket() may write: a re-run into the same folder removes the ones it no longer
+# writes, so the folder never mixes two results.
+_KNOWN = (
+    "summary.md",
+    "report.html",
+    "events.csv",
+    "credentials.csv",
+    "principals.csv",
+    "resources.csv",
+    "denied.csv",
+    *(f"{name}.{ext}" for name in ("timeline", "actions", "blast_radius") for ext in ("png", "svg")),
+    MANIFEST,
+)
+
+
+class TicketFiles(dict):
+    """What :func:`ticket` wrote: file name -> path, plus ``.folder`` and ``.manifest``."""
+
+    folder: Path
+    manifest: dict[str, Any]
+
+    def __repr__(self) -> str:
+        return f"<ticket {str(self.folder)!r}: {', '.join(sorted(self))}>"
+
+
+def _inputs(events: pl.DataFrame) -> list[dict[str, Any]]:
+    """Each input log file the events came from: path, SHA-256, size, events from it."""
+    counts = (
+        events.select(pl.col("source_file").cast(pl.String))
+        .drop_nulls()
+        .group_by("source_file")
+        .agg(pl.len().alias("events"))
+        .sort("source_file")
+    )
+    out = []
+    for path, n in counts.rows():
+        entry: dict[str, Any] = {"path": path, "sha256": None, "bytes": None, "events": n}
+        try:
+            entry["sha256"], entry["bytes"] = file_digest(path)
+        except OSError as exc:
+            entry["error"] = f"{type(exc).__name__}: {exc.strerror or exc}"
+        out.append(entry)
+    return out
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _dump_json(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def _table_csv(name: str, table: pl.DataFrame) -> bytes:
+    return to_csv_bytes(ticket_frame(table) if name == "denied" else table)
+
+
+def ticket(
+    result: Any,
+    out_dir: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    redact: bool = True,
+    png_scale: float = 2.0,
+    generated_at: datetime | str | None = None,
+) -> TicketFiles:
+    """Write a folder to attach to a ticket: summary, charts, events, report and manifest.
+
+    Parameters
+    ----------
+    result
+        A ``Trail`` (e.g. ``trail.for_principal(...)``, ``.between(...)``, ``.where(...)``) or a
+        blast-radius result (``fx.blast_radius(...)``: anything with ``.events`` and callable
+        ``.indicators()``, ``.summary()`` and ``.chart()``).
+    out_dir
+        The folder (created if needed). Files this function wrote there before and does not
+        write this time are removed; other files are left alone.
+    title
+        The ticket's title (default: from the principal or the blast-radius seed).
+    redact
+        Redact session tokens, secret keys, passwords and other secrets in request parameters
+        and response elements (default). ``False`` keeps them as logged.
+    png_scale
+        Pixel scale of the PNG charts.
+    generated_at
+        A time to record as "generated" (UTC). Omitted by default so that the same input
+        gives the same bytes.
+
+    Returns
+    -------
+    TicketFiles
+        File name -> path of every file written, with ``.folder`` and ``.manifest``.
+
+    The folder holds:
+
+    * ``summary.md``: what, when (observed and requested window), the exact filters, who
+      (principals), indicators (source IPs, access keys, ARNs, user agents, regions, each with
+      event counts and first/last seen), counts, the most frequent API calls;
+    * ``timeline.svg/png`` and ``actions.svg/png`` (plus ``blast_radius.svg/png`` for a blast
+      radius): charts, SVG byte-identical between runs;
+    * ``events.csv``: the events (ticket columns, formula cells neutralised); for a blast
+      radius also ``credentials.csv``, ``principals.csv``, ``resources.csv``, ``denied.csv``;
+    * ``report.html``: everything above in one page that opens offline and runs no script;
+    * ``manifest.json``: SHA-256 and size of every file above and of every input log file.
+
+    Examples
+    --------
+    >>> import forensics as fx  # doctest: +SKIP
+    >>> trail = fx.load("data/sample")  # doctest: +SKIP
+    >>> fx.export.ticket(trail.for_principal("alice"), "out/INC-123", title="INC-123")  # doctest: +SKIP
+    """
+    facts: Facts = facts_of(result, title=title, redact=redact, generated_at=generated_at)
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    outputs: dict[str, bytes] = {}
+    charts_svg: dict[str, bytes] = {}
+    for name, chart in facts.charts.items():
+        charts_svg[name] = chart_bytes(chart, "svg")
+        outputs[f"{name}.svg"] = charts_svg[name]
+        outputs[f"{name}.png"] = chart_bytes(chart, "png", scale=png_scale)
+    outputs["events.csv"] = to_csv_bytes(ticket_frame(facts.events))
+    for name, table in facts.tables.items():
+        outputs[f"{name}.csv"] = _table_csv(name, table)
+
+    inputs = _inputs(facts.events)
+    listed = sorted([*outputs, "summary.md", "report.html", MANIFEST])
+    outputs["summary.md"] = render_summary(facts, listed).encode("utf-8")
+    outputs["report.html"] = render_html(facts, charts_svg, listed, inputs).encode("utf-8")
+
+    from forensics import __version__
+
+    manifest: dict[str, Any] = {
+        "title": facts.title,
+        "kind": facts.kind,
+        "tool": {"name": "trail-forensics", "version": __version__},
+        "redacted": facts.redacted,
+        "events": facts.events.height,
+        "filters": facts.filters,
+        "seed": facts.seed,
+        "window": {
+            "first_event": facts.first.isoformat() if facts.first else None,
+            "last_event": facts.last.isoformat() if facts.last else None,
+            "since": facts.since.isoformat() if facts.since else None,
+            "until": facts.until.isoformat() if facts.until else None,
+        },
+        "outputs": [
+            {"path": name, "sha256": _sha256(data), "bytes": len(data)}
+            for name, data in sorted(outputs.items())
+        ],
+        "inputs": inputs,
+    }
+    if facts.generated_at is not None:
+        manifest["generated_at"] = facts.generated_at.isoformat()
+    outputs[MANIFEST] = _dump_json(manifest)
+
+    for stale in _KNOWN:
+        if stale not in outputs and (folder / stale).is_file():
+            (folder / stale).unlink()
+    written = TicketFiles()
+    for name, data in sorted(outputs.items()):
+        path = folder / name
+        path.write_bytes(data)
+        written[name] = path
+    written.folder = folder
+    written.manifest = manifest
+    return written

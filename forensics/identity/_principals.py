@@ -1,0 +1,116 @@
+"""``principals(trail)``: who is in the trail, one row per durable identity."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from forensics._trail import is_denied
+from forensics.identity._mint import clean_key
+
+if TYPE_CHECKING:
+    from forensics._trail import Trail
+
+__all__ = ["principals"]
+
+
+def _clean(name: str) -> pl.Expr:
+    return clean_key(pl.element()).drop_nulls() if name == "access_keys" else pl.element()
+
+
+def principals(trail: Trail) -> pl.DataFrame:
+    """One row per ``principal`` (the durable identity events are attributed to).
+
+    Columns: ``principal``, ``identity_type`` (the most frequent), ``account_id``,
+    ``first_seen``, ``last_seen`` (UTC), ``events``, ``errors``, ``access_denied``,
+    ``console_logins`` (successful), ``failed_console_logins``, and the distinct sorted lists
+    ``source_ips``, ``user_agents``, ``regions``, ``services`` (event sources),
+    ``access_keys`` (keys used), ``session_arns`` (the ARNs it acted as: assumed-role sessions,
+    federated users) and ``source_identities``.
+
+    Sorted with the principals that were refused most first (``access_denied``), then by
+    ``errors`` and ``events``, most first: the usual first look of a responder.
+
+    Examples
+    --------
+    >>> import forensics as fx
+    >>> from forensics._normalize import normalize_records
+    >>> alice = {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice"}
+    >>> t = fx.Trail(normalize_records([
+    ...     {"eventTime": "2024-01-01T00:00:00Z", "eventName": "ListBuckets", "userIdentity": alice},
+    ...     {"eventTime": "2024-01-01T00:01:00Z", "eventName": "GetObject", "userIdentity": alice,
+    ...      "errorCode": "AccessDenied"}], "x.json"))
+    >>> principals(t).select("principal", "events", "access_denied").row(0)
+    ('arn:aws:iam::111122223333:user/alice', 2, 1)
+    """
+    lazy = trail.lazy
+    session = pl.col("identity_type").is_in(["AssumedRole", "FederatedUser"])
+    lists = {
+        "source_ips": pl.col("source_ip"),
+        "user_agents": pl.col("user_agent"),
+        "regions": pl.col("aws_region"),
+        "services": pl.col("event_source"),
+        "access_keys": pl.col("access_key_id"),
+        "session_arns": pl.when(session).then(pl.col("principal_arn")),
+        "source_identities": pl.col("source_identity"),
+    }
+    # Two levels: the distinct combinations of the listed values are far fewer than events.
+    combos = lazy.group_by(
+        pl.col("principal").fill_null("unknown"),
+        "identity_type",
+        "account_id",
+        *(expr.alias(name) for name, expr in lists.items()),
+    ).agg(
+        pl.col("event_time").min().alias("first_seen"),
+        pl.col("event_time").max().alias("last_seen"),
+        pl.len().alias("events"),
+    )
+    main = combos.group_by("principal").agg(
+        pl.col("identity_type").drop_nulls().mode().sort().first(),
+        pl.col("account_id").drop_nulls().mode().sort().first(),
+        pl.col("first_seen").min(),
+        pl.col("last_seen").max(),
+        pl.col("events").sum(),
+        *(pl.col(name).drop_nulls().unique() for name in lists),
+    )
+    # Errors and console logins are few: count them on their own rows only.
+    errors = (
+        lazy.filter(pl.col("error_code").is_not_null())
+        .group_by(pl.col("principal").fill_null("unknown"))
+        .agg(
+            pl.len().alias("errors"),
+            is_denied(pl.col("error_code")).fill_null(False).sum().alias("access_denied"),
+        )
+    )
+    failed = pl.col("error_code").is_not_null() | pl.col("response_elements").str.contains(
+        '"ConsoleLogin":"Failure"', literal=True
+    ).fill_null(False)
+    logins = (
+        lazy.filter(pl.col("event_name") == "ConsoleLogin")
+        .group_by(pl.col("principal").fill_null("unknown"))
+        .agg(
+            (~failed).sum().alias("console_logins"),
+            failed.sum().alias("failed_console_logins"),
+        )
+    )
+    counts = ("errors", "access_denied", "console_logins", "failed_console_logins")
+    return (
+        main.join(errors, on="principal", how="left")
+        .join(logins, on="principal", how="left")
+        .select(
+            "principal",
+            "identity_type",
+            "account_id",
+            "first_seen",
+            "last_seen",
+            pl.col("events").cast(pl.UInt32),
+            *(pl.col(c).fill_null(0).cast(pl.UInt32) for c in counts),
+            *(pl.col(name).list.eval(_clean(name)).list.sort() for name in lists),
+        )
+        .sort(
+            ["access_denied", "errors", "events", "principal"],
+            descending=[True, True, True, False],
+        )
+        .collect()
+    )

@@ -1,0 +1,561 @@
+"""Write the investigation notebooks (clean: no outputs, no execution counts).
+
+Run ``python notebooks/_build.py`` after editing this file; the notebooks are generated, never
+edited by hand, so they stay reviewable. Each notebook opens with a cell tagged ``parameters``
+(papermill convention) that the test suite replaces to run the same notebook on other trails.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat as nbf
+
+HERE = Path(__file__).resolve().parent
+
+# The sample incident's ground truth (forensics sample, seed 7): the defaults of the parameters.
+SAMPLE_PRINCIPAL = "arn:aws:iam::222233334444:user/ci-deploy"
+SAMPLE_SEED = "AKIA2MQW7K2WUMLBECXI"
+SAMPLE_SINCE = "2026-03-04T00:00:00Z"
+
+SETUP = '''\
+import altair as alt
+import polars as pl
+from IPython.display import display
+
+import forensics as fx
+
+alt.renderers.enable("svg")     # charts are drawn in the kernel: offline, identical on every run
+pl.Config.set_tbl_rows(20)
+pl.Config.set_fmt_str_lengths(80)
+pl.Config.set_tbl_width_chars(200)'''
+
+LOAD = '''\
+trail = fx.load(DATA)
+if SINCE or UNTIL:
+    trail = trail.between(SINCE, UNTIL)
+trail'''
+
+
+def notebook(cells: list[tuple[str, str]]) -> nbf.NotebookNode:
+    nb = nbf.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python",
+    }
+    nb.metadata["language_info"] = {"name": "python"}
+    for kind, source in cells:
+        if kind == "md":
+            cell = nbf.v4.new_markdown_cell(source.strip("\n"))
+        else:
+            cell = nbf.v4.new_code_cell(source.strip("\n"))
+            if kind == "parameters":
+                cell.metadata["tags"] = ["parameters"]
+        nb.cells.append(cell)
+    # stable ids, so regenerating gives the same file
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i:02d}"
+    return nb
+
+
+START_HERE = [
+    ("md", """
+# 00 · Start here: what is in this trail?
+
+This notebook is the first thing to run on a new trail. In ten minutes it tells you **what
+the logs cover** (accounts, regions, dates), **who is active** (principals), **when** (timeline
+and hour-of-day heatmap) and **what failed** (errors and refused calls), and points you to the
+next notebook.
+
+**How to use it**
+
+1. Put the path of your CloudTrail logs in `DATA` below: a folder of `.json.gz` files as S3
+   delivers them, single files, a glob, or an `s3://bucket/AWSLogs/...` URL. By default it
+   reads the sample incident under `../data/sample` (`make lab` writes it).
+2. Run all cells (*Run ▸ Run All Cells*). Nothing here changes anything in AWS: the kit only
+   reads logs.
+3. Read each step's notes; they say what to look for and what to do next.
+
+All times are **UTC**.
+"""),
+    ("parameters", '''
+# Parameters: change these, then run all cells.
+DATA = "../data/sample"   # folder / files / glob of CloudTrail logs, or an s3:// URL
+SINCE = None              # optional window, ISO 8601 UTC, e.g. "2026-03-03T00:00:00Z"
+UNTIL = None              # exclusive end of the window
+'''),
+    ("code", SETUP),
+    ("md", """
+## Step 1 · Load the trail
+
+`fx.load` reads every file, normalises each record into one row of the events table and keeps a
+**load report**. Check the report first: files that could not be read or records that were
+skipped are listed there with the reason. Evidence you did not load is evidence you will not see.
+"""),
+    ("code", LOAD),
+    ("code", '''
+trail.report
+'''),
+    ("md", """
+## Step 2 · What does the trail cover?
+
+Accounts, regions and the time span tell you whether you have the logs you need. A gap (an
+account or region missing, days with no events) may be a collection gap, or an attacker who
+stopped logging: both belong in your notes.
+"""),
+    ("code", '''
+ev = trail.lazy
+overview = ev.select(
+    pl.len().alias("events"),
+    pl.col("event_time").min().alias("first event (UTC)"),
+    pl.col("event_time").max().alias("last event (UTC)"),
+    pl.col("recipient_account_id").n_unique().alias("accounts"),
+    pl.col("aws_region").n_unique().alias("regions"),
+    pl.col("principal").n_unique().alias("principals"),
+    pl.col("error_code").is_not_null().sum().alias("failed calls"),
+).collect()
+overview
+'''),
+    ("code", '''
+(ev.group_by("recipient_account_id", "aws_region").len(name="events")
+   .sort(["recipient_account_id", "events"], descending=[False, True]).collect())
+'''),
+    ("md", """
+## Step 3 · Who is active?
+
+One row per **principal**: the durable identity behind the events (an IAM user, a role, root, a
+service). Role sessions are folded into their role; the session names are in `principal_arn`.
+Look for principals you do not recognise, root activity, and identities whose first appearance
+is recent.
+"""),
+    ("code", '''
+principals = trail.principals()
+principals.head(15)
+'''),
+    ("code", '''
+fx.charts.top(trail, "principal", 12)
+'''),
+    ("md", """
+## Step 4 · When?
+
+The timeline stacks events per time bin by service. Spikes, new colours and activity in quiet
+hours deserve a closer look. In JupyterLab's interactive views you can drag on the lower strip
+to zoom; here the charts are static images so the notebook runs offline.
+"""),
+    ("code", '''
+fx.charts.timeline(trail, by="event_source", top=8)
+'''),
+    ("code", '''
+fx.charts.heatmap(trail)
+'''),
+    ("md", """
+## Step 5 · What failed?
+
+A burst of `AccessDenied` from one principal is the classic sign of someone **discovering what a
+stolen credential can do**. Errors like `TrailNotFoundException` on `StopLogging` or
+`DeleteTrail` are evasion attempts.
+"""),
+    ("code", '''
+fx.charts.timeline(trail.where(error=True), by="error_code", top=6,
+                   title="Failed calls by error code")
+'''),
+    ("code", '''
+denied = trail.where(denied=True)
+(denied.lazy.group_by("principal")
+    .agg(pl.len().alias("denied calls"), pl.col("event_name").n_unique().alias("distinct APIs"),
+         pl.col("source_ip").unique().sort().alias("source IPs"),
+         pl.col("event_time").min().alias("first (UTC)"))
+    .sort("denied calls", descending=True).head(10).collect())
+'''),
+    ("code", '''
+fx.charts.top(trail, "source_ip", 10)
+'''),
+    ("md", """
+## Step 6 · Explore on your own
+
+The explorer below lets you search a principal, set a time window and filter by service, event
+name or error. The timeline and the table follow every filter; drag on the timeline's lower
+strip to narrow the table to a window; pick an event to see its **original CloudTrail record**,
+exactly as it was logged.
+"""),
+    ("code", '''
+ui = fx.ui.explore(trail)
+ui
+'''),
+    ("md", """
+## Next steps
+
+* A suspicious principal? Open **`01_principal_timeline.ipynb`** with `PRINCIPAL` set to it.
+* A leaked access key or a compromised role? Open **`02_blast_radius.ipynb`** with `SEED`.
+* Ready to write it up? **`03_ticket_export.ipynb`** writes charts, events and a summary for the
+  ticket.
+
+The cell below is a sanity check that the test suite also runs; it should print `ok`.
+"""),
+    ("code", '''
+# Sanity checks (run by the test suite too): they must hold for any trail.
+assert len(trail) > 0, "no events loaded: check DATA and the load report above"
+assert overview["events"][0] == len(trail)
+assert principals.height == overview["principals"][0]
+chart = fx.charts.timeline(trail, by="principal")
+assert fx.charts.chart_rows(chart) <= 400 * 9, "a timeline must embed aggregates, not events"
+before = ui.filtered.height
+ui.error.value = "error"
+assert ui.filtered.height == len(trail.where(error=True))
+ui.error.value = "all"
+assert ui.filtered.height == before == len(trail)
+print("ok")
+'''),
+]
+
+
+PRINCIPAL_TIMELINE = [
+    ("md", """
+# 01 · One principal, step by step
+
+"Everything this identity did, and everything done with credentials it minted." This notebook
+answers that for one principal: an IAM user, a role, root, a session ARN, a user or role name,
+or an access key id.
+
+**How to use it:** set `PRINCIPAL` (and optionally a window) below, then run all cells. The
+default is the sample incident's compromised CI user. All times are **UTC**.
+"""),
+    ("parameters", f'''
+# Parameters: change these, then run all cells.
+DATA = "../data/sample"   # folder / files / glob of CloudTrail logs, or an s3:// URL
+PRINCIPAL = "{SAMPLE_PRINCIPAL}"   # ARN, session ARN, user/role name or access key id
+SINCE = None              # optional window, ISO 8601 UTC
+UNTIL = None              # exclusive end
+'''),
+    ("code", SETUP),
+    ("md", """
+## Step 1 · Load and find the principal
+
+`for_principal` accepts any way of naming the identity. If the name is ambiguous (two roles with
+the same name in different accounts), it stops and lists the candidates: copy the full ARN of
+the one you mean into `PRINCIPAL`.
+"""),
+    ("code", LOAD),
+    ("code", '''
+direct = trail.for_principal(PRINCIPAL)
+keys = direct.events.group_by("principal").len().sort("len", descending=True)
+principal_key = keys["principal"][0]      # the principal column's key for PRINCIPAL
+print(f"{PRINCIPAL} -> principal {principal_key}: {len(direct):,} events")
+trail.principals().filter(pl.col("principal") == principal_key)
+'''),
+    ("md", """
+## Step 2 · Include what its credentials minted
+
+With `derived=True` the trail also holds the events of every session minted from this
+principal's credentials (AssumeRole chains, GetSessionToken, federation tokens), recursively.
+This is where role chaining shows up: a user's key assumes a role, which assumes a role in
+another account, and so on. Compare the two counts: the difference is activity you would miss by
+filtering on the user alone.
+"""),
+    ("code", '''
+mine = trail.for_principal(PRINCIPAL, derived=True)
+print(f"direct: {len(direct):,} events; with derived sessions: {len(mine):,} events")
+(mine.lazy.group_by("principal", "access_key_id")
+     .agg(pl.len().alias("events"), pl.col("event_time").min().alias("first (UTC)"),
+          pl.col("event_time").max().alias("last (UTC)"),
+          pl.col("source_ip").unique().sort().alias("source IPs"))
+     .sort("first (UTC)").collect())
+'''),
+    ("md", """
+## Step 3 · Timeline
+
+What the principal did over time, by service and by source IP. A new IP address or a new
+service appearing late in the trail is a lead: note the first time it appears.
+"""),
+    ("code", '''
+fx.charts.timeline(mine, by="event_source", top=8)
+'''),
+    ("code", '''
+fx.charts.timeline(mine, by="source_ip", top=6)
+'''),
+    ("md", """
+## Step 4 · First-seen API calls
+
+Each dot is the first time a principal called an API. A stolen credential usually starts with a
+burst of new calls: `GetCallerIdentity`, `ListBuckets`, `ListRoles`, `Describe*` across regions
+(discovery), then `AssumeRole`, `CreateUser`, `CreateAccessKey` (persistence). Triangles mark
+APIs that failed at least once.
+"""),
+    ("code", '''
+fx.charts.first_seen(mine, top=8)
+'''),
+    ("md", """
+## Step 5 · Working hours and errors
+
+Humans work in blocks of hours; CI runs at fixed times. Activity outside the usual block, and
+refused calls, narrow down when the credential changed hands.
+"""),
+    ("code", '''
+fx.charts.heatmap(mine)
+'''),
+    ("code", '''
+fx.charts.timeline(mine.where(error=True), by="error_code", top=6, title="Failed calls")
+'''),
+    ("code", '''
+(mine.lazy.group_by("user_agent")
+     .agg(pl.len().alias("events"), pl.col("event_time").min().alias("first (UTC)"),
+          pl.col("source_ip").unique().sort().alias("source IPs"))
+     .sort("first (UTC)").collect())
+'''),
+    ("md", """
+## Step 6 · Explore the events
+
+The explorer is preset to this principal. Narrow the window, filter by service, event name or
+error, drag on the timeline's lower strip, and pick an event to read its original record (the
+request parameters and response are there).
+"""),
+    ("code", '''
+ui = fx.ui.explore(trail, principal=principal_key)
+ui
+'''),
+    ("md", """
+## Next step
+
+Found the first suspicious call? Note its time, then open **`02_blast_radius.ipynb`** with the
+access key used (`access_key_id` in the table) as `SEED` and that time as `SINCE`.
+
+The cell below is a sanity check the test suite also runs; it should print `ok`.
+"""),
+    ("code", '''
+# Sanity checks (run by the test suite too): they must hold for any trail and principal.
+assert len(direct) > 0, f"no events for {PRINCIPAL!r}"
+assert len(mine) >= len(direct)
+assert ui.principal.value == principal_key
+assert ui.filtered.height == int(keys.filter(pl.col("principal") == principal_key)["len"][0])
+ui.error.value = "error"
+assert ui.filtered.height == len(trail.where(principal=principal_key, error=True))
+ui.error.value = "all"
+print("ok")
+'''),
+]
+
+
+BLAST_RADIUS = [
+    ("md", """
+# 02 · Blast radius of a leaked key or a compromised identity
+
+Start from one credential (the **seed**: a leaked access key id, a role or user ARN, a session
+ARN) and follow it everywhere: every session it minted (role chaining, across accounts), every
+key or user created with it (persistence), every resource touched (read, written, refused), in
+time order.
+
+**How to use it:** set `SEED` and, if you know it, `SINCE` (the first malicious call; keys
+minted before it do not join). Run all cells. The defaults are the sample incident's leaked key
+and its incident day. All times are **UTC**.
+"""),
+    ("parameters", f'''
+# Parameters: change these, then run all cells.
+DATA = "../data/sample"   # folder / files / glob of CloudTrail logs, or an s3:// URL
+SEED = "{SAMPLE_SEED}"    # access key id (AKIA.../ASIA...) or ARN
+SINCE = "{SAMPLE_SINCE}"  # first suspicious time (UTC), or None
+UNTIL = None              # exclusive end, or None
+'''),
+    ("code", SETUP),
+    ("code", '''
+trail = fx.load(DATA)
+trail
+'''),
+    ("md", """
+## Step 1 · Compute the blast radius
+
+The summary lists the credentials in the closure (how each joined: minted by, created by), the
+identities that acted, what was written, read and refused. Read it top to bottom: it is the
+story of the incident in the order it happened.
+"""),
+    ("code", '''
+br = fx.blast_radius(trail, SEED, since=SINCE, until=UNTIL)
+print(br.summary())
+'''),
+    ("md", """
+## Step 2 · Credentials: what the attacker held
+
+One row per access key in the closure. `joined_by` says why it is there; `via_access_key_id`
+is the credential that minted or created it. **Long-term keys (`AKIA...`) created by the
+closure must be deactivated**; temporary keys (`ASIA...`) expire, but their role's sessions can
+be revoked.
+"""),
+    ("code", '''
+br.credentials.select(
+    [c for c in ("access_key_id", "kind", "joined_by", "via_access_key_id", "principal_arn",
+                 "account_id", "first_used", "last_used", "events", "source_ips")
+     if c in br.credentials.columns])
+'''),
+    ("code", '''
+br.principals
+'''),
+    ("md", """
+## Step 3 · Resources: what it reached
+
+Writes first: created users and keys, changed policies, shared snapshots, deleted trails. Then
+reads of sensitive data (buckets, secrets, parameters). `denied` rows are attempts that failed:
+they show intent and what to harden.
+"""),
+    ("code", '''
+res = br.resources
+order = [c for c in ("access", "wrote", "created") if c in res.columns]
+res.sort(order, descending=True) if order else res
+'''),
+    ("code", '''
+br.chart()
+'''),
+    ("code", '''
+fx.charts.timeline(br, by="principal", top=8, title="Blast radius events by identity")
+'''),
+    ("md", """
+## Step 4 · The graph
+
+Keys (orange) mint sessions and create identities; identities (blue) act on resources (grey).
+The seed is red. Edge colours say how: minted, assumed, created, and read / write / denied
+actions.
+"""),
+    ("code", '''
+fx.charts.blast_graph(br)
+'''),
+    ("md", """
+## Step 5 · Indicators
+
+IPs, keys, ARNs, user agents and regions of the closure: search for them in your other logs
+(VPC flow logs, proxy logs, other accounts' trails) and add them to blocklists where it makes
+sense.
+"""),
+    ("code", '''
+for kind, values in br.indicators().items():
+    print(f"{kind} ({len(values)}):")
+    for value in values[:20]:
+        print("   ", value)
+'''),
+    ("md", """
+## Step 6 · Try another seed
+
+The widget recomputes the blast radius for any seed and window: type a key or ARN (the list
+suggests the busiest ones) and press Enter, or change the window. The tabs hold the credentials,
+the identities, the resources, the timeline, the graph and the events.
+"""),
+    ("code", '''
+ui = fx.ui.blast_radius(trail, SEED, since=SINCE, until=UNTIL)
+ui
+'''),
+    ("md", """
+## Next step
+
+Open **`03_ticket_export.ipynb`** with the same `SEED` and `SINCE` to write the ticket
+attachments.
+
+The cell below is a sanity check the test suite also runs; it should print `ok`.
+"""),
+    ("code", '''
+# Sanity checks (run by the test suite too): they must hold for any trail and seed.
+assert br.events.height > 0, f"the seed {SEED!r} has no events in this window"
+assert br.credentials.height >= 1
+assert ui.result is not None and ui.result.events.height == br.events.height
+assert fx.charts.chart_rows(fx.charts.blast_graph(br)) <= 120 + 600
+seeds = [s for s in ui.seed.options if s != SEED][:1]
+if seeds:   # switch the widget to another seed and back
+    ui.seed.value = seeds[0]
+    assert ui.status.value and (ui.result is None or ui.result.seed == seeds[0]
+                                or "fx-problem" in ui.status.value)
+    ui.seed.value = SEED
+    assert ui.result.events.height == br.events.height
+print("ok")
+'''),
+]
+
+
+TICKET_EXPORT = [
+    ("md", """
+# 03 · Export for the ticket
+
+Writes what a ticket needs into one folder: a **summary** (what, when, who, indicators), the
+**charts** (PNG and SVG), the matching **events** (CSV with spreadsheet formulas neutralised,
+JSON lines), a readable report and a manifest with the SHA-256 of every file and of the input
+logs. Secrets in request parameters (session tokens, passwords) are redacted.
+
+**How to use it:** set the same `SEED` / `SINCE` as in `02_blast_radius` and a folder in `OUT`
+(one per ticket, e.g. `../out/INC-1234`). Run all cells, then attach the folder's files.
+"""),
+    ("parameters", f'''
+# Parameters: change these, then run all cells.
+DATA = "../data/sample"   # folder / files / glob of CloudTrail logs, or an s3:// URL
+SEED = "{SAMPLE_SEED}"    # access key id or ARN whose blast radius goes into the ticket
+SINCE = "{SAMPLE_SINCE}"  # first suspicious time (UTC), or None
+UNTIL = None              # exclusive end, or None
+OUT = "../out/INC-sample" # folder to write (created; previous exports there are replaced)
+TITLE = None              # ticket title (default: from the seed)
+'''),
+    ("code", SETUP),
+    ("code", '''
+trail = fx.load(DATA)
+br = fx.blast_radius(trail, SEED, since=SINCE, until=UNTIL)
+br
+'''),
+    ("md", """
+## Step 1 · Write the ticket folder
+
+The export is deterministic: the same trail and parameters give the same bytes, so a colleague
+can reproduce your attachment.
+"""),
+    ("code", '''
+files = fx.export.ticket(br, OUT, title=TITLE)
+files
+'''),
+    ("md", """
+## Step 2 · Read the summary before you attach it
+
+It is plain Markdown (event text is escaped). Paste it into the ticket body; attach the charts
+and `events.csv`.
+"""),
+    ("code", '''
+from pathlib import Path
+
+print((Path(files.folder) / "summary.md").read_text())
+'''),
+    ("code", '''
+sorted((name, Path(path).stat().st_size) for name, path in files.items())
+'''),
+    ("md", """
+## Step 3 · A principal instead of a blast radius
+
+Any filtered trail exports the same way, for example everything one identity did in the window.
+"""),
+    ("code", '''
+who = br.principals["principal"][0]
+per_principal = fx.export.ticket(trail.for_principal(who).between(SINCE, UNTIL),
+                                 Path(OUT) / "principal", title=f"Activity of {who}")
+per_principal
+'''),
+    ("md", """
+The cell below is a sanity check the test suite also runs; it should print `ok`.
+"""),
+    ("code", '''
+# Sanity checks (run by the test suite too).
+assert (Path(files.folder) / "summary.md").exists()
+assert SEED in (Path(files.folder) / "summary.md").read_text()
+assert any(name.endswith(".csv") for name in files)
+assert any(name.endswith(".svg") for name in files)
+print("ok")
+'''),
+]
+
+NOTEBOOKS = {
+    "00_start_here.ipynb": START_HERE,
+    "01_principal_timeline.ipynb": PRINCIPAL_TIMELINE,
+    "02_blast_radius.ipynb": BLAST_RADIUS,
+    "03_ticket_export.ipynb": TICKET_EXPORT,
+}
+
+
+def main(out: Path = HERE) -> None:
+    for name, cells in NOTEBOOKS.items():
+        nb = notebook(cells)
+        nbf.validate(nb)
+        nbf.write(nb, out / name)
+        print("wrote", out / name)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)

@@ -1,0 +1,181 @@
+"""Property-based: real records from the external samples, mutated (fields dropped, nulled,
+given the wrong type, huge or non-ASCII strings, deep nesting), never crash the loader, never
+lose a record, always get a principal, always fit the schema."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import forensics as fx
+from forensics._normalize import normalize_records, text
+from forensics.sources._formats import FileProblem, extract_records, looks_like_record, read_bytes
+
+SETTINGS = settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+#: A few records per source, so every source's shapes are mutated.
+PER_SOURCE = 40
+
+
+@pytest.fixture(scope="module")
+def real_records(external) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for source in sorted(p for p in external.iterdir() if p.is_dir()):
+        found: list[dict[str, Any]] = []
+        for path in sorted(source.rglob("*")):
+            if not path.is_file() or path.suffix in (".md", ".yml", ".yaml", ".py", ".upstream"):
+                continue
+            try:
+                found.extend(extract_records(read_bytes(str(path)), str(path)).records)
+            except FileProblem:
+                continue
+            if len(found) >= PER_SOURCE:
+                break
+        out.extend(found[:PER_SOURCE])
+    assert len(out) > 200
+    return out
+
+
+def _deep(depth: int) -> Any:
+    value: Any = "bottom"
+    for i in range(depth):
+        value = {"k": value} if i % 2 else [value]
+    return value
+
+
+LEAF = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**64 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=30),
+    st.text(alphabet=st.characters(min_codepoint=0x80, max_codepoint=0x2FFFF,
+                                   exclude_categories=("Cs",)), min_size=1, max_size=30),
+    st.sampled_from(["true", "false", "", " ", "...", "null", "0", "\x00\x1b[31m", "é漢字🙂"]),
+    st.integers(min_value=10_000, max_value=100_000).map(lambda n: "A" * n),  # huge strings
+    st.integers(min_value=1, max_value=300).map(_deep),  # deep nesting
+)
+VALUE = st.recursive(
+    LEAF,
+    lambda inner: st.one_of(st.lists(inner, max_size=4),
+                            st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=8,
+)
+
+
+def _paths(obj: Any, prefix: tuple = ()) -> list[tuple]:
+    """Every path to a value in a record (dict keys and list positions), depth-limited."""
+    out = []
+    if len(prefix) > 5:
+        return out
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for key, value in items:
+        out.append((*prefix, key))
+        out.extend(_paths(value, (*prefix, key)))
+    return out
+
+
+#: Fields whose mutation matters most; always candidates even when the record lacks them.
+FOCUS = [("eventTime",), ("eventID",), ("eventName",), ("userIdentity",), ("userIdentity", "type"),
+         ("userIdentity", "arn"), ("userIdentity", "accountId"), ("userIdentity", "invokedBy"),
+         ("userIdentity", "sessionContext"), ("userIdentity", "sessionContext", "sessionIssuer"),
+         ("userIdentity", "sessionContext", "attributes"), ("userIdentity", "onBehalfOf"),
+         ("resources",), ("readOnly",), ("managementEvent",), ("requestParameters",),
+         ("responseElements",), ("additionalEventData",), ("awsRegion",), ("tlsDetails",)]
+
+
+@st.composite
+def mutated(draw, records: list[dict[str, Any]]) -> dict[str, Any]:
+    rec = copy.deepcopy(draw(st.sampled_from(records)))
+    for _ in range(draw(st.integers(min_value=1, max_value=6))):
+        candidates = _paths(rec) + FOCUS
+        path = draw(st.sampled_from(candidates))
+        parent: Any = rec
+        for key in path[:-1]:
+            try:
+                parent = parent[key]
+            except (KeyError, IndexError, TypeError):
+                parent = None
+                break
+        if not isinstance(parent, (dict, list)):
+            continue
+        key = path[-1]
+        if isinstance(parent, list) and not (isinstance(key, int) and key < len(parent)):
+            continue
+        if isinstance(parent, dict) and not isinstance(key, str):
+            continue
+        if draw(st.booleans()) and isinstance(parent, dict):
+            parent.pop(key, None)  # drop the field
+        else:
+            parent[key] = draw(VALUE)  # null, wrong type, huge, non-ASCII, nested, ...
+    return rec
+
+
+def _check_table(frame: pl.DataFrame, n: int) -> None:
+    assert frame.height == n
+    assert frame.schema == fx.EVENTS_SCHEMA
+    assert frame.get_column("principal").null_count() == 0
+    assert frame.get_column("source_index").to_list() == list(range(n))
+
+
+def test_normalizer_never_crashes_and_keeps_one_row_per_record(real_records):
+    @SETTINGS
+    @given(st.lists(mutated(real_records), min_size=1, max_size=5))
+    def check(records):
+        _check_table(normalize_records(records, "mutated.json"), len(records))
+
+    check()
+
+
+def test_loader_accounts_for_every_mutated_record(real_records, tmp_path_factory):
+    root = tmp_path_factory.mktemp("mutated")
+
+    @SETTINGS
+    @given(st.lists(mutated(real_records), min_size=1, max_size=5), st.sampled_from(
+        ["records", "ndjson"]))
+    def check(records, shape):
+        for old in root.iterdir():
+            old.unlink()
+        path = root / ("x.json" if shape == "records" else "x.jsonl")
+        if shape == "records":
+            path.write_text(json.dumps({"Records": records}))
+        else:
+            path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        trail = fx.load(path, cache=False)
+        r = trail.report
+        if r.files_failed:  # only when no mutated value is a record any more
+            assert r.files_failed[0].reason.startswith("not CloudTrail")
+            assert not any(looks_like_record(rec) for rec in records)
+            return
+        assert r.records_loaded + r.duplicates_dropped + sum(r.records_skipped.values()) == len(
+            records
+        )
+        ev = trail.events
+        assert ev.schema == fx.EVENTS_SCHEMA
+        assert ev.get_column("principal").null_count() == 0
+        for event_id in ev.get_column("event_id").drop_nulls().unique().head(3):
+            got = trail.original(event_id)
+            for original in got if isinstance(got, list) else [got]:
+                assert text(original.get("eventID")) == event_id
+
+    check()
+
+
+def test_the_real_records_themselves_load_unchanged(real_records, tmp_path):
+    path = Path(tmp_path) / "real.json"
+    path.write_text(json.dumps({"Records": real_records}))
+    trail = fx.load(path, cache=False)
+    r = trail.report
+    assert r.records_loaded + r.duplicates_dropped == len(real_records)
+    assert sum(r.records_skipped.values()) == 0
