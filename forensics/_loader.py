@@ -280,6 +280,10 @@ def load(
     began = time.perf_counter()
     lo, hi = to_utc(start), to_utc(end)
     report = LoadReport(sources=[os.fspath(p) for p in paths])
+    if cache_dir is None and paths and all(str(p).startswith("s3://") for p in paths):
+        from forensics.sources._s3 import mirror_root  # the Parquet cache beside the S3 mirror
+
+        cache_dir = mirror_root(str(paths[0]), (remote or {}).get("cache_dir")) / ".forensics-cache"
     paths = _resolve_remote(paths, start=lo, end=hi, accounts=accounts, regions=regions,
                             report=report, **(remote or {}))
     ignored: list[str] = []

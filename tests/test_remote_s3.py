@@ -193,7 +193,8 @@ def test_interrupted_fetch_resumes_where_it_stopped(aws, s3, tmp_path):
     done = [p for p in (cache / BUCKET).rglob("*.json.gz")]
     assert len(done) == 4
     # a download cut mid-stream leaves only a hidden temporary file, never a final name
-    partial = done[0].with_name(".partial.json.gz.abcd1234.part")
+    partial = (cache / BUCKET / key_for(DAYS[-1])).with_name(".x.json.gz.abcd1234.part")
+    partial.parent.mkdir(parents=True, exist_ok=True)
     partial.write_bytes(b"\x1f\x8b half")
     aws.faults.requests.clear()
     report = LoadReport()
@@ -246,3 +247,15 @@ def test_missing_bucket_and_unsafe_keys(aws, s3):
     assert fetch(f"s3://{BUCKET}/odd", report=report, progress=False) == []
     assert "not a safe relative path" in report.files_failed[0].reason
     assert not (Path.cwd() / ".forensics-cache" / "escape.json.gz").exists()
+
+
+def test_parquet_cache_sits_beside_the_mirror_and_reopens(aws, s3):
+    put_trail(s3, BUCKET, days=DAYS[:3], regions=["us-east-1"])
+    first = fx.load(f"s3://{BUCKET}", remote={"progress": False})
+    aws.faults.requests.clear()
+    again = fx.load(f"s3://{BUCKET}", remote={"progress": False})
+    assert aws.faults.s3_gets(BUCKET) == []
+    assert again.events.equals(first.events)
+    mirror = Path(".forensics-cache") / "s3" / BUCKET
+    assert (mirror / ".forensics-cache").is_dir()
+    assert not list((mirror / "AWSLogs").rglob(".forensics-cache"))  # not inside day folders

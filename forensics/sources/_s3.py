@@ -39,7 +39,7 @@ from forensics._errors import SourceError
 from forensics._report import LoadReport
 from forensics.sources._aws import Backoff, describe, error_code, make_session
 
-__all__ = ["S3Object", "fetch", "safe_relpath", "split_url"]
+__all__ = ["S3Object", "fetch", "mirror_root", "safe_relpath", "split_url"]
 
 _ONE_DAY = timedelta(days=1)
 #: Past this many days a window is walked year/month/day by delimiter listings instead of
@@ -73,6 +73,13 @@ def split_url(url: str) -> tuple[str, str]:
     if prefix and not prefix.endswith("/") and not prefix.endswith(_TRAIL_SUFFIXES):
         prefix += "/"
     return bucket, prefix
+
+
+def mirror_root(url: str, cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The local folder a bucket is mirrored to (``.forensics-cache/s3/<bucket>`` by default)."""
+    bucket, _ = split_url(url)
+    root = Path(cache_dir) if cache_dir is not None else Path.cwd() / ".forensics-cache" / "s3"
+    return root / bucket
 
 
 def safe_relpath(key: str) -> str | None:
@@ -329,17 +336,18 @@ def _failure_reason(exc: BaseException, attempts: int) -> str:
     return f"download failed after {attempts} attempt(s): {describe(exc)}"
 
 
-def _clean_stale_temps(folder: Path) -> int:
-    """Remove temporary files left by an interrupted fetch (they are never read)."""
+def _clean_stale_temps(folders: Iterable[Path]) -> int:
+    """Remove temporary files an interrupted fetch left in these folders (never read)."""
     removed = 0
-    if not folder.exists():
-        return 0
-    for path in folder.rglob(".*.part"):
-        try:
-            path.unlink()
-            removed += 1
-        except OSError:
-            pass
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in folder.glob(".*.part"):
+            try:
+                path.unlink()
+                removed += 1
+            except OSError:
+                pass
     return removed
 
 
@@ -488,10 +496,8 @@ def fetch(
             listed.append(obj)
 
     # 3. mirror them
-    mirror = (Path(cache_dir) if cache_dir is not None
-              else Path.cwd() / ".forensics-cache" / "s3") / bucket
+    mirror = mirror_root(url, cache_dir)
     mirror.mkdir(parents=True, exist_ok=True)
-    stale = _clean_stale_temps(mirror)
     index = _Index(mirror)
     todo: list[tuple[S3Object, Path]] = []
     ready: list[str] = []
@@ -508,6 +514,7 @@ def fetch(
         else:
             todo.append((obj, local))
 
+    stale = _clean_stale_temps({local.parent for _, local in todo})
     total = sum(o.size for o, _ in todo)
     bar = _progress_bar(total, len(todo), progress, f"s3://{bucket}")
     lock = threading.Lock()
