@@ -259,3 +259,11 @@ def test_parquet_cache_sits_beside_the_mirror_and_reopens(aws, s3):
     mirror = Path(".forensics-cache") / "s3" / BUCKET
     assert (mirror / ".forensics-cache").is_dir()
     assert not list((mirror / "AWSLogs").rglob(".forensics-cache"))  # not inside day folders
+
+
+def test_progress_bar_in_a_terminal_and_off_on_request(aws, s3, capsys):
+    put_trail(s3, BUCKET, days=DAYS[:2], regions=["us-east-1"])
+    fetch(f"s3://{BUCKET}", cache_dir="a")
+    assert f"s3://{BUCKET}" in capsys.readouterr().err
+    fetch(f"s3://{BUCKET}", cache_dir="b", progress=False)
+    assert capsys.readouterr().err == ""
