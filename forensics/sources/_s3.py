@@ -207,6 +207,9 @@ def _walk(
             if regions is not None and region not in regions:
                 return
             plan.regions.add(region)
+            if lo is None and hi is None:  # no window: one flat listing of the region is cheapest
+                plan.leaves.append(prefix)
+                return
             if lo is not None and hi is not None and (hi - lo).days <= _ENUMERATE_DAYS_UP_TO:
                 day = lo
                 while day <= hi:
