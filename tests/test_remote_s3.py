@@ -256,6 +256,8 @@ def test_parquet_cache_sits_beside_the_mirror_and_reopens(aws, s3):
     again = fx.load(f"s3://{BUCKET}", remote={"progress": False})
     assert aws.faults.s3_gets(BUCKET) == []
     assert again.events.equals(first.events)
+    assert again.report.files_from_cache  # the Parquet cache answered...
+    assert "0 downloaded" in again.report.notes[0]  # ...and the notes are this fetch's
     mirror = Path(".forensics-cache") / "s3" / BUCKET
     assert (mirror / ".forensics-cache").is_dir()
     assert not list((mirror / "AWSLogs").rglob(".forensics-cache"))  # not inside day folders

@@ -302,9 +302,11 @@ class _Index:
 
 
 def _download(client: Any, bucket: str, obj: S3Object, local: Path, backoff: Backoff,
-              on_bytes: Any) -> None:
-    """Stream one object to a hidden temporary file, check its size, rename it into place."""
+              on_bytes: Any) -> S3Object:
+    """Stream one object to a hidden temporary file, check its size, rename it into place;
+    returns the object as fetched (its ETag and size from the GetObject response)."""
     local.parent.mkdir(parents=True, exist_ok=True)
+    got: list[S3Object] = []
 
     def attempt() -> None:
         tmp = local.with_name(f".{local.name}.{uuid.uuid4().hex[:8]}.part")
@@ -317,17 +319,19 @@ def _download(client: Any, bucket: str, obj: S3Object, local: Path, backoff: Bac
                     fh.write(chunk)
                     done += len(chunk)
                     on_bytes(len(chunk))
-            if done != obj.size:
-                raise ConnectionError(
-                    f"incomplete download: {done:,} of {obj.size:,} bytes"
-                )
+            expected = int(response.get("ContentLength", obj.size))
+            if done != expected:
+                raise ConnectionError(f"incomplete download: {done:,} of {expected:,} bytes")
             os.replace(tmp, local)
+            # the object may have been replaced since it was listed: index what was fetched
+            got.append(S3Object(obj.key, done, str(response.get("ETag", obj.etag)).strip('"')))
         except BaseException:
             on_bytes(-done)
             tmp.unlink(missing_ok=True)
             raise
 
     backoff.call(attempt)
+    return got[-1]
 
 
 def _failure_reason(exc: BaseException, attempts: int) -> str:
@@ -529,10 +533,10 @@ def fetch(
     def get(item: tuple[S3Object, Path]) -> tuple[S3Object, Path, BaseException | None]:
         obj, local = item
         try:
-            _download(client, bucket, obj, local, retry, on_bytes)
+            fetched = _download(client, bucket, obj, local, retry, on_bytes)
         except Exception as exc:
             return obj, local, exc
-        index.record(obj)
+        index.record(fetched)
         return obj, local, None
 
     downloaded = 0
