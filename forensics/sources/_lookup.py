@@ -49,13 +49,13 @@ WHAT_HISTORY_LACKS = (
     "CloudWatch Logs for the rest."
 )
 
-_LIMITERS: dict[tuple[int, str], RateLimiter] = {}
+_LIMITERS: dict[tuple[object, str], RateLimiter] = {}
 
 
-def _limiter(session: Any, region: str, rate: float) -> RateLimiter:
-    """One limiter per (session, region) for the life of the process: back-to-back calls
-    from a notebook share it, so they stay within the account's rate together."""
-    key = (id(session), region)
+def _limiter(who: object, region: str, rate: float) -> RateLimiter:
+    """One limiter per (credentials source, region) for the life of the process: back-to-back
+    calls from a notebook share it, so together they stay within the account's rate."""
+    key = (who, region)
     lim = _LIMITERS.get(key)
     if lim is None or abs(lim.interval - 1.0 / rate) > 1e-9:
         lim = _LIMITERS[key] = RateLimiter(rate)
@@ -184,6 +184,7 @@ def lookup_events(
     lo, hi = to_utc(start), to_utc(end)
     attrs = _attributes(attributes)
     boto = make_session(session, profile)
+    who = id(session) if session is not None else f"profile:{profile or ''}"
     names = _regions(regions, boto)
     args: dict[str, Any] = {}
     if lo is not None:
@@ -204,7 +205,7 @@ def lookup_events(
 
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(names)))) as pool:
         results = list(pool.map(
-            lambda r: _one_region(boto, r, folder, args, _limiter(boto, r, rate), retry), names
+            lambda r: _one_region(boto, r, folder, args, _limiter(who, r, rate), retry), names
         ))
     files: list[Path] = []
     failures: list[tuple[str, str]] = []
