@@ -269,3 +269,13 @@ def test_progress_bar_in_a_terminal_and_off_on_request(aws, s3, capsys):
     assert f"s3://{BUCKET}" in capsys.readouterr().err
     fetch(f"s3://{BUCKET}", cache_dir="b", progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_digests_only_on_request_and_a_single_object_url(aws, s3):
+    put_trail(s3, BUCKET, days=DAYS[:2], regions=["us-east-1"], digests=True)
+    trail = fx.load(f"s3://{BUCKET}", cache=False, remote={"progress": False, "digests": True})
+    assert trail.report.digests == 2 and len(trail) == 10
+    assert any("/CloudTrail-Digest/" in n for n in aws.faults.s3_gets(BUCKET))
+    key = key_for(DAYS[1])
+    assert [Path(p).name for p in fetch(f"s3://{BUCKET}/{key}", progress=False)] == [
+        Path(key).name]
