@@ -158,7 +158,6 @@ class _Plan:
     leaves: list[str]
     accounts: set[str]
     regions: set[str]
-    unmatched: list[str]  # prefixes that do not follow the layout, listed as they are
 
 
 def _walk(
@@ -173,7 +172,7 @@ def _walk(
 ) -> _Plan:
     """Expand ``root`` (``.../AWSLogs/`` or deeper) into the day prefixes of the window."""
     lo, hi = _day_bounds(start, end)
-    plan = _Plan([], set(), set(), [])
+    plan = _Plan([], set(), set())
     base, _, rest = root.partition("AWSLogs/")
     base += "AWSLogs/"
     segs = [s for s in rest.split("/") if s]
@@ -183,7 +182,9 @@ def _walk(
         depth = len(segs) - org  # 0: nothing, 1: account, 2: kind, 3: region, 4: y, 5: m, 6: d
         if depth == 0:
             for name in lister.folders(prefix):
-                if (not org and _ORG.match(name)) or (_ACCOUNT.match(name) and (accounts is None or name in accounts)):
+                is_org = not org and _ORG.match(name)
+                wanted = _ACCOUNT.match(name) and (accounts is None or name in accounts)
+                if is_org or wanted:
                     go(f"{prefix}{name}/", [*segs, name])
             return
         if depth == 1:
@@ -226,16 +227,14 @@ def _walk(
             for name in lister.folders(prefix):
                 if not name.isdigit():
                     continue
-                if depth == 4:
-                    y, m = int(segs[-1]), int(name)
-                    first = date(y, m, 1) if 1 <= m <= 12 else None
-                    last = (date(y + m // 12, m % 12 + 1, 1) - _ONE_DAY) if first else None
-                else:
-                    try:
+                try:
+                    if depth == 4:  # a month folder: its first and last day
+                        y, m = int(segs[-1]), int(name)
+                        first = date(y, m, 1)
+                        last = date(y + m // 12, m % 12 + 1, 1) - _ONE_DAY
+                    else:
                         first = last = date(int(segs[-2]), int(segs[-1]), int(name))
-                    except ValueError:
-                        first = last = None
-                if first is None or last is None:
+                except (ValueError, OverflowError):  # not a date: not CloudTrail's layout
                     continue
                 if (lo is not None and last < lo) or (hi is not None and first > hi):
                     continue
@@ -459,14 +458,14 @@ def fetch(
         if prefix.endswith(_TRAIL_SUFFIXES):  # a single object
             roots: list[str] = []
             leaves = [prefix]
-            plan = _Plan(leaves, set(), set(), [])
+            plan = _Plan(leaves, set(), set())
         else:
             roots = _find_roots(lister, prefix)
             if roots:
                 plan = _walk(lister, roots[0], start=start, end=end, accounts=want_accounts,
                              regions=want_regions, kinds=kinds)
             else:
-                plan = _Plan([prefix], set(), set(), [prefix])
+                plan = _Plan([prefix], set(), set())
                 notes.append(
                     f"{url}: no AWSLogs/ folder under this prefix; listed it whole "
                     "(no pruning by window, account or region before download)"
