@@ -279,3 +279,26 @@ def test_digests_only_on_request_and_a_single_object_url(aws, s3):
     key = key_for(DAYS[1])
     assert [Path(p).name for p in fetch(f"s3://{BUCKET}/{key}", progress=False)] == [
         Path(key).name]
+
+
+def test_long_window_walks_months_and_prunes_outside(aws, s3):
+    put_trail(s3, BUCKET, days=[day("2025-10-20"), day("2025-12-15"), day("2026-02-27"),
+                                day("2026-04-02")], regions=["us-east-1"])
+    paths = fetch(f"s3://{BUCKET}", start=day("2025-12-01"), end=day("2026-03-01"),
+                  progress=False)
+    assert [p.split("us-east-1/")[1][:10] for p in paths] == ["2025/12/15", "2026/02/27"]
+    listed = aws.faults.s3_lists(BUCKET)
+    assert not any(p.endswith(("2025/10/", "2026/04/")) for p in listed)  # months never opened
+
+
+def test_a_prefix_that_cannot_be_listed_is_reported(aws, s3):
+    put_trail(s3, BUCKET, days=DAYS[:3], regions=["us-east-1"])
+    aws.faults.rules.append(
+        lambda r: s3_error(500, "InternalError")
+        if r.query.get("prefix", "").endswith("2026/11/02/") else None)
+    report = LoadReport()
+    paths = fetch(f"s3://{BUCKET}", start=day("2026-11-02"), end=day("2026-11-03"),
+                  report=report, progress=False, attempts=2, backoff=0.01)
+    assert len(paths) == 2  # Nov 1 and 3 (the margins); Nov 2 could not be listed
+    [failure] = report.files_failed
+    assert failure.path.endswith("/2026/11/02/") and "could not list" in failure.reason
