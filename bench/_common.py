@@ -28,7 +28,7 @@ def trail_dir(events: int, seed: int = 1) -> Path:
 
         print(f"generating {events:,} events into {out} ...", flush=True)
         began = time.perf_counter()
-        fx.sample.write(out, events=events, seed=seed)
+        fx.sample.write(out, events=events, seed=seed, overwrite=True)
         done.write_text(f"{time.perf_counter() - began:.1f}\n")
         print(f"  generated in {time.perf_counter() - began:.1f} s", flush=True)
     return out

@@ -274,7 +274,10 @@ def _extra_expr(columns: list[tuple[Any, ...]]) -> tuple[dict[str, pl.Series], p
     for name in _EXTRA_FIELDS:
         values = columns[_POS[name]]
         if values.count(_ABSENT) != len(values):
-            present[f"_x_{name}"] = _raw_column(values)
+            # a field present with the value null stays in `extra` as null (as the reference
+            # normalizer keeps it); only an absent field is left out
+            text = [bytes(v) if len(v) else None for v in values]
+            present[f"_x_{name}"] = pl.Series(text, dtype=pl.Binary).cast(pl.String)
     if not present:
         return present, pl.lit(None, dtype=pl.String)
     pieces = [

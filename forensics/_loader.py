@@ -98,7 +98,7 @@ def read_file(
         except FastPathUnsupported:
             pass
     try:
-        found = extract_records(data, ref.path)
+        found = extract_records(data, ref.path, max_bytes=max_file_bytes)
     except FileProblem as exc:
         part.failure = str(exc)
         return part

@@ -243,7 +243,7 @@ class LoadReport:
             out.append(("skipped in", "", f"... and {len(self.skipped_by_file) - SHOW_FILES:,} "
                                           "more files (see to_dict())"))
         for s in self.nested_by_file[:SHOW_FILES]:
-            out.append(("nested", s.path, f"{s.count:,} records, {s.detail}"))
+            out.append(("nested", s.path, f"{s.count:,} record{'s' if s.count != 1 else ''}, {s.detail}"))
         if len(self.nested_by_file) > SHOW_FILES:
             out.append(("nested", "", f"... and {len(self.nested_by_file) - SHOW_FILES:,} more "
                                       "files (see to_dict())"))

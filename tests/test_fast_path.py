@@ -232,3 +232,12 @@ def test_resources_shapes_agree_between_decoders():
     ref = normalize_records(recs, "f.json")
     assert_frame_equal(fast, ref)
     assert fast.get_column("resources").to_list()[1:3] == [[], None]
+
+
+def test_null_valued_extra_fields_are_kept_by_both_decoders():
+    recs = [_record(1, tlsDetails=None), _record(2)]
+    data = orjson.dumps({"Records": recs})
+    fast = decode_records_file(data, "f.json")
+    ref = normalize_records(recs, "f.json")
+    assert fast.get_column("extra").to_list() == ref.get_column("extra").to_list()
+    assert orjson.loads(fast.get_column("extra")[0]) == {"tlsDetails": None}

@@ -43,7 +43,7 @@ def test_report_counts_and_text(tmp_path):
     assert f"FAILED {tmp_path / (HOSTILE + '.json')}: invalid JSON" in text
     assert "looks like an AWS Config snapshot" in text
     assert f"skipped in {tmp_path / 'odd.json'}: 1: not a JSON object (int)" in text
-    assert f"nested {tmp_path / 'rule.json'}: 1 records, first at $.Tests[0].Log" in text
+    assert f"nested {tmp_path / 'rule.json'}: 1 record, first at $.Tests[0].Log" in text
     assert not r.ok
 
 

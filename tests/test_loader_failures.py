@@ -173,12 +173,42 @@ def test_an_unexpected_reader_error_fails_only_that_file(tmp_path, monkeypatch):
     write_json(tmp_path / "b.json", [record(2)])
     real = _formats.extract_records
 
-    def flaky(data, path):
+    def flaky(data, path, **kwargs):
         if path.endswith("b.json"):
             raise RuntimeError("boom")
-        return real(data, path)
+        return real(data, path, **kwargs)
 
     monkeypatch.setattr("forensics._loader.extract_records", flaky)
     trail = fx.load(tmp_path, cache=False)
     assert len(trail) == 1
     assert "RuntimeError: boom" in trail.report.files_failed[0].reason
+
+
+def test_a_bomb_inside_a_cloudwatch_logs_payload_is_stopped_too(tmp_path):
+    import base64
+
+    bomb = base64.b64encode(gzip.compress(b"[" + b" " * (16 * 1024 * 1024) + b"]")).decode()
+    write_json(tmp_path / "lambda.json", {"awslogs": {"data": bomb}})
+    write_json(tmp_path / "good.json", [record(1)])
+    trail = fx.load(tmp_path, cache=False, max_file_bytes=4 * 1024 * 1024)
+    assert len(trail) == 1
+    (reason,) = trail.report.records_skipped
+    assert reason.startswith("awslogs.data that cannot be read") and "max_file_bytes" in reason
+
+
+def test_a_folder_that_cannot_be_listed_is_reported(tmp_path, monkeypatch):
+    write_json(tmp_path / "ok" / "a.json", [record(1)])
+    write_json(tmp_path / "locked" / "b.json", [record(2)])
+    real_scandir = os.scandir
+
+    def fake_scandir(path="."):
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", fake_scandir)  # simulated: the suite may run as root
+    trail = fx.load(tmp_path, cache=False)
+    assert len(trail) == 1
+    (failure,) = trail.report.files_failed
+    assert failure.path == str(tmp_path / "locked")
+    assert failure.reason == "cannot list folder: Permission denied"

@@ -264,3 +264,18 @@ def test_cloudwatch_logs_payloads_in_kinesis_stream_records(tmp_path):
     assert _names(trail) == [1, 2, 3]
     assert dict(trail.report.records_skipped) == {
         "kinesis.data that is not base64 of (gzipped) JSON": 1}
+
+
+def test_s3_event_notifications_are_not_cloudtrail(tmp_path):
+    notification = {"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "eu-west-1",
+                    "eventTime": "2024-03-05T10:00:00.000Z", "eventName": "ObjectCreated:Put",
+                    "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
+                    "requestParameters": {"sourceIPAddress": "198.51.100.7"},
+                    "responseElements": {"x-amz-request-id": "R"}, "s3": {"bucket": {"name": "b"}}}
+    write_json(tmp_path / "only-notifications.json", {"Records": [notification]})
+    write_json(tmp_path / "mixed.json", {"Records": [notification, record(1)]})
+    trail = _load(tmp_path)
+    assert _names(trail) == [1]
+    assert trail.report.records_skipped == {"aws:s3 event notification (not a CloudTrail record)": 1}
+    (failure,) = trail.report.files_failed
+    assert failure.path.endswith("only-notifications.json") and "not CloudTrail" in failure.reason

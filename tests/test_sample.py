@@ -22,6 +22,7 @@ from forensics.sample import SampleInfo, generate, write
 from forensics.sources._files import layout_of
 
 EVENTS, DAYS = 5_000, 1
+MINUTES = 15  # fewer, larger files than CloudTrail's 5 minutes: the same layout, a faster load
 _NAME = re.compile(
     r"^(?P<account>\d{12})_CloudTrail_(?P<region>[a-z0-9-]+)_(?P<stamp>\d{8}T\d{4}Z)_"
     r"[A-Za-z0-9]{16}\.json\.gz$")
@@ -34,7 +35,8 @@ _KEY = re.compile(r"^A[KS]IA[A-Z2-7]{16}$")
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory) -> SampleInfo:
-    return write(tmp_path_factory.mktemp("sample") / "trail", events=EVENTS, days=DAYS)
+    return write(tmp_path_factory.mktemp("sample") / "trail", events=EVENTS, days=DAYS,
+                 file_minutes=MINUTES)
 
 
 def _files(root: Path) -> list[Path]:
@@ -91,7 +93,7 @@ def test_incident_is_the_same_whatever_the_number_of_events(small, sample):
 
 
 def test_generate_yields_what_write_writes(sample, records):
-    batches = list(generate(EVENTS, days=DAYS))
+    batches = list(generate(EVENTS, days=DAYS, file_minutes=MINUTES))
     flat = [r for b in batches for r in b]
     assert len(flat) == EVENTS == sample.events == len(records)
     assert sorted(r["eventID"] for r in flat) == sorted(r["eventID"] for r in records)
@@ -101,7 +103,11 @@ def test_generate_yields_what_write_writes(sample, records):
 
 # ---- layout and loading --------------------------------------------------------------------
 
-def test_files_follow_the_s3_delivery_layout(sample):
+@pytest.mark.parametrize("which", ["sample", "small"])
+def test_files_follow_the_s3_delivery_layout(which, request):
+    sample = request.getfixturevalue(which)
+    if which == "small":
+        sample = sample[0]  # CloudTrail's 5-minute files
     logs = digests = 0
     for p in _files(sample.path):
         rel = p.relative_to(sample.path).as_posix()
@@ -246,8 +252,10 @@ def test_cross_account_calls_have_both_copies(records):
     assert shared
     for copies in shared.values():
         assert len(copies) == 2
-        a, b = copies
+        a, b = sorted(copies, key=lambda r: r["userIdentity"]["type"] == "AWSAccount")
         assert a["eventID"] != b["eventID"]
+        assert b["userIdentity"] == {"type": "AWSAccount", "accountId": a["recipientAccountId"],
+                                     "principalId": a["userIdentity"]["principalId"]}
         assert {a["recipientAccountId"], b["recipientAccountId"]} == {
             a["userIdentity"]["accountId"], a["requestParameters"]["roleArn"].split(":")[4]}
         assert a["responseElements"] == b["responseElements"]
@@ -270,8 +278,16 @@ def test_story_ground_truth_is_in_the_trail(sample, records, by_id):
     # every call made with a closure key is part of the incident, and vice versa
     with_closure = {r["eventID"] for r in records if _key(r) in closure}
     assert with_closure <= set(s["incident_event_ids"])
-    for r in incident:
-        assert _key(r) in closure or r["eventName"] == "ConsoleLogin"
+    owner_copies = set(s["owner_copy_event_ids"])
+    assert owner_copies
+    for r in incident:  # key-less: a sign-in, or the role owner's copy of a cross-account call
+        if r["eventID"] in owner_copies:
+            assert r["userIdentity"]["type"] == "AWSAccount" and _key(r) is None
+            twin = [x for x in incident if x.get("sharedEventID") == r["sharedEventID"]
+                    and x is not r]
+            assert len(twin) == 1 and _key(twin[0]) in closure
+        else:
+            assert _key(r) in closure or r["eventName"] == "ConsoleLogin"
         assert r["sourceIPAddress"] in s["attacker_ips"] or r["sourceIPAddress"].endswith(
             ".amazonaws.com")
     # nobody else comes from the attacker's addresses
@@ -450,3 +466,20 @@ def test_cross_account_s3_reads_are_seen_from_both_accounts(records):
         for field in ("eventTime", "eventName", "sourceIPAddress", "requestParameters"):
             assert theirs[field] == mine[field]
         assert theirs.get("vpcEndpointId") == mine.get("vpcEndpointId")
+
+
+@pytest.mark.parametrize(("events", "days", "seed"),
+                         [(1_000, 1, 7), (1_001, 2, 3), (1_500, 1, 1), (3_333, 3, 5)])
+def test_exactly_the_requested_number_of_events(events, days, seed):
+    batches = list(generate(events, days=days, seed=seed))
+    assert sum(len(b) for b in batches) == events
+
+
+def test_a_temporary_key_is_seen_in_another_accounts_trail(records):
+    """KMS logs a cross-account Decrypt in both accounts with the caller's key."""
+    accounts_by_key = defaultdict(set)
+    for r in records:
+        key = _key(r)
+        if key and key.startswith("ASIA"):
+            accounts_by_key[key].add(r["recipientAccountId"])
+    assert any(len(accts) > 1 for accts in accounts_by_key.values())

@@ -223,7 +223,10 @@ def assume_role(sim: Sim, t: int, p: Cred, role: Role, session: str, ip: str, ua
                 source_identity: str | None = None, external_id: str | None = None) -> Cred:
     """Write the AssumeRole event(s) made with ``p`` and return the new session's credential.
 
-    Cross-account calls are written twice, once for each account, with one ``sharedEventID``.
+    Cross-account calls are written twice, once for each account, with one ``sharedEventID``:
+    the caller's copy carries the caller's full identity and key, the role owner's copy only the
+    calling account (``AWSAccount``), as CloudTrail does; the two are joined by
+    ``sharedEventID``.
     """
     rng = sim.rng
     key = access_key(rng, "ASIA")
@@ -247,11 +250,12 @@ def assume_role(sim: Sim, t: int, p: Cred, role: Role, session: str, ip: str, ua
     sim.emit(sim.em.record(t, p.identity, "sts.amazonaws.com", "AssumeRole", region, ip, ua,
                            p.account, req=req, resp=resp, read_only=True, resources=resources,
                            shared_event_id=shared, console=p.console))
-    if cross:
-        sim.emit(sim.em.record(t, p.identity, "sts.amazonaws.com", "AssumeRole", region, ip,
+    if cross:  # the role owner's copy names the calling account, not the caller's key
+        caller = {"type": "AWSAccount", "principalId": p.identity.get("principalId", ""),
+                  "accountId": p.account}
+        sim.emit(sim.em.record(t, caller, "sts.amazonaws.com", "AssumeRole", region, ip,
                                ua, role.account, req=req, resp=resp, read_only=True,
-                               resources=resources, shared_event_id=shared,
-                               console=p.console))
+                               resources=resources, shared_event_id=shared))
     mfa = p.identity.get("sessionContext", {}).get("attributes", {}).get(
         "mfaAuthenticated") == "true"
     ident = assumed_role_identity(role.account, role.name, role.role_id, session, key, t,

@@ -538,6 +538,11 @@ def build_incident(world: World, seed: int, *, start: int, days: int
                                 "DeleteDetector"],
         "denied_event_ids": denied_ids,
         "incident_event_ids": incident_ids,
+        # key-less records of the incident: the role owner's copy of a cross-account call
+        # (userIdentity AWSAccount), found through sharedEventID, not by key
+        "owner_copy_event_ids": [r["eventID"] for r in records
+                                 if sc.kind[r["eventID"]] == "incident"
+                                 and r["userIdentity"].get("type") == "AWSAccount"],
         "decoys": {
             "legit_key_of_compromised_user": ci_key.key,
             "access_key_ids": decoy_keys,

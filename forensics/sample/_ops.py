@@ -263,6 +263,27 @@ def kms_decrypt(sim, a, cred, ts, region):
              resources=[{"accountId": key.split(":")[4], "type": "AWS::KMS::Key", "ARN": key}])
 
 
+def kms_decrypt_shared(sim, a, cred, ts, region):
+    """Decrypt with another account's key: both accounts log it, with the caller's full identity.
+
+    KMS writes the key owner's copy with the caller's ``userIdentity`` (key included), so the
+    same temporary key shows up in a second account's trail.
+    """
+    key = a.data["shared_kms"]
+    owner = key.split(":")[4]
+    shared = uuid4(sim.rng)
+    req = {"encryptionAlgorithm": "SYMMETRIC_DEFAULT", "keyId": key,
+           "encryptionContext": {"dataset": "partner-reference"}}
+    res = [{"accountId": owner, "type": "AWS::KMS::Key", "ARN": key}]
+    sim.call(a, cred, ts, key.split(":")[3], "kms.amazonaws.com", "Decrypt", req=req, ro=True,
+             resources=res, shared=shared)
+    mine = sim.out[-1]
+    sim.emit(sim.em.record(ts, cred.identity, "kms.amazonaws.com", "Decrypt", mine["awsRegion"],
+                           mine["sourceIPAddress"], mine["userAgent"], owner, req=req,
+                           read_only=True, resources=res, shared_event_id=shared,
+                           vpce=mine.get("vpcEndpointId")))
+
+
 def kms_gdk(sim, a, cred, ts, region):
     key = a.data["kms"]
     sim.call(a, cred, ts, region, "kms.amazonaws.com", "GenerateDataKey",
@@ -567,6 +588,7 @@ OPS: dict[str, Any] = {
     "create_tags": create_tags,
     "kms_decrypt": kms_decrypt,
     "kms_gdk": kms_gdk,
+    "kms_decrypt_shared": kms_decrypt_shared,
     "kms_describe": kms_describe,
     "secret_get": secret_get,
     "ssm_get": ssm_get,

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from forensics.sample._ids import iso
 from forensics.sample._records import Cred, Emitter
 
 __all__ = ["Actor", "Sim", "run"]
@@ -168,8 +169,6 @@ def run(world: Any, rng: random.Random, *, events: int, start: int, days: int, w
     total_w = sum(weights)
     scripted = sorted(scripted, key=lambda r: r["eventTime"])
     by_window: dict[int, list[dict[str, Any]]] = {}
-    from forensics.sample._ids import iso
-
     bounds = [iso(start + i * window) for i in range(n_windows + 1)]
     j = 0
     for i in range(n_windows):
@@ -183,7 +182,6 @@ def run(world: Any, rng: random.Random, *, events: int, start: int, days: int, w
     produced = 0
     cum_w = 0.0
     per_act = 1.2  # records per act, tracked as we go
-    acts_done = 0
     for i in range(n_windows):
         w0 = start + i * window
         cum_w += weights[i]
@@ -197,19 +195,18 @@ def run(world: Any, rng: random.Random, *, events: int, start: int, days: int, w
             chosen = rng.choices(actors, cum_weights=cum, k=m)
             for t, actor in zip(times, chosen, strict=True):
                 actor.act(sim, t)
-            acts_done += m
             got = len(sim.out)
             per_act = 0.9 * per_act + 0.1 * max(1.0, got / m)
+        excess = produced + len(sim.out) - bg_total
+        if excess > 0:  # never more than asked: drop the latest plain calls (not a mint)
+            keep = []
+            for r in reversed(sim.out):
+                if excess > 0 and not _is_mint(r) and "sharedEventID" not in r:
+                    excess -= 1
+                    continue
+                keep.append(r)
+            sim.out = keep[::-1]
         if i == n_windows - 1:
-            excess = produced + len(sim.out) - bg_total
-            if excess > 0:  # drop the latest plain calls (never a minting event)
-                keep = []
-                for r in reversed(sim.out):
-                    if excess > 0 and not _is_mint(r):
-                        excess -= 1
-                        continue
-                    keep.append(r)
-                sim.out = keep[::-1]
             while produced + len(sim.out) < bg_total:
                 service_actor.act(sim, w0 + rng.randrange(window - _MARGIN))
         produced += len(sim.out)

@@ -320,11 +320,13 @@ def build_world(seed: int) -> World:
     # ---- Lambda functions ------------------------------------------------------------------------
     orders = ServiceAssume(R["orders-processor-role"], "lambda.amazonaws.com",
                            "orders-processor", duration=12 * 3600, refresh=2 * 3600)
-    o, ow = ops(s3_get=2, s3_put=1, kms_decrypt=1, secret_get=1, ssm_get=1.5, logs_stream=1)
+    o, ow = ops(s3_get=2, s3_put=1, kms_decrypt=1, secret_get=1, ssm_get=1.5, logs_stream=1,
+                kms_decrypt_shared=0.4)
     A.append(Actor("orders-processor", orders, "3.250.107.38", (UA_LAMBDA,), o, ow, day=3.2,
                    night=1.0, burst=2,
                    data={"read_buckets": [uploads, reference], "write_buckets": [uploads],
-                         "kms": k_a, "secrets": [s_orders_db, s_stripe], "app": "orders-processor",
+                         "kms": k_a, "shared_kms": k_b, "secrets": [s_orders_db, s_stripe],
+                         "app": "orders-processor",
                          "deny": 0.01,
                          "params": ["/prod/orders/db-host", "/prod/orders/feature-flags"]}))
     S["etl-exporter"] = exporter = ServiceAssume(

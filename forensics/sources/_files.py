@@ -90,8 +90,14 @@ def _looks_like_trail_file(path: str) -> bool:
     return head[:2] == b"\x1f\x8b" or head[:1] in (b"{", b"[")
 
 
-def _walk(root: str, ignored: list[str] | None = None) -> Iterable[str]:
-    for dirpath, dirnames, filenames in os.walk(root):
+def _walk(
+    root: str, ignored: list[str] | None = None, errors: list[tuple[str, str]] | None = None
+) -> Iterable[str]:
+    def unreadable(exc: OSError) -> None:  # a folder we may not list is reported, not skipped
+        if errors is not None:
+            errors.append((str(exc.filename or root), f"cannot list folder: {exc.strerror or exc}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             full = os.path.join(dirpath, name)
@@ -131,15 +137,16 @@ def discover(
     for raw in paths:
         p = os.fspath(raw)
         if os.path.isdir(p):
-            matches = list(_walk(p, ignored))
-            if not matches:
+            before = len(missing)
+            matches = list(_walk(p, ignored, missing))
+            if not matches and len(missing) == before:
                 missing.append((p, "folder holds no trail files (.json, .json.gz, .jsonl, ...)"))
         elif os.path.exists(p):
             matches = [p]
         elif glob.has_magic(p):
             matches = []
             for m in sorted(glob.glob(p, recursive=True)):
-                matches.extend(_walk(m, ignored) if os.path.isdir(m) else [m])
+                matches.extend(_walk(m, ignored, missing) if os.path.isdir(m) else [m])
             if not matches:
                 missing.append((p, "pattern matched no files"))
         else:

@@ -245,15 +245,15 @@ def looks_like_record(obj: Any) -> bool:
 
     A record names its event (``eventName`` or ``eventSource``) and has at least one other
     CloudTrail field (``eventTime``, ``userIdentity``, ``eventID``, ``requestParameters``, ...,
-    see ``_CONTEXT_KEYS``); an Insights record (``insightDetails`` / ``eventCategory: Insight``) names no API call but
-    has an ``eventID`` or ``eventTime``.
+    see ``_CONTEXT_KEYS``); an Insights record (``insightDetails`` / ``eventCategory: Insight``)
+    names no API call but has such a field.
 
     >>> looks_like_record({"eventName": "GetObject", "eventTime": "2024-01-01T00:00:00Z"})
     True
     >>> looks_like_record({"eventName": "GetObject", "eventSource": "s3", "mitre": "T1530"})
     False
     """
-    if not isinstance(obj, dict):
+    if not isinstance(obj, dict) or _is_notification(obj):
         return False
     keys = obj.keys()
     if not _CONTEXT_KEYS.isdisjoint(keys):
@@ -262,6 +262,23 @@ def looks_like_record(obj: Any) -> bool:
         if "insightDetails" in keys or obj.get("eventCategory") == "Insight":
             return True
     return False
+
+
+def _has_cloudtrail_field(obj: Any) -> bool:
+    """Any CloudTrail field at all: enough for an item of a ``Records`` array to be a record
+    (one that lost ``eventName`` is damaged, not foreign)."""
+    return (
+        isinstance(obj, dict)
+        and not _is_notification(obj)
+        and not (_CONTEXT_KEYS.isdisjoint(obj) and _EVENT_KEYS.isdisjoint(obj))
+    )
+
+
+def _is_notification(obj: dict[str, Any]) -> bool:
+    """An AWS event notification record (S3, SQS, SNS, Kinesis, DynamoDB: ``eventSource`` is
+    ``aws:<service>``), which looks like CloudTrail but is not (CloudTrail's is a host name)."""
+    source = obj.get("eventSource", obj.get("EventSource"))
+    return isinstance(source, str) and source.startswith("aws:")
 
 
 def is_digest_document(obj: Any) -> bool:
@@ -280,6 +297,7 @@ class _Walk:
     nested_at: str | None = None
     nodes: int = 0
     truncated_search: bool = False
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES
 
     def add(self, record: dict[str, Any], path: str, nested: bool) -> None:
         self.records.append(record)
@@ -325,20 +343,19 @@ def _loads(data: bytes | str, notes: list[str] | None = None) -> Any:
         raise
 
 
-
-
 def _collect(obj: Any, w: _Walk, path: str, depth: int, nested: bool, expect: str) -> int:
     """Add the records in ``obj`` to ``w``; return how many were found.
 
     ``expect`` says what position ``obj`` is in (``"record"``: where a record belongs, so a
-    non-record there is skipped with a reason; ``"search"``: inside an unknown wrapper, where
+    non-record there is skipped with a reason; ``"in-records"``: an item of a ``Records`` array,
+    a record if it has any CloudTrail field; ``"search"``: inside an unknown wrapper, where
     non-records are ignored).
     """
     if isinstance(obj, dict) and isinstance(obj.get("kinesis"), dict):
         data = obj["kinesis"].get("data")
         if isinstance(data, str):  # a Kinesis record (Lambda event): its data is the payload
             return _collect_blob(data, "kinesis.data", w, path, depth, nested)
-    if looks_like_record(obj):
+    if looks_like_record(obj) or (expect == "in-records" and _has_cloudtrail_field(obj)):
         w.add(obj, path, nested)
         return 1
     if depth > NEST_MAX_DEPTH and isinstance(obj, (dict, list)):
@@ -350,14 +367,14 @@ def _collect(obj: Any, w: _Walk, path: str, depth: int, nested: bool, expect: st
             found += _collect(item, w, f"{path}[{i}]", depth + 1, nested, expect)
         return found
     if not isinstance(obj, dict):
-        if expect == "record":
+        if expect != "search":
             w.skipped[f"not a JSON object ({type(obj).__name__}) where a record was expected"] += 1
         return 0
 
     # Known containers and envelopes.
     records = obj.get("Records")
-    if isinstance(records, list):
-        return _collect(records, w, f"{path}.Records", depth + 1, nested, "record")
+    if isinstance(records, list):  # CloudTrail's own container: a damaged record is still one
+        return _collect(records, w, f"{path}.Records", depth + 1, nested, "in-records")
     events = obj.get("Events")
     if isinstance(events, list):  # aws cloudtrail lookup-events output
         return _collect(events, w, f"{path}.Events", depth + 1, nested, "record")
@@ -388,25 +405,33 @@ def _collect(obj: Any, w: _Walk, path: str, depth: int, nested: bool, expect: st
     awslogs = obj.get("awslogs")
     if isinstance(awslogs, dict) and isinstance(awslogs.get("data"), str):  # Lambda form
         return _collect_blob(awslogs["data"], "awslogs.data", w, path, depth, nested)
+    if _is_notification(obj):
+        source = obj.get("eventSource", obj.get("EventSource"))
+        w.skipped[f"{source} event notification (not a CloudTrail record)"] += 1
+        return 0
     return _collect_unknown(obj, w, path, depth, expect)
 
 
-def _decode_blob(data: str) -> Any:
-    """base64 text of (possibly gzipped) JSON, decoded; raises ValueError when it is not."""
+def _decode_blob(data: str, max_bytes: int) -> Any:
+    """base64 text of (possibly gzipped) JSON, decoded; raises ValueError when it is not, and
+    :class:`Unreadable` when it inflates past ``max_bytes`` (the same bomb guard as files)."""
     try:
         raw = base64.b64decode(data, validate=False)
         if raw[:2] == _GZIP_MAGIC:
-            raw = gzip.decompress(raw)
+            raw = gunzip_capped(io.BytesIO(raw), max_bytes)
         return _loads(raw)
-    except (binascii.Error, OSError, EOFError, zlib.error, orjson.JSONDecodeError) as exc:
+    except (binascii.Error, orjson.JSONDecodeError) as exc:
         raise ValueError(str(exc)) from exc
 
 
 def _collect_blob(data: str, name: str, w: _Walk, path: str, depth: int, nested: bool) -> int:
     try:
-        inner = _decode_blob(data)
+        inner = _decode_blob(data, w.max_bytes)
     except ValueError:
         w.skipped[f"{name} that is not base64 of (gzipped) JSON"] += 1
+        return 0
+    except Unreadable as exc:
+        w.skipped[f"{name} that cannot be read: {exc}"] += 1
         return 0
     return _collect(inner, w, f"{path}.{name}", depth + 1, nested, "record")
 
@@ -414,7 +439,7 @@ def _collect_blob(data: str, name: str, w: _Walk, path: str, depth: int, nested:
 def _collect_unknown(obj: dict[str, Any], w: _Walk, path: str, depth: int, expect: str) -> int:
     """An object we do not know: look inside it, within the bounds."""
     found = _search(obj, w, path, depth)
-    if not found and expect == "record":
+    if not found and expect != "search":
         w.skipped[f"JSON object that is not a CloudTrail record (keys: {_keys(obj)})"] += 1
     return found
 
@@ -524,12 +549,15 @@ def _concatenated(data: bytes) -> list[Any] | None:
     return out if len(out) > 1 else None
 
 
-def extract_records(data: bytes, path: str) -> Extracted:
+def extract_records(
+    data: bytes, path: str, *, max_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> Extracted:
     """All CloudTrail records in one (decompressed) file, in file order.
 
     Raises :class:`NotCloudTrail` when the file holds no records (an empty file, an AWS Config
     snapshot, any other JSON) and :class:`InvalidJSON` when it is not JSON at all. A file that
     is an empty container (``[]``, ``{"Records": []}``) is valid and yields no records.
+    ``max_bytes`` caps what a gzipped payload inside the file may inflate to.
     """
     stripped = data.strip()
     if stripped.startswith(_BOM):
@@ -540,7 +568,7 @@ def extract_records(data: bytes, path: str) -> Extracted:
     docs, kind, line_skips = _documents(stripped, notes)
     if kind == "document" and is_digest_document(docs[0]):
         return Extracted([], "digest", is_digest=True)
-    w = _Walk(skipped=line_skips)
+    w = _Walk(skipped=line_skips, max_bytes=max_bytes)
     for doc in docs:
         _collect(doc, w, "$", 0, False, "record")
     if kind == "document":
