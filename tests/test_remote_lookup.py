@@ -76,6 +76,8 @@ def test_lookup_events_window_and_attribute(history, tmp_path):
     assert len(trail) == 30
     assert trail.events["event_time"].dt.date().unique().to_list() == [DAYS[1].date()]
     assert any("EventName = 'GetCallerIdentity'" in n for n in trail.report.notes)
+    assert trail.filters == ("LookupEvents EventName = 'GetCallerIdentity'",)
+    assert trail.original(trail.events["event_id"][0])["eventName"] == "GetCallerIdentity"
     assert len(fx.lookup_events(regions="eu-west-1", attributes=("EventName", "Nope"),
                                 cache_dir=tmp_path, **FAST)) == 0
     with pytest.raises(ValueError, match="exactly one attribute"):
@@ -171,6 +173,7 @@ def test_cloudwatch_pages_into_the_events_table(aws, tmp_path):
     assert trail.report.sources == ["logs:ct"] and trail.report.ok
     one = fx.load_cloudwatch("ct", log_streams=streams[1:], cache_dir=tmp_path)
     assert set(one.events["aws_region"]) == {"eu-west-1"}
+    assert one.filters == (f"CloudWatch Logs streams: {streams[1]}",)
     _no_secrets_under(tmp_path / "c")
 
 

@@ -224,8 +224,11 @@ def _json_default(value: Any) -> Any:
 
 def load_pages(files: list[Path], *, start: datetime | None, end: datetime | None,
                sources: list[str], notes: list[str],
-               failures: list[tuple[str, str]]) -> Trail:
-    """Read the pages a remote source wrote through :func:`forensics.load`; merge what it did."""
+               failures: list[tuple[str, str]], filters: tuple[str, ...] = ()) -> Trail:
+    """Read the pages a remote source wrote through :func:`forensics.load`; merge what it did.
+
+    ``filters`` describe what the service filtered on (they go into ``trail.filters``, so an
+    export says that the trail is not everything that happened)."""
     from forensics._loader import load
     from forensics._schema import empty_events
 
@@ -239,6 +242,9 @@ def load_pages(files: list[Path], *, start: datetime | None, end: datetime | Non
     report.notes.extend(notes)
     for path, reason in failures:
         report.add_failure(path, reason)
+    if filters:
+        trail = Trail(trail.lazy, report, originals=getattr(trail, "_originals", None),
+                      filters=(*trail.filters, *filters))
     return trail
 
 

@@ -148,5 +148,11 @@ def load_cloudwatch(
         notes.append(f"filter pattern applied by CloudWatch Logs: {filter_pattern}")
     if retry.retries:
         notes.append(f"FilterLogEvents: {retry.retries:,} request(s) retried")
+    filters = []
+    if streams:
+        filters.append("CloudWatch Logs streams: " + ", ".join(streams[:5])
+                       + (f" (+{len(streams) - 5} more)" if len(streams) > 5 else ""))
+    if filter_pattern:
+        filters.append(f"CloudWatch Logs filter pattern: {filter_pattern}")
     return load_pages(files, start=lo, end=hi, sources=[f"logs:{log_group}"], notes=notes,
-                      failures=failures)
+                      failures=failures, filters=tuple(filters))

@@ -226,4 +226,6 @@ def lookup_events(
         notes.append(f"LookupEvents filtered on {a['AttributeKey']} = {a['AttributeValue']!r}")
     notes.append(f"raw pages kept in {folder}")
     sources = [f"cloudtrail:LookupEvents {r}" for r in names]
-    return load_pages(files, start=lo, end=hi, sources=sources, notes=notes, failures=failures)
+    filters = tuple(f"LookupEvents {a['AttributeKey']} = {a['AttributeValue']!r}" for a in attrs)
+    return load_pages(files, start=lo, end=hi, sources=sources, notes=notes, failures=failures,
+                      filters=filters)
