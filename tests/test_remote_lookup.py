@@ -214,3 +214,32 @@ def test_cloudwatch_throttling_is_retried(aws, tmp_path):
     trail = fx.load_cloudwatch("ct", cache_dir=tmp_path, backoff=0.01)
     assert len(trail) == 8 and trail.report.ok
     assert any("1 request(s) retried" in n for n in trail.report.notes)
+
+
+def test_lookup_events_that_fail_everywhere_raise(history, tmp_path):
+    history.faults.rules.append(
+        lambda r: json_error("AccessDeniedException") if r.target.endswith(".LookupEvents") else None)
+    with pytest.raises(SourceError, match="every region"):
+        fx.lookup_events(regions=["us-east-1", "eu-west-1"], cache_dir=tmp_path, **FAST)
+
+
+def test_cloudwatch_failing_midway_keeps_its_pages_and_reports(aws, tmp_path):
+    _log_group()
+    seen = {"n": 0}
+
+    def deny_after_two(req):
+        if req.target.endswith(".FilterLogEvents"):
+            seen["n"] += 1
+            if seen["n"] > 2:
+                return json_error("AccessDeniedException")
+        return None
+
+    aws.faults.rules.append(deny_after_two)
+    trail = fx.load_cloudwatch("ct", cache_dir=tmp_path, page_size=25)
+    assert len(trail) == 50
+    [failure] = trail.report.files_failed
+    assert "stopped after 2 page(s)" in failure.reason and "AccessDenied" in failure.reason
+    aws.faults.rules[:] = [lambda r: json_error("AccessDeniedException")
+                           if r.target.endswith(".FilterLogEvents") else None]
+    with pytest.raises(SourceError, match="cannot read log group"):
+        fx.load_cloudwatch("ct", cache_dir=tmp_path)

@@ -114,6 +114,11 @@ def load_cloudwatch(
                         f"log group {log_group!r} not found ({describe(exc)}); check its name "
                         "and region (the trail's CloudWatch Logs settings show both)"
                     ) from exc
+                if pages == 0:
+                    raise SourceError(
+                        f"cannot read log group {log_group!r} ({describe(exc)}); check the "
+                        "credentials and logs:FilterLogEvents in the policy (docs/iam-policy.json)"
+                    ) from exc
                 failures.append((
                     f"logs:FilterLogEvents {log_group}",
                     f"stopped after {pages:,} page(s) ({events:,} events kept): "

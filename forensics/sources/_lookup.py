@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from forensics._errors import SourceError
 from forensics._trail import Trail, to_utc
 from forensics.sources._aws import (
     Backoff,
@@ -207,6 +208,12 @@ def lookup_events(
         results = list(pool.map(
             lambda r: _one_region(boto, r, folder, args, _limiter(who, r, rate), retry), names
         ))
+    if all(error is not None and pages == 0 for _, _, pages, error in results):
+        errors = "; ".join(f"{r}: {res[3]}" for r, res in zip(names, results, strict=True))
+        raise SourceError(
+            f"LookupEvents failed in every region asked for ({errors}); check the credentials, "
+            "the region names and cloudtrail:LookupEvents in the policy (docs/iam-policy.json)"
+        )
     files: list[Path] = []
     failures: list[tuple[str, str]] = []
     for region, (found, events, pages, error) in zip(names, results, strict=True):
