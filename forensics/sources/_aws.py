@@ -130,7 +130,8 @@ class Backoff:
         self.base = base
         self.cap = cap
         self.sleep = sleep
-        self.retries = 0  # retries made so far (all calls), for the report
+        self.retries = 0  # retries made so far (all calls, all threads), for the report
+        self._lock = threading.Lock()
 
     def delay(self, attempt: int) -> float:
         return random.uniform(0, min(self.cap, self.base * 2**attempt))
@@ -143,7 +144,8 @@ class Backoff:
             except Exception as exc:
                 if attempt + 1 >= self.attempts or not _is_retryable(exc):
                     raise
-                self.retries += 1
+                with self._lock:
+                    self.retries += 1
                 self.sleep(self.delay(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
