@@ -231,6 +231,18 @@ def _resolve_remote(
     return out
 
 
+def _refresh_remote(cached: LoadReport, fresh: LoadReport) -> None:
+    """On a cache hit, what this call's S3 fetch did (notes, failed objects) replaces the
+    stored account of the previous fetch."""
+    def remote(text: str) -> bool:
+        return text.startswith("s3://")
+
+    cached.notes = [*(n for n in fresh.notes if remote(n)),
+                    *(n for n in cached.notes if not remote(n))]
+    cached.files_failed = [*(f for f in cached.files_failed if not remote(f.path)),
+                           *(f for f in fresh.files_failed if remote(f.path))]
+
+
 def load(
     *paths: str | os.PathLike[str],
     start: datetime | date | str | None = None,
@@ -280,6 +292,10 @@ def load(
     began = time.perf_counter()
     lo, hi = to_utc(start), to_utc(end)
     report = LoadReport(sources=[os.fspath(p) for p in paths])
+    if cache_dir is None and paths and all(str(p).startswith("s3://") for p in paths):
+        from forensics.sources._s3 import mirror_root  # the Parquet cache beside the S3 mirror
+
+        cache_dir = mirror_root(str(paths[0]), (remote or {}).get("cache_dir")) / ".forensics-cache"
     paths = _resolve_remote(paths, start=lo, end=hi, accounts=accounts, regions=regions,
                             report=report, **(remote or {}))
     ignored: list[str] = []
@@ -313,6 +329,7 @@ def load(
         if hit is not None:
             path, stored = hit
             cached = LoadReport.from_dict(stored)
+            _refresh_remote(cached, report)
             cached.files_from_cache = cached.files_read
             cached.seconds = time.perf_counter() - began
             if strict and (cached.files_failed or cached.records_skipped):
