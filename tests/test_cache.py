@@ -1,0 +1,104 @@
+"""The Parquet cache shared by processes: locking, pruning what no index names.
+
+The bug this guards against: a second load pruned the parts the first was about to read
+(``FileNotFoundError`` in the first), because each pruned by its own view of the index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from _loader_helpers import record, s3_path, write_json
+
+import forensics as fx
+from forensics._cache import Cache
+
+_REPO = Path(__file__).resolve().parents[1]
+
+
+def _trail(root: Path, files: int = 24, per_file: int = 20) -> int:
+    for f in range(files):
+        recs = [record(f * per_file + i) for i in range(per_file)]
+        write_json(s3_path(root, name=f"{f:03d}"), {"Records": recs}, gz=True)
+    return files * per_file
+
+
+def test_a_load_waits_while_another_holds_the_folder_lock(tmp_path):
+    data, cache_dir = tmp_path / "data", tmp_path / "cache"
+    expected = _trail(data)
+    loaded: list[fx.Trail] = []
+    holder = Cache(cache_dir)
+    with holder.locked():
+        waiter = threading.Thread(
+            target=lambda: loaded.append(fx.load(data, cache_dir=cache_dir, workers=1))
+        )
+        waiter.start()
+        waiter.join(0.5)
+        assert waiter.is_alive(), "a load wrote the cache while another process held its lock"
+    waiter.join(60)
+    assert not waiter.is_alive()
+    assert len(loaded[0]) == expected
+    again = fx.load(data, cache_dir=cache_dir, workers=1)
+    assert again.report.files_from_cache == again.report.files_read == 24
+    assert len(again) == expected
+
+
+_CHILD = """
+import sys, json
+sys.path.insert(0, {repo!r})
+import forensics as fx
+trail = fx.load({data!r}, cache_dir={cache!r}, start={start!r}, workers=1)
+print(json.dumps({{"count": len(trail), "failed": len(trail.report.files_failed)}}))
+"""
+
+
+def test_concurrent_loads_of_one_folder_all_succeed(tmp_path):
+    """Different windows mean different merged tables and parts, written at the same time."""
+    data, cache_dir = tmp_path / "data", tmp_path / "cache"
+    _trail(data, files=40, per_file=30)  # event n at 10:MM:SS, n = 0..1199 (20 minutes)
+    starts = [None, "2024-03-05T10:05:00Z", "2024-03-05T10:10:00Z", "2024-03-05T10:15:00Z"]
+    expected = [1200, 900, 600, 300]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CHILD.format(repo=str(_REPO), data=str(data),
+                                                 cache=str(cache_dir), start=start)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for start in starts
+    ]
+    for proc, want in zip(procs, expected, strict=True):
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        assert json.loads(out.strip().splitlines()[-1]) == {"count": want, "failed": 0}
+    # the index the last writer saved still describes every part it names
+    files = json.loads((cache_dir / "files.json").read_text())["files"]
+    assert len(files) == 40
+    for entry in files.values():
+        assert entry["part"] is None or (cache_dir / entry["part"]).exists()
+    again = fx.load(data, cache_dir=cache_dir, workers=1)
+    assert len(again) == 1200
+    assert again.report.files_from_cache == 40
+
+
+def test_old_merged_tables_nobody_names_are_pruned_after_a_day(tmp_path):
+    data, cache_dir = tmp_path / "data", tmp_path / "cache"
+    _trail(data, files=3, per_file=5)
+    fx.load(data, cache_dir=cache_dir, workers=1)
+    merged = cache_dir / "merged"
+    stale, fresh = merged / "stale-format.parquet", merged / "fresh-orphan.parquet"
+    stale.write_bytes(b"x")
+    fresh.write_bytes(b"x")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(stale, (two_days_ago, two_days_ago))
+    _trail(data, files=4, per_file=5)  # a new file: the next load writes the cache
+    assert len(fx.load(data, cache_dir=cache_dir, workers=1)) == 20
+    assert not stale.exists()
+    assert fresh.exists()  # may still be scanned by a notebook that opened it
+    named = json.loads((cache_dir / "index.json").read_text())["merged"]
+    assert all((cache_dir / entry["path"]).exists() for entry in named.values())
