@@ -149,6 +149,10 @@ def test_summary_indicators_chart(attack: fx.BlastRadius) -> None:
     assert sum(v["calls"] for v in values) == attack.events.height
     assert {v["access"] for v in values} == {"read", "write", "denied"}
     assert all(v["time"][14:19] == "00:00" or v["time"][17:19] == "00" for v in values)
+    # UTC whatever the viewer's time zone, and the same spec on every run
+    assert spec["encoding"]["x"]["scale"] == {"type": "utc"}
+    assert "utcFormat" in spec["encoding"]["x"]["axis"]["labelExpr"]
+    assert attack.chart().to_json() == attack.chart().to_json()
 
 
 def test_without_window_the_keys_earlier_legit_session_joins(incident: fx.Trail) -> None:

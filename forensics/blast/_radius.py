@@ -219,13 +219,20 @@ class BlastRadius:
                 pl.len().alias("calls"),
                 pl.col("event_name").unique().sort().head(5).str.join(", ").alias("events"),
             )
-            .sort("time")
+            .sort("time", "access_key_id", "access")  # a deterministic chart spec
         )
+        from forensics.charts._common import utc_axis
+
         return (
             alt.Chart(agg)
             .mark_circle(opacity=0.8)
             .encode(
-                x=alt.X("time:T", title=f"time (UTC, per {every})"),
+                x=alt.X(
+                    "time:T",
+                    title=f"time (UTC, per {every})",
+                    scale=alt.Scale(type="utc"),
+                    axis=utc_axis("%m-%d %H:%M"),
+                ),
                 y=alt.Y("access_key_id:N", title="credential"),
                 size=alt.Size("calls:Q", title="calls"),
                 color=alt.Color(
@@ -234,7 +241,13 @@ class BlastRadius:
                         domain=["read", "write", "denied"], range=["#4c78a8", "#e45756", "#9d9d9d"]
                     ),
                 ),
-                tooltip=["time:T", "access_key_id:N", "access:N", "calls:Q", "events:N"],
+                tooltip=[
+                    alt.Tooltip("utcyearmonthdatehoursminutes(time):T", title="bucket (UTC)"),
+                    "access_key_id:N",
+                    "access:N",
+                    "calls:Q",
+                    "events:N",
+                ],
             )
             .properties(title=f"Blast radius of {self.seed}", width=width)
         )
