@@ -72,10 +72,10 @@ def is_digest_path(path: str) -> bool:
     return "/CloudTrail-Digest/" in p or "_CloudTrail-Digest_" in os.path.basename(p)
 
 
-def _looks_like_trail_file(path: str) -> bool:
+def _looks_like_trail_file(path: str, name: str | None = None) -> bool:
     """By name (``.json``, ``.json.gz``, ``.jsonl``, ...); a name with no extension at all (what
     Kinesis Data Firehose writes) is sniffed: gzip, or text starting like JSON."""
-    name = os.path.basename(path).lower()
+    name = (name if name is not None else os.path.basename(path)).lower()
     if name.startswith("."):
         return False
     if name.endswith(_TRAIL_SUFFIXES):
@@ -92,19 +92,41 @@ def _looks_like_trail_file(path: str) -> bool:
 
 def _walk(
     root: str, ignored: list[str] | None = None, errors: list[tuple[str, str]] | None = None
-) -> Iterable[str]:
-    def unreadable(exc: OSError) -> None:  # a folder we may not list is reported, not skipped
-        if errors is not None:
-            errors.append((str(exc.filename or root), f"cannot list folder: {exc.strerror or exc}"))
+) -> Iterable[tuple[str, str, os.DirEntry[str]]]:
+    """``(path, folder, entry)`` of the trail files under ``root``, in sorted order.
 
-    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            full = os.path.join(dirpath, name)
-            if _looks_like_trail_file(full):
-                yield full
-            elif ignored is not None and not name.startswith("."):
-                ignored.append(full)
+    Hidden folders are skipped and symbolic links to folders are not followed (as ``os.walk``).
+    A folder that cannot be listed is reported in ``errors``, never skipped silently.
+    """
+    stack = [root]  # folders still to list, the next one last (no recursion: deep trees)
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            if errors is not None:
+                errors.append(
+                    (str(exc.filename or folder), f"cannot list folder: {exc.strerror or exc}")
+                )
+            continue
+        subfolders = []
+        for entry in entries:
+            try:
+                is_folder = entry.is_dir(follow_symlinks=False)
+                linked_folder = not is_folder and entry.is_symlink() and entry.is_dir()
+            except OSError:
+                is_folder = linked_folder = False
+            if is_folder:
+                if not entry.name.startswith("."):
+                    subfolders.append(entry.path)
+            elif linked_folder:
+                continue
+            elif _looks_like_trail_file(entry.path, entry.name):
+                yield entry.path, folder, entry
+            elif ignored is not None and not entry.name.startswith("."):
+                ignored.append(entry.path)
+        stack.extend(reversed(subfolders))
 
 
 def _day(value: datetime | date | None) -> date | None:
@@ -132,33 +154,41 @@ def discover(
     want_accounts = set(accounts) if accounts else None
     want_regions = set(regions) if regions else None
     lo, hi = _day(start), _day(end)
-    found: dict[str, None] = {}
+    found: dict[str, tuple[str, os.DirEntry[str] | None]] = {}  # path -> (folder, entry)
     missing: list[tuple[str, str]] = []
     for raw in paths:
         p = os.fspath(raw)
+        matches: list[tuple[str, str, os.DirEntry[str] | None]]
         if os.path.isdir(p):
             before = len(missing)
             matches = list(_walk(p, ignored, missing))
             if not matches and len(missing) == before:
                 missing.append((p, "folder holds no trail files (.json, .json.gz, .jsonl, ...)"))
         elif os.path.exists(p):
-            matches = [p]
+            matches = [(p, os.path.dirname(p), None)]
         elif glob.has_magic(p):
             matches = []
             for m in sorted(glob.glob(p, recursive=True)):
-                matches.extend(_walk(m, ignored, missing) if os.path.isdir(m) else [m])
+                if os.path.isdir(m):
+                    matches.extend(_walk(m, ignored, missing))
+                else:
+                    matches.append((m, os.path.dirname(m), None))
             if not matches:
                 missing.append((p, "pattern matched no files"))
         else:
             missing.append((p, "no such file or folder; check the path (relative paths start at "
                                f"{Path.cwd()})"))
             continue
-        for m in matches:
-            found.setdefault(m, None)
+        for path, folder, entry in matches:
+            found.setdefault(path, (folder, entry))
     files: list[FileRef] = []
     pruned = 0
-    for path in found:
-        lay = layout_of(path)
+    layouts: dict[str, Layout | None] = {}  # the layout is the folder's: parse each folder once
+    for path, (folder, entry) in found.items():
+        if folder in layouts:
+            lay = layouts[folder]
+        else:
+            lay = layouts[folder] = layout_of(os.path.join(folder, ""))
         if lay is not None and (
             (want_accounts is not None and lay.account not in want_accounts)
             or (want_regions is not None and lay.region not in want_regions)
@@ -170,7 +200,7 @@ def discover(
             pruned += 1
             continue
         try:
-            st = os.stat(path)
+            st = entry.stat() if entry is not None else os.stat(path)
         except OSError as exc:
             missing.append((path, f"cannot stat: {exc.strerror or exc}"))
             continue
