@@ -289,10 +289,22 @@ def _extra_expr(columns: list[tuple[Any, ...]]) -> tuple[dict[str, pl.Series], p
     return present, expr
 
 
+#: Identities parsed so far in this process (raw ``userIdentity`` text -> row in _IDENT_ROWS):
+#: the same callers recur across files and batches, so each is parsed once. Bounded: cleared
+#: when it passes _IDENT_MAX entries (a trail of millions of distinct sessions).
+_IDENT_MEMO: dict[bytes, int] = {}
+_IDENT_ROWS: list[tuple[Any, ...]] = []
+_IDENT_TABLE: list[pl.DataFrame] = []  # the rows above as a frame (rebuilt when they grow)
+_IDENT_MAX = 100_000
+
+
 def _identities(values: tuple[Raw, ...]) -> tuple[pl.DataFrame, pl.Series]:
-    """The distinct identities (parsed once each) and, per record, the index of its identity."""
-    memo: dict[bytes, int] = {}
-    rows: list[tuple[Any, ...]] = []
+    """The identities parsed so far in this process and, per record, the index of its own."""
+    if len(_IDENT_MEMO) > _IDENT_MAX:
+        _IDENT_MEMO.clear()
+        _IDENT_ROWS.clear()
+        _IDENT_TABLE.clear()
+    memo, rows = _IDENT_MEMO, _IDENT_ROWS
     index = []
     for raw in values:
         key = bytes(raw)
@@ -301,8 +313,9 @@ def _identities(values: tuple[Raw, ...]) -> tuple[pl.DataFrame, pl.Series]:
             i = memo[key] = len(rows)
             rows.append(identity_row(msgspec.json.decode(key) if key else None))
         index.append(i)
-    table = pl.DataFrame(rows, schema=_IDENTITY_SCHEMA, orient="row")
-    return table, pl.Series("_ident", index, dtype=pl.UInt32)
+    if not _IDENT_TABLE or _IDENT_TABLE[0].height < len(rows):
+        _IDENT_TABLE[:] = [pl.DataFrame(rows, schema=_IDENTITY_SCHEMA, orient="row")]
+    return _IDENT_TABLE[0], pl.Series("_ident", index, dtype=pl.UInt32)
 
 
 def _columns(records: list[_Record]) -> pl.DataFrame:
