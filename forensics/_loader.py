@@ -325,18 +325,52 @@ def load(
     if store is not None:
         key = store.key(files, {"sources": report.sources, "start": lo, "end": hi,
                                 "max_file_bytes": max_file_bytes, "missing": missing})
-        hit = store.merged(key)
+        hit = _cache_hit(store, key, report, strict, began)
         if hit is not None:
-            path, stored = hit
-            cached = LoadReport.from_dict(stored)
-            _refresh_remote(cached, report)
-            cached.files_from_cache = cached.files_read
-            cached.seconds = time.perf_counter() - began
-            if strict and (cached.files_failed or cached.records_skipped):
-                _raise_strict(cached)
-            return Trail(pl.scan_parquet(path), cached)
+            return hit
+        # one writer per cache folder: a second process loading the same data waits here, then
+        # finds the table the first one wrote (and never prunes the parts the first one reads)
+        with store.locked():
+            hit = _cache_hit(store, key, report, strict, began)
+            if hit is not None:
+                return hit
+            return _read_and_merge(files, store, key, report, lo, hi, strict=strict,
+                                   max_file_bytes=max_file_bytes, workers=workers, began=began)
+    return _read_and_merge(files, None, None, report, lo, hi, strict=strict,
+                           max_file_bytes=max_file_bytes, workers=workers, began=began)
 
-    # read what the cache does not hold (everything, without a cache)
+
+def _cache_hit(
+    store: Cache, key: str, report: LoadReport, strict: bool, began: float
+) -> Trail | None:
+    """The stored table for this exact set of files and options, if the cache holds it."""
+    hit = store.merged(key)
+    if hit is None:
+        return None
+    path, stored = hit
+    cached = LoadReport.from_dict(stored)
+    _refresh_remote(cached, report)
+    cached.files_from_cache = cached.files_read
+    cached.seconds = time.perf_counter() - began
+    if strict and (cached.files_failed or cached.records_skipped):
+        _raise_strict(cached)
+    return Trail(pl.scan_parquet(path), cached)
+
+
+def _read_and_merge(
+    files: list[FileRef],
+    store: Cache | None,
+    key: str | None,
+    report: LoadReport,
+    lo: datetime | None,
+    hi: datetime | None,
+    *,
+    strict: bool,
+    max_file_bytes: int,
+    workers: int | None,
+    began: float,
+) -> Trail:
+    """Read what the cache does not hold (everything, without a cache), then build the table."""
     outcomes: list[FilePart] = []
     part_files: dict[str, list[str]] = {}  # Parquet part -> the files whose rows it serves
     to_read: list[FileRef] = []
@@ -393,7 +427,8 @@ def load(
     else:
         frame = empty_events()
     frame = frame.cast(dict(EVENTS_SCHEMA))
-    if frame.height and frame.get_column("event_id").is_duplicated().any():
+    ids = frame.get_column("event_id")
+    if frame.height and ids.n_unique() < ids.len():  # 5x cheaper than is_duplicated().any()
         frame = _dedupe(frame, report)
     report.unparsed_event_time = frame.get_column("event_time").null_count()
     if lo is not None or hi is not None:
@@ -405,16 +440,12 @@ def load(
         before = frame.height
         frame = frame.filter(keep)
         report.outside_window = before - frame.height
+    del ids
     order = _sort_order(frame)
     if order is not None:
-        # gather column by column (each made contiguous first: gathering across many chunks
-        # is slow and copies), dropping each source column as it is copied; sort() would hold
-        # the whole table twice at its peak
-        columns = {}
-        for name in frame.columns:
-            columns[name] = frame.get_column(name).rechunk().gather(order)
-            frame = frame.drop(name)
-        frame = pl.DataFrame(columns)
+        columns = dict(zip(frame.columns, frame.get_columns(), strict=True))
+        del frame  # the columns dict holds the only reference: each is freed once copied
+        frame = _gather(columns, order)
     report.records_loaded = frame.height
     if frame.height:
         report.time_min = frame.get_column("event_time").min()  # type: ignore[assignment]
@@ -422,13 +453,33 @@ def load(
     report.seconds = time.perf_counter() - began
     if store is not None and key is not None:
         try:
-            frame.write_parquet(store.merged_path(key), compression="zstd", statistics=True)
+            # lz4: re-opening (the common case) decompresses 1.6x faster than zstd, for 1.6x the bytes
+            frame.write_parquet(store.merged_path(key), compression="lz4", statistics=True)
             store.add_merged(key, report.to_dict())
             store.prune_parts()
+            store.prune_merged()
             store.save()
         except OSError as exc:
             report.notes.append(f"could not write the cache in {store.root}: {exc}")
     return Trail(frame, report)
+
+
+def _gather(columns: dict[str, pl.Series], order: pl.Series) -> pl.DataFrame:
+    """The columns' rows in ``order``, built column by column on two threads.
+
+    Each column is taken out of ``columns`` (emptied: the caller must hold no other reference
+    to them), made contiguous (gathering across many chunks is slow) and released once copied,
+    so the peak is the table plus the columns in flight; ``sort()`` would hold it twice.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = list(columns)
+
+    def move(name: str) -> pl.Series:
+        return columns.pop(name).rechunk().gather(order)
+
+    with ThreadPoolExecutor(2, thread_name_prefix="forensics-gather") as pool:
+        return pl.DataFrame(list(pool.map(move, names)))
 
 
 def _sort_order(frame: pl.DataFrame) -> pl.Series | None:

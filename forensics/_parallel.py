@@ -16,6 +16,8 @@ import os
 import resource
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -30,6 +32,8 @@ __all__ = ["ChunkResult", "default_workers", "read_chunk", "read_files"]
 
 #: Rows per frame before a worker flushes what it holds (keeps lists short and RSS flat).
 _FLUSH_ROWS = 50_000
+#: Loads smaller than this (bytes on disk) are read in this process: not worth a process start.
+_MIN_PARALLEL_BYTES = 8 * 1024 * 1024
 
 
 @dataclass
@@ -42,6 +46,9 @@ class ChunkResult:
     rows: int = 0
     peak_rss_mb: float = 0.0  # the worker's own peak, for benchmarks and the report
     ipc: str | None = None
+    pid: int = 0  # who read it, and when (wall clock): to see how well the cores were used
+    started: float = 0.0
+    ended: float = 0.0
 
 
 def default_workers() -> int:
@@ -64,7 +71,7 @@ def read_chunk(
     from forensics._fast import records_frame
     from forensics._loader import read_file
 
-    result = ChunkResult()
+    result = ChunkResult(pid=os.getpid(), started=time.time())
     frames: list[pl.DataFrame] = []
     batch: list[tuple[Any, str]] = []
     batch_rows = 0
@@ -120,19 +127,37 @@ def read_chunk(
         result.ipc = ipc_path
     else:
         result.frame = frame
+    result.ended = time.time()
     return result
 
 
-def _chunks(refs: Sequence[FileRef], n_chunks: int) -> list[list[FileRef]]:
-    """Split files into chunks of about equal bytes, each chunk in path order."""
-    n_chunks = max(1, min(n_chunks, len(refs)))
-    bins: list[list[FileRef]] = [[] for _ in range(n_chunks)]
-    sizes = [0] * n_chunks
-    for ref in sorted(refs, key=lambda r: -r.size):
-        i = sizes.index(min(sizes))
-        bins[i].append(ref)
-        sizes[i] += max(ref.size, 1)
-    return [sorted(b, key=lambda r: r.path) for b in bins if b]
+def _chunks(refs: Sequence[FileRef], workers: int) -> list[list[FileRef]]:
+    """Split files (in path order) into chunks of shrinking size, biggest first.
+
+    Guided scheduling: each chunk holds about ``remaining / (2 * workers)`` of the bytes, down
+    to a floor, so the processes start on big chunks (little per-chunk overhead) and finish on
+    small ones (little waiting for the last one).
+    """
+    ordered = sorted(refs, key=lambda r: r.path)
+    if workers <= 1 or len(ordered) < 2:
+        return [ordered] if ordered else []
+    remaining = sum(max(r.size, 1) for r in ordered)
+    floor = remaining / (32 * workers)
+    chunks: list[list[FileRef]] = []
+    current: list[FileRef] = []
+    size = 0
+    target = max(remaining / (2 * workers), floor)
+    for ref in ordered:
+        current.append(ref)
+        size += max(ref.size, 1)
+        if size >= target:
+            chunks.append(current)
+            remaining -= size
+            current, size = [], 0
+            target = max(remaining / (2 * workers), floor)
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 _POOL: ProcessPoolExecutor | None = None
@@ -168,18 +193,18 @@ def read_files(
     total = sum(r.size for r in refs)
     # small loads are not worth a process start; big ones get a few chunks per worker so that
     # one slow file does not leave a core idle
-    if workers == 1 or len(refs) < 2 or total < 8 * 1024 * 1024:
-        chunks = _chunks(refs, 1) if refs else []
+    if workers == 1 or len(refs) < 2 or total < _MIN_PARALLEL_BYTES:
+        chunks = _chunks(refs, 1)
         return [
             read_chunk(c, max_file_bytes, part_path(i) if part_path else None)
             for i, c in enumerate(chunks)
         ]
-    chunks = _chunks(refs, workers * 4)
+    chunks = _chunks(refs, workers)
     results: list[ChunkResult | None] = [None] * len(chunks)
     with tempfile.TemporaryDirectory(prefix="forensics-", dir=_fast_tmp()) as tmp:
 
         def submit(i: int) -> Future[ChunkResult]:
-            return pool.submit(
+            return pools[0].submit(
                 read_chunk,
                 chunks[i],
                 max_file_bytes,
@@ -187,12 +212,10 @@ def read_files(
                 None if part_path else os.path.join(tmp, f"chunk-{i}.arrow"),
             )
 
-        # This process reads chunks too (its rows need no transfer, and it works while the
-        # worker processes start): the pool has one process fewer, and chunks are handed out
-        # as processes free up, the pool taking from the front and this process from the back.
-        todo = list(range(len(chunks)))
-        running: dict[Future[ChunkResult], int] = {}
-        ahead = 2 * (workers - 1)  # chunks queued in the pool at most
+        def read_here(i: int) -> None:
+            mine = read_chunk(chunks[i], max_file_bytes, part_path(i) if part_path else None)
+            mine.peak_rss_mb = 0.0  # this process's peak, not a worker's
+            results[i] = mine
 
         def collect(future: Future[ChunkResult]) -> None:
             i = running.pop(future)
@@ -203,17 +226,43 @@ def read_files(
                 result.ipc = None
             results[i] = result
 
-        with _main_hidden():  # processes start on submit
-            pool = _pool(workers - 1)
+        # This process reads chunks too (its rows need no transfer): the pool has one process
+        # fewer, and chunks are handed out in order (biggest first) as processes free up. The
+        # pool starts (and gets its first chunks) in a
+        # thread, so that this process reads from the first moment instead of waiting for the
+        # worker processes to start (about half a second).
+        todo = list(range(len(chunks)))
+        running: dict[Future[ChunkResult], int] = {}
+        ahead = 2 * (workers - 1)  # chunks queued in the pool at most
+        mine_first = todo.pop(0)  # the biggest: this process starts half a second earlier
+        first = [todo.pop(0) for _ in range(min(ahead, len(todo)))]
+        pools: list[ProcessPoolExecutor] = []
+        failed: list[BaseException] = []
+
+        def start() -> None:
+            try:
+                with _main_hidden():  # processes start on submit
+                    pools.append(_pool(workers - 1))
+                    for i in first:
+                        running[submit(i)] = i
+            except BaseException as exc:  # re-raised in the caller's thread
+                failed.append(exc)
+
+        starter = threading.Thread(target=start, name="forensics-pool-start", daemon=True)
+        starter.start()
+        try:
+            read_here(mine_first)
+        finally:
+            starter.join()
+        if failed:
+            raise failed[0]
+        with _main_hidden():
             while todo or running:
                 while todo and len(running) < ahead:
                     i = todo.pop(0)
                     running[submit(i)] = i
                 if todo:
-                    i = todo.pop()
-                    results[i] = read_chunk(
-                        chunks[i], max_file_bytes, part_path(i) if part_path else None
-                    )
+                    read_here(todo.pop(0))
                     for future in [f for f in running if f.done()]:
                         collect(future)
                 else:

@@ -144,6 +144,25 @@ def test_parallel_and_sequential_reads_give_the_same_table(tmp_path):
     assert one.get_column("event_time").is_sorted()
 
 
+def test_worker_processes_share_the_reading_and_agree(tmp_path, monkeypatch):
+    """The multi-process path itself (small test data would otherwise be read in-process)."""
+    from forensics import _parallel
+    from forensics.sources._files import discover
+
+    _corpus(tmp_path, files=30, per_file=200)
+    monkeypatch.setattr(_parallel, "_MIN_PARALLEL_BYTES", 0)
+    refs, _, _ = discover([tmp_path])
+    chunks = _parallel._chunks(refs, 2)
+    assert [r.path for c in chunks for r in c] == sorted(r.path for r in refs)  # each once
+    sizes = [sum(r.size for r in c) for c in chunks]
+    assert sizes[0] >= sizes[-1] and len(chunks) >= 3  # big chunks first, small ones last
+    results = _parallel.read_files(refs, max_file_bytes=2**31, workers=2)
+    assert len({r.pid for r in results}) == 2  # this process and a worker both read
+    assert sum(r.rows for r in results) == 6000
+    two = fx.load(tmp_path, cache=False, workers=2).events
+    assert_frame_equal(two, fx.load(tmp_path, cache=False, workers=1).events)
+
+
 def test_cache_reopen_is_lazy_and_identical(tmp_path):
     data = tmp_path / "trail"
     _corpus(data)
