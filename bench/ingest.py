@@ -41,6 +41,7 @@ DUCKDB = f"""
 import duckdb
 con = duckdb.connect()
 con.execute("SET threads TO 2")
+con.execute("SET enable_progress_bar = false")
 #--timed--
 q = '''
 WITH files AS (
@@ -68,7 +69,7 @@ SELECT r.eventTime::TIMESTAMPTZ AS event_time, r.eventID, r.requestID, r.sharedE
   r.resources, r.tlsDetails::VARCHAR AS extra
 FROM typed
 '''
-tbl = con.execute(q).to_arrow_table()
+tbl = con.sql(q).to_arrow_table()
 RESULT = tbl.num_rows
 """
 
