@@ -87,6 +87,7 @@ def _cmd_load(args: argparse.Namespace) -> int:
         regions=args.region or None,
         cache=not args.no_cache,
         strict=args.strict,
+        profile=args.profile,
         **({"max_file_bytes": args.max_file_bytes} if args.max_file_bytes else {}),
     )
     print(_safe(str(trail.report)))
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", action="append", help="only this region (repeatable)")
     p.add_argument("--no-cache", action="store_true", help="read the files, touch no cache")
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable file")
+    p.add_argument("--profile", help="AWS profile for s3:// paths (default: the boto3 chain)")
     p.add_argument("--max-file-bytes", type=int, metavar="N",
                    help="refuse files whose decompressed size passes N bytes (default 2 GiB)")
     p.set_defaults(func=_cmd_load)

@@ -254,6 +254,8 @@ def load(
     strict: bool = False,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     workers: int | None = None,
+    session: Any = None,
+    profile: str | None = None,
     remote: dict[str, Any] | None = None,
 ) -> Trail:
     """Load CloudTrail files, folders and globs into a :class:`~forensics.Trail`.
@@ -277,9 +279,12 @@ def load(
         Refuse files whose (decompressed) size passes this cap.
     workers
         Processes to read files with (default: all cores).
+    session, profile
+        AWS credentials for ``s3://`` paths: a ``boto3.Session``, or a named profile; by
+        default the standard boto3 chain. Never stored anywhere.
     remote
-        Options for ``s3://`` paths (``session=``, ``profile=``, ...), passed to
-        :func:`forensics.sources._s3.fetch`.
+        More options for ``s3://`` paths (``cache_dir=``, ``workers=``, ``progress=``, ...),
+        passed to :func:`forensics.sources._s3.fetch`.
 
     Examples
     --------
@@ -290,6 +295,8 @@ def load(
     if not paths:
         raise LoadError("load() needs at least one path: a file, a folder or a glob pattern")
     began = time.perf_counter()
+    if session is not None or profile is not None:
+        remote = {**(remote or {}), "session": session, "profile": profile}
     lo, hi = to_utc(start), to_utc(end)
     report = LoadReport(sources=[os.fspath(p) for p in paths])
     if cache_dir is None and paths and all(str(p).startswith("s3://") for p in paths):

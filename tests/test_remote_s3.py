@@ -214,12 +214,12 @@ def test_credentials_from_session_or_profile_and_none_in_the_cache(aws, s3, tmp_
     for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(var)
     cache = tmp_path / "c"
-    by_profile = fx.load(f"s3://{BUCKET}", cache=False,
-                         remote={"profile": "ir", "cache_dir": cache, "progress": False})
+    by_profile = fx.load(f"s3://{BUCKET}", cache=False, profile="ir",
+                         remote={"cache_dir": cache, "progress": False})
     session = boto3.Session(aws_access_key_id="AKIASESSIONKEY000001",
                             aws_secret_access_key=SECRET, aws_session_token=TOKEN)
-    by_session = fx.load(f"s3://{BUCKET}", cache=False,
-                         remote={"session": session, "cache_dir": cache, "progress": False})
+    by_session = fx.load(f"s3://{BUCKET}", cache=False, session=session,
+                         remote={"cache_dir": cache, "progress": False})
     assert len(by_profile) == len(by_session) == 10
     for path in cache.rglob("*"):
         if path.is_file():
