@@ -1,7 +1,7 @@
 """Shared benchmark helpers: the benchmark trail, isolated timed runs, medians, a table.
 
 Every measurement runs in a fresh Python process so that its peak RSS is its own
-(``ru_maxrss`` of that process, and of its worker processes, reported separately).
+(``VmHWM`` of that process, and the workers' own ``ru_maxrss``, reported separately).
 """
 
 from __future__ import annotations
@@ -49,7 +49,9 @@ exec(setup, ns)
 t0 = time.perf_counter()
 exec(timed, ns)
 wall = time.perf_counter() - t0
-self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# VmHWM: this process's own peak (ru_maxrss can carry the forking parent's peak over exec)
+with open("/proc/self/status") as fh:
+    self_kb = next(int(l.split()[1]) for l in fh if l.startswith("VmHWM:"))
 ns.get("_cleanup", lambda: None)()
 child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print("@@RESULT@@" + json.dumps({"wall": wall, "rss_mb": self_kb / 1024,
