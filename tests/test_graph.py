@@ -79,7 +79,7 @@ def test_export_graphml_and_gexf(graph: nx.MultiDiGraph, tmp_path: Path) -> None
     assert back.number_of_nodes() == graph.number_of_nodes()
     assert back.number_of_edges() == graph.number_of_edges()
     assert back.nodes[LEAKED]["kind"] == "credential"
-    gexf = nx.read_gexf(write_gexf(graph, tmp_path / "g.gexf"))
+    gexf = nx.read_gexf(write_gexf(graph, tmp_path / "new" / "g.gexf"))  # folder is made
     assert gexf.number_of_edges() == graph.number_of_edges()
 
 

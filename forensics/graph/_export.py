@@ -73,6 +73,7 @@ def write_graphml(graph: nx.Graph, path: str | PathLike[str]) -> Path:
     1
     """
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     nx.write_graphml(safe_graph(graph), path)
     return path
 
@@ -87,6 +88,7 @@ def write_gexf(graph: nx.Graph, path: str | PathLike[str]) -> Path:
     2
     """
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     safe = safe_graph(graph)
     if safe.is_multigraph():
         # GEXF edge ids must be unique across the file; keys repeat ("action"), so number them.
