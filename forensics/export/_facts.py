@@ -22,6 +22,17 @@ from forensics.export._redact import redact_frame
 __all__ = ["INDICATOR_KINDS", "Facts", "facts_of", "file_digest", "is_blast_radius"]
 
 #: Indicator kinds, in the order a ticket lists them (the blast-radius ``indicators()`` keys).
+#: The columns of the "who" table, in every format.
+PRINCIPAL_COLUMNS = [
+    "principal",
+    "identity types",
+    "events",
+    "errors",
+    "access keys",
+    "source IPs",
+    "first seen",
+    "last seen",
+]
 INDICATOR_KINDS = ("source_ips", "access_keys", "arns", "user_agents", "regions")
 INDICATOR_TITLES = {
     "source_ips": "Source IP addresses",

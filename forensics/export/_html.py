@@ -13,7 +13,7 @@ from datetime import datetime
 import polars as pl
 
 from forensics.export._escape import html_text
-from forensics.export._facts import INDICATOR_TITLES, Facts
+from forensics.export._facts import INDICATOR_TITLES, PRINCIPAL_COLUMNS, Facts
 from forensics.export._summary_md import time_text
 
 __all__ = ["CSP", "render_html"]
@@ -115,16 +115,7 @@ def render_html(
         parts.append(
             html_table(
                 facts.principals,
-                [
-                    "principal",
-                    "identity types",
-                    "events",
-                    "errors",
-                    "access keys",
-                    "source IPs",
-                    "first seen",
-                    "last seen",
-                ],
+                PRINCIPAL_COLUMNS,
             )
         )
     if facts.summary_text:

@@ -7,7 +7,7 @@ from datetime import datetime
 import polars as pl
 
 from forensics.export._escape import md_cell, md_fence, md_text
-from forensics.export._facts import INDICATOR_TITLES, Facts
+from forensics.export._facts import INDICATOR_TITLES, PRINCIPAL_COLUMNS, Facts
 
 __all__ = ["render_summary", "time_text"]
 
@@ -81,16 +81,7 @@ def render_summary(facts: Facts, files: list[str]) -> str:
         out.append(
             md_table(
                 facts.principals,
-                [
-                    "principal",
-                    "identity types",
-                    "events",
-                    "errors",
-                    "access keys",
-                    "source IPs",
-                    "first seen",
-                    "last seen",
-                ],
+                PRINCIPAL_COLUMNS,
             )
         )
     else:

@@ -155,15 +155,8 @@ class Explorer(widgets.VBox):
             w.add_class(cls)
 
         self.search.observe(self._on_search, names="value")
-        for w in (
-            self.principal,
-            self.since,
-            self.until,
-            self.service,
-            self.event_name,
-            self.error,
-            self.by,
-        ):
+        filters = [self.since, self.until, self.service, self.event_name, self.error, self.by]
+        for w in (self.principal, *filters):
             w.observe(self._on_filter, names="value")
         # the frontend writes the Vega selection signals here (selections is rebuilt per chart)
         self.chart.observe(self._on_brush, names="_vl_selections")
@@ -177,16 +170,7 @@ class Explorer(widgets.VBox):
                 widgets.HBox(
                     [
                         widgets.VBox([self.search, self.principal]),
-                        widgets.VBox(
-                            [
-                                self.since,
-                                self.until,
-                                self.service,
-                                self.event_name,
-                                self.error,
-                                self.by,
-                            ]
-                        ),
+                        widgets.VBox(filters),
                     ]
                 ),
                 self.status,
