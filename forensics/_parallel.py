@@ -64,12 +64,20 @@ def read_chunk(
     max_file_bytes: int,
     parquet_path: str | None = None,
     ipc_path: str | None = None,
+    cwd: str | None = None,
 ) -> ChunkResult:
     """Read files in order; rows go to ``parquet_path`` (a cache part) if given, else to
     ``ipc_path`` (an Arrow IPC file the parent reads: cheaper than pickling a frame), else into
-    ``.frame``."""
+    ``.frame``.
+
+    ``cwd``: the caller's working folder. A worker process lives as long as its pool and keeps
+    the folder it started in; relative paths (files, cache parts) must resolve as the caller's.
+    """
     from forensics._fast import records_frame
     from forensics._loader import read_file
+
+    if cwd is not None and cwd != os.getcwd():
+        os.chdir(cwd)
 
     result = ChunkResult(pid=os.getpid(), started=time.time())
     frames: list[pl.DataFrame] = []
@@ -210,6 +218,7 @@ def read_files(
                 max_file_bytes,
                 part_path(i) if part_path else None,
                 None if part_path else os.path.join(tmp, f"chunk-{i}.arrow"),
+                os.getcwd(),
             )
 
         def read_here(i: int) -> None:

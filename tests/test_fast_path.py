@@ -163,6 +163,26 @@ def test_worker_processes_share_the_reading_and_agree(tmp_path, monkeypatch):
     assert_frame_equal(two, fx.load(tmp_path, cache=False, workers=1).events)
 
 
+def test_relative_paths_after_a_change_of_folder(tmp_path, monkeypatch):
+    """Worker processes outlive a load and keep the folder they started in; a notebook that
+    changes folder and loads a relative path must still get every file (a bug: they were
+    reported as 'disappeared while loading')."""
+    from forensics import _parallel
+
+    monkeypatch.setattr(_parallel, "_MIN_PARALLEL_BYTES", 0)
+    first, second = tmp_path / "first", tmp_path / "second"
+    _corpus(first / "trail", files=8, per_file=50)
+    _corpus(second / "trail", files=12, per_file=50)
+    monkeypatch.chdir(first)
+    assert len(fx.load("trail", cache=False, workers=2)) == 400  # the pool starts here
+    monkeypatch.chdir(second)
+    trail = fx.load("trail", workers=2)  # relative data and relative cache parts
+    assert not trail.report.files_failed
+    assert len(trail) == 600
+    again = fx.load("trail", workers=2)
+    assert again.report.files_from_cache == 12 and len(again) == 600
+
+
 def test_cache_reopen_is_lazy_and_identical(tmp_path):
     data = tmp_path / "trail"
     _corpus(data)
