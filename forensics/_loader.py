@@ -9,6 +9,7 @@ frame (:func:`read_file`), concatenate, apply the time window, drop exact duplic
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections import Counter
@@ -361,7 +362,7 @@ def _cache_hit(
     cached.seconds = time.perf_counter() - began
     if strict and (cached.files_failed or cached.records_skipped):
         _raise_strict(cached)
-    return Trail(pl.scan_parquet(path), cached)
+    return Trail(pl.scan_parquet(path), cached, originals=_from_here())
 
 
 def _read_and_merge(
@@ -470,7 +471,7 @@ def _read_and_merge(
             store.save()
         except OSError as exc:
             report.notes.append(f"could not write the cache in {store.root}: {exc}")
-    return Trail(frame, report)
+    return Trail(frame, report, originals=_from_here())
 
 
 def _gather(columns: dict[str, pl.Series], order: pl.Series) -> pl.DataFrame:
@@ -489,6 +490,16 @@ def _gather(columns: dict[str, pl.Series], order: pl.Series) -> pl.DataFrame:
 
     with ThreadPoolExecutor(2, thread_name_prefix="forensics-gather") as pool:
         return pl.DataFrame(list(pool.map(move, names)))
+
+
+def _from_here() -> Any:
+    """Resolve the relative ``source_file`` paths of this load against today's folder, so that
+    ``trail.original()`` still finds them after a change of folder."""
+    return functools.partial(_resolve_from, os.getcwd())
+
+
+def _resolve_from(base: str, path: str) -> str:
+    return path if os.path.isabs(path) else os.path.join(base, path)
 
 
 def _sort_order(frame: pl.DataFrame) -> pl.Series | None:
@@ -533,7 +544,8 @@ def _open_cache(
     """The cache to use, or None (``cache=False``, or a folder we cannot write: noted)."""
     if not cache:
         return None
-    root = Path(cache_dir) if cache_dir is not None else default_cache_root(paths)
+    # absolute: a lazy trail scans its table long after, maybe from another folder
+    root = (Path(cache_dir) if cache_dir is not None else default_cache_root(paths)).absolute()
     try:
         root.mkdir(parents=True, exist_ok=True)
         probe = root / f".write-test-{os.getpid()}"

@@ -181,6 +181,10 @@ def test_relative_paths_after_a_change_of_folder(tmp_path, monkeypatch):
     assert len(trail) == 600
     again = fx.load("trail", workers=2)
     assert again.report.files_from_cache == 12 and len(again) == 600
+    event_id = again.events.get_column("event_id")[0]
+    monkeypatch.chdir(tmp_path)  # the original record is still found from elsewhere
+    assert again.original(event_id)["eventID"] == event_id
+    assert trail.original(event_id)["eventID"] == event_id
 
 
 def test_cache_reopen_is_lazy_and_identical(tmp_path):
