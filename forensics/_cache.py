@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -70,6 +71,7 @@ class Cache:
         """Re-read the index (another process may have saved it since)."""
         self.index: dict[str, Any] = _read_json(self.index_path) or {"merged": {}}
         self._files: dict[str, Any] | None = None  # files.json, read when first needed
+        self._relative: dict[str, str] = {}  # part path -> its path in the index
 
     @property
     def files(self) -> dict[str, Any]:
@@ -159,16 +161,15 @@ class Cache:
 
     def record(self, ref: FileRef, part: Any, parquet: str | None) -> None:
         """Store a file's outcome (a FilePart without its frame) and the part holding its rows."""
-        outcome = {
-            f.name: getattr(part, f.name)
-            for f in dataclasses.fields(part)
-            if f.name not in ("frame", "fast_records")
-        }
+        names = _outcome_fields(type(part))
+        outcome = {name: getattr(part, name) for name in names}
         outcome["skipped"] = dict(part.skipped)
         outcome["notes"] = list(part.notes)
+        if parquet and parquet not in self._relative:  # a few parts serve thousands of files
+            self._relative[parquet] = os.path.relpath(parquet, self.root)
         self.files[ref.path] = {
             **self.file_entry(ref),
-            "part": os.path.relpath(parquet, self.root) if parquet else None,
+            "part": self._relative[parquet] if parquet else None,
             "outcome": outcome,
         }
 
@@ -179,7 +180,7 @@ class Cache:
         folder = self.root / "merged"
         if folder.exists():
             now = time.time()
-            for p in folder.glob("*.parquet"):
+            for p in [*folder.glob("*.parquet"), *folder.glob("*.tmp-*")]:  # + interrupted writes
                 with contextlib.suppress(OSError):
                     if f"merged/{p.name}" not in named and now - p.stat().st_mtime > _KEEP_RECENT_S:
                         p.unlink()
@@ -200,6 +201,14 @@ class Cache:
         if self._files is not None:
             _write_json(self.files_path, {"format": FORMAT, "files": self._files})
         _write_json(self.index_path, {**self.index, "format": FORMAT})
+
+
+@functools.cache
+def _outcome_fields(cls: type) -> tuple[str, ...]:
+    """What of a FilePart the index keeps: every field but its rows."""
+    return tuple(
+        f.name for f in dataclasses.fields(cls) if f.name not in ("frame", "fast_records")
+    )
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
