@@ -9,8 +9,10 @@ frame (:func:`read_file`), concatenate, apply the time window, drop exact duplic
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -137,7 +139,9 @@ def _dedupe(frame: pl.DataFrame, report: LoadReport) -> pl.DataFrame:
     if frame.height == 0:
         return frame
     indexed = frame.with_row_index("_row")
-    shared = indexed.filter(pl.col("event_id").is_not_null() & (pl.len().over("event_id") > 1))
+    shared = indexed.filter(
+        pl.col("event_id").is_not_null() & (pl.len().over("event_id") > 1)
+    ).sort(pl.col("source_file").cast(pl.String), "source_index")  # "first" = in path order
     if shared.height == 0:
         return frame
     rows_per_file = dict(
@@ -331,6 +335,7 @@ def load(
     store = _open_cache(cache, cache_dir, [str(p) for p in paths], report)
     key = None
     if store is not None:
+        wait_for_cache(store.root)  # a table this process is still writing there
         key = store.key(files, {"sources": report.sources, "start": lo, "end": hi,
                                 "max_file_bytes": max_file_bytes, "missing": missing})
         hit = _cache_hit(store, key, report, strict, began)
@@ -404,13 +409,13 @@ def _read_and_merge(
         report.worker_peak_rss_mb = max(report.worker_peak_rss_mb, result.peak_rss_mb)
         outcomes.extend(result.parts)
         if result.frame is not None and result.frame.height:
-            frames.append(result.frame)
+            frames.append(result.frame)  # rows in memory (this process read them): no re-read
+        elif result.parquet and result.rows:
+            part_files[result.parquet] = [p.path for p in result.parts]
         result.frame = None  # the frames list holds the only reference (memory peak)
         if store is not None:
             for part in result.parts:
                 store.record(by_path[part.path], part, result.parquet)
-            if result.parquet and result.rows:
-                part_files[result.parquet] = [p.path for p in result.parts]
 
     for part in sorted(outcomes, key=lambda p: p.path):
         if strict and part.failure is not None:
@@ -420,17 +425,24 @@ def _read_and_merge(
             raise LoadError(f"{part.path}: {count:,} record(s) skipped: {reason}")
         report.add_file(part)
 
-    if store is not None and part_files:
-        # a part may also hold rows of files that changed since: take only its current files
+    if part_files:
+        # rows that only a cache part holds (read by a worker, or in an earlier load); a part
+        # may also hold rows of files that changed since: take only its current files
+        frames.append(
+            pl.concat(
+                [
+                    pl.scan_parquet(part).filter(
+                        pl.col("source_file").cast(pl.String).is_in(paths)
+                    )
+                    for part, paths in sorted(part_files.items())
+                ],
+                how="vertical",
+            ).collect()
+        )
+    if frames:
         frame = pl.concat(
-            [
-                pl.scan_parquet(part).filter(pl.col("source_file").cast(pl.String).is_in(paths))
-                for part, paths in sorted(part_files.items())
-            ],
-            how="vertical",
-        ).collect()
-    elif frames:
-        frame = pl.concat(frames, how="vertical", rechunk=False)
+            [f.cast(dict(EVENTS_SCHEMA)) for f in frames], how="vertical", rechunk=False
+        )
         frames.clear()
     else:
         frame = empty_events()
@@ -463,15 +475,55 @@ def _read_and_merge(
     report.seconds = time.perf_counter() - began
     if store is not None and key is not None:
         try:
-            # lz4: re-opening (the common case) decompresses 1.6x faster than zstd, for 1.6x the bytes
-            frame.write_parquet(store.merged_path(key), compression="lz4", statistics=True)
-            store.add_merged(key, report.to_dict())
             store.prune_parts()
-            store.prune_merged()
-            store.save()
+            store.save()  # the files' outcomes; the merged table is named once it is written
         except OSError as exc:
             report.notes.append(f"could not write the cache in {store.root}: {exc}")
+        else:
+            _write_merged_in_background(store, key, frame, report.to_dict())
     return Trail(frame, report, originals=_from_here())
+
+
+#: Merged tables still being written, by cache folder (see _write_merged_in_background).
+_PENDING: dict[str, threading.Thread] = {}
+
+
+def wait_for_cache(root: str | os.PathLike[str] | None = None) -> None:
+    """Wait until the merged tables this process is still writing are written (all of them,
+    or those of the cache folder ``root``). A load waits for its own folder by itself."""
+    for folder, thread in list(_PENDING.items()):
+        if root is None or folder == str(Path(root).absolute()):
+            thread.join()
+            _PENDING.pop(folder, None)
+
+
+def _write_merged_in_background(
+    store: Cache, key: str, frame: pl.DataFrame, report: dict[str, Any]
+) -> None:
+    """Write the finished table to the cache in a thread: the caller has its trail a second
+    sooner (encoding 1M rows takes about that long). The thread is not a daemon, so a script
+    that ends at once still completes the table; until it is named in the index, other
+    processes build the table from the parts instead, and a failed write only costs that."""
+
+    def finish() -> None:
+        path = store.merged_path(key)
+        tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+        try:
+            # lz4: re-opening (the common case) decompresses 1.6x faster than zstd, for 1.6x
+            # the bytes
+            frame.write_parquet(tmp, compression="lz4", statistics=True)
+            os.replace(tmp, path)
+            with store.locked():
+                store.add_merged(key, report)
+                store.prune_merged()
+                store.save()
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+    thread = threading.Thread(target=finish, name="forensics-cache-write", daemon=False)
+    _PENDING[str(store.root)] = thread
+    thread.start()
 
 
 def _gather(columns: dict[str, pl.Series], order: pl.Series) -> pl.DataFrame:

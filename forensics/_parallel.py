@@ -65,10 +65,14 @@ def read_chunk(
     parquet_path: str | None = None,
     ipc_path: str | None = None,
     cwd: str | None = None,
+    keep_frame: bool = False,
 ) -> ChunkResult:
     """Read files in order; rows go to ``parquet_path`` (a cache part) if given, else to
     ``ipc_path`` (an Arrow IPC file the parent reads: cheaper than pickling a frame), else into
     ``.frame``.
+
+    ``keep_frame``: also return the rows written to ``parquet_path`` (this process's own
+    chunks: the caller then need not read the part back).
 
     ``cwd``: the caller's working folder. A worker process lives as long as its pool and keeps
     the folder it started in; relative paths (files, cache parts) must resolve as the caller's.
@@ -130,6 +134,8 @@ def read_chunk(
         frame.write_parquet(tmp, compression="zstd", compression_level=1, statistics=True)
         os.replace(tmp, parquet_path)
         result.parquet = parquet_path
+        if keep_frame:
+            result.frame = frame
     elif ipc_path is not None:
         frame.write_ipc(ipc_path)
         result.ipc = ipc_path
@@ -204,7 +210,7 @@ def read_files(
     if workers == 1 or len(refs) < 2 or total < _MIN_PARALLEL_BYTES:
         chunks = _chunks(refs, 1)
         return [
-            read_chunk(c, max_file_bytes, part_path(i) if part_path else None)
+            read_chunk(c, max_file_bytes, part_path(i) if part_path else None, keep_frame=True)
             for i, c in enumerate(chunks)
         ]
     chunks = _chunks(refs, workers)
@@ -222,7 +228,9 @@ def read_files(
             )
 
         def read_here(i: int) -> None:
-            mine = read_chunk(chunks[i], max_file_bytes, part_path(i) if part_path else None)
+            mine = read_chunk(
+                chunks[i], max_file_bytes, part_path(i) if part_path else None, keep_frame=True
+            )
             mine.peak_rss_mb = 0.0  # this process's peak, not a worker's
             results[i] = mine
 

@@ -18,6 +18,7 @@ from _loader_helpers import record, s3_path, write_json
 
 import forensics as fx
 from forensics._cache import Cache
+from forensics._loader import wait_for_cache
 
 _REPO = Path(__file__).resolve().parents[1]
 
@@ -90,6 +91,7 @@ def test_old_merged_tables_nobody_names_are_pruned_after_a_day(tmp_path):
     data, cache_dir = tmp_path / "data", tmp_path / "cache"
     _trail(data, files=3, per_file=5)
     fx.load(data, cache_dir=cache_dir, workers=1)
+    wait_for_cache(cache_dir)
     merged = cache_dir / "merged"
     stale, fresh = merged / "stale-format.parquet", merged / "fresh-orphan.parquet"
     stale.write_bytes(b"x")
@@ -98,7 +100,24 @@ def test_old_merged_tables_nobody_names_are_pruned_after_a_day(tmp_path):
     os.utime(stale, (two_days_ago, two_days_ago))
     _trail(data, files=4, per_file=5)  # a new file: the next load writes the cache
     assert len(fx.load(data, cache_dir=cache_dir, workers=1)) == 20
+    wait_for_cache(cache_dir)  # the merged table (and this pruning) is finished in a thread
     assert not stale.exists()
     assert fresh.exists()  # may still be scanned by a notebook that opened it
     named = json.loads((cache_dir / "index.json").read_text())["merged"]
     assert all((cache_dir / entry["path"]).exists() for entry in named.values())
+
+
+def test_the_merged_table_is_written_after_the_trail_is_returned(tmp_path):
+    data, cache_dir = tmp_path / "data", tmp_path / "cache"
+    _trail(data, files=5, per_file=10)
+    first = fx.load(data, cache_dir=cache_dir, workers=1)
+    assert len(first) == 50  # usable at once, in memory
+    wait_for_cache(cache_dir)
+    named = json.loads((cache_dir / "index.json").read_text())["merged"]
+    assert len(named) == 1
+    (entry,) = named.values()
+    assert (cache_dir / entry["path"]).exists()
+    assert not list((cache_dir / "merged").glob("*.tmp-*"))
+    again = fx.load(data, cache_dir=cache_dir, workers=1)
+    assert again.report.files_from_cache == 5
+    assert again.events.equals(first.events)
