@@ -23,7 +23,14 @@ import msgspec
 import polars as pl
 from msgspec import Raw, Struct
 
-from forensics._normalize import IDENTITY_COLUMNS, identity_row, parse_time_series
+from forensics._normalize import (
+    IDENTITY_COLUMNS,
+    TOP_FLAGS,
+    TOP_JSON,
+    TOP_TEXT,
+    identity_row,
+    parse_time_series,
+)
 from forensics._schema import EVENTS_SCHEMA, conform
 
 __all__ = [
@@ -107,30 +114,9 @@ _EXTRA_FIELDS = tuple(
         }
     )
 )
-_TEXT_FIELDS = (
-    ("event_id", "eventID"),
-    ("request_id", "requestID"),
-    ("shared_event_id", "sharedEventID"),
-    ("event_name", "eventName"),
-    ("event_source", "eventSource"),
-    ("aws_region", "awsRegion"),
-    ("event_type", "eventType"),
-    ("event_category", "eventCategory"),
-    ("event_version", "eventVersion"),
-    ("read_only", "readOnly"),
-    ("management_event", "managementEvent"),
-    ("source_ip", "sourceIPAddress"),
-    ("user_agent", "userAgent"),
-    ("error_code", "errorCode"),
-    ("error_message", "errorMessage"),
-    ("recipient_account_id", "recipientAccountId"),
-    ("vpc_endpoint_id", "vpcEndpointId"),
-)
-_JSON_FIELDS = (
-    ("request_parameters", "requestParameters"),
-    ("response_elements", "responseElements"),
-    ("additional_event_data", "additionalEventData"),
-)
+# the same record fields -> columns as the reference normalizer (one definition)
+_TEXT_FIELDS = (*TOP_TEXT, *TOP_FLAGS)
+_JSON_FIELDS = TOP_JSON
 
 
 def _raw_text(raw: Raw) -> bytes | None:
@@ -199,7 +185,6 @@ def records_frame(batches: Sequence[tuple[list[_Record], str]]) -> pl.DataFrame:
     )
 
 
-_N_TEXT = len(_TEXT_FIELDS)
 _IDENTITY_SCHEMA = {
     c: (pl.String if c == "_session_created_text" else EVENTS_SCHEMA[c]) for c in IDENTITY_COLUMNS
 }

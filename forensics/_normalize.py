@@ -29,6 +29,9 @@ __all__ = [
     "TIME_FALLBACKS",
     "TIME_FORMAT",
     "TIME_FORMATS",
+    "TOP_FLAGS",
+    "TOP_JSON",
+    "TOP_TEXT",
     "identity_row",
     "json_text",
     "normalize_records",
@@ -56,7 +59,7 @@ TIME_FORMATS: tuple[str, ...] = (
 )
 
 # Columns filled straight from a top-level string field.
-_TOP_TEXT: tuple[tuple[str, str], ...] = (
+TOP_TEXT: tuple[tuple[str, str], ...] = (
     ("event_id", "eventID"),
     ("request_id", "requestID"),
     ("shared_event_id", "sharedEventID"),
@@ -73,7 +76,13 @@ _TOP_TEXT: tuple[tuple[str, str], ...] = (
     ("recipient_account_id", "recipientAccountId"),
     ("vpc_endpoint_id", "vpcEndpointId"),
 )
-_TOP_JSON: tuple[tuple[str, str], ...] = (
+#: Columns filled from a top-level boolean flag.
+TOP_FLAGS: tuple[tuple[str, str], ...] = (
+    ("read_only", "readOnly"),
+    ("management_event", "managementEvent"),
+)
+#: Columns holding a top-level object's JSON text.
+TOP_JSON: tuple[tuple[str, str], ...] = (
     ("request_parameters", "requestParameters"),
     ("response_elements", "responseElements"),
     ("additional_event_data", "additionalEventData"),
@@ -309,12 +318,12 @@ def identity_row(ui: Any) -> tuple[Any, ...]:
 
 
 def _append(cols: dict[str, list[Any]], r: dict[str, Any]) -> None:
-    for col, field in _TOP_TEXT:
+    for col, field in TOP_TEXT:
         cols[col].append(text(r.get(field)))
-    for col, field in _TOP_JSON:
+    for col, field in TOP_JSON:
         cols[col].append(json_text(r.get(field)))
-    cols["read_only"].append(_flag(r.get("readOnly")))
-    cols["management_event"].append(_flag(r.get("managementEvent")))
+    for col, field in TOP_FLAGS:
+        cols[col].append(_flag(r.get(field)))
 
     when = r.get("eventTime")
     if when is None:
