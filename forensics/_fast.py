@@ -15,7 +15,6 @@ external sample).
 from __future__ import annotations
 
 import gc
-import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -119,12 +118,6 @@ _TEXT_FIELDS = (*TOP_TEXT, *TOP_FLAGS)
 _JSON_FIELDS = TOP_JSON
 
 
-def _raw_text(raw: Raw) -> bytes | None:
-    """Raw JSON text, None for absent or ``null``."""
-    if not len(raw):
-        return None
-    b = bytes(raw)
-    return None if b == b"null" else b
 
 
 def _looks_pretty(head: bytes) -> bool:
@@ -193,8 +186,6 @@ _IDENTITY_SCHEMA = {
 _POS = {name: i for i, name in enumerate(_Record.__struct_fields__)}
 
 
-def _field(records: list[_Record], name: str) -> list[Any]:
-    return list(map(operator.attrgetter(name), records))
 
 
 def _raw_column(values: list[Raw]) -> pl.Series:

@@ -446,12 +446,12 @@ def _read_and_merge(
         frames.clear()
     else:
         frame = empty_events()
-    frame = frame.cast(dict(EVENTS_SCHEMA))
     # any repeated eventID? (hashes: 10x cheaper than is_duplicated(); a hash collision only
     # sends the table through the exact check below, which compares the ids themselves)
     ids = frame.get_column("event_id")
     if frame.height and ids.hash().n_unique() < ids.len():
         frame = _dedupe(frame, report)
+    del ids
     report.unparsed_event_time = frame.get_column("event_time").null_count()
     if lo is not None or hi is not None:
         keep = pl.lit(True)
@@ -462,7 +462,6 @@ def _read_and_merge(
         before = frame.height
         frame = frame.filter(keep)
         report.outside_window = before - frame.height
-    del ids
     order = _sort_order(frame)
     if order is not None:
         columns = dict(zip(frame.columns, frame.get_columns(), strict=True))

@@ -17,7 +17,6 @@ import resource
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -46,9 +45,7 @@ class ChunkResult:
     rows: int = 0
     peak_rss_mb: float = 0.0  # the worker's own peak, for benchmarks and the report
     ipc: str | None = None
-    pid: int = 0  # who read it, and when (wall clock): to see how well the cores were used
-    started: float = 0.0
-    ended: float = 0.0
+    pid: int = 0  # the process that read it
 
 
 def default_workers() -> int:
@@ -83,7 +80,7 @@ def read_chunk(
     if cwd is not None and cwd != os.getcwd():
         os.chdir(cwd)
 
-    result = ChunkResult(pid=os.getpid(), started=time.time())
+    result = ChunkResult(pid=os.getpid())
     frames: list[pl.DataFrame] = []
     batch: list[tuple[Any, str]] = []
     batch_rows = 0
@@ -141,7 +138,6 @@ def read_chunk(
         result.ipc = ipc_path
     else:
         result.frame = frame
-    result.ended = time.time()
     return result
 
 
@@ -205,8 +201,7 @@ def read_files(
     """
     workers = default_workers() if workers is None else max(1, workers)
     total = sum(r.size for r in refs)
-    # small loads are not worth a process start; big ones get a few chunks per worker so that
-    # one slow file does not leave a core idle
+    # small loads are not worth a process start; big ones get chunks of shrinking size
     if workers == 1 or len(refs) < 2 or total < _MIN_PARALLEL_BYTES:
         chunks = _chunks(refs, 1)
         return [
@@ -245,9 +240,8 @@ def read_files(
 
         # This process reads chunks too (its rows need no transfer): the pool has one process
         # fewer, and chunks are handed out in order (biggest first) as processes free up. The
-        # pool starts (and gets its first chunks) in a
-        # thread, so that this process reads from the first moment instead of waiting for the
-        # worker processes to start (about half a second).
+        # pool starts (and gets its first chunks) in a thread, so that this process reads from
+        # the first moment instead of waiting for the worker processes to start (~0.5 s).
         todo = list(range(len(chunks)))
         running: dict[Future[ChunkResult], int] = {}
         ahead = 2 * (workers - 1)  # chunks queued in the pool at most
