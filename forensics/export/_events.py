@@ -21,7 +21,8 @@ from forensics.export._redact import redact_frame
 
 __all__ = ["FORMATS", "TICKET_COLUMNS", "events", "ticket_frame", "to_csv_bytes", "to_markdown"]
 
-#: Output column -> how it is computed from the events table (the default export).
+#: The columns of the default export, in order (see :func:`ticket_frame` for how the few that
+#: are not events-table columns are computed).
 TICKET_COLUMNS: tuple[str, ...] = (
     "event_time",
     "principal",
@@ -109,22 +110,13 @@ def ticket_frame(frame: pl.DataFrame) -> pl.DataFrame:
     >>> ticket_frame(empty_events()).columns[:3]
     ['event_time', 'principal', 'principal_arn']
     """
+    computed = {
+        "region": pl.col("aws_region").alias("region"),
+        "resources": _resources_summary(),
+        "source_file": pl.col("source_file").cast(pl.String),
+    }
     frame = _sorted(conform(frame))  # type: ignore[arg-type]
-    return frame.select(
-        "event_time",
-        "principal",
-        "principal_arn",
-        "access_key_id",
-        "event_name",
-        "event_source",
-        pl.col("aws_region").alias("region"),
-        "source_ip",
-        "user_agent",
-        "error_code",
-        _resources_summary(),
-        "event_id",
-        pl.col("source_file").cast(pl.String),
-    )
+    return frame.select([computed.get(name, pl.col(name)) for name in TICKET_COLUMNS])
 
 
 def _select(
