@@ -139,6 +139,8 @@ def decode_records(data: bytes) -> list[_Record]:
         raise FastPathUnsupported(str(exc)) from exc
     except msgspec.DecodeError as exc:
         raise FastPathUnsupported(f"invalid JSON: {exc}") from exc
+    except UnicodeDecodeError as exc:  # a text field that is not UTF-8 (msgspec raises this)
+        raise FastPathUnsupported(f"not UTF-8: {exc}") from exc
     if any(r.eventTime is None for r in records):
         raise FastPathUnsupported("records without eventTime (the fallback fields are counted)")
     return records
@@ -150,17 +152,23 @@ def decode_records_file(data: bytes, source_file: str) -> pl.DataFrame:
     Raises :class:`FastPathUnsupported` when the reference normalizer must read the file.
     """
     frame = records_frame([(decode_records(data), source_file)])
-    if frame.get_column("event_time").null_count():
-        raise FastPathUnsupported("eventTime values in an unusual format")
-    return frame
+    if frame.get_column(REREAD).any():
+        raise FastPathUnsupported("values the reference normalizer must read (see REREAD)")
+    return frame.drop(REREAD)
+
+
+#: Boolean column of :func:`records_frame`: the row's file must be read again by the reference
+#: normalizer (an ``eventTime`` in an unusual format, JSON text that is not valid UTF-8).
+REREAD = "_reread"
 
 
 def records_frame(batches: Sequence[tuple[list[_Record], str]]) -> pl.DataFrame:
-    """Rows of the events table for the decoded records of several files at once.
+    """Rows of the events table for the decoded records of several files at once, plus the
+    :data:`REREAD` column.
 
-    Building columns once for many files amortises Polars' per-operation cost. Rows whose
-    ``event_time`` could not be parsed come out null: the caller re-reads those files with the
-    reference normalizer (see :func:`forensics._parallel.read_chunk`).
+    Building columns once for many files amortises Polars' per-operation cost. Rows marked in
+    ``REREAD`` are not trustworthy: the caller re-reads their files with the reference
+    normalizer (see :func:`forensics._parallel.read_chunk`).
     """
     records = [r for recs, _ in batches for r in recs]
     enabled = gc.isenabled()
@@ -184,17 +192,6 @@ _IDENTITY_SCHEMA = {
 
 
 _POS = {name: i for i, name in enumerate(_Record.__struct_fields__)}
-
-
-
-
-def _raw_column(values: list[Raw]) -> pl.Series:
-    """A JSON-text column from Raw values (absent and ``null`` -> null)."""
-    out = [
-        None if (size := len(v)) == 0 or (size == 4 and bytes(v) == b"null") else bytes(v)
-        for v in values
-    ]
-    return pl.Series(out, dtype=pl.Binary).cast(pl.String)
 
 
 def _resources_column(values: tuple[list[_Resource] | None, ...]) -> pl.Series:
@@ -244,41 +241,75 @@ def _resources_column(values: tuple[list[_Resource] | None, ...]) -> pl.Series:
     )
 
 
-def _extra_expr(columns: list[tuple[Any, ...]]) -> tuple[dict[str, pl.Series], pl.Expr]:
-    """``extra``: the known unmapped fields of each record as one JSON object (sorted keys)."""
-    present: dict[str, pl.Series] = {}
-    for name in _EXTRA_FIELDS:
-        values = columns[_POS[name]]
-        if values.count(_ABSENT) != len(values):
-            # a field present with the value null stays in `extra` as null (as the reference
-            # normalizer keeps it); only an absent field is left out
-            text = [bytes(v) if len(v) else None for v in values]
-            present[f"_x_{name}"] = pl.Series(text, dtype=pl.Binary).cast(pl.String)
+def _raw_texts(values: Sequence[Raw]) -> pl.Series | None:
+    """The text of Raw values as a String column: ``""`` where absent, null where the bytes are
+    not valid UTF-8 (the file then goes to the reference normalizer); None if all are absent.
+
+    The values are joined with NUL bytes into one buffer and cut apart by Polars: a NUL byte
+    cannot occur in JSON text that msgspec accepted (control characters must be escaped), and
+    one join is about half the cost of a ``bytes()`` per value.
+    """
+    if values.count(_ABSENT) == len(values):
+        return None
+    try:
+        texts = (
+            pl.Series([b"\x00".join(values)], dtype=pl.Binary)
+            .cast(pl.String)
+            .str.split("\x00")
+            .explode()
+        )
+    except pl.exceptions.ComputeError:  # invalid UTF-8 somewhere: find it value by value
+        return pl.Series([_utf8(bytes(v)) for v in values], dtype=pl.String)
+    if texts.len() != len(values):  # pragma: no cover - msgspec lets no NUL byte through
+        raise FastPathUnsupported("a NUL byte in JSON text")
+    return texts
+
+
+def _utf8(data: bytes) -> str | None:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _json_value(texts: pl.Expr) -> pl.Expr:
+    """JSON text column: absent (``""``) and JSON ``null`` become null."""
+    return pl.when((texts != "") & (texts != "null")).then(texts)
+
+
+def _extra_expr(present: list[str]) -> pl.Expr:
+    """``extra``: the known unmapped fields of each record as one JSON object (sorted keys).
+
+    ``present`` are the ``_x_<field>`` text columns of the fields some record has; a field
+    present with the value null stays in ``extra`` as null (as the reference normalizer keeps
+    it); only an absent field (``""``) is left out.
+    """
     if not present:
-        return present, pl.lit(None, dtype=pl.String)
+        return pl.lit(None, dtype=pl.String)
     pieces = [
-        pl.when(pl.col(col).is_not_null()).then(pl.lit(f'"{col[3:]}":') + pl.col(col))
-        for col in present
+        pl.when(pl.col(col) != "").then(pl.lit(f'"{col[3:]}":') + pl.col(col)) for col in present
     ]
     joined = pl.concat_str(pieces, separator=",", ignore_nulls=True)
-    expr = pl.when(joined != "").then(pl.lit("{") + joined + pl.lit("}"))
-    return present, expr
+    return pl.when(joined != "").then(pl.lit("{") + joined + pl.lit("}"))
 
 
 #: Identities parsed so far in this process (raw ``userIdentity`` text -> row in _IDENT_ROWS):
 #: the same callers recur across files and batches, so each is parsed once. Bounded: cleared
-#: when it passes _IDENT_MAX entries (a trail of millions of distinct sessions).
+#: when it passes _IDENT_MAX entries (a trail of millions of distinct sessions). Row 0 stands
+#: for a text that cannot be parsed (invalid UTF-8): its records are re-read.
 _IDENT_MEMO: dict[bytes, int] = {}
-_IDENT_ROWS: list[tuple[Any, ...]] = []
+_UNREADABLE = (None,) * len(IDENTITY_COLUMNS)
+_IDENT_ROWS: list[tuple[Any, ...]] = [_UNREADABLE]
 _IDENT_TABLE: list[pl.DataFrame] = []  # the rows above as a frame (rebuilt when they grow)
 _IDENT_MAX = 100_000
 
 
-def _identities(values: tuple[Raw, ...]) -> tuple[pl.DataFrame, pl.Series]:
-    """The identities parsed so far in this process and, per record, the index of its own."""
+def _identities(values: Sequence[Raw]) -> tuple[pl.DataFrame, pl.Series]:
+    """The identities parsed so far in this process and, per record, the index of its own
+    (0: unreadable)."""
     if len(_IDENT_MEMO) > _IDENT_MAX:
         _IDENT_MEMO.clear()
-        _IDENT_ROWS.clear()
+        _IDENT_ROWS[:] = [_UNREADABLE]
         _IDENT_TABLE.clear()
     memo, rows = _IDENT_MEMO, _IDENT_ROWS
     index = []
@@ -286,8 +317,13 @@ def _identities(values: tuple[Raw, ...]) -> tuple[pl.DataFrame, pl.Series]:
         key = bytes(raw)
         i = memo.get(key)
         if i is None:
-            i = memo[key] = len(rows)
-            rows.append(identity_row(msgspec.json.decode(key) if key else None))
+            try:
+                row = identity_row(msgspec.json.decode(key) if key else None)
+            except (msgspec.DecodeError, UnicodeDecodeError):
+                i = memo[key] = 0
+            else:
+                i = memo[key] = len(rows)
+                rows.append(row)
         index.append(i)
     if not _IDENT_TABLE or _IDENT_TABLE[0].height < len(rows):
         _IDENT_TABLE[:] = [pl.DataFrame(rows, schema=_IDENTITY_SCHEMA, orient="row")]
@@ -296,32 +332,42 @@ def _identities(values: tuple[Raw, ...]) -> tuple[pl.DataFrame, pl.Series]:
 
 def _columns(records: list[_Record]) -> pl.DataFrame:
     # one C-level pass turns the structs into columns (tuples), field order as declared
+    n = len(records)
     if records:
         columns = list(zip(*map(msgspec.structs.astuple, records), strict=True))
     else:
         columns = [()] * len(_POS)
     data: dict[str, Any] = {col: columns[_POS[field]] for col, field in _TEXT_FIELDS}
-    for col, field in _JSON_FIELDS:
-        values = columns[_POS[field]]
-        data[col] = (
-            _raw_column(values)
-            if values.count(_ABSENT) != len(values)
-            else pl.Series(col, [None] * len(values), dtype=pl.String)
-        )
-    data["resources"] = _resources_column(columns[_POS["resources"]])
-    extra_cols, extra = _extra_expr(columns)
-    data.update(extra_cols)
-    data["_event_time_text"] = pl.Series(columns[_POS["eventTime"]], dtype=pl.String)
+    data["_event_time_text"] = columns[_POS["eventTime"]]
     schema = {c: EVENTS_SCHEMA.get(c, pl.String) for c in data}
     frame = pl.DataFrame(data, schema=schema)
 
+    raw: dict[str, pl.Series] = {}  # text of the Raw fields ("" where absent)
+    extras = []
+    for col, field in (*_JSON_FIELDS, *((f"_x_{f}", f) for f in _EXTRA_FIELDS)):
+        texts = _raw_texts(columns[_POS[field]])
+        if texts is not None:
+            raw[col] = texts
+            extras += [col] if col.startswith("_x_") else []
+        elif not col.startswith("_x_"):
+            raw[col] = pl.repeat("", n, dtype=pl.String, eager=True)
     idents, index = _identities(columns[_POS["userIdentity"]])
+    resources = _resources_column(columns[_POS["resources"]])
     del columns
-    frame = pl.concat([frame, idents[index]], how="horizontal").with_columns(
-        extra.alias("extra"),
+    invalid = [pl.col(c).is_null() for c in raw]  # not UTF-8: re-read
+    frame = pl.concat(
+        [frame, pl.DataFrame(raw, height=n), idents[index], resources.to_frame()],
+        how="horizontal",
+    ).with_columns(
+        *(_json_value(pl.col(col)).alias(col) for col, _ in _JSON_FIELDS),
+        _extra_expr(extras).alias("extra"),
         parse_time_series(frame.get_column("_event_time_text")).alias("event_time"),
+        pl.any_horizontal(index == 0, *invalid).alias(REREAD),
     )
     frame = frame.with_columns(
-        parse_time_series(frame.get_column("_session_created_text")).alias("session_created")
+        parse_time_series(frame.get_column("_session_created_text")).alias("session_created"),
+        (pl.col(REREAD) | pl.col("event_time").is_null()).alias(REREAD),
     )
-    return conform(frame)  # type: ignore[return-value]
+    return pl.concat(
+        [conform(frame), frame.select(REREAD)], how="horizontal"  # type: ignore[list-item]
+    )

@@ -284,3 +284,41 @@ def test_null_valued_extra_fields_are_kept_by_both_decoders():
     ref = normalize_records(recs, "f.json")
     assert fast.get_column("extra").to_list() == ref.get_column("extra").to_list()
     assert orjson.loads(fast.get_column("extra")[0]) == {"tlsDetails": None}
+
+
+@pytest.mark.parametrize(
+    "field", ["requestParameters", "userIdentity", "tlsDetails", "additionalEventData"]
+)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_invalid_utf8_inside_a_json_value_neither_crashes_nor_loses_rows(
+    tmp_path, monkeypatch, field, workers
+):
+    """Regression: invalid UTF-8 bytes inside a value the fast path keeps as JSON text made
+    Polars raise "invalid utf8" and sank the whole load. That file is now read by the reference
+    normalizer (bytes replaced by U+FFFD, with a note); every other row is kept as is."""
+    from forensics import _parallel
+
+    monkeypatch.setattr(_parallel, "_MIN_PARALLEL_BYTES", 0)
+    _corpus(tmp_path, files=4, per_file=50)
+    recs = [_record(1000 + i) for i in range(3)]
+    recs[1].pop(field, None)
+    value = {
+        "requestParameters": b'{"bucketName":"b\xff\xfe"}',
+        "userIdentity": b'{"type":"IAMUser","userName":"al\xffce"}',
+        "tlsDetails": b'{"tlsVersion":"TLS\xff"}',
+        "additionalEventData": b'{"x":"\xc3"}',
+    }[field]
+    marker = b'"eventID":"' + recs[1]["eventID"].encode() + b'"'
+    raw = orjson.dumps({"Records": recs})
+    raw = raw.replace(marker, marker + b',"' + field.encode() + b'":' + value)
+    bad = tmp_path / "AWSLogs/zz-bad.json"
+    bad.parent.mkdir(parents=True, exist_ok=True)
+    bad.write_bytes(raw)
+    trail = fx.load(tmp_path, cache=False, workers=workers)
+    assert len(trail) == 4 * 50 + 3
+    assert trail.report.files_failed == []
+    assert any("U+FFFD" in note for note in trail.report.notes)
+    row = trail.events.filter(pl.col("event_id") == recs[1]["eventID"])
+    assert row.height == 1
+    text = json.dumps(row.row(0, named=True), default=str)
+    assert "\\ufffd" in text  # the bad bytes, visibly replaced

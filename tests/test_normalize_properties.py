@@ -214,3 +214,38 @@ def test_fast_decoder_and_reference_normalizer_agree_on_mutated_records(real_rec
                 assert a.to_list() == b.to_list(), column
 
     check()
+
+
+def test_bytes_that_are_not_utf8_inside_values_never_crash_a_load(real_records, tmp_path_factory):
+    """Byte-level mutation: stray bytes (not UTF-8) inside any string value of a compact
+    Records file. Every record is still loaded (the bytes become U+FFFD, with a note), by the
+    fast decoder and the loader alike; nothing raises."""
+    root = tmp_path_factory.mktemp("bytes")
+    path = root / "x.json"
+    stray = st.binary(min_size=1, max_size=4).filter(
+        lambda b: all(c >= 0x20 and c not in (0x22, 0x5C) for c in b)
+    )
+
+    @SETTINGS
+    @given(
+        st.lists(st.sampled_from(real_records), min_size=1, max_size=3),
+        st.lists(st.tuples(st.integers(min_value=0), stray), min_size=1, max_size=3),
+    )
+    def check(records, insertions):
+        data = json.dumps({"Records": records}, separators=(",", ":")).encode()
+        starts = [i + 3 for i in range(len(data) - 3) if data[i : i + 3] == b'":"']
+        if not starts:
+            return
+        chosen = {starts[where % len(starts)]: junk for where, junk in insertions}
+        for at in sorted(chosen, reverse=True):  # from the end: earlier offsets stay valid
+            data = data[:at] + chosen[at] + data[at:]
+        path.write_bytes(data)
+        trail = fx.load(path, cache=False, workers=1)
+        r = trail.report
+        assert r.files_failed == []
+        assert r.records_loaded + r.duplicates_dropped + sum(r.records_skipped.values()) == len(
+            records
+        )
+        assert trail.events.schema == fx.EVENTS_SCHEMA
+
+    check()
