@@ -14,7 +14,7 @@ from __future__ import annotations
 import glob
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -143,13 +143,15 @@ def discover(
     accounts: Iterable[str] | None = None,
     regions: Iterable[str] | None = None,
     ignored: list[str] | None = None,
+    on_listed: Callable[[int], object] | None = None,
 ) -> tuple[list[FileRef], list[tuple[str, str]], int]:
     """Expand paths into files to read.
 
     Returns ``(files, missing, pruned)``: the files (sorted, each once), the paths that matched
     nothing (with a reason) and how many files the layout placed outside the request. Files a
     folder walk passed over (names that are not trail files: ``README.md``, ``logs.zip``, ...)
-    are appended to ``ignored`` when a list is given.
+    are appended to ``ignored`` when a list is given. ``on_listed(n)`` is called once the
+    paths are expanded (``n`` files found), before each file is examined.
     """
     want_accounts = set(accounts) if accounts else None
     want_regions = set(regions) if regions else None
@@ -181,6 +183,8 @@ def discover(
             continue
         for path, folder, entry in matches:
             found.setdefault(path, (folder, entry))
+    if on_listed is not None:
+        on_listed(len(found))
     files: list[FileRef] = []
     pruned = 0
     layouts: dict[str, Layout | None] = {}  # the layout is the folder's: parse each folder once
