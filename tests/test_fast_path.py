@@ -322,3 +322,29 @@ def test_invalid_utf8_inside_a_json_value_neither_crashes_nor_loses_rows(
     assert row.height == 1
     text = json.dumps(row.row(0, named=True), default=str)
     assert "\\ufffd" in text  # the bad bytes, visibly replaced
+
+
+def test_rows_are_ordered_by_time_then_file_then_position(tmp_path, monkeypatch):
+    """Equal times are ordered by file path, then by position in the file, whatever order the
+    files were read in (the worker processes start early here: many files)."""
+    from forensics import _loader, _parallel
+
+    monkeypatch.setattr(_parallel, "_MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(_loader, "_PRESTART_FILES", 1)
+    for f in range(12):
+        # three distinct times only, repeated across files and within each file
+        recs = [_record(i % 3) for i in range(6)]
+        for i, rec in enumerate(recs):
+            rec["eventID"] = f"id-{f:02d}-{i}"
+        _write(_layout(tmp_path, 1 + f % 3, 11 - f), recs)
+    for workers in (1, 2):
+        ev = fx.load(tmp_path, cache=False, workers=workers).events
+        keys = list(
+            zip(
+                ev.get_column("event_time").to_list(),
+                ev.get_column("source_file").cast(pl.String).to_list(),
+                ev.get_column("source_index").to_list(),
+                strict=True,
+            )
+        )
+        assert keys == sorted(keys) and len(keys) == 72
