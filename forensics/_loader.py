@@ -434,14 +434,15 @@ def _read_and_merge(
     frames: list[pl.DataFrame] = []
     for result in results:
         report.worker_peak_rss_mb = max(report.worker_peak_rss_mb, result.peak_rss_mb)
-        outcomes.extend(result.parts)
+        parts = result.file_parts()
+        outcomes.extend(parts)
         if result.frame is not None and result.frame.height:
             frames.append(result.frame)  # rows in memory (this process read them): no re-read
         elif result.parquet and result.rows:
-            part_files[result.parquet] = [p.path for p in result.parts]
+            part_files[result.parquet] = [p.path for p in parts]
         result.frame = None  # the frames list holds the only reference (memory peak)
         if store is not None:
-            for part in result.parts:
+            for part in parts:
                 store.record(by_path[part.path], part, result.parquet)
 
     for part in sorted(outcomes, key=lambda p: p.path):
