@@ -178,10 +178,12 @@ def records_frame(batches: Sequence[tuple[list[_Record], str]]) -> pl.DataFrame:
     finally:
         if enabled:
             gc.enable()
-    files = pl.Series([f for _, f in batches], dtype=pl.String)
+    # each file's name made categorical once, then repeated (not a million strings hashed)
+    files = pl.Series([f for _, f in batches], dtype=pl.String).cast(EVENTS_SCHEMA["source_file"])
     counts = pl.Series([len(recs) for recs, _ in batches], dtype=pl.Int64)
+    which = pl.int_range(0, files.len(), dtype=pl.UInt32, eager=True).repeat_by(counts).explode()
     return frame.with_columns(
-        files.repeat_by(counts).explode().alias("source_file").cast(EVENTS_SCHEMA["source_file"]),
+        files.gather(which).alias("source_file"),
         pl.int_ranges(0, counts).explode().alias("source_index").cast(pl.Int64),
     )
 
