@@ -14,7 +14,6 @@ external sample).
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +21,7 @@ import msgspec
 import polars as pl
 from msgspec import Raw, Struct
 
+from forensics._gc import gc_paused
 from forensics._normalize import (
     IDENTITY_COLUMNS,
     TOP_FLAGS,
@@ -171,13 +171,8 @@ def records_frame(batches: Sequence[tuple[list[_Record], str]]) -> pl.DataFrame:
     normalizer (see :func:`forensics._parallel.read_chunk`).
     """
     records = [r for recs, _ in batches for r in recs]
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         frame = _columns(records)
-    finally:
-        if enabled:
-            gc.enable()
     # each file's name made categorical once, then repeated (not a million strings hashed)
     files = pl.Series([f for _, f in batches], dtype=pl.String).cast(EVENTS_SCHEMA["source_file"])
     counts = pl.Series([len(recs) for recs, _ in batches], dtype=pl.Int64)

@@ -11,7 +11,6 @@ is already running can deadlock, and a notebook has always used Polars before it
 from __future__ import annotations
 
 import contextlib
-import gc
 import multiprocessing
 import os
 import resource
@@ -25,6 +24,7 @@ from typing import Any
 
 import polars as pl
 
+from forensics._gc import gc_paused
 from forensics._schema import EVENTS_SCHEMA, empty_events
 from forensics.sources._files import FileRef
 
@@ -104,24 +104,8 @@ def read_chunk(
     """
     if cwd is not None and cwd != os.getcwd():
         os.chdir(cwd)
-    with gc_paused():
+    with gc_paused():  # measured: ~4% of a load's time otherwise
         return _read_chunk(refs, max_file_bytes, parquet_path, ipc_path, keep_frame)
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector off for the duration (back to its state after).
-
-    Reading creates millions of short-lived containers and no reference cycles; every
-    collection would walk all live objects again (measured: ~4% of a load's time).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _read_chunk(

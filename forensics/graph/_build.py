@@ -24,14 +24,13 @@ text (sortable), absent values are left out.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import polars as pl
 
+from forensics._gc import gc_paused
 from forensics.resources import event_resources
 
 if TYPE_CHECKING:
@@ -98,18 +97,6 @@ def _key_kind() -> pl.Expr:
 
 def _join(col: str) -> pl.Expr:
     return pl.col(col).list.unique().list.sort().list.join("; ").alias(col)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Building a million small dicts triggers the cyclic GC over and over; pause it."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def build_graph(
@@ -199,7 +186,7 @@ def build_graph(
     minted = minted_credentials(lazy).with_columns(_iso("event_time")).collect()
     principals_df, credentials_df, res_df = pl.collect_all([principals, credentials, res_nodes])
 
-    with _gc_paused():
+    with gc_paused():
         _bulk_nodes(g, principals_df)
         _bulk_nodes(g, credentials_df)
         _bulk_nodes(g, res_df)
@@ -231,13 +218,13 @@ def build_graph(
         )
         .collect()
     )
-    with _gc_paused():
+    with gc_paused():
         _bulk_edges(g, actions, "actor", "arn", "action")
     _bulk_edges(
         g, credentials_df.select("node", "principal").drop_nulls(), "node", "principal", "acts_as"
     )
     minted = minted.rename({"event_time": "time"})
-    with _gc_paused():
+    with gc_paused():
         _bulk_nodes(
             g,
             minted.select(
@@ -286,7 +273,7 @@ def build_graph(
         .with_columns(_iso("time"))
         .collect()
     )
-    with _gc_paused():
+    with gc_paused():
         _bulk_nodes(
             g,
             created.filter(pl.col("resource_type") == "AWS::IAM::AccessKey").select(
