@@ -340,14 +340,14 @@ def _columns(records: list[_Record]) -> pl.DataFrame:
     frame = pl.DataFrame(data, schema=schema)
 
     raw: dict[str, pl.Series] = {}  # text of the Raw fields ("" where absent)
-    extras = []
-    for col, field in (*_JSON_FIELDS, *((f"_x_{f}", f) for f in _EXTRA_FIELDS)):
+    for col, field in _JSON_FIELDS:
+        texts = _raw_texts(columns[_POS[field]])
+        raw[col] = pl.repeat("", n, dtype=pl.String, eager=True) if texts is None else texts
+    for field in _EXTRA_FIELDS:  # only the fields some record has
         texts = _raw_texts(columns[_POS[field]])
         if texts is not None:
-            raw[col] = texts
-            extras += [col] if col.startswith("_x_") else []
-        elif not col.startswith("_x_"):
-            raw[col] = pl.repeat("", n, dtype=pl.String, eager=True)
+            raw[f"_x_{field}"] = texts
+    extras = [col for col in raw if col.startswith("_x_")]
     idents, index = _identities(columns[_POS["userIdentity"]])
     resources = _resources_column(columns[_POS["resources"]])
     del columns

@@ -366,12 +366,8 @@ def _prestart(
     needs no workers)."""
     if workers == 1:
         return None
-    if cache:
-        root = Path(cache_dir) if cache_dir is not None else default_cache_root(
-            [str(p) for p in paths]
-        )
-        if (root / "index.json").exists():
-            return None
+    if cache and (_cache_root(cache_dir, [str(p) for p in paths]) / "index.json").exists():
+        return None
 
     def on_listed(n: int) -> None:
         if n >= _PRESTART_FILES:
@@ -596,7 +592,7 @@ def _sort_order(frame: pl.DataFrame) -> pl.Series | None:
         rank_of, return_dtype=pl.UInt64
     )
     position = frame.select(
-        (file_rank.cast(pl.UInt64) * pl.lit(1 << 32, dtype=pl.UInt64))
+        (file_rank * pl.lit(1 << 32, dtype=pl.UInt64))
         + pl.col("source_index").cast(pl.UInt64)
     ).to_series()
     times = frame.get_column("event_time")
@@ -632,8 +628,7 @@ def _open_cache(
     """The cache to use, or None (``cache=False``, or a folder we cannot write: noted)."""
     if not cache:
         return None
-    # absolute: a lazy trail scans its table long after, maybe from another folder
-    root = (Path(cache_dir) if cache_dir is not None else default_cache_root(paths)).absolute()
+    root = _cache_root(cache_dir, paths)
     try:
         root.mkdir(parents=True, exist_ok=True)
         probe = root / f".write-test-{os.getpid()}"
@@ -646,3 +641,10 @@ def _open_cache(
         return None
     return Cache(root)
 
+
+def _cache_root(cache_dir: str | os.PathLike[str] | None, paths: list[str]) -> Path:
+    """The cache folder of a load: ``cache_dir``, or the default one beside the data.
+
+    Absolute: a lazy trail scans its table long after, maybe from another folder.
+    """
+    return (Path(cache_dir) if cache_dir is not None else default_cache_root(paths)).absolute()
