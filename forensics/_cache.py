@@ -207,7 +207,7 @@ class Cache:
 def _outcome_fields(cls: type) -> tuple[str, ...]:
     """What of a FilePart the index keeps: every field but its rows."""
     return tuple(
-        f.name for f in dataclasses.fields(cls) if f.name not in ("frame", "fast_records")
+        f.name for f in dataclasses.fields(cls) if f.name != "frame"
     )
 
 

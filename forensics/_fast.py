@@ -21,6 +21,7 @@ import msgspec
 import polars as pl
 from msgspec import Raw, Struct
 
+from forensics import _native
 from forensics._gc import gc_paused
 from forensics._normalize import (
     IDENTITY_COLUMNS,
@@ -33,6 +34,7 @@ from forensics._normalize import (
 from forensics._schema import EVENTS_SCHEMA, conform
 
 __all__ = [
+    "FastBatch",
     "FastPathUnsupported",
     "decode_records",
     "decode_records_file",
@@ -125,14 +127,19 @@ def _looks_pretty(head: bytes) -> bool:
     return b"\n" in head
 
 
+def _check_head(data: bytes) -> None:
+    """Raise :class:`FastPathUnsupported` unless ``data`` starts as a compact Records file."""
+    head = data[:64].lstrip()
+    if not head.startswith(b'{"Records"') or _looks_pretty(head):
+        raise FastPathUnsupported("not a compact Records file")
+
+
 def decode_records(data: bytes) -> list[_Record]:
     """The typed records of one compact ``{"Records": [...]}`` file.
 
     Raises :class:`FastPathUnsupported` when the reference normalizer must read the file.
     """
-    head = data[:64].lstrip()
-    if not head.startswith(b'{"Records"') or _looks_pretty(head):
-        raise FastPathUnsupported("not a compact Records file")
+    _check_head(data)
     try:
         records = _DECODER.decode(data).Records
     except msgspec.ValidationError as exc:
@@ -151,10 +158,73 @@ def decode_records_file(data: bytes, source_file: str) -> pl.DataFrame:
 
     Raises :class:`FastPathUnsupported` when the reference normalizer must read the file.
     """
-    frame = records_frame([(decode_records(data), source_file)])
+    batch = FastBatch()
+    batch.add(data, source_file)
+    frame = batch.frame()
     if frame.get_column(REREAD).any():
         raise FastPathUnsupported("values the reference normalizer must read (see REREAD)")
     return frame.drop(REREAD)
+
+
+class FastBatch:
+    """Files the fast path accepted, waiting to become rows together (building columns once
+    for many files amortises Polars' per-operation cost).
+
+    Each file goes to the C reader when it is built (:mod:`forensics._native`), else, or if
+    the C reader declines the file, to msgspec. Either way the rows are the same.
+
+    >>> batch = FastBatch()
+    >>> batch.add(b'{"Records":[{"eventTime":"2024-01-01T00:00:00Z","eventName":"X"}]}', "f")
+    1
+    >>> batch.frame().select("event_name", "source_index").row(0)
+    ('X', 0)
+    """
+
+    def __init__(self) -> None:
+        self._builder = _native.new_builder(*_NATIVE_FIELDS)
+        self._native_files: list[str] = []
+        self._native_counts: list[int] = []
+        self._records: list[tuple[list[_Record], str]] = []
+        #: rows added since the last :meth:`frame`
+        self.rows = 0
+
+    @property
+    def files(self) -> int:
+        """Files added since the last :meth:`frame`."""
+        return len(self._native_files) + len(self._records)
+
+    def add(self, data: bytes, source_file: str) -> int:
+        """Take one file's bytes; returns its record count. Raises
+        :class:`FastPathUnsupported` (nothing taken) when the reference normalizer must read it.
+        """
+        _check_head(data)
+        if self._builder is not None:
+            n = self._builder.add(data)
+            if n >= 0:
+                self._native_files.append(source_file)
+                self._native_counts.append(n)
+                self.rows += n
+                return int(n)
+        records = decode_records(data)
+        self._records.append((records, source_file))
+        self.rows += len(records)
+        return len(records)
+
+    def frame(self) -> pl.DataFrame:
+        """The rows of every file taken so far, plus the :data:`REREAD` column (see
+        :func:`records_frame`); the batch starts anew."""
+        frames = []
+        if self._records or not self._native_files:
+            frames.append(records_frame(self._records))
+        if self._native_files:
+            assert self._builder is not None
+            with gc_paused():
+                columns = _native.to_frame(self._builder.finish(), *_NATIVE_NAMES)
+                frame = _assemble_native(columns)
+            frames.append(_with_provenance(frame, self._native_files, self._native_counts))
+        self._records, self._native_files, self._native_counts = [], [], []
+        self.rows = 0
+        return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
 
 
 #: Boolean column of :func:`records_frame`: the row's file must be read again by the reference
@@ -173,13 +243,19 @@ def records_frame(batches: Sequence[tuple[list[_Record], str]]) -> pl.DataFrame:
     records = [r for recs, _ in batches for r in recs]
     with gc_paused():
         frame = _columns(records)
+    return _with_provenance(frame, [f for _, f in batches], [len(recs) for recs, _ in batches])
+
+
+def _with_provenance(frame: pl.DataFrame, files: list[str], counts: list[int]) -> pl.DataFrame:
+    """``source_file`` and ``source_index`` for rows that are ``counts[i]`` records of
+    ``files[i]`` in turn."""
     # each file's name made categorical once, then repeated (not a million strings hashed)
-    files = pl.Series([f for _, f in batches], dtype=pl.String).cast(EVENTS_SCHEMA["source_file"])
-    counts = pl.Series([len(recs) for recs, _ in batches], dtype=pl.Int64)
-    which = pl.int_range(0, files.len(), dtype=pl.UInt32, eager=True).repeat_by(counts).explode()
+    names = pl.Series(files, dtype=pl.String).cast(EVENTS_SCHEMA["source_file"])
+    sizes = pl.Series(counts, dtype=pl.Int64)
+    which = pl.int_range(0, names.len(), dtype=pl.UInt32, eager=True).repeat_by(sizes).explode()
     return frame.with_columns(
-        files.gather(which).alias("source_file"),
-        pl.int_ranges(0, counts).explode().alias("source_index").cast(pl.Int64),
+        names.gather(which).alias("source_file"),
+        pl.int_ranges(0, sizes).explode().alias("source_index").cast(pl.Int64),
     )
 
 
@@ -301,30 +377,58 @@ _IDENT_TABLE: list[pl.DataFrame] = []  # the rows above as a frame (rebuilt when
 _IDENT_MAX = 100_000
 
 
-def _identities(values: Sequence[Raw]) -> tuple[pl.DataFrame, pl.Series]:
-    """The identities parsed so far in this process and, per record, the index of its own
-    (0: unreadable)."""
+def _identity_table() -> tuple[dict[bytes, int], list[tuple[Any, ...]]]:
+    """The memo and its rows (cleared first when the memo has grown past _IDENT_MAX)."""
     if len(_IDENT_MEMO) > _IDENT_MAX:
         _IDENT_MEMO.clear()
         _IDENT_ROWS[:] = [_UNREADABLE]
         _IDENT_TABLE.clear()
-    memo, rows = _IDENT_MEMO, _IDENT_ROWS
+    return _IDENT_MEMO, _IDENT_ROWS
+
+
+def _identity_index(key: bytes) -> int:
+    """Row of the identity whose ``userIdentity`` text is ``key`` (parsed once; 0 when it cannot
+    be parsed); to be called after :func:`_identity_table`."""
+    i = _IDENT_MEMO.get(key)
+    if i is None:
+        try:
+            row = identity_row(msgspec.json.decode(key) if key else None)
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            i = _IDENT_MEMO[key] = 0
+        else:
+            i = _IDENT_MEMO[key] = len(_IDENT_ROWS)
+            _IDENT_ROWS.append(row)
+    return i
+
+
+def _identity_frame() -> pl.DataFrame:
+    """The identities parsed so far in this process as a frame (row i: index i)."""
+    rows = _IDENT_ROWS
+    if not _IDENT_TABLE or _IDENT_TABLE[0].height < len(rows):
+        _IDENT_TABLE[:] = [pl.DataFrame(rows, schema=_IDENTITY_SCHEMA, orient="row")]
+    return _IDENT_TABLE[0]
+
+
+def _identities(values: Sequence[Raw]) -> tuple[pl.DataFrame, pl.Series]:
+    """The identities parsed so far in this process and, per record, the index of its own
+    (0: unreadable)."""
+    memo, _ = _identity_table()
     index = []
     for raw in values:
         key = bytes(raw)
         i = memo.get(key)
-        if i is None:
-            try:
-                row = identity_row(msgspec.json.decode(key) if key else None)
-            except (msgspec.DecodeError, UnicodeDecodeError):
-                i = memo[key] = 0
-            else:
-                i = memo[key] = len(rows)
-                rows.append(row)
-        index.append(i)
-    if not _IDENT_TABLE or _IDENT_TABLE[0].height < len(rows):
-        _IDENT_TABLE[:] = [pl.DataFrame(rows, schema=_IDENTITY_SCHEMA, orient="row")]
-    return _IDENT_TABLE[0], pl.Series("_ident", index, dtype=pl.UInt32)
+        index.append(_identity_index(key) if i is None else i)
+    return _identity_frame(), pl.Series("_ident", index, dtype=pl.UInt32)
+
+
+def _identities_of_texts(texts: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+    """:func:`_identities` for a column of ``userIdentity`` texts: each distinct text is looked
+    up once."""
+    _identity_table()
+    distinct = texts.unique()
+    rows = [_identity_index(t.encode()) for t in distinct.to_list()]
+    index = texts.replace_strict(distinct, pl.Series(rows, dtype=pl.UInt32), return_dtype=pl.UInt32)
+    return _identity_frame(), index.alias("_ident")
 
 
 def _columns(records: list[_Record]) -> pl.DataFrame:
@@ -347,13 +451,78 @@ def _columns(records: list[_Record]) -> pl.DataFrame:
         texts = _raw_texts(columns[_POS[field]])
         if texts is not None:
             raw[f"_x_{field}"] = texts
-    extras = [col for col in raw if col.startswith("_x_")]
     idents, index = _identities(columns[_POS["userIdentity"]])
     resources = _resources_column(columns[_POS["resources"]])
     del columns
+    return _assemble(
+        pl.concat([frame, pl.DataFrame(raw, height=n)], how="horizontal"),
+        list(raw),
+        idents,
+        index,
+        resources,
+    )
+
+
+# The C reader's fields (record field names, by kind) and the columns they become.
+_KINDS = _Record.__annotations__  # field -> its type's text (annotations are not evaluated)
+_STR_FIELDS = tuple(f for f, t in _KINDS.items() if t == "str | None")
+_BOOL_FIELDS = tuple(f for f, t in _KINDS.items() if t == "bool | None")
+_RAW_FIELDS = tuple(f for f, t in _KINDS.items() if t == "Raw")
+assert len(_STR_FIELDS) + len(_BOOL_FIELDS) + len(_RAW_FIELDS) + 1 == len(_KINDS)  # +resources
+_NATIVE_FIELDS = (
+    _STR_FIELDS,
+    _BOOL_FIELDS,
+    _RAW_FIELDS,
+    "resources",
+    tuple(_Resource.__struct_fields__),
+    "eventTime",
+)
+_COLUMN_OF = {
+    **{field: col for col, field in (*_TEXT_FIELDS, *_JSON_FIELDS)},
+    **{field: f"_x_{field}" for field in _EXTRA_FIELDS},
+    "eventTime": "_event_time_text",
+    "userIdentity": "_user_identity",
+}
+_NATIVE_NAMES = (
+    [_COLUMN_OF[f] for f in _STR_FIELDS],
+    [_COLUMN_OF[f] for f in _BOOL_FIELDS],
+    [_COLUMN_OF[f] for f in _RAW_FIELDS],
+    "resources",
+    ("arn", "account_id", "type"),
+)
+
+
+def _assemble_native(columns: pl.DataFrame) -> pl.DataFrame:
+    """:func:`_columns` for the frame of the C reader (:func:`forensics._native.to_frame`)."""
+    n = columns.height
+    missing = [  # raw columns no record had ("" all along)
+        pl.repeat("", n, dtype=pl.String, eager=True).alias(col)
+        for col in ("_user_identity", *(col for col, _ in _JSON_FIELDS))
+        if col not in columns.columns
+    ]
+    columns = columns.with_columns(missing)
+    idents, index = _identities_of_texts(columns.get_column("_user_identity"))
+    frame = columns.drop("_user_identity", "resources")
+    raw = [col for col, _ in _JSON_FIELDS]
+    raw += [f"_x_{f}" for f in _EXTRA_FIELDS if f"_x_{f}" in frame.columns]  # sorted, as keys
+    return _assemble(frame, raw, idents, index, columns.get_column("resources"))
+
+
+def _assemble(
+    frame: pl.DataFrame,
+    raw: list[str],
+    idents: pl.DataFrame,
+    index: pl.Series,
+    resources: pl.Series,
+) -> pl.DataFrame:
+    """Rows of the events table plus :data:`REREAD`, from the record's text and boolean
+    columns, ``_event_time_text``, the raw JSON text columns ``raw`` (``""`` where absent; the
+    JSON fields' columns and the ``_x_<field>`` columns of the extra fields some record has),
+    the identity table with each row's index into it, and ``resources``."""
+    extras = [col for col in raw if col.startswith("_x_")]
     invalid = [pl.col(c).is_null() for c in raw]  # not UTF-8: re-read
     frame = pl.concat(
-        [frame, pl.DataFrame(raw, height=n), idents[index], resources.to_frame()],
+        [frame, idents[index], resources.to_frame()],
         how="horizontal",
     ).with_columns(
         *(_json_value(pl.col(col)).alias(col) for col, _ in _JSON_FIELDS),

@@ -25,7 +25,7 @@ import polars as pl
 
 from forensics._cache import Cache, default_cache_root
 from forensics._errors import CorruptFileError, LoadError
-from forensics._fast import FastPathUnsupported, decode_records, decode_records_file
+from forensics._fast import FastBatch, FastPathUnsupported, decode_records_file
 from forensics._normalize import TIME_FALLBACKS, normalize_records
 from forensics._parallel import read_files, start_workers
 from forensics._report import LoadReport
@@ -61,7 +61,6 @@ class FilePart:
     nested: int = 0
     nested_at: str | None = None
     notes: list[str] = field(default_factory=list)
-    fast_records: Any = None  # typed records awaiting a batched frame (never stored)
 
 
 def read_file(
@@ -69,16 +68,16 @@ def read_file(
     *,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     fast: bool = True,
-    defer_fast: bool = False,
+    batch: FastBatch | None = None,
 ) -> FilePart:
     """Read one file into rows of the events table; never raises for a bad file.
 
     Every problem becomes ``FilePart.failure`` (a reason naming what is wrong): unreadable
     bytes, truncated/corrupt gzip, the size cap, invalid JSON, JSON that holds no CloudTrail.
 
-    ``fast=False`` forces the reference normalizer. With ``defer_fast=True`` a file the fast
-    decoder accepts comes back as ``fast_records`` (typed records, no frame yet) so that the
-    caller can build the rows of many files at once (:func:`forensics._fast.records_frame`).
+    ``fast=False`` forces the reference normalizer. With a ``batch``, a file the fast path
+    accepts goes into it (``frame`` stays None, ``records`` is counted) so that the caller can
+    build the rows of many files at once (:meth:`forensics._fast.FastBatch.frame`).
     """
     part = FilePart(ref.path)
     if ref.is_digest:
@@ -91,9 +90,8 @@ def read_file(
         return part
     if fast:
         try:
-            if defer_fast:
-                part.fast_records = decode_records(data)  # rows are built per batch of files
-                part.records = len(part.fast_records)
+            if batch is not None:
+                part.records = batch.add(data, ref.path)  # rows are built per batch of files
             else:
                 part.frame = decode_records_file(data, ref.path)
                 part.records = part.frame.height

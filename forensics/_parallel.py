@@ -115,19 +115,17 @@ def _read_chunk(
     ipc_path: str | None,
     keep_frame: bool,
 ) -> ChunkResult:
-    from forensics._fast import REREAD, records_frame
+    from forensics._fast import REREAD, FastBatch
     from forensics._loader import read_file
 
     result = ChunkResult(pid=os.getpid())
     frames: list[pl.DataFrame] = []
-    batch: list[tuple[Any, str]] = []
-    batch_rows = 0
+    batch = FastBatch()
 
     def flush() -> None:
-        nonlocal batch, batch_rows
-        if not batch:
+        if not batch.files:
             return
-        frame = records_frame(batch)
+        frame = batch.frame()
         bad = frame.filter(pl.col(REREAD)).get_column("source_file").unique()
         frame = frame.drop(REREAD)
         if bad.len():  # unusual times, invalid UTF-8: the reference normalizer reads those files
@@ -143,19 +141,14 @@ def _read_chunk(
                         frames.append(redo.frame)
                         redo.frame = None
         frames.append(frame)
-        batch, batch_rows = [], 0
 
     for ref in refs:
-        part = read_file(ref, max_file_bytes=max_file_bytes, defer_fast=True)
-        if part.fast_records is not None:
-            batch.append((part.fast_records, ref.path))
-            batch_rows += len(part.fast_records)
-            part.fast_records = None
-        elif part.frame is not None and part.frame.height:
+        part = read_file(ref, max_file_bytes=max_file_bytes, batch=batch)
+        if part.frame is not None and part.frame.height:
             frames.append(part.frame)
         part.frame = None
         result.parts.append(part)
-        if batch_rows >= _FLUSH_ROWS:
+        if batch.rows >= _FLUSH_ROWS:
             flush()
     flush()
     frame = (
