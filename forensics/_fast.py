@@ -180,8 +180,9 @@ class FastBatch:
     ('X', 0)
     """
 
-    def __init__(self) -> None:
-        self._builder = _native.new_builder(*_NATIVE_FIELDS)
+    def __init__(self, native: bool = True) -> None:
+        """``native=False``: msgspec only, even where the C reader is built (comparisons)."""
+        self._builder = _native.new_builder(*_NATIVE_FIELDS) if native else None
         self._native_files: list[str] = []
         self._native_counts: list[int] = []
         self._records: list[tuple[list[_Record], str]] = []
@@ -192,6 +193,11 @@ class FastBatch:
     def files(self) -> int:
         """Files added since the last :meth:`frame`."""
         return len(self._native_files) + len(self._records)
+
+    @property
+    def native_files(self) -> int:
+        """Of :attr:`files`, those the C reader took."""
+        return len(self._native_files)
 
     def add(self, data: bytes, source_file: str) -> int:
         """Take one file's bytes; returns its record count. Raises
@@ -428,7 +434,8 @@ def _identities_of_texts(texts: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     distinct = texts.unique()
     rows = [_identity_index(t.encode()) for t in distinct.to_list()]
     index = texts.replace_strict(distinct, pl.Series(rows, dtype=pl.UInt32), return_dtype=pl.UInt32)
-    return _identity_frame(), index.alias("_ident")
+    # (an empty column comes back as String whatever return_dtype says)
+    return _identity_frame(), index.cast(pl.UInt32).alias("_ident")
 
 
 def _columns(records: list[_Record]) -> pl.DataFrame:

@@ -10,43 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import forensics as fx
 from forensics._normalize import normalize_records, text
 from forensics._schema import JSON_TEXT_COLUMNS
-from forensics.sources._formats import FileProblem, extract_records, looks_like_record, read_bytes
+from forensics.sources._formats import looks_like_record
 
 SETTINGS = settings(
     max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-
-#: A few records per source, so every source's shapes are mutated.
-PER_SOURCE = 40
-
-
-@pytest.fixture(scope="module")
-def real_records(external) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for source in sorted(p for p in external.iterdir() if p.is_dir()):
-        found: list[dict[str, Any]] = []
-        for path in sorted(source.rglob("*")):
-            if not path.is_file() or path.suffix in (".md", ".yml", ".yaml", ".py", ".upstream"):
-                continue
-            try:
-                found.extend(extract_records(read_bytes(str(path)), str(path)).records)
-            except FileProblem:
-                continue
-            if len(found) >= PER_SOURCE:
-                break
-        out.extend(found[:PER_SOURCE])
-    assert len(out) > 200
-    return out
-
 
 def _deep(depth: int) -> Any:
     value: Any = "bottom"
