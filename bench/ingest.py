@@ -2,7 +2,8 @@
 
     python bench/ingest.py [--events 1000000] [--runs 3] [--data DIR] [--skip-pandas]
 
-Prints events/s and peak RSS for: fx.load cold (no cache), DuckDB's fastest route for this input
+Prints events/s and peak RSS for: fx.load cold (no cache; with the C reader, then without it),
+DuckDB's fastest route for this input
 (read_json_objects + json_extract('$.Records[*]') + json_transform), pandas json_normalize; then
 the first load that writes the Parquet cache (timed until the trail is returned; its merged table
 is finished in a background thread, which the process waits for before it exits, untimed),
@@ -86,6 +87,13 @@ def _cleanup():
         _POOL.shutdown(wait=True)
 """
 
+# The same load on the pure-Python path (msgspec), as on a machine where the C reader could
+# not be built.
+FX_COLD_PURE = """
+import os
+os.environ["FORENSICS_PURE_PYTHON"] = "1"
+""" + FX_COLD
+
 FX_FIRST_CACHE = """
 import shutil, forensics as fx
 shutil.rmtree('{cache}', ignore_errors=True)
@@ -147,6 +155,11 @@ def main() -> None:
     cache = root.parent / f"{root.name}.cache"
     stats = corpus_stats(root)
     print(f"trail: {root} — {stats['files']:,} files, {stats['gz_bytes'] / 1e6:.1f} MB gzip")
+    from forensics import _native
+
+    if not _native.available():
+        print("NOTE: the C reader is not built (or FORENSICS_PURE_PYTHON is set): "
+              "both fx.load cold rows measure the pure-Python path")
 
     import polars as pl
 
@@ -163,6 +176,8 @@ def main() -> None:
     fmt = {"root": str(root), "cache": str(cache), "principal": principal}
     results = [
         measure("fx.load cold (cache=False)", FX_COLD.format(**fmt), args.runs),
+        measure("fx.load cold, pure Python (no C reader)", FX_COLD_PURE.format(**fmt),
+                args.runs),
         measure("DuckDB read_json_objects+json_transform", DUCKDB.replace("{root}", str(root)),
                 args.runs),
     ]

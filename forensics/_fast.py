@@ -1,15 +1,19 @@
-"""The fast path for S3-delivered ``{"Records": [...]}`` files: typed decoding with msgspec.
+"""The fast path for S3-delivered ``{"Records": [...]}`` files.
 
-Only the fields the events table needs are declared; ``requestParameters``, ``responseElements``,
-``additionalEventData`` and the known extra fields are kept as ``msgspec.Raw`` (their original text
-goes straight into a column, never parsed). ``userIdentity`` is read as raw text too and turned
-into the identity columns by :func:`forensics._normalize.identity_row`, memoised on that text:
-the same caller makes many calls, so each distinct identity is parsed once.
+Two readers give the same rows. The C reader (:mod:`forensics._native`, built from
+``_records_c.c`` when a compiler is there at install) turns whole files into column buffers.
+msgspec is the pure-Python reader and the fallback: typed decoding that declares only the fields
+the events table needs; ``requestParameters``, ``responseElements``, ``additionalEventData``
+and the known extra fields are kept as ``msgspec.Raw`` (their original text goes straight into
+a column, never parsed). Either way ``userIdentity`` is kept as raw text too and turned into the
+identity columns by :func:`forensics._normalize.identity_row`, memoised on that text: the same
+caller makes many calls, so each distinct identity is parsed once.
 
-Anything the typed decoder does not accept (an unknown top-level field, a field of the wrong
-type, a pretty-printed file) raises :class:`FastPathUnsupported`, and the caller reads that file
-with the reference normalizer instead. Both produce the same rows (a test checks it on every
-external sample).
+Anything the C reader does not accept goes to msgspec; anything msgspec does not accept (an
+unknown top-level field, a field of the wrong type, a pretty-printed file) raises
+:class:`FastPathUnsupported`, and the caller reads that file with the reference normalizer
+instead. All three produce the same rows (tests check it on every external sample, and on
+mutated records).
 """
 
 from __future__ import annotations

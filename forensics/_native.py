@@ -6,6 +6,9 @@ msgspec for every file it declines (and for everything when it is missing). Both
 rows: tests compare them on every external sample and on generated and mutated records.
 
 ``FORENSICS_PURE_PYTHON=1`` in the environment turns the C reader off (for comparisons).
+
+pyarrow (which brings numpy, ~0.2 s) is imported at the first conversion, not with the package:
+``import forensics`` stays light; worker processes have it preloaded.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import os
 from typing import Any
 
 import polars as pl
-import pyarrow as pa
 
 try:
     from forensics import _records_c
@@ -49,7 +51,9 @@ def new_builder(
     return _records_c.Builder(text, bools, raw, resources, resource_fields, time)
 
 
-def _strings(n: int, buffers: tuple[bytes, bytes, bytes | None, int]) -> pa.Array:
+def _strings(n: int, buffers: tuple[bytes, bytes, bytes | None, int]) -> Any:
+    import pyarrow as pa
+
     offsets, data, validity, nulls = buffers
     return pa.Array.from_buffers(
         pa.large_string(),
@@ -72,6 +76,8 @@ def to_frame(
     absent; a raw column whose every row is absent is left out), and ``resources`` as a list of
     structs (null where absent or null).
     """
+    import pyarrow as pa
+
     n, texts, flags, raws, res = finished
     arrays: list[pa.Array] = []
     names: list[str] = []

@@ -237,7 +237,8 @@ def _pool(workers: int) -> ProcessPoolExecutor:
         if _POOL is not None:
             _POOL.shutdown(wait=False, cancel_futures=True)
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["forensics._loader"])
+        # pyarrow: the C reader's columns are converted with it (imported lazily elsewhere)
+        ctx.set_forkserver_preload(["forensics._loader", "pyarrow"])
         _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
         _POOL_SIZE = workers
     return _POOL

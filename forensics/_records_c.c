@@ -371,7 +371,8 @@ typedef struct {
 
 typedef struct {
     PyObject_HEAD
-    PyObject *names; /* tuple of the four name tuples, kept alive */
+    PyObject *names; /* the field names given to __init__, kept alive (fields point into them) */
+    int ready;       /* __init__ completed */
     Field fields[MAX_FIELDS];
     int n_fields, n_text, n_bool, n_raw;
     int time_field; /* index in fields of the field that must hold text (eventTime) */
@@ -464,7 +465,7 @@ static int Builder_init(Builder *self, PyObject *args, PyObject *kwds) {
                                      &PyTuple_Type, &bools, &PyTuple_Type, &raw, &res_name,
                                      &PyTuple_Type, &res_fields, &time_name))
         return -1;
-    if (self->names != NULL) {
+    if (self->names != NULL || self->ready) {
         PyErr_SetString(PyExc_RuntimeError, "Builder is already initialised");
         return -1;
     }
@@ -513,6 +514,7 @@ static int Builder_init(Builder *self, PyObject *args, PyObject *kwds) {
         PyErr_NoMemory();
         return -1;
     }
+    self->ready = 1;
     return 0;
 }
 
@@ -794,7 +796,7 @@ static int read_file_records(Builder *b, Ptr p, Ptr end, Py_ssize_t *count) {
 }
 
 static PyObject *Builder_add(Builder *self, PyObject *arg) {
-    if (self->names == NULL) {
+    if (!self->ready) {
         PyErr_SetString(PyExc_RuntimeError, "Builder is not initialised");
         return NULL;
     }
@@ -858,7 +860,7 @@ static PyObject *strcol_out(const StrCol *c, int with_validity) {
 
 /* finish() -> (rows, texts, bools, raws, resources) as Arrow-layout buffers; starts anew. */
 static PyObject *Builder_finish(Builder *self, PyObject *Py_UNUSED(ignored)) {
-    if (self->names == NULL) {
+    if (!self->ready) {
         PyErr_SetString(PyExc_RuntimeError, "Builder is not initialised");
         return NULL;
     }

@@ -139,6 +139,33 @@ def test_values_read_exactly():
     assert frame.get_column("source_index").to_list() == [0, 1, 2]
 
 
+@pytest.mark.parametrize(
+    "number", [b"1e999", b"-1e-999", b"1" + b"0" * 60, b"-0", b"0e0", b"1E+2", b"0.5e-3"]
+)
+def test_numbers_are_kept_as_written(number):
+    data = (
+        b'{"Records":[{"eventTime":"2024-01-01T00:00:00Z","requestParameters":{"n":'
+        + number
+        + b'},"apiVersion":'
+        + number
+        + b"}]}"
+    )
+    assert _same_or_declined(data)
+    row = _c(data).row(0, named=True)  # type: ignore[union-attr]
+    assert row["request_parameters"] == '{"n":' + number.decode() + "}"
+    assert row["extra"] == '{"apiVersion":' + number.decode() + "}"
+
+
+def test_a_builder_that_failed_to_initialise_is_not_used():
+    from forensics import _records_c
+
+    with pytest.raises(ValueError, match="time field"):
+        _records_c.Builder(("a",), (), (), "resources", ("x", "y", "z"), "missing")
+    half = _records_c.Builder.__new__(_records_c.Builder)
+    with pytest.raises(RuntimeError, match="not initialised"):
+        half.add(b'{"Records":[]}')
+
+
 def test_an_empty_records_list_and_whitespace_between_tokens():
     assert _same_or_declined(b'{"Records":[]}')
     spaced = b'{"Records" : [ {"eventTime" : "2024-01-01T00:00:00Z" , "readOnly" : true } ] }\n'

@@ -42,7 +42,10 @@ def _records_files(root: Path) -> list[Path]:
     return out
 
 
-def test_fast_path_matches_reference_on_external_records_files(external):
+@pytest.mark.parametrize("pure_python", [False, True], ids=["C reader", "msgspec"])
+def test_fast_path_matches_reference_on_external_records_files(external, pure_python, monkeypatch):
+    if pure_python:
+        monkeypatch.setenv("FORENSICS_PURE_PYTHON", "1")
     files = _records_files(external / "invictus-ir-aws_dataset")
     assert len(files) == 55
     used_fast = 0
