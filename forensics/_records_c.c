@@ -301,6 +301,20 @@ static inline Ptr scan_literal(Ptr p, Ptr end, const char *lit, size_t n) {
     return p + n;
 }
 
+/* After a member or an element: the closing byte (*pp moves past it; returns 1), or ',' (*pp
+ * moves past it and the whitespace after: more follow; returns 0), or neither (returns -1). */
+static inline int next_item(Ptr *pp, Ptr end, unsigned char close) {
+    Ptr p = skip_ws(*pp, end);
+    if (p >= end) return -1;
+    if (*p == close) {
+        *pp = p + 1;
+        return 1;
+    }
+    if (*p != ',') return -1;
+    *pp = skip_ws(p + 1, end);
+    return 0;
+}
+
 /* Any JSON value at p (after whitespace); returns the byte after it or NULL. */
 static Ptr skip_value(Ptr p, Ptr end, int depth) {
     if (p >= end) return NULL;
@@ -322,11 +336,9 @@ static Ptr skip_value(Ptr p, Ptr end, int depth) {
                 p = skip_ws(p + 1, end);
                 p = skip_value(p, end, depth + 1);
                 if (p == NULL) return NULL;
-                p = skip_ws(p, end);
-                if (p >= end) return NULL;
-                if (*p == '}') return p + 1;
-                if (*p != ',') return NULL;
-                p = skip_ws(p + 1, end);
+                int closed = next_item(&p, end, '}');
+                if (closed < 0) return NULL;
+                if (closed) return p;
             }
         }
         case '[': {
@@ -336,11 +348,9 @@ static Ptr skip_value(Ptr p, Ptr end, int depth) {
             for (;;) {
                 p = skip_value(p, end, depth + 1);
                 if (p == NULL) return NULL;
-                p = skip_ws(p, end);
-                if (p >= end) return NULL;
-                if (*p == ']') return p + 1;
-                if (*p != ',') return NULL;
-                p = skip_ws(p + 1, end);
+                int closed = next_item(&p, end, ']');
+                if (closed < 0) return NULL;
+                if (closed) return p;
             }
         }
         default:
@@ -573,11 +583,9 @@ static int read_resource(Builder *b, Ptr *pp, Ptr end) {
             } else {
                 return REJECT;
             }
-            p = skip_ws(p, end);
-            if (p >= end) return REJECT;
-            if (*p == '}') { p++; break; }
-            if (*p != ',') return REJECT;
-            p = skip_ws(p + 1, end);
+            int closed = next_item(&p, end, '}');
+            if (closed < 0) return REJECT;
+            if (closed) break;
         }
     }
     for (int i = 0; i < N_RES_FIELDS; i++) {
@@ -613,11 +621,12 @@ static int read_resources(Builder *b, Ptr *pp, Ptr end, int *present) {
     for (;;) {
         int rc = read_resource(b, &p, end);
         if (rc != OK) return rc;
-        p = skip_ws(p, end);
-        if (p >= end) return REJECT;
-        if (*p == ']') { *pp = p + 1; return OK; }
-        if (*p != ',') return REJECT;
-        p = skip_ws(p + 1, end);
+        int closed = next_item(&p, end, ']');
+        if (closed < 0) return REJECT;
+        if (closed) {
+            *pp = p;
+            return OK;
+        }
     }
 }
 
@@ -686,11 +695,9 @@ static int read_record(Builder *b, Ptr *pp, Ptr end) {
                 break;
             }
         }
-        p = skip_ws(p, end);
-        if (p >= end) return REJECT;
-        if (*p == '}') { p++; break; }
-        if (*p != ',') return REJECT;
-        p = skip_ws(p + 1, end);
+        int closed = next_item(&p, end, '}');
+        if (closed < 0) return REJECT;
+        if (closed) break;
     }
     if (seen[b->time_field].state != 2) return REJECT; /* eventTime missing or null */
     for (int i = 0; i < b->n_fields; i++) {
@@ -780,11 +787,9 @@ static int read_file_records(Builder *b, Ptr p, Ptr end, Py_ssize_t *count) {
         for (;;) {
             int rc = read_record(b, &p, end);
             if (rc != OK) return rc;
-            p = skip_ws(p, end);
-            if (p >= end) return REJECT;
-            if (*p == ']') { p++; break; }
-            if (*p != ',') return REJECT;
-            p = skip_ws(p + 1, end);
+            int closed = next_item(&p, end, ']');
+            if (closed < 0) return REJECT;
+            if (closed) break;
         }
     }
     p = skip_ws(p, end);
