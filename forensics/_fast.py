@@ -35,7 +35,7 @@ from forensics._normalize import (
     identity_row,
     parse_time_series,
 )
-from forensics._schema import EVENTS_SCHEMA, conform
+from forensics._schema import EVENTS_SCHEMA, RESOURCE_DTYPE, conform
 
 __all__ = [
     "FastBatch",
@@ -275,6 +275,8 @@ _IDENTITY_SCHEMA = {
 
 
 _POS = {name: i for i, name in enumerate(_Record.__struct_fields__)}
+#: the struct fields of a ``resources`` item, as the table names them (arn, account_id, type)
+_RESOURCE_COLUMNS = tuple(f.name for f in RESOURCE_DTYPE.inner.fields)  # type: ignore[union-attr]
 
 
 def _resources_column(values: tuple[list[_Resource] | None, ...]) -> pl.Series:
@@ -387,18 +389,18 @@ _IDENT_TABLE: list[pl.DataFrame] = []  # the rows above as a frame (rebuilt when
 _IDENT_MAX = 100_000
 
 
-def _identity_table() -> tuple[dict[bytes, int], list[tuple[Any, ...]]]:
-    """The memo and its rows (cleared first when the memo has grown past _IDENT_MAX)."""
+def _identity_memo() -> dict[bytes, int]:
+    """The memo, emptied first (with its rows) when it has grown past _IDENT_MAX."""
     if len(_IDENT_MEMO) > _IDENT_MAX:
         _IDENT_MEMO.clear()
         _IDENT_ROWS[:] = [_UNREADABLE]
         _IDENT_TABLE.clear()
-    return _IDENT_MEMO, _IDENT_ROWS
+    return _IDENT_MEMO
 
 
 def _identity_index(key: bytes) -> int:
     """Row of the identity whose ``userIdentity`` text is ``key`` (parsed once; 0 when it cannot
-    be parsed); to be called after :func:`_identity_table`."""
+    be parsed); to be called after :func:`_identity_memo`."""
     i = _IDENT_MEMO.get(key)
     if i is None:
         try:
@@ -422,7 +424,7 @@ def _identity_frame() -> pl.DataFrame:
 def _identities(values: Sequence[Raw]) -> tuple[pl.DataFrame, pl.Series]:
     """The identities parsed so far in this process and, per record, the index of its own
     (0: unreadable)."""
-    memo, _ = _identity_table()
+    memo = _identity_memo()
     index = []
     for raw in values:
         key = bytes(raw)
@@ -434,7 +436,7 @@ def _identities(values: Sequence[Raw]) -> tuple[pl.DataFrame, pl.Series]:
 def _identities_of_texts(texts: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     """:func:`_identities` for a column of ``userIdentity`` texts: each distinct text is looked
     up once."""
-    _identity_table()
+    _identity_memo()
     distinct = texts.unique()
     rows = [_identity_index(t.encode()) for t in distinct.to_list()]
     index = texts.replace_strict(distinct, pl.Series(rows, dtype=pl.UInt32), return_dtype=pl.UInt32)
@@ -499,7 +501,7 @@ _NATIVE_NAMES = (
     [_COLUMN_OF[f] for f in _BOOL_FIELDS],
     [_COLUMN_OF[f] for f in _RAW_FIELDS],
     "resources",
-    ("arn", "account_id", "type"),
+    _RESOURCE_COLUMNS,
 )
 
 
