@@ -43,15 +43,15 @@ lab: $(STAMP) $(SAMPLE)/.complete
 # written first, by one process and with the notebooks' own path (the cache is keyed by the path
 # as given): two kernels filling it at once race (one prunes the parts the other reads).
 test: $(STAMP) $(SAMPLE)/.complete
-	$(BIN)/ruff check forensics tests bench
+	$(BIN)/ruff check forensics tests bench tools
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
 	cd notebooks && ../$(BIN)/forensics load ../$(SAMPLE) >/dev/null
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -p no:cacheprovider \
 		--nbval-lax --nbval-current-env notebooks/
 
 lint: $(STAMP)
-	$(BIN)/ruff check forensics tests bench
-	$(BIN)/ruff format --check forensics tests bench
+	$(BIN)/ruff check forensics tests bench tools
+	$(BIN)/ruff format --check forensics tests bench tools
 
 bench: $(STAMP)
 	set -e; for f in bench/[a-z]*.py; do echo "== $$f"; $(BIN)/python $$f; done
