@@ -634,7 +634,7 @@ static int read_resources(Builder *b, Ptr *pp, Ptr end, int *present) {
 static int read_record(Builder *b, Ptr *pp, Ptr end) {
     Ptr p = *pp;
     Seen *seen = b->seen;
-    int res_present = 0, res_seen = 0, prev = b->n_fields;
+    int res_present = 0, prev = b->n_fields;
     memset(seen, 0, sizeof(Seen) * (size_t)b->n_fields);
     if (p >= end || *p != '{') return REJECT;
     p = skip_ws(p + 1, end);
@@ -649,7 +649,7 @@ static int read_record(Builder *b, Ptr *pp, Ptr end) {
         prev = i;
         Field *f = &b->fields[i];
         Seen *s = &seen[i];
-        if (s->state || (f->kind == K_RESOURCES && res_seen)) return REJECT; /* repeated */
+        if (s->state) return REJECT; /* repeated */
         p = skip_ws(after, end);
         if (p >= end || *p != ':') return REJECT;
         p = skip_ws(p + 1, end);
@@ -690,7 +690,6 @@ static int read_record(Builder *b, Ptr *pp, Ptr end) {
             case K_RESOURCES: {
                 int rc = read_resources(b, &p, end, &res_present);
                 if (rc != OK) return rc;
-                res_seen = 1;
                 s->state = 2;
                 break;
             }
@@ -829,8 +828,9 @@ static PyObject *bytes_of(const Buf *b) {
     return PyBytes_FromStringAndSize(b->len ? b->p : "", (Py_ssize_t)b->len);
 }
 
-/* Arrow validity bitmap (LSB first) of one byte a row; None when every row is valid. */
-static PyObject *bitmap_of(const Buf *flags, uint8_t true_value, int64_t *set) {
+/* Arrow bitmap (LSB first) of one byte a row: bit i set where flags[i] >= at_least; *set
+ * counts the bits set. */
+static PyObject *bitmap_of(const Buf *flags, uint8_t at_least, int64_t *set) {
     size_t n = flags->len;
     PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((n + 7) / 8));
     if (out == NULL) return NULL;
@@ -839,7 +839,7 @@ static PyObject *bitmap_of(const Buf *flags, uint8_t true_value, int64_t *set) {
     const unsigned char *f = (const unsigned char *)flags->p;
     int64_t count = 0;
     for (size_t i = 0; i < n; i++)
-        if (f[i] == true_value) {
+        if (f[i] >= at_least) {
             bits[i >> 3] |= (unsigned char)(1u << (i & 7));
             count++;
         }
@@ -883,15 +883,10 @@ static PyObject *Builder_finish(Builder *self, PyObject *Py_UNUSED(ignored)) {
         PyTuple_SET_ITEM(raws, i, t);
     }
     for (int i = 0; i < self->n_bool; i++) {
-        /* stored as 0 null, 1 false, 2 true */
+        /* stored as 0 null, 1 false, 2 true: valid where >= 1, true where >= 2 */
         Buf *f = &self->bools[i];
         int64_t n_valid = 0, n_true = 0;
-        Buf valid = {0};
-        if (buf_reserve(&valid, f->len) < 0) { PyErr_NoMemory(); goto done; }
-        for (size_t j = 0; j < f->len; j++) valid.p[j] = f->p[j] ? 1 : 0;
-        valid.len = f->len;
-        PyObject *vbits = bitmap_of(&valid, 1, &n_valid);
-        buf_free(&valid);
+        PyObject *vbits = bitmap_of(f, 1, &n_valid);
         PyObject *tbits = vbits ? bitmap_of(f, 2, &n_true) : NULL;
         if (tbits == NULL) { Py_XDECREF(vbits); goto done; }
         PyObject *t = Py_BuildValue("(NNL)", tbits, vbits, (long long)((int64_t)f->len - n_valid));
