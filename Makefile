@@ -18,7 +18,7 @@ JOBS ?= 2
 
 env: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py constraints.txt forensics/_records_c.c
+$(STAMP): pyproject.toml setup.py constraints.txt forensics/ingest/_records_c.c
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip uv
 	$(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt -e '.[dev,bench]'
@@ -44,6 +44,7 @@ lab: $(STAMP) $(SAMPLE)/.complete
 # as given): two kernels filling it at once race (one prunes the parts the other reads).
 test: $(STAMP) $(SAMPLE)/.complete
 	$(BIN)/ruff check forensics tests bench tools
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
 	cd notebooks && ../$(BIN)/forensics load ../$(SAMPLE) >/dev/null
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -p no:cacheprovider \
@@ -51,6 +52,7 @@ test: $(STAMP) $(SAMPLE)/.complete
 
 lint: $(STAMP)
 	$(BIN)/ruff check forensics tests bench tools
+	$(BIN)/lint-imports
 	$(BIN)/ruff format --check forensics tests bench tools
 
 bench: $(STAMP)

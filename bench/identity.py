@@ -20,7 +20,7 @@ from pathlib import Path
 import polars as pl
 
 import forensics as fx
-from forensics._normalize import normalize_records
+from forensics.ingest._normalize import normalize_records
 
 #: Days of activity in the generated trail.
 DAYS = 7

@@ -81,7 +81,7 @@ import forensics as fx
 #--timed--
 t = fx.load('{root}', cache=False)
 RESULT = [len(t), t.report.worker_peak_rss_mb]
-from forensics._parallel import _POOL
+from forensics.ingest._parallel import _POOL
 def _cleanup():
     if _POOL is not None:
         _POOL.shutdown(wait=True)
@@ -100,9 +100,9 @@ shutil.rmtree('{cache}', ignore_errors=True)
 #--timed--
 t = fx.load('{root}', cache_dir='{cache}')
 RESULT = [len(t), t.report.worker_peak_rss_mb]
-from forensics._parallel import _POOL
+from forensics.ingest._parallel import _POOL
 def _cleanup():
-    from forensics._loader import wait_for_cache
+    from forensics.ingest._loader import wait_for_cache
     wait_for_cache()
     if _POOL is not None:
         _POOL.shutdown(wait=True)
@@ -155,7 +155,7 @@ def main() -> None:
     cache = root.parent / f"{root.name}.cache"
     stats = corpus_stats(root)
     print(f"trail: {root} — {stats['files']:,} files, {stats['gz_bytes'] / 1e6:.1f} MB gzip")
-    from forensics import _native
+    from forensics.ingest import _native
 
     if not _native.available():
         print("NOTE: the C reader is not built (or FORENSICS_PURE_PYTHON is set): "

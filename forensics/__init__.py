@@ -16,10 +16,9 @@ from forensics._errors import (
     PrincipalError,
     SourceError,
 )
-from forensics._loader import load
-from forensics._report import LoadReport
 from forensics._schema import COLUMNS, EVENTS_SCHEMA
 from forensics._trail import Trail
+from forensics.ingest import LoadReport, load
 
 __version__ = "0.1.0"
 
@@ -27,8 +26,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "blast_radius": ("forensics.blast", "blast_radius"),
     "BlastRadius": ("forensics.blast", "BlastRadius"),
-    "lookup_events": ("forensics.sources._lookup", "lookup_events"),
-    "load_cloudwatch": ("forensics.sources._cloudwatch", "load_cloudwatch"),
+    "lookup_events": ("forensics.ingest._remote", "lookup_events"),
+    "load_cloudwatch": ("forensics.ingest._remote", "load_cloudwatch"),
     "charts": ("forensics.charts", None),
     "ui": ("forensics.ui", None),
     "export": ("forensics.export", None),

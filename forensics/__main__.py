@@ -1,5 +1,5 @@
 import sys
 
-from forensics._cli import main
+from forensics.cli import main
 
 sys.exit(main())

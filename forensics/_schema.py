@@ -10,10 +10,13 @@ spells out a column's dtype. One row per CloudTrail record, sorted by ``event_ti
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 import polars as pl
 
 __all__ = [
     "COLUMNS",
+    "DENIED_CODES",
     "EVENTS_SCHEMA",
     "JSON_TEXT_COLUMNS",
     "RECORD_FIELDS",
@@ -21,6 +24,8 @@ __all__ = [
     "TIME_DTYPE",
     "conform",
     "empty_events",
+    "is_denied",
+    "to_utc",
 ]
 
 TIME_DTYPE = pl.Datetime("us", "UTC")
@@ -131,4 +136,60 @@ def conform(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
     return frame.select(
         (pl.col(c) if c in names else pl.lit(None)).cast(dtype).alias(c)
         for c, dtype in EVENTS_SCHEMA.items()
+    )
+
+
+# -- values: how a bound given by a user and an error code are read ---------------------------
+def to_utc(value: datetime | date | str | None) -> datetime | None:
+    """A bound given by a user, as an aware UTC datetime (naive values are taken as UTC).
+
+    >>> to_utc("2024-01-02T03:04:05Z").isoformat()
+    '2024-01-02T03:04:05+00:00'
+    >>> to_utc("2024-01-02").isoformat()
+    '2024-01-02T00:00:00+00:00'
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        raw = value.strip()
+        if raw.endswith(("Z", "z")):
+            raw = raw[:-1] + "+00:00"
+        try:
+            value = datetime.fromisoformat(raw)
+        except ValueError as exc:
+            raise ValueError(
+                f"cannot read {value!r} as a time; use ISO 8601, e.g. '2024-01-02T03:04:05Z'"
+            ) from exc
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(
+            UTC
+        )
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    raise TypeError(f"expected a datetime, date or ISO string, got {type(value).__name__}")
+
+
+DENIED_CODES = (
+    "AccessDenied",
+    "AccessDeniedException",
+    "Client.UnauthorizedOperation",
+    "UnauthorizedOperation",
+    "Unauthorized",
+    "UnauthorizedAccess",
+    "Forbidden",
+    "NotAuthorized",
+    "AuthorizationError",
+    "AuthFailure",
+)
+
+
+def is_denied(error_code: pl.Expr) -> pl.Expr:
+    """True where an error code means the call was refused for lack of permission.
+
+    >>> import polars as pl
+    >>> pl.select(is_denied(pl.lit("Client.UnauthorizedOperation"))).item()
+    True
+    """
+    return error_code.is_in(DENIED_CODES) | error_code.str.contains(
+        r"(?i)accessdenied|unauthorized|forbidden"
     )

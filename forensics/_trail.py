@@ -13,46 +13,17 @@ nothing is copied until ``.events`` is asked for.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from forensics._schema import EVENTS_SCHEMA, conform
+from forensics._schema import EVENTS_SCHEMA, conform, is_denied, to_utc
 
 if TYPE_CHECKING:
-    from forensics._report import LoadReport
+    from forensics.ingest._report import LoadReport
 
-__all__ = ["Trail", "to_utc"]
-
-
-def to_utc(value: datetime | date | str | None) -> datetime | None:
-    """A bound given by a user, as an aware UTC datetime (naive values are taken as UTC).
-
-    >>> to_utc("2024-01-02T03:04:05Z").isoformat()
-    '2024-01-02T03:04:05+00:00'
-    >>> to_utc("2024-01-02").isoformat()
-    '2024-01-02T00:00:00+00:00'
-    """
-    if value is None:
-        return None
-    if isinstance(value, str):
-        raw = value.strip()
-        if raw.endswith(("Z", "z")):
-            raw = raw[:-1] + "+00:00"
-        try:
-            value = datetime.fromisoformat(raw)
-        except ValueError as exc:
-            raise ValueError(
-                f"cannot read {value!r} as a time; use ISO 8601, e.g. '2024-01-02T03:04:05Z'"
-            ) from exc
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(
-            UTC
-        )
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    raise TypeError(f"expected a datetime, date or ISO string, got {type(value).__name__}")
+__all__ = ["Trail", "is_denied", "to_utc"]  # is_denied, to_utc: defined in _schema
 
 
 _WHERE_COLUMNS = {
@@ -272,8 +243,6 @@ class Trail:
         Returns the record (a dict) when one record has this id, a list when several differing
         records share it (ID collisions are kept, see the load report).
         """
-        from forensics._provenance import read_originals
-
         rows = (
             self._lazy.filter(pl.col("event_id") == event_id)
             .select("source_file", "source_index")
@@ -281,7 +250,12 @@ class Trail:
         )
         if rows.height == 0:
             raise KeyError(f"no event with event_id {event_id!r} in this trail")
-        found = read_originals(rows.rows(), self._originals)
+        if self._originals is None:
+            raise KeyError(
+                "this trail was not built by forensics.load, so where its records came from is "
+                "unknown; load the files with fx.load(...) to get original records back"
+            )
+        found = self._originals(rows.rows())
         return found[0] if len(found) == 1 else found
 
     # -- display --------------------------------------------------------------------------------
@@ -301,32 +275,6 @@ class Trail:
         if self.report is not None and hasattr(self.report, "_repr_html_"):
             parts.append(self.report._repr_html_())
         return "".join(parts)
-
-
-DENIED_CODES = (
-    "AccessDenied",
-    "AccessDeniedException",
-    "Client.UnauthorizedOperation",
-    "UnauthorizedOperation",
-    "Unauthorized",
-    "UnauthorizedAccess",
-    "Forbidden",
-    "NotAuthorized",
-    "AuthorizationError",
-    "AuthFailure",
-)
-
-
-def is_denied(error_code: pl.Expr) -> pl.Expr:
-    """True where an error code means the call was refused for lack of permission.
-
-    >>> import polars as pl
-    >>> pl.select(is_denied(pl.lit("Client.UnauthorizedOperation"))).item()
-    True
-    """
-    return error_code.is_in(DENIED_CODES) | error_code.str.contains(
-        r"(?i)accessdenied|unauthorized|forbidden"
-    )
 
 
 def _check_schema(frame: pl.LazyFrame) -> pl.LazyFrame:

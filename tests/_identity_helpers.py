@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import forensics as fx
-from forensics._normalize import normalize_records
+from forensics.ingest._normalize import normalize_records
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 _ids = itertools.count(1)

@@ -1,4 +1,4 @@
-"""The C reader (forensics/_records_c.c) gives exactly the rows of the msgspec path, or declines
+"""The C reader (forensics/ingest/_records_c.c) gives exactly the rows of the msgspec path, or declines
 the file and takes nothing from it. It reads untrusted bytes: it must never crash, whatever they
 are. Differential throughout: msgspec (the pure-Python path) is the reference."""
 
@@ -18,13 +18,13 @@ from polars.testing import assert_frame_equal
 from test_normalize_properties import SETTINGS, mutated
 
 import forensics as fx
-from forensics import _native
-from forensics._fast import FastBatch, FastPathUnsupported, _check_head
+from forensics.ingest import _native
+from forensics.ingest._fast import FastBatch, FastPathUnsupported, _check_head
 from forensics.sources._formats import FileProblem, read_bytes
 
 if not _native.available():
     if os.environ.get("CI") == "true":
-        pytest.fail("the C reader was not built (forensics/_records_c.c)", pytrace=False)
+        pytest.fail("the C reader was not built (forensics/ingest/_records_c.c)", pytrace=False)
     pytest.skip("the C reader is not built here (no C compiler at install?)", allow_module_level=True)
 
 
@@ -157,7 +157,7 @@ def test_numbers_are_kept_as_written(number):
 
 
 def test_a_builder_that_failed_to_initialise_is_not_used():
-    from forensics import _records_c
+    from forensics.ingest import _records_c
 
     with pytest.raises(ValueError, match="time field"):
         _records_c.Builder(("a",), (), (), "resources", ("x", "y", "z"), "missing")

@@ -17,8 +17,8 @@ from pathlib import Path
 from _loader_helpers import record, s3_path, write_json
 
 import forensics as fx
-from forensics._cache import Cache
-from forensics._loader import wait_for_cache
+from forensics.ingest._cache import Cache
+from forensics.ingest._loader import wait_for_cache
 
 _REPO = Path(__file__).resolve().parents[1]
 

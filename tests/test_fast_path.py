@@ -15,9 +15,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import forensics as fx
-from forensics._fast import FastPathUnsupported, decode_records_file
-from forensics._normalize import normalize_records
 from forensics._schema import JSON_TEXT_COLUMNS
+from forensics.ingest._fast import FastPathUnsupported, decode_records_file
+from forensics.ingest._normalize import normalize_records
 from forensics.sources._formats import extract_records
 
 # one stable order of the columns that hold JSON text, compared as parsed JSON
@@ -149,7 +149,7 @@ def test_parallel_and_sequential_reads_give_the_same_table(tmp_path):
 
 def test_worker_processes_share_the_reading_and_agree(tmp_path, monkeypatch):
     """The multi-process path itself (small test data would otherwise be read in-process)."""
-    from forensics import _parallel
+    from forensics.ingest import _parallel
     from forensics.sources._files import discover
 
     _corpus(tmp_path, files=30, per_file=200)
@@ -170,7 +170,7 @@ def test_relative_paths_after_a_change_of_folder(tmp_path, monkeypatch):
     """Worker processes outlive a load and keep the folder they started in; a notebook that
     changes folder and loads a relative path must still get every file (a bug: they were
     reported as 'disappeared while loading')."""
-    from forensics import _parallel
+    from forensics.ingest import _parallel
 
     monkeypatch.setattr(_parallel, "_MIN_PARALLEL_BYTES", 0)
     first, second = tmp_path / "first", tmp_path / "second"
@@ -299,7 +299,7 @@ def test_invalid_utf8_inside_a_json_value_neither_crashes_nor_loses_rows(
     """Regression: invalid UTF-8 bytes inside a value the fast path keeps as JSON text made
     Polars raise "invalid utf8" and sank the whole load. That file is now read by the reference
     normalizer (bytes replaced by U+FFFD, with a note); every other row is kept as is."""
-    from forensics import _parallel
+    from forensics.ingest import _parallel
 
     monkeypatch.setattr(_parallel, "_MIN_PARALLEL_BYTES", 0)
     _corpus(tmp_path, files=4, per_file=50)
@@ -330,7 +330,7 @@ def test_invalid_utf8_inside_a_json_value_neither_crashes_nor_loses_rows(
 def test_rows_are_ordered_by_time_then_file_then_position(tmp_path, monkeypatch):
     """Equal times are ordered by file path, then by position in the file, whatever order the
     files were read in (the worker processes start early here: many files)."""
-    from forensics import _loader, _parallel
+    from forensics.ingest import _loader, _parallel
 
     monkeypatch.setattr(_parallel, "_MIN_PARALLEL_BYTES", 0)
     monkeypatch.setattr(_loader, "_PRESTART_FILES", 1)

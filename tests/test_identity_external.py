@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 import forensics as fx
-from forensics._normalize import normalize_records
+from forensics.ingest._normalize import normalize_records
 
 OTRF = "otrf-security-datasets/datasets/atomic/aws/collection"
 STRATUS = "stratus-red-team/docs/detonation-logs"

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import forensics as fx
-from forensics._identity_keys import principal_key
-from forensics._normalize import normalize_records
+from forensics.ingest._identity_keys import principal_key
+from forensics.ingest._normalize import normalize_records
 
 GOLDEN = Path(__file__).parent / "golden" / "identity"
 FILES = sorted(GOLDEN.glob("*.json"))

@@ -9,7 +9,7 @@ from pathlib import Path
 from _loader_helpers import record, s3_path, write_json
 
 import forensics as fx
-from forensics._cli import main
+from forensics.cli import main
 
 HOSTILE = '<img src=x onerror="alert(1)">&'
 

@@ -178,7 +178,7 @@ def test_an_unexpected_reader_error_fails_only_that_file(tmp_path, monkeypatch):
             raise RuntimeError("boom")
         return real(data, path, **kwargs)
 
-    monkeypatch.setattr("forensics._loader.extract_records", flaky)
+    monkeypatch.setattr("forensics.ingest._read.extract_records", flaky)
     trail = fx.load(tmp_path, cache=False)
     assert len(trail) == 1
     assert "RuntimeError: boom" in trail.report.files_failed[0].reason

@@ -10,9 +10,9 @@ import pytest
 from _loader_helpers import record
 
 import forensics as fx
-from forensics._normalize import normalize_records
-from forensics._provenance import read_originals
 from forensics._schema import RECORD_FIELDS
+from forensics.ingest._normalize import normalize_records
+from forensics.ingest._provenance import read_originals
 
 
 def _row(rec: dict) -> dict:

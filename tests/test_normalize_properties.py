@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import forensics as fx
-from forensics._normalize import normalize_records, text
 from forensics._schema import JSON_TEXT_COLUMNS
+from forensics.ingest._normalize import normalize_records, text
 from forensics.sources._formats import looks_like_record
 
 SETTINGS = settings(
@@ -166,7 +166,7 @@ def _parsed(text: str | None) -> Any:
 
 def test_fast_decoder_and_reference_normalizer_agree_on_mutated_records(real_records, tmp_path_factory):
     """Differential: whatever the fast decoder accepts, it reads as the reference does."""
-    from forensics._loader import read_file
+    from forensics.ingest._read import read_file
     from forensics.sources._files import FileRef
 
     root = tmp_path_factory.mktemp("differential")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import forensics as fx
-from forensics._cli import main
+from forensics.cli import main
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 import forensics as fx
-from forensics._cli import main
+from forensics.cli import main
 from forensics.sample import SampleInfo, generate, write
 from forensics.sources._files import layout_of
 

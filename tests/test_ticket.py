@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 import forensics as fx
-from forensics._cli import main
+from forensics.cli import main
 from tests._export_helpers import (
     CSV_TRIGGERS,
     HOSTILE,

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from polars.testing import assert_frame_equal
 
-from forensics import _native
-from forensics._fast import FastBatch, FastPathUnsupported
+from forensics.ingest import _native
+from forensics.ingest._fast import FastBatch, FastPathUnsupported
 from forensics.sources._formats import FileProblem, read_bytes
 
 REPO = Path(__file__).resolve().parent.parent

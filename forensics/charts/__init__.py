@@ -8,6 +8,7 @@ most), so they stay small and fast on a million events. Times are UTC and say so
 >>> fx.charts.heatmap(trail); fx.charts.top(trail, "source_ip", 10)  # doctest: +SKIP
 """
 
+from forensics.charts._blast import blast_chart
 from forensics.charts._first_seen import first_seen, first_seen_data
 from forensics.charts._graph import blast_graph, graph_data
 from forensics.charts._heatmap import heatmap, heatmap_data
@@ -16,6 +17,7 @@ from forensics.charts._top import top, top_data
 
 __all__ = [
     "BY_CHOICES",
+    "blast_chart",
     "blast_graph",
     "chart_rows",
     "first_seen",

@@ -41,7 +41,7 @@ def first_seen_data(
     >>> first_seen_data(ev).select("event_name", "first_seen", "events").rows()
     [('GetObject', '2024-01-01T00:00:00Z', 2), ('PutObject', '2024-01-03T00:00:00Z', 1)]
     """
-    from forensics._trail import to_utc
+    from forensics._schema import to_utc
 
     lazy = to_lazy(trail).filter(pl.col("event_time").is_not_null())
     if principals is None:

@@ -15,8 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from forensics._schema import conform
-from forensics._trail import is_denied, to_utc
+from forensics._schema import conform, is_denied, to_utc
 from forensics.export._redact import redact_frame
 
 __all__ = ["INDICATOR_KINDS", "Facts", "facts_of", "file_digest", "is_blast_radius"]

@@ -154,7 +154,9 @@ def ticket(
     outputs["summary.md"] = render_summary(facts, listed).encode("utf-8")
     outputs["report.html"] = render_html(facts, charts_svg, listed, inputs).encode("utf-8")
 
-    from forensics import __version__
+    from importlib.metadata import version
+
+    __version__ = version("trail-forensics")
 
     manifest: dict[str, Any] = {
         "title": facts.title,

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from forensics._trail import is_denied
+from forensics._schema import is_denied
 
 __all__ = ["actions_chart", "bucket_width", "timeline_chart"]
 

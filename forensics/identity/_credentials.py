@@ -189,7 +189,7 @@ def credentials(trail: Trail) -> pl.DataFrame:
     Examples
     --------
     >>> import forensics as fx
-    >>> from forensics._normalize import normalize_records
+    >>> from forensics.ingest._normalize import normalize_records
     >>> records = [
     ...     {"eventTime": "2024-01-01T00:00:00Z", "eventName": "AssumeRole", "eventID": "e1",
     ...      "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice",

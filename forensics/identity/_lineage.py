@@ -138,7 +138,7 @@ def lineage(trail: Trail, access_key_id: str) -> Lineage:
     Examples
     --------
     >>> import forensics as fx
-    >>> from forensics._normalize import normalize_records
+    >>> from forensics.ingest._normalize import normalize_records
     >>> def assume(t, caller_key, new_key):
     ...     return {"eventTime": t, "eventName": "AssumeRole",
     ...             "userIdentity": {"type": "IAMUser", "accessKeyId": caller_key,

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from forensics._trail import is_denied
+from forensics._schema import is_denied
 from forensics.identity._mint import clean_key
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def principals(trail: Trail) -> pl.DataFrame:
     Examples
     --------
     >>> import forensics as fx
-    >>> from forensics._normalize import normalize_records
+    >>> from forensics.ingest._normalize import normalize_records
     >>> alice = {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice"}
     >>> t = fx.Trail(normalize_records([
     ...     {"eventTime": "2024-01-01T00:00:00Z", "eventName": "ListBuckets", "userIdentity": alice},

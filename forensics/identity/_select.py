@@ -211,7 +211,7 @@ def for_principal(trail: Trail, who: str, *, derived: bool = False) -> Trail:
     Examples
     --------
     >>> import forensics as fx
-    >>> from forensics._normalize import normalize_records
+    >>> from forensics.ingest._normalize import normalize_records
     >>> alice = {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice",
     ...          "accessKeyId": "AKIAALICE0000000"}
     >>> t = fx.Trail(normalize_records([

@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import polars as pl
 
-from forensics._schema import TIME_DTYPE
-from forensics._trail import is_denied
+from forensics._schema import TIME_DTYPE, is_denied
 from forensics.resources._mapping import _PLACEHOLDER, RULES, Rule
 
 if TYPE_CHECKING:

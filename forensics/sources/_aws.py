@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,19 +24,17 @@ from typing import Any, TypeVar
 import orjson
 
 from forensics._errors import SourceError
-from forensics._report import LoadReport
-from forensics._trail import Trail
 
 __all__ = [
     "THROTTLE_CODES",
     "Backoff",
+    "Pages",
     "RateLimiter",
     "cache_root",
     "describe",
     "epoch_ms",
     "error_code",
     "is_retryable_code",
-    "load_pages",
     "make_session",
     "run_folder",
     "write_json",
@@ -224,30 +223,22 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def load_pages(files: list[Path], *, start: datetime | None, end: datetime | None,
-               sources: list[str], notes: list[str],
-               failures: list[tuple[str, str]], filters: tuple[str, ...] = ()) -> Trail:
-    """Read the pages a remote source wrote through :func:`forensics.load`; merge what it did.
+@dataclass
+class Pages:
+    """What a remote read wrote: the page files, and what the loader should say about them.
 
+    Sources stop here; :mod:`forensics.ingest._remote` reads the pages into a ``Trail``.
     ``filters`` describe what the service filtered on (they go into ``trail.filters``, so an
-    export says that the trail is not everything that happened)."""
-    from forensics._loader import load
-    from forensics._schema import empty_events
+    export says that the trail is not everything that happened).
+    """
 
-    if files:
-        trail = load(*[str(f) for f in files], start=start, end=end, cache=False)
-        report = trail.report or LoadReport()
-    else:
-        report = LoadReport()
-        trail = Trail(empty_events(), report)
-    report.sources = sources
-    report.notes.extend(notes)
-    for path, reason in failures:
-        report.add_failure(path, reason)
-    if filters:
-        trail = Trail(trail.lazy, report, originals=getattr(trail, "_originals", None),
-                      filters=(*trail.filters, *filters))
-    return trail
+    files: list[Path]
+    start: datetime | None
+    end: datetime | None
+    sources: list[str]
+    notes: list[str]
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    filters: tuple[str, ...] = ()
 
 
 def epoch_ms(value: datetime) -> int:

@@ -1,8 +1,8 @@
 """A trail delivered to CloudWatch Logs, read back through the Logs API into the events table.
 
 A trail can send every record to a log group (one log event per record, the record as JSON
-text). :func:`load_cloudwatch` pages through ``FilterLogEvents`` for the window, keeps each page
-as JSON in a cache folder and reads the pages through :func:`forensics.load`.
+text). :func:`fetch_cloudwatch` pages through ``FilterLogEvents`` for the window, keeps each page
+as JSON in a cache folder and returns them; :mod:`forensics.ingest._remote` reads them.
 """
 
 from __future__ import annotations
@@ -14,19 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from forensics._errors import SourceError
-from forensics._trail import Trail, to_utc
+from forensics._schema import to_utc
 from forensics.sources._aws import (
     Backoff,
+    Pages,
     describe,
     epoch_ms,
     error_code,
-    load_pages,
     make_session,
     run_folder,
     write_json,
 )
 
-__all__ = ["load_cloudwatch"]
+__all__ = ["fetch_cloudwatch"]
 
 #: A log event's timestamp is when CloudTrail delivered the record, which trails its eventTime
 #: by minutes (rarely more): the query window is widened by this much and the loader then cuts
@@ -35,7 +35,7 @@ DELIVERY_MARGIN = timedelta(hours=1)
 _STREAMS_PER_CALL = 100  # FilterLogEvents accepts at most 100 logStreamNames
 
 
-def load_cloudwatch(
+def fetch_cloudwatch(
     log_group: str,
     *,
     start: datetime | str | None = None,
@@ -49,36 +49,8 @@ def load_cloudwatch(
     page_size: int | None = None,
     attempts: int = 8,
     backoff: float = 1.0,
-) -> Trail:
-    """Load CloudTrail records from a CloudWatch Logs log group into a Trail.
-
-    Parameters
-    ----------
-    log_group
-        The log group the trail delivers to (e.g. ``aws-cloudtrail-logs-111122223333-1a2b``).
-    start, end
-        The window (UTC; ``start <= event_time < end``).
-    session, profile, region
-        A ``boto3.Session`` or a profile name (default: boto3's chain), and the log group's
-        region (default: the session's).
-    log_streams
-        Only these log streams (CloudTrail names them ``<account>_CloudTrail_<region>``).
-    filter_pattern
-        A CloudWatch Logs filter pattern, applied by the service (e.g.
-        ``'{ $.userIdentity.accessKeyId = "AKIA..." }'``).
-    cache_dir
-        Where the raw pages are kept (default ``.forensics-cache/cloudwatch``).
-    page_size
-        Log events per request (the service's default, up to 10,000, when None).
-    attempts, backoff
-        Tries per request on throttling/server errors, and the backoff base in seconds.
-
-    Examples
-    --------
-    >>> import forensics as fx  # doctest: +SKIP
-    >>> trail = fx.load_cloudwatch("aws-cloudtrail-logs-111122223333", start="2026-11-01",
-    ...                            profile="ir-readonly")  # doctest: +SKIP
-    """
+) -> Pages:
+    """The FilterLogEvents pages for :func:`forensics.ingest._remote.load_cloudwatch` (its docstring says all)."""
     lo, hi = to_utc(start), to_utc(end)
     boto = make_session(session, profile)
     client = boto.client("logs", region_name=region) if region else boto.client("logs")
@@ -159,5 +131,5 @@ def load_cloudwatch(
                        + (f" (+{len(streams) - 5} more)" if len(streams) > 5 else ""))
     if filter_pattern:
         filters.append(f"CloudWatch Logs filter pattern: {filter_pattern}")
-    return load_pages(files, start=lo, end=hi, sources=[f"logs:{log_group}"], notes=notes,
+    return Pages(files, start=lo, end=hi, sources=[f"logs:{log_group}"], notes=notes,
                       failures=failures, filters=tuple(filters))

@@ -2,10 +2,10 @@
 
 Event history is what a responder has before anyone finds the trail bucket: the last 90 days of
 *management* events of one region per call, at most 2 requests per second per account and
-region, 50 events per page. :func:`lookup_events` pages through it in every requested region (one
+region, 50 events per page. :func:`fetch_lookup_events` pages through it in every requested region (one
 thread per region, each within that rate, backing off on throttling), keeps each raw page as JSON
-in a cache folder and reads those pages through :func:`forensics.load`, so the table, the report
-and :meth:`Trail.original` are the same as for files.
+in a cache folder and returns them; :mod:`forensics.ingest._remote` reads them through
+:func:`forensics.load`, so the table, the report and :meth:`Trail.original` are the same as for files.
 """
 
 from __future__ import annotations
@@ -18,18 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from forensics._errors import SourceError
-from forensics._trail import Trail, to_utc
+from forensics._schema import to_utc
 from forensics.sources._aws import (
     Backoff,
+    Pages,
     RateLimiter,
     describe,
-    load_pages,
     make_session,
     run_folder,
     write_json,
 )
 
-__all__ = ["HISTORY_DAYS", "LOOKUP_ATTRIBUTES", "lookup_events"]
+__all__ = ["HISTORY_DAYS", "LOOKUP_ATTRIBUTES", "fetch_lookup_events"]
 
 #: How far back event history goes.
 HISTORY_DAYS = 90
@@ -133,7 +133,7 @@ def _one_region(
             return files, events, pages, None
 
 
-def lookup_events(
+def fetch_lookup_events(
     *,
     start: datetime | str | None = None,
     end: datetime | str | None = None,
@@ -145,43 +145,8 @@ def lookup_events(
     rate: float = DEFAULT_RATE,
     attempts: int = 8,
     backoff: float = 1.0,
-) -> Trail:
-    """Load CloudTrail event history (the last 90 days of management events) into a Trail.
-
-    Parameters
-    ----------
-    start, end
-        The window (UTC; ``start <= event_time < end``). Without ``start``, all 90 days.
-    regions
-        Region names, ``"all"`` (every region CloudTrail is offered in), or None for the
-        session's region. Event history is per region.
-    attributes
-        One LookupEvents filter, e.g. ``{"Username": "alice"}``, ``("AccessKeyId", "AKIA...")``
-        or ``[{"AttributeKey": "EventName", "AttributeValue": "ConsoleLogin"}]``.
-    session, profile
-        A ``boto3.Session`` or a profile name; otherwise boto3's default credential chain.
-    cache_dir
-        Where the raw pages are kept (default ``.forensics-cache/lookup`` in the current
-        folder), one sub-folder per call.
-    rate
-        Requests per second per region (AWS allows 2).
-    attempts, backoff
-        Tries per request on throttling/server errors, and the backoff base in seconds.
-
-    Returns
-    -------
-    Trail
-        The events, with ``trail.report.notes`` saying what event history cannot hold and
-        ``trail.report.files_failed`` naming regions that failed (after retries).
-
-    Examples
-    --------
-    >>> import forensics as fx  # doctest: +SKIP
-    >>> trail = fx.lookup_events(start="2026-11-01", regions=["us-east-1", "eu-west-1"],
-    ...                          attributes={"AccessKeyId": "AKIAEXAMPLE"})  # doctest: +SKIP
-    >>> trail.report.notes[0]  # doctest: +SKIP
-    'event history (LookupEvents) holds management events only: ...'
-    """
+) -> Pages:
+    """The LookupEvents pages for :func:`forensics.ingest._remote.lookup_events` (its docstring says all)."""
     lo, hi = to_utc(start), to_utc(end)
     attrs = _attributes(attributes)
     boto = make_session(session, profile)
@@ -234,5 +199,5 @@ def lookup_events(
     notes.append(f"raw pages kept in {folder}")
     sources = [f"cloudtrail:LookupEvents {r}" for r in names]
     filters = tuple(f"LookupEvents {a['AttributeKey']} = {a['AttributeValue']!r}" for a in attrs)
-    return load_pages(files, start=lo, end=hi, sources=sources, notes=notes, failures=failures,
+    return Pages(files, start=lo, end=hi, sources=sources, notes=notes, failures=failures,
                       filters=filters)

@@ -33,11 +33,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from forensics._errors import SourceError
-from forensics._report import LoadReport
 from forensics.sources._aws import Backoff, describe, error_code, make_session
+
+if TYPE_CHECKING:  # the loader passes its report in; a source never builds one
+    from forensics.ingest._report import LoadReport
 
 __all__ = ["S3Object", "fetch", "mirror_root", "safe_relpath", "split_url"]
 

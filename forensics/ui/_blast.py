@@ -13,7 +13,7 @@ import ipywidgets as widgets
 import polars as pl
 
 from forensics._errors import ForensicsError, PrincipalError
-from forensics._trail import to_utc
+from forensics._schema import to_utc
 from forensics.charts import blast_graph, timeline
 from forensics.ui._chart_widget import chart_widget, set_chart
 from forensics.ui._html import STYLE, esc, html_table

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import polars as pl
 
-from forensics._schema import conform
-from forensics._trail import is_denied, to_utc
+from forensics._schema import conform, is_denied, to_utc
 from forensics.charts import timeline
 from forensics.charts._common import short_label
 from forensics.ui._chart_widget import chart_widget, set_chart

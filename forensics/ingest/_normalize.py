@@ -21,8 +21,8 @@ from typing import Any
 import orjson
 import polars as pl
 
-from forensics._identity_keys import principal_key
 from forensics._schema import EVENTS_SCHEMA, RECORD_FIELDS, TIME_DTYPE, conform
+from forensics.ingest._identity_keys import principal_key
 
 __all__ = [
     "IDENTITY_COLUMNS",

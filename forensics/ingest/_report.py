@@ -102,7 +102,7 @@ class LoadReport:
                 self.skipped_by_file.append(FileCount(str(path), count, reason))
 
     def add_file(self, part: Any) -> None:
-        """Take in what reading one file produced (a :class:`forensics._loader.FilePart`)."""
+        """Take in what reading one file produced (a :class:`forensics.ingest._loader.FilePart`)."""
         if part.is_digest:
             self.digests += 1
             return

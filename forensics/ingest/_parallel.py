@@ -53,7 +53,7 @@ class ChunkResult:
 
     def file_parts(self) -> list[Any]:
         """Every file's outcome as a FilePart (``frame=None``)."""
-        from forensics._loader import FilePart
+        from forensics.ingest._read import FilePart
 
         paths, counts = self.plain
         return self.parts + [
@@ -63,7 +63,7 @@ class ChunkResult:
     def compact(self) -> None:
         """Move the outcomes of files read without remark (every field but the path and the
         record count at its default) to ``plain``."""
-        from forensics._loader import FilePart
+        from forensics.ingest._read import FilePart
 
         keep = []
         paths, counts = self.plain
@@ -115,8 +115,8 @@ def _read_chunk(
     ipc_path: str | None,
     keep_frame: bool,
 ) -> ChunkResult:
-    from forensics._fast import REREAD, FastBatch
-    from forensics._loader import read_file
+    from forensics.ingest._fast import REREAD, FastBatch
+    from forensics.ingest._read import read_file
 
     result = ChunkResult(pid=os.getpid())
     frames: list[pl.DataFrame] = []
@@ -238,7 +238,7 @@ def _pool(workers: int) -> ProcessPoolExecutor:
             _POOL.shutdown(wait=False, cancel_futures=True)
         ctx = multiprocessing.get_context("forkserver")
         # pyarrow: the C reader's columns are converted with it (imported lazily elsewhere)
-        ctx.set_forkserver_preload(["forensics._loader", "pyarrow"])
+        ctx.set_forkserver_preload(["forensics.ingest._read", "pyarrow"])
         _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
         _POOL_SIZE = workers
     return _POOL

@@ -16,110 +16,26 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from forensics._cache import Cache, default_cache_root
 from forensics._errors import CorruptFileError, LoadError
-from forensics._fast import FastBatch, FastPathUnsupported, decode_records_file
-from forensics._normalize import TIME_FALLBACKS, normalize_records
-from forensics._parallel import read_files, start_workers
-from forensics._report import LoadReport
-from forensics._schema import EVENTS_SCHEMA, empty_events
-from forensics._trail import Trail, to_utc
+from forensics._schema import EVENTS_SCHEMA, empty_events, to_utc
+from forensics._trail import Trail
+from forensics.ingest._cache import Cache, default_cache_root
+from forensics.ingest._parallel import read_files, start_workers
+from forensics.ingest._provenance import read_originals
+from forensics.ingest._read import FilePart, read_file
+from forensics.ingest._report import LoadReport
 from forensics.sources._files import FileRef, discover
 from forensics.sources._formats import (
     DEFAULT_MAX_FILE_BYTES,
-    FileProblem,
-    extract_records,
-    read_bytes,
 )
 
-__all__ = ["FilePart", "load", "read_file"]
-
-
-@dataclass
-class FilePart:
-    """What reading one file produced: rows, or the reason there are none.
-
-    ``nested`` counts records found inside JSON wrappers that are not a CloudTrail container
-    (test-case files and the like; ``nested_at`` is the JSON path of the first one).
-    """
-
-    path: str
-    frame: pl.DataFrame | None = None
-    failure: str | None = None
-    is_digest: bool = False
-    skipped: Counter[str] = field(default_factory=Counter)
-    missing_time: int = 0
-    time_fallback: int = 0
-    records: int = 0
-    nested: int = 0
-    nested_at: str | None = None
-    notes: list[str] = field(default_factory=list)
-
-
-def read_file(
-    ref: FileRef,
-    *,
-    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
-    fast: bool = True,
-    batch: FastBatch | None = None,
-) -> FilePart:
-    """Read one file into rows of the events table; never raises for a bad file.
-
-    Every problem becomes ``FilePart.failure`` (a reason naming what is wrong): unreadable
-    bytes, truncated/corrupt gzip, the size cap, invalid JSON, JSON that holds no CloudTrail.
-
-    ``fast=False`` forces the reference normalizer. With a ``batch``, a file the fast path
-    accepts goes into it (``frame`` stays None, ``records`` is counted) so that the caller can
-    build the rows of many files at once (:meth:`forensics._fast.FastBatch.frame`).
-    """
-    part = FilePart(ref.path)
-    if ref.is_digest:
-        part.is_digest = True
-        return part
-    try:
-        data = read_bytes(ref.path, max_file_bytes)
-    except FileProblem as exc:
-        part.failure = str(exc)
-        return part
-    if fast:
-        try:
-            if batch is not None:
-                part.records = batch.add(data, ref.path)  # rows are built per batch of files
-            else:
-                part.frame = decode_records_file(data, ref.path)
-                part.records = part.frame.height
-            return part
-        except FastPathUnsupported:
-            pass
-    try:
-        found = extract_records(data, ref.path, max_bytes=max_file_bytes)
-    except FileProblem as exc:
-        part.failure = str(exc)
-        return part
-    except Exception as exc:  # a reader bug must not sink the whole load: report it
-        part.failure = f"unexpected error while reading ({type(exc).__name__}: {exc})"
-        return part
-    if found.is_digest:
-        part.is_digest = True
-        return part
-    part.skipped = found.skipped
-    part.nested, part.nested_at, part.notes = found.nested, found.nested_at, found.notes
-    records = found.records
-    for r in records:
-        if r.get("eventTime") is None:
-            part.missing_time += 1
-            if any(r.get(f) is not None for f in TIME_FALLBACKS):
-                part.time_fallback += 1
-    part.frame = normalize_records(records, ref.path)
-    part.records = part.frame.height
-    return part
+__all__ = ["FilePart", "load", "read_file"]  # FilePart, read_file: from ._read
 
 
 def _dedupe(frame: pl.DataFrame, report: LoadReport) -> pl.DataFrame:
@@ -128,7 +44,7 @@ def _dedupe(frame: pl.DataFrame, report: LoadReport) -> pl.DataFrame:
     Only rows whose eventID occurs more than once are examined, against their original records
     (re-read through ``source_file``/``source_index``): the table does not carry every byte of a
     record, so equal rows do not prove equal records. Content is compared as JSON (key order and
-    whitespace do not matter, types do; see :func:`forensics._provenance.canonical`). The first
+    whitespace do not matter, types do; see :func:`forensics.ingest._provenance.canonical`). The first
     copy in load order is kept. A row whose original cannot be re-read is kept.
     """
     report.duplicates_dropped = 0
@@ -173,7 +89,7 @@ def _confirm_duplicates(
     files: an eventID whose copies are byte-identical is settled without parsing); eventIDs
     whose copies differ in bytes are settled by comparing parsed content.
     """
-    from forensics._provenance import fingerprints, raw_digests
+    from forensics.ingest._provenance import fingerprints, raw_digests
 
     rows = shared.select(
         "_row", "event_id", pl.col("source_file").cast(pl.String), "source_index"
@@ -566,9 +482,9 @@ def _gather(columns: dict[str, pl.Series], order: pl.Series) -> pl.DataFrame:
 
 
 def _from_here() -> Any:
-    """Resolve the relative ``source_file`` paths of this load against today's folder, so that
-    ``trail.original()`` still finds them after a change of folder."""
-    return functools.partial(_resolve_from, os.getcwd())
+    """The reader behind ``trail.original()``: it resolves the relative ``source_file`` paths of
+    this load against today's folder, so that it still finds them after a change of folder."""
+    return functools.partial(read_originals, resolver=functools.partial(_resolve_from, os.getcwd()))
 
 
 def _resolve_from(base: str, path: str) -> str:

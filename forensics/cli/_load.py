@@ -1,38 +1,18 @@
-"""The ``forensics`` command line: thin callers of the public API.
+"""``forensics load``: load a trail and print the load report and a summary.
 
-    forensics load PATH... [--start T] [--end T] [--account A] [--region R] [--no-cache]
-                           [--strict] [--max-file-bytes N]
+forensics load PATH... [--start T] [--end T] [--account A] [--region R] [--no-cache]
+                       [--strict] [--profile P] [--max-file-bytes N]
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import re
-import sys
-from collections.abc import Sequence
 
 import polars as pl
 
-__all__ = ["main"]
+from forensics.cli import safe
 
-#: Modules that add subcommands: each has ``register(subparsers)`` and sets ``func`` defaults.
-_SUBCOMMAND_MODULES = (
-    "forensics.sample._cli",  # forensics sample OUT
-    "forensics.export._cli",  # forensics ticket DATA ...
-)
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def _safe(text: str) -> str:
-    """Text fit for a terminal: control characters (ANSI escapes, ...) shown as ``\\xNN``.
-
-    Event fields and file names are attacker-controlled; printing them raw would let a record
-    rewrite the responder's terminal.
-    """
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+__all__ = ["register"]
 
 
 def _summary(trail) -> list[str]:
@@ -67,7 +47,7 @@ def _summary(trail) -> list[str]:
 
 def _time_arg(value: str) -> str:
     """Check a --start/--end value early, so a typo is a usage error, not a traceback."""
-    from forensics._trail import to_utc
+    from forensics._schema import to_utc
 
     try:
         to_utc(value)
@@ -90,16 +70,15 @@ def _cmd_load(args: argparse.Namespace) -> int:
         profile=args.profile,
         **({"max_file_bytes": args.max_file_bytes} if args.max_file_bytes else {}),
     )
-    print(_safe(str(trail.report)))
+    print(safe(str(trail.report)))
     print()
-    print(_safe("\n".join(_summary(trail))))
+    print(safe("\n".join(_summary(trail))))
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (subcommands register themselves here)."""
-    parser = argparse.ArgumentParser(prog="forensics", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``forensics load`` to the command line."""
+    sub = subparsers
     p = sub.add_parser("load", help="load a trail and print the load report and a summary")
     p.add_argument("paths", nargs="+", help="files, folders or glob patterns")
     p.add_argument("--start", type=_time_arg, help="UTC start (ISO 8601)")
@@ -112,31 +91,3 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-file-bytes", type=int, metavar="N",
                    help="refuse files whose decompressed size passes N bytes (default 2 GiB)")
     p.set_defaults(func=_cmd_load)
-    for module_name in _SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if not module_name.startswith(str(exc.name)):
-                raise
-            continue
-        module.register(sub)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``forensics`` command."""
-    from forensics._errors import ForensicsError
-
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exc:  # usage errors (exit 2) and --help (exit 0), as return codes
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
-    try:
-        return int(args.func(args) or 0)
-    except ForensicsError as exc:
-        print(_safe(f"forensics: {exc}"), file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,12 +1,12 @@
 """The fast path for S3-delivered ``{"Records": [...]}`` files.
 
-Two readers give the same rows. The C reader (:mod:`forensics._native`, built from
+Two readers give the same rows. The C reader (:mod:`forensics.ingest._native`, built from
 ``_records_c.c`` when a compiler is there at install) turns whole files into column buffers.
 msgspec is the pure-Python reader and the fallback: typed decoding that declares only the fields
 the events table needs; ``requestParameters``, ``responseElements``, ``additionalEventData``
 and the known extra fields are kept as ``msgspec.Raw`` (their original text goes straight into
 a column, never parsed). Either way ``userIdentity`` is kept as raw text too and turned into the
-identity columns by :func:`forensics._normalize.identity_row`, memoised on that text: the same
+identity columns by :func:`forensics.ingest._normalize.identity_row`, memoised on that text: the same
 caller makes many calls, so each distinct identity is parsed once.
 
 Anything the C reader does not accept goes to msgspec; anything msgspec does not accept (an
@@ -25,9 +25,10 @@ import msgspec
 import polars as pl
 from msgspec import Raw, Struct
 
-from forensics import _native
 from forensics._gc import gc_paused
-from forensics._normalize import (
+from forensics._schema import EVENTS_SCHEMA, RESOURCE_DTYPE, conform
+from forensics.ingest import _native
+from forensics.ingest._normalize import (
     IDENTITY_COLUMNS,
     TOP_FLAGS,
     TOP_JSON,
@@ -35,7 +36,6 @@ from forensics._normalize import (
     identity_row,
     parse_time_series,
 )
-from forensics._schema import EVENTS_SCHEMA, RESOURCE_DTYPE, conform
 
 __all__ = [
     "FastBatch",
@@ -174,7 +174,7 @@ class FastBatch:
     """Files the fast path accepted, waiting to become rows together (building columns once
     for many files amortises Polars' per-operation cost).
 
-    Each file goes to the C reader when it is built (:mod:`forensics._native`), else, or if
+    Each file goes to the C reader when it is built (:mod:`forensics.ingest._native`), else, or if
     the C reader declines the file, to msgspec. Either way the rows are the same.
 
     >>> batch = FastBatch()
@@ -248,7 +248,7 @@ def records_frame(batches: Sequence[tuple[list[_Record], str]]) -> pl.DataFrame:
 
     Building columns once for many files amortises Polars' per-operation cost. Rows marked in
     ``REREAD`` are not trustworthy: the caller re-reads their files with the reference
-    normalizer (see :func:`forensics._parallel.read_chunk`).
+    normalizer (see :func:`forensics.ingest._parallel.read_chunk`).
     """
     records = [r for recs, _ in batches for r in recs]
     with gc_paused():
@@ -506,7 +506,7 @@ _NATIVE_NAMES = (
 
 
 def _assemble_native(columns: pl.DataFrame) -> pl.DataFrame:
-    """:func:`_columns` for the frame of the C reader (:func:`forensics._native.to_frame`)."""
+    """:func:`_columns` for the frame of the C reader (:func:`forensics.ingest._native.to_frame`)."""
     n = columns.height
     missing = [  # raw columns no record had ("" all along)
         pl.repeat("", n, dtype=pl.String, eager=True).alias(col)

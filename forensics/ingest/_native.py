@@ -1,7 +1,7 @@
-"""The optional C reader (``forensics/_records_c.c``): its column buffers as a Polars frame.
+"""The optional C reader (``forensics/ingest/_records_c.c``): its column buffers as a Polars frame.
 
 The C reader turns whole ``{"Records": [...]}`` files into Arrow-layout column buffers, with no
-Python object per value; :mod:`forensics._fast` uses it when it was built, and falls back to
+Python object per value; :mod:`forensics.ingest._fast` uses it when it was built, and falls back to
 msgspec for every file it declines (and for everything when it is missing). Both give the same
 rows: tests compare them on every external sample and on generated and mutated records.
 
@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 
 try:
-    from forensics import _records_c
+    from forensics.ingest import _records_c
 except ImportError:  # not built (no C compiler at install time): the msgspec path does it all
     _records_c = None
 
