@@ -21,7 +21,12 @@ from typing import Any
 import orjson
 import polars as pl
 
-from forensics._identity_keys import principal_key
+from forensics._identity_keys import (
+    DETAIL_COLUMNS,
+    identity_details,
+    principal_key,
+    refine_identity,
+)
 from forensics._schema import EVENTS_SCHEMA, RECORD_FIELDS, TIME_DTYPE, conform
 
 __all__ = [
@@ -254,7 +259,7 @@ def normalize_records(
         parse_time_series(pl.Series(time_text, dtype=pl.String)).alias("event_time"),
         parse_time_series(pl.Series(session_text, dtype=pl.String)).alias("session_created"),
     )
-    return conform(frame)
+    return conform(refine_identity(frame))
 
 
 def _clean(value: Any) -> Any:
@@ -288,6 +293,7 @@ IDENTITY_COLUMNS: tuple[str, ...] = (
     "source_identity",
     "invoked_by",
     "principal",
+    *DETAIL_COLUMNS,
 )
 
 
@@ -314,6 +320,7 @@ def identity_row(ui: Any) -> tuple[Any, ...]:
         text(_get(ctx, "sourceIdentity")),
         text(_get(ui, "invokedBy")),
         principal_key(ui),
+        *identity_details(ui, json_text),
     )
 
 

@@ -1,0 +1,422 @@
+"""The person or workload behind every event: ``actor``, propagated down the credential lineage.
+
+The loader fills ``actor`` from each record's own ``userIdentity`` (an IAM user, root signed in
+for real, a SAML / web-identity subject, an Identity Center user, ``onBehalfOf`` on a role
+session, a Lambda function from ``inScopeOf``, an EC2 instance for instance-profile sessions, an
+AWS service) and leaves it null where only the lineage can tell: role sessions, root sessions
+made with ``sts:AssumeRoot``, the role owner's copy of a cross-account call. The loader sees
+files one at a time, so the propagation runs here, lazily, over the whole trail:
+
+1. aliases: a SAML ``nameQualifier`` key becomes the issuer key where an
+   ``AssumeRoleWithSAML`` response shows both; an Identity Center user seen by name only (the
+   pre-2025 ``Unknown`` form) becomes the user-id key where a record shows name and id;
+2. every access key gets the actor of its own events, else the actor of the key it was minted
+   from (recursively: role chaining, across accounts, AssumeRoot), else the actor of the call
+   that minted it (a SAML / web-identity caller, an AWS service);
+3. an event's actor is its own, else its key's, else (an ``AWSAccount`` copy of a cross-account
+   call) the other copy's by ``sharedEventID``, else ``assumed-root:<account>`` for an
+   AssumeRoot session whose minting is not in the trail, else its ``principal``: never null.
+
+Links are by key only, never by role or session name.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from forensics._trail import is_denied
+from forensics.identity._mint import clean_key, mint_events
+
+if TYPE_CHECKING:
+    from forensics._trail import Trail
+
+__all__ = ["actor_directory", "actors", "key_actors", "sessions", "with_actors"]
+
+_STRS = pl.List(pl.String)
+_KEY_CACHE: weakref.WeakKeyDictionary[Trail, tuple[dict[str, str], pl.DataFrame]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _aliases(lazy: pl.LazyFrame) -> dict[str, str]:
+    """Local actor keys -> the canonical key of the same person (see the module's step 1)."""
+    rows = (
+        lazy.filter(
+            pl.col("identity_type").is_in(["SAMLUser", "IdentityCenterUser", "Unknown"])
+            | pl.col("on_behalf_of_user_id").is_not_null()
+        )
+        .select(
+            "identity_type",
+            "actor",
+            "user_name",
+            "account_id",
+            "on_behalf_of_user_id",
+            "identity_store_arn",
+            pl.when(pl.col("identity_type") == "SAMLUser").then(pl.col("response_elements")),
+        )
+        .unique()
+        .collect()
+    )
+    out: dict[str, str] = {}
+    saml = rows.filter(
+        (pl.col("identity_type") == "SAMLUser")
+        & pl.col("response_elements").str.contains('"issuer"', literal=True)
+    )
+    if saml.height:
+        resp = pl.col("response_elements")
+        pairs = saml.select(
+            resp.str.json_path_match("$.nameQualifier").alias("nq"),
+            resp.str.json_path_match("$.issuer").alias("issuer"),
+            resp.str.json_path_match("$.subject").alias("subject"),
+        ).drop_nulls()
+        for nq, issuer, subject in pairs.unique().iter_rows():
+            out[f"saml:{nq}/{subject}"] = f"saml:{issuer}/{subject}"
+    named = rows.filter(
+        pl.col("user_name").is_not_null() & pl.col("on_behalf_of_user_id").is_not_null()
+    )
+    for _, actor, name, account, user_id, store in named.drop("response_elements").iter_rows():
+        if actor and actor.startswith("identitycenter:"):
+            if account:
+                out.setdefault(f"identitycenter:{account}/{name}", actor)
+            if store:
+                out.setdefault(f"identitycenter:unknown/{user_id}", actor)
+    return out
+
+
+def key_actors(trail: Trail) -> tuple[dict[str, str], pl.DataFrame]:
+    """``(aliases, keys)``: the alias map of step 1 and one row per access key with its
+    ``actor`` (step 2); cached per trail."""
+    cached = _KEY_CACHE.get(trail)
+    if cached is not None:
+        return cached
+    lazy = trail.lazy
+    aliases = _aliases(lazy)
+    own = dict(
+        lazy.filter(pl.col("actor").is_not_null())
+        .select(clean_key(pl.col("access_key_id")).alias("k"), "actor")
+        .drop_nulls("k")
+        .group_by("k")
+        .agg(pl.col("actor").first())
+        .collect()
+        .iter_rows()
+    )
+    mints = mint_events(lazy).filter(pl.col("relation") == "minted")
+    minted = {
+        k: (parent, by_actor)
+        for k, parent, by_actor in mints.select(
+            "access_key_id", "parent_key", "minted_by_actor"
+        ).iter_rows()
+    }
+    resolved: dict[str, str] = {}
+    for key in {*own, *minted}:
+        chain: list[str] = []
+        cur, actor = key, None
+        while cur not in chain:
+            if cur in resolved:
+                actor = resolved[cur]
+                break
+            chain.append(cur)
+            if cur in own:
+                actor = own[cur]
+                break
+            if cur not in minted:
+                break
+            parent, by_actor = minted[cur]
+            if parent is None or (parent not in own and parent not in minted):
+                actor = by_actor  # the origin: whoever made the minting call
+                break
+            cur = parent
+        if actor is not None:
+            actor = aliases.get(actor, actor)
+            for k in chain:
+                resolved.setdefault(k, actor)
+    keys = pl.DataFrame(
+        {"access_key_id": list(resolved), "_key_actor": list(resolved.values())},
+        schema={"access_key_id": pl.String, "_key_actor": pl.String},
+    )
+    _KEY_CACHE[trail] = (aliases, keys)
+    return aliases, keys
+
+
+def _actor_expr(aliases: dict[str, str]) -> pl.Expr:
+    local = pl.col("actor")
+    if aliases:
+        local = local.replace(list(aliases), list(aliases.values()))
+    return local
+
+
+def propagated(trail: Trail) -> pl.LazyFrame:
+    """The trail's events with ``actor`` propagated (same columns, same order)."""
+    aliases, keys = key_actors(trail)
+    lazy = trail.lazy
+    columns = lazy.collect_schema().names()
+    out = lazy.with_columns(_actor_expr(aliases).alias("actor"))
+    if keys.height:
+        out = out.join(
+            keys.lazy(), on="access_key_id", how="left", maintain_order="left"
+        ).with_columns(pl.coalesce("actor", "_key_actor").alias("actor"))
+    copies = pl.col("identity_type") == "AWSAccount"
+    shared = None
+    if lazy.filter(copies & pl.col("shared_event_id").is_not_null()).select(pl.len()).collect().item():
+        # the caller's copy of a cross-account call names the actor the owner's copy lacks
+        other = out.filter(~copies & pl.col("shared_event_id").is_not_null()).select(
+            "shared_event_id", pl.col("actor").alias("_shared_actor")
+        )
+        shared = other.drop_nulls().unique("shared_event_id", keep="first")
+        out = out.join(shared, on="shared_event_id", how="left", maintain_order="left")
+        out = out.with_columns(
+            pl.when(copies)
+            .then(pl.coalesce("actor", "_shared_actor"))
+            .otherwise(pl.col("actor"))
+            .alias("actor")
+        )
+    fallback = (
+        pl.when(pl.col("assumed_root").fill_null(False) & (pl.col("identity_type") == "Root"))
+        .then(pl.lit("assumed-root:") + pl.col("account_id").fill_null("unknown"))
+        .otherwise(pl.col("principal"))
+    )
+    return out.with_columns(pl.coalesce("actor", fallback, pl.lit("unknown")).alias("actor")).select(
+        columns
+    )
+
+
+def with_actors(trail: Trail) -> Trail:
+    """The trail with ``actor`` propagated down the lineage (see the module docstring).
+
+    Examples
+    --------
+    >>> import forensics as fx
+    >>> from forensics._normalize import normalize_records
+    >>> alice = {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice",
+    ...          "accessKeyId": "AKIAALICE0000000"}
+    >>> t = fx.Trail(normalize_records([
+    ...     {"eventTime": "2024-01-01T00:00:00Z", "eventName": "AssumeRole", "userIdentity": alice,
+    ...      "responseElements": {"credentials": {"accessKeyId": "ASIAHOP100000000"}}},
+    ...     {"eventTime": "2024-01-01T00:01:00Z", "eventName": "DeleteBucket", "userIdentity": {
+    ...         "type": "AssumedRole", "accessKeyId": "ASIAHOP100000000",
+    ...         "arn": "arn:aws:sts::111122223333:assumed-role/Admin/x"}}], "x.json"))
+    >>> with_actors(t).events["actor"].to_list()
+    ['arn:aws:iam::111122223333:user/alice', 'arn:aws:iam::111122223333:user/alice']
+    """
+    from forensics._trail import Trail
+
+    return Trail(
+        propagated(trail),
+        trail.report,
+        originals=trail._originals,  # noqa: SLF001 - same data, one more derived column
+        filters=trail.filters,
+    )
+
+
+def actor_directory(trail: Trail) -> pl.DataFrame:
+    """One row per actor named by the records themselves: ``actor`` (canonical), ``aliases``
+    (other keys of the same person), ``names`` (user names / subjects seen with it) and
+    ``user_ids`` (Identity Center user ids): what :func:`~forensics.identity.for_principal`
+    matches a name against."""
+    aliases, keys = key_actors(trail)
+    local = (
+        trail.lazy.filter(pl.col("actor").is_not_null())
+        .group_by("actor")
+        .agg(
+            pl.col("user_name").drop_nulls().unique(),
+            pl.col("on_behalf_of_user_id").drop_nulls().unique(),
+        )
+        .collect()
+    )
+    canon = local.with_columns(
+        _actor_expr(aliases).alias("_canon"),
+        pl.col("actor").alias("_alias"),
+    )
+    extra = pl.DataFrame(
+        {"_canon": keys["_key_actor"].unique()}, schema={"_canon": pl.String}
+    )
+    return (
+        pl.concat([canon.drop("actor"), extra], how="diagonal")
+        .group_by("_canon")
+        .agg(
+            pl.col("_alias").drop_nulls().unique().alias("aliases"),
+            pl.col("user_name").explode().drop_nulls().unique().sort().alias("names"),
+            pl.col("on_behalf_of_user_id").explode().drop_nulls().unique().sort().alias("user_ids"),
+        )
+        .rename({"_canon": "actor"})
+        .sort("actor")
+    )
+
+
+def actors(trail: Trail) -> pl.DataFrame:
+    """One row per actor: the person or workload at the origin of each event's credentials.
+
+    Columns: ``actor``, ``kind`` (iam-user, root, assumed-root, saml, webidentity,
+    identitycenter, federated, ec2, lambda, service, account, other), ``names`` (user names /
+    subjects seen), ``principals``, ``roles`` (role ARNs used), ``accounts``, ``access_keys``,
+    ``sessions`` (distinct keys and sign-in credentials), ``first_seen``, ``last_seen``,
+    ``events``, ``errors``, ``access_denied``, ``source_ips``, ``user_agents``. Sorted by
+    refusals, errors, then events, most first.
+
+    Examples
+    --------
+    >>> import forensics as fx
+    >>> from forensics._normalize import normalize_records
+    >>> t = fx.Trail(normalize_records([{"eventTime": "2024-01-01T00:00:00Z",
+    ...     "eventName": "ListAccounts", "userIdentity": {"type": "IdentityCenterUser",
+    ...     "accountId": "1", "onBehalfOf": {"userId": "u-1", "identityStoreArn": "s"}}}], "x"))
+    >>> actors(t).select("actor", "kind", "events").row(0)
+    ('identitycenter:s/u-1', 'identitycenter', 1)
+    """
+    lazy = propagated(trail)
+    key = clean_key(pl.col("access_key_id"))
+    session = pl.coalesce(key, pl.col("credential_id"))
+    role = pl.when(pl.col("identity_type") == "AssumedRole").then(pl.col("session_issuer_arn"))
+    account = pl.coalesce("recipient_account_id", "account_id")
+    frame = (
+        lazy.group_by("actor")
+        .agg(
+            pl.col("principal").drop_nulls().unique().sort().alias("principals"),
+            role.drop_nulls().unique().sort().alias("roles"),
+            account.drop_nulls().unique().sort().alias("accounts"),
+            key.drop_nulls().unique().sort().alias("access_keys"),
+            session.drop_nulls().n_unique().cast(pl.UInt32).alias("sessions"),
+            pl.col("event_time").min().alias("first_seen"),
+            pl.col("event_time").max().alias("last_seen"),
+            pl.len().cast(pl.UInt32).alias("events"),
+            pl.col("error_code").is_not_null().sum().cast(pl.UInt32).alias("errors"),
+            is_denied(pl.col("error_code")).fill_null(False).sum().cast(pl.UInt32).alias(
+                "access_denied"
+            ),
+            pl.col("source_ip").drop_nulls().unique().sort().alias("source_ips"),
+            pl.col("user_agent").drop_nulls().unique().sort().alias("user_agents"),
+        )
+        .collect()
+    )
+    names = actor_directory(trail).select("actor", "names")
+    kind = (
+        pl.when(pl.col("actor").str.contains(r"^arn:[^:]*:iam::\d*:user/"))
+        .then(pl.lit("iam-user"))
+        .when(pl.col("actor").str.contains(r"^arn:[^:]*:iam::\d*:root$"))
+        .then(pl.lit("root"))
+        .when(pl.col("actor").str.contains(r"^arn:[^:]*:lambda:"))
+        .then(pl.lit("lambda"))
+        .when(pl.col("actor").str.contains(r"^arn:[^:]*:iam::\d*:role/"))
+        .then(pl.lit("role"))
+        .otherwise(
+            pl.col("actor")
+            .str.extract(
+                r"^(saml|webidentity|identitycenter|federated|ec2|service|account|assumed-root):", 1
+            )
+            .fill_null("other")
+        )
+    )
+    return (
+        frame.join(names, on="actor", how="left")
+        .with_columns(
+            kind.alias("kind"),
+            pl.col("names").fill_null(pl.lit([], dtype=_STRS)),
+        )
+        .select(
+            "actor",
+            "kind",
+            "names",
+            "principals",
+            "roles",
+            "accounts",
+            "access_keys",
+            "sessions",
+            "first_seen",
+            "last_seen",
+            "events",
+            "errors",
+            "access_denied",
+            "source_ips",
+            "user_agents",
+        )
+        .sort(
+            ["access_denied", "errors", "events", "actor"],
+            descending=[True, True, True, False],
+        )
+    )
+
+
+def sessions(trail: Trail) -> pl.DataFrame:
+    """One row per session: a credential in use (an access key), or a console / portal sign-in
+    session without a key (Identity Center's ``credentialId``).
+
+    Columns: ``session`` (the key or credential id), ``kind`` ("access key" / "sign-in
+    credential"), ``actor``, ``principal``, ``principal_arn`` (the session ARN at first use),
+    ``start``, ``end``, ``duration``, ``events``, ``errors``, ``access_denied``,
+    ``source_ips``, ``user_agents``, ``regions``, ``accounts``, ``mfa`` (any event said MFA),
+    ``assumed_root``. Sorted by ``start``.
+
+    Examples
+    --------
+    >>> import forensics as fx
+    >>> from forensics._normalize import normalize_records
+    >>> bob = {"type": "IAMUser", "arn": "arn:aws:iam::1:user/bob", "accessKeyId": "AKIABOB000000000"}
+    >>> t = fx.Trail(normalize_records([{"eventTime": "2024-01-01T00:00:00Z",
+    ...     "eventName": "ListBuckets", "userIdentity": bob}], "x"))
+    >>> sessions(t).select("session", "actor", "events").row(0)
+    ('AKIABOB000000000', 'arn:aws:iam::1:user/bob', 1)
+    """
+    lazy = propagated(trail)
+    key = clean_key(pl.col("access_key_id"))
+    session = pl.coalesce(key, pl.col("credential_id")).alias("session")
+    frame = (
+        lazy.with_columns(session)
+        .filter(pl.col("session").is_not_null())
+        .group_by("session")
+        .agg(
+            pl.col("access_key_id").is_not_null().any().alias("_keyed"),
+            pl.col("actor").first(),
+            pl.col("principal").first(),
+            pl.col("principal_arn").drop_nulls().first(),
+            pl.col("event_time").min().alias("start"),
+            pl.col("event_time").max().alias("end"),
+            pl.len().cast(pl.UInt32).alias("events"),
+            pl.col("error_code").is_not_null().sum().cast(pl.UInt32).alias("errors"),
+            is_denied(pl.col("error_code")).fill_null(False).sum().cast(pl.UInt32).alias(
+                "access_denied"
+            ),
+            pl.col("source_ip").drop_nulls().unique().sort().alias("source_ips"),
+            pl.col("user_agent").drop_nulls().unique().sort().alias("user_agents"),
+            pl.col("aws_region").drop_nulls().unique().sort().alias("regions"),
+            pl.coalesce("recipient_account_id", "account_id")
+            .drop_nulls()
+            .unique()
+            .sort()
+            .alias("accounts"),
+            pl.col("mfa_authenticated").any().alias("mfa"),
+            pl.col("assumed_root").any().alias("assumed_root"),
+        )
+        .collect()
+    )
+    return (
+        frame.with_columns(
+            pl.when(pl.col("_keyed"))
+            .then(pl.lit("access key"))
+            .otherwise(pl.lit("sign-in credential"))
+            .alias("kind"),
+            (pl.col("end") - pl.col("start")).alias("duration"),
+        )
+        .select(
+            "session",
+            "kind",
+            "actor",
+            "principal",
+            "principal_arn",
+            "start",
+            "end",
+            "duration",
+            "events",
+            "errors",
+            "access_denied",
+            "source_ips",
+            "user_agents",
+            "regions",
+            "accounts",
+            "mfa",
+            "assumed_root",
+        )
+        .sort("start", "session", nulls_last=True)
+    )
