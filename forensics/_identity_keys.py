@@ -66,7 +66,7 @@ ANONYMOUS = "anonymous"
 #: The user name AWS writes for a failed sign-in whose user name it will not reveal.
 HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
 _ACCOUNT = re.compile(r"^\d{12}$")
-_OIDC_ARN = re.compile(r"^arn:[^:]*:iam::\d*:(?:oidc|saml)-provider/(.+)$")
+_OIDC_ARN = re.compile(r"^arn:[^:]*:iam::\d*:oidc-provider/(.+)$")
 _INSTANCE = re.compile(r"^i-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
 
 
@@ -113,7 +113,7 @@ def role_arn_from_session_arn(arn: str | None) -> str | None:
 
 
 def _provider(value: str | None) -> str | None:
-    """An identity provider as the same text in every account: an IAM OIDC / SAML provider ARN
+    """An identity provider as the same text in every account: an IAM OIDC provider ARN
     (``arn:aws:iam::<account>:oidc-provider/<host>``) becomes its host or name."""
     if not value:
         return None

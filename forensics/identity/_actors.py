@@ -206,7 +206,7 @@ def with_actors(trail: Trail) -> Trail:
     return Trail(
         propagated(trail),
         trail.report,
-        originals=trail._originals,  # noqa: SLF001 - same data, one more derived column
+        originals=trail._originals,  # the same data, one more derived column
         filters=trail.filters,
     )
 
