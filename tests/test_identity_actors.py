@@ -172,7 +172,9 @@ def test_pre_2025_identity_center_users_are_not_merged_per_account():
 def test_sign_in_events_separate_the_people_so_spraying_shows():
     names = ["jane", "john", "ann", "raj"]
     records = [
-        sign_in(i, "CredentialVerification", idc_unknown(n), "Failure", error="Failed authentication")
+        sign_in(
+            i, "CredentialVerification", idc_unknown(n), "Failure", error="Failed authentication"
+        )
         for i, n in enumerate(names)
     ]
     records.append(sign_in(9, "UserAuthentication", idc_user(JANE_ID), event_id="ok"))
@@ -185,7 +187,9 @@ def test_sign_in_events_separate_the_people_so_spraying_shows():
 def test_same_person_pre_and_post_2025_is_one_actor():
     t = trail(
         [
-            event(0, "ListAccounts", idc_unknown("jane"), source="sso.amazonaws.com", event_id="old"),
+            event(
+                0, "ListAccounts", idc_unknown("jane"), source="sso.amazonaws.com", event_id="old"
+            ),
             # a newer copy of the old form names both (userName and onBehalfOf.userId)
             event(1, "ListAccounts", idc_unknown("jane", JANE_ID), source="sso.amazonaws.com"),
             event(2, "ListAccounts", idc_user(JANE_ID), source="sso.amazonaws.com", event_id="new"),
@@ -202,8 +206,12 @@ def test_same_person_pre_and_post_2025_is_one_actor():
 
 
 def test_identity_center_user_with_ids_outside_on_behalf_of_is_keyed():
-    ui = {"type": "IdentityCenterUser", "accountId": MGMT, "userId": JOHN_ID,
-          "identityStoreArn": STORE}
+    ui = {
+        "type": "IdentityCenterUser",
+        "accountId": MGMT,
+        "userId": JOHN_ID,
+        "identityStoreArn": STORE,
+    }
     assert principal_key(ui) == f"identitycenter:{STORE}/{JOHN_ID}"
     assert principal_key({"type": "IdentityCenterUser", "accountId": MGMT}) != principal_key(ui)
 
@@ -218,10 +226,20 @@ def test_on_behalf_of_on_a_role_session_names_the_person_and_their_minted_keys()
         [
             event(0, "ListAccounts", idc_user(JANE_ID), source="sso.amazonaws.com", event_id="p"),
             event(1, "GetObject", tip, source="s3.amazonaws.com", event_id="tip"),
-            assume_role(2, tip, f"arn:aws:iam::{DEV}:role/Reader", "chain", "ASIACHAINED000001",
-                        event_id="mint"),
-            event(3, "ListBuckets", session(DEV, "Reader", "chain", "ASIACHAINED000001"),
-                  event_id="chained"),
+            assume_role(
+                2,
+                tip,
+                f"arn:aws:iam::{DEV}:role/Reader",
+                "chain",
+                "ASIACHAINED000001",
+                event_id="mint",
+            ),
+            event(
+                3,
+                "ListBuckets",
+                session(DEV, "Reader", "chain", "ASIACHAINED000001"),
+                event_id="chained",
+            ),
             event(4, "GetObject", decoy, source="s3.amazonaws.com", event_id="decoy"),
         ]
     )
@@ -241,8 +259,12 @@ def test_saml_person_in_three_accounts_is_one_principal_and_a_name_finds_it():
             saml_call(0, MEMBER, "nqMEMBER==", "jdoe@corp.example", ISSUER, "ASIASAMLMEMBER01"),
             saml_call(1, DEV, "nqDEV==", "jdoe@corp.example", ISSUER, "ASIASAMLDEV00001"),
             saml_call(2, PROD, "nqPROD==", "jdoe@corp.example", ISSUER, "ASIASAMLPROD0001"),
-            event(3, "ListBuckets", session(PROD, "Engineers", "jdoe@corp.example",
-                                            "ASIASAMLPROD0001"), event_id="use"),
+            event(
+                3,
+                "ListBuckets",
+                session(PROD, "Engineers", "jdoe@corp.example", "ASIASAMLPROD0001"),
+                event_id="use",
+            ),
         ]
     )
     saml = t.events.filter(pl.col("identity_type") == "SAMLUser")["principal"].unique()
@@ -258,10 +280,18 @@ def test_saml_same_subject_at_another_idp_is_someone_else():
         [
             saml_call(0, MEMBER, "nqA==", "jdoe@corp.example", ISSUER, "ASIASAMLA0000001"),
             saml_call(1, MEMBER, "nqB==", "jdoe@corp.example", other, "ASIASAMLB0000001"),
-            event(2, "ListBuckets", session(MEMBER, "Engineers", "jdoe@corp.example",
-                                            "ASIASAMLA0000001"), event_id="a"),
-            event(3, "ListBuckets", session(MEMBER, "Engineers", "jdoe@corp.example",
-                                            "ASIASAMLB0000001"), event_id="b"),
+            event(
+                2,
+                "ListBuckets",
+                session(MEMBER, "Engineers", "jdoe@corp.example", "ASIASAMLA0000001"),
+                event_id="a",
+            ),
+            event(
+                3,
+                "ListBuckets",
+                session(MEMBER, "Engineers", "jdoe@corp.example", "ASIASAMLB0000001"),
+                event_id="b",
+            ),
             # a refused call (no response) in the same account: the nameQualifier alias
             saml_call(4, MEMBER, "nqA==", "jdoe@corp.example", ISSUER, None, error="AccessDenied"),
         ]
@@ -280,17 +310,30 @@ def test_web_identity_refused_call_joins_the_same_subject():
         [
             web_identity(0, sub, "ASIAGITHUB000001", event_id="ok"),
             web_identity(1, sub, error="AccessDenied", user_name=False, event_id="refused"),
-            web_identity(2, "repo:corp/other:ref:refs/heads/main", "ASIAGITHUB000002",
-                         event_id="other"),
-            event(3, "PutObject", session(DEV, "Deploy", "GitHubActions", "ASIAGITHUB000001"),
-                  source="s3.amazonaws.com", event_id="deploy"),
-            event(4, "PutObject", session(DEV, "Deploy", "GitHubActions", "ASIAGITHUB000002"),
-                  source="s3.amazonaws.com", event_id="decoy"),
+            web_identity(
+                2, "repo:corp/other:ref:refs/heads/main", "ASIAGITHUB000002", event_id="other"
+            ),
+            event(
+                3,
+                "PutObject",
+                session(DEV, "Deploy", "GitHubActions", "ASIAGITHUB000001"),
+                source="s3.amazonaws.com",
+                event_id="deploy",
+            ),
+            event(
+                4,
+                "PutObject",
+                session(DEV, "Deploy", "GitHubActions", "ASIAGITHUB000002"),
+                source="s3.amazonaws.com",
+                event_id="decoy",
+            ),
         ]
     )
     by_id = dict(t.events.select("event_id", "principal").iter_rows())
-    assert by_id["ok"] == by_id["refused"] == (
-        f"webidentity:token.actions.githubusercontent.com/{sub}"
+    assert (
+        by_id["ok"]
+        == by_id["refused"]
+        == (f"webidentity:token.actions.githubusercontent.com/{sub}")
     )
     assert ids(t.for_principal(sub, derived=True)) == ["deploy", "ok", "refused"]
     assert ids(t.for_principal("repo:corp/app:*", derived=True)) == ["deploy", "ok", "refused"]
@@ -311,8 +354,13 @@ def assume_root_call(when, caller, new_key, event_id):
             "targetPrincipal": MEMBER,
             "taskPolicyArn": {"arn": "arn:aws:iam::aws:policy/root-task/S3UnlockBucketPolicy"},
         },
-        response={"credentials": {"accessKeyId": new_key, "sessionToken": "x",
-                                  "expiration": "Oct 25, 2024, 9:07:11 PM"}},
+        response={
+            "credentials": {
+                "accessKeyId": new_key,
+                "sessionToken": "x",
+                "expiration": "Oct 25, 2024, 9:07:11 PM",
+            }
+        },
         event_id=event_id,
     )
 
@@ -331,16 +379,31 @@ def test_assume_root_mints_a_root_session_and_keeps_the_lineage():
     john_session = session(MGMT, "John", "JohnRole1", "ASIAJOHNROLE0001")
     t = trail(
         [
-            assume_role(0, admin, f"arn:aws:iam::{MGMT}:role/John", "JohnRole1", "ASIAJOHNROLE0001"),
+            assume_role(
+                0, admin, f"arn:aws:iam::{MGMT}:role/John", "JohnRole1", "ASIAJOHNROLE0001"
+            ),
             assume_root_call(1, john_session, "ASIAROOTSESSION01", "ar"),
-            event(2, "DeleteBucketPolicy", root_session(MEMBER, "ASIAROOTSESSION01"),
-                  source="s3.amazonaws.com", event_id="privileged"),
+            event(
+                2,
+                "DeleteBucketPolicy",
+                root_session(MEMBER, "ASIAROOTSESSION01"),
+                source="s3.amazonaws.com",
+                event_id="privileged",
+            ),
             # the same root account signed in for real: another actor
-            event(3, "ConsoleLogin", root(MEMBER), source="signin.amazonaws.com",
-                  response={"ConsoleLogin": "Success"}, event_id="real-root"),
+            event(
+                3,
+                "ConsoleLogin",
+                root(MEMBER),
+                source="signin.amazonaws.com",
+                response={"ConsoleLogin": "Success"},
+                event_id="real-root",
+            ),
         ]
     )
-    creds = t.credentials().filter(pl.col("access_key_id") == "ASIAROOTSESSION01").row(0, named=True)
+    creds = (
+        t.credentials().filter(pl.col("access_key_id") == "ASIAROOTSESSION01").row(0, named=True)
+    )
     assert creds["minted_by"] == "AssumeRoot"
     assert creds["parent_access_key_id"] == "ASIAJOHNROLE0001"
     assert creds["principal"] == f"arn:aws:iam::{MEMBER}:root"
@@ -348,7 +411,8 @@ def test_assume_root_mints_a_root_session_and_keeps_the_lineage():
     assert chain == ["AKIAJOHN00000001", "ASIAJOHNROLE0001", "ASIAROOTSESSION01"]
     rows = t.events.filter(pl.col("event_id").is_in(["privileged", "real-root"]))
     assert dict(rows.select("event_id", "assumed_root").iter_rows()) == {
-        "privileged": True, "real-root": None
+        "privileged": True,
+        "real-root": None,
     }
     john = f"arn:aws:iam::{MGMT}:user/john"
     assert actor_of(t, "privileged") == john
@@ -370,10 +434,20 @@ def test_assume_root_exactly_as_documented_does_not_loop():
 def test_assume_root_session_without_its_minting_call_is_not_the_real_root():
     t = trail(
         [
-            event(0, "DeleteBucketPolicy", root_session(MEMBER, "ASIAROOTSESSION09"),
-                  event_id="orphan"),
-            event(1, "ConsoleLogin", root(MEMBER), source="signin.amazonaws.com",
-                  response={"ConsoleLogin": "Success"}, event_id="real"),
+            event(
+                0,
+                "DeleteBucketPolicy",
+                root_session(MEMBER, "ASIAROOTSESSION09"),
+                event_id="orphan",
+            ),
+            event(
+                1,
+                "ConsoleLogin",
+                root(MEMBER),
+                source="signin.amazonaws.com",
+                response={"ConsoleLogin": "Success"},
+                event_id="real",
+            ),
         ]
     )
     assert actor_of(t, "orphan") == f"assumed-root:{MEMBER}"
@@ -399,8 +473,13 @@ def test_unknown_with_a_role_session_is_the_role_not_a_phantom():
 
 
 def test_hidden_user_name_is_not_a_made_up_user():
-    ui = {"type": "IAMUser", "principalId": "", "accountId": PROD, "accessKeyId": "",
-          "userName": "HIDDEN_DUE_TO_SECURITY_REASONS"}
+    ui = {
+        "type": "IAMUser",
+        "principalId": "",
+        "accountId": PROD,
+        "accessKeyId": "",
+        "userName": "HIDDEN_DUE_TO_SECURITY_REASONS",
+    }
     t = trail([sign_in(0, "ConsoleLogin", ui, error="Failed authentication")])
     principal = t.events["principal"].item()
     assert principal == f"hidden-user:{PROD}"
@@ -414,9 +493,13 @@ def test_cross_account_owner_copy_takes_the_callers_actor():
 
     def owner_copy(when, caller_account, shared, event_id):
         return event(
-            when, "AssumeRole",
+            when,
+            "AssumeRole",
             {"type": "AWSAccount", "principalId": "AIDAEXAMPLE", "accountId": caller_account},
-            source="sts.amazonaws.com", recipient=MEMBER, shared=shared, event_id=event_id,
+            source="sts.amazonaws.com",
+            recipient=MEMBER,
+            shared=shared,
+            event_id=event_id,
             request={"roleArn": role, "roleSessionName": "s"},
         )
 
@@ -433,8 +516,13 @@ def test_cross_account_owner_copy_takes_the_callers_actor():
 
 
 def test_aws_service_event_names_the_service():
-    record = event(0, "CreateGrant", {"accountId": PROD, "invokedBy": "AWS Internal"},
-                   source="kms.amazonaws.com", eventType="AwsServiceEvent")
+    record = event(
+        0,
+        "CreateGrant",
+        {"accountId": PROD, "invokedBy": "AWS Internal"},
+        source="kms.amazonaws.com",
+        eventType="AwsServiceEvent",
+    )
     t = trail([record])
     assert t.events["principal"].item() == "service:kms.amazonaws.com"
     assert len(t.for_principal("kms.amazonaws.com")) == 1
@@ -448,14 +536,22 @@ def test_federated_user_name_resolves():
         "accountId": PROD,
         "accessKeyId": "ASIAFEDERATED0001",
         "sessionContext": {
-            "sessionIssuer": {"type": "IAMUser", "principalId": "AIDABROKER",
-                              "arn": f"arn:aws:iam::{PROD}:user/broker", "accountId": PROD,
-                              "userName": "broker"},
+            "sessionIssuer": {
+                "type": "IAMUser",
+                "principalId": "AIDABROKER",
+                "arn": f"arn:aws:iam::{PROD}:user/broker",
+                "accountId": PROD,
+                "userName": "broker",
+            },
             "attributes": {"creationDate": "2024-03-01T08:00:00Z", "mfaAuthenticated": "false"},
         },
     }
-    t = trail([event(0, "ListBuckets", fed, event_id="f"),
-               event(1, "ListUsers", user(PROD, "broker", "AKIABROKER000001"), event_id="b")])
+    t = trail(
+        [
+            event(0, "ListBuckets", fed, event_id="f"),
+            event(1, "ListUsers", user(PROD, "broker", "AKIABROKER000001"), event_id="b"),
+        ]
+    )
     assert ids(t.for_principal("Bob")) == ["f"]
     assert actor_of(t, "f") == f"federated:arn:aws:iam::{PROD}:user/broker/Bob"
 
@@ -467,8 +563,13 @@ def test_lambda_and_instance_sessions_name_the_workload():
     ec2 = session(PROD, "WebRole", "i-0123456789abcdef0", "ASIAINSTANCE00001")
     ec2["sessionContext"]["ec2RoleDelivery"] = "2.0"
     named_like_ec2 = session(PROD, "WebRole", "i-0123456789abcdef0", "ASIASPOOFED000001")
-    t = trail([event(0, "GetObject", lam, event_id="l"), event(1, "GetObject", ec2, event_id="e"),
-               event(2, "GetObject", named_like_ec2, event_id="spoof")])
+    t = trail(
+        [
+            event(0, "GetObject", lam, event_id="l"),
+            event(1, "GetObject", ec2, event_id="e"),
+            event(2, "GetObject", named_like_ec2, event_id="spoof"),
+        ]
+    )
     assert t.events.filter(pl.col("event_id") == "l")["in_scope_of"].item() == fn
     assert actor_of(t, "l") == fn
     assert actor_of(t, "e") == f"ec2:{PROD}/i-0123456789abcdef0"
@@ -477,8 +578,13 @@ def test_lambda_and_instance_sessions_name_the_workload():
 
 # -- the interface ------------------------------------------------------------------------------
 def test_every_row_has_an_actor_and_a_principal():
-    t = trail([event(0, "X", None), event(1, "Y", {"type": "Brand new"}),
-               event(2, "Z", session(PROD, "R", "s", "ASIANOORIGIN00001"))])
+    t = trail(
+        [
+            event(0, "X", None),
+            event(1, "Y", {"type": "Brand new"}),
+            event(2, "Z", session(PROD, "R", "s", "ASIANOORIGIN00001")),
+        ]
+    )
     got = t.with_actors().events
     assert got["actor"].null_count() == 0 and got["principal"].null_count() == 0
 
@@ -496,7 +602,10 @@ def test_sessions_one_row_per_key_or_sign_in_credential():
     assert s["session"].to_list() == ["CRED-JANE-1", "AKIABOB000000001"]
     bob = s.row(1, named=True)
     assert (bob["kind"], bob["events"], bob["errors"], bob["regions"]) == (
-        "access key", 2, 1, ["eu-west-1", "us-east-1"]
+        "access key",
+        2,
+        1,
+        ["eu-west-1", "us-east-1"],
     )
     assert s.row(0, named=True)["kind"] == "sign-in credential"
     cred = t.credentials().filter(pl.col("access_key_id") == "CRED-JANE-1").row(0, named=True)
@@ -507,8 +616,12 @@ def test_names_the_kit_prints_are_accepted_back():
     t = trail(
         [
             event(0, "ListBuckets", user(PROD, "ci-deploy", "AKIACIDEPLOY00001"), event_id="u"),
-            event(1, "ListBuckets", session(PROD, "x", "s", "ASIAROLEX00000001", path="/ops/"),
-                  event_id="r"),
+            event(
+                1,
+                "ListBuckets",
+                session(PROD, "x", "s", "ASIAROLEX00000001", path="/ops/"),
+                event_id="r",
+            ),
         ]
     )
     assert ids(t.for_principal("user/ci-deploy")) == ["u"]

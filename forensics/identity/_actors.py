@@ -160,7 +160,12 @@ def propagated(trail: Trail) -> pl.LazyFrame:
         ).with_columns(pl.coalesce("actor", "_key_actor").alias("actor"))
     copies = pl.col("identity_type") == "AWSAccount"
     shared = None
-    if lazy.filter(copies & pl.col("shared_event_id").is_not_null()).select(pl.len()).collect().item():
+    if (
+        lazy.filter(copies & pl.col("shared_event_id").is_not_null())
+        .select(pl.len())
+        .collect()
+        .item()
+    ):
         # the caller's copy of a cross-account call names the actor the owner's copy lacks
         other = out.filter(~copies & pl.col("shared_event_id").is_not_null()).select(
             "shared_event_id", pl.col("actor").alias("_shared_actor")
@@ -178,9 +183,9 @@ def propagated(trail: Trail) -> pl.LazyFrame:
         .then(pl.lit("assumed-root:") + pl.col("account_id").fill_null("unknown"))
         .otherwise(pl.col("principal"))
     )
-    return out.with_columns(pl.coalesce("actor", fallback, pl.lit("unknown")).alias("actor")).select(
-        columns
-    )
+    return out.with_columns(
+        pl.coalesce("actor", fallback, pl.lit("unknown")).alias("actor")
+    ).select(columns)
 
 
 def with_actors(trail: Trail) -> Trail:
@@ -230,9 +235,7 @@ def actor_directory(trail: Trail) -> pl.DataFrame:
         _actor_expr(aliases).alias("_canon"),
         pl.col("actor").alias("_alias"),
     )
-    extra = pl.DataFrame(
-        {"_canon": keys["_key_actor"].unique()}, schema={"_canon": pl.String}
-    )
+    extra = pl.DataFrame({"_canon": keys["_key_actor"].unique()}, schema={"_canon": pl.String})
     return (
         pl.concat([canon.drop("actor"), extra], how="diagonal")
         .group_by("_canon")
@@ -283,9 +286,11 @@ def actors(trail: Trail) -> pl.DataFrame:
             pl.col("event_time").max().alias("last_seen"),
             pl.len().cast(pl.UInt32).alias("events"),
             pl.col("error_code").is_not_null().sum().cast(pl.UInt32).alias("errors"),
-            is_denied(pl.col("error_code")).fill_null(False).sum().cast(pl.UInt32).alias(
-                "access_denied"
-            ),
+            is_denied(pl.col("error_code"))
+            .fill_null(False)
+            .sum()
+            .cast(pl.UInt32)
+            .alias("access_denied"),
             pl.col("source_ip").drop_nulls().unique().sort().alias("source_ips"),
             pl.col("user_agent").drop_nulls().unique().sort().alias("user_agents"),
         )
@@ -375,9 +380,11 @@ def sessions(trail: Trail) -> pl.DataFrame:
             pl.col("event_time").max().alias("end"),
             pl.len().cast(pl.UInt32).alias("events"),
             pl.col("error_code").is_not_null().sum().cast(pl.UInt32).alias("errors"),
-            is_denied(pl.col("error_code")).fill_null(False).sum().cast(pl.UInt32).alias(
-                "access_denied"
-            ),
+            is_denied(pl.col("error_code"))
+            .fill_null(False)
+            .sum()
+            .cast(pl.UInt32)
+            .alias("access_denied"),
             pl.col("source_ip").drop_nulls().unique().sort().alias("source_ips"),
             pl.col("user_agent").drop_nulls().unique().sort().alias("user_agents"),
             pl.col("aws_region").drop_nulls().unique().sort().alias("regions"),
