@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from forensics._trail import is_denied
-from forensics.identity._mint import clean_key, mint_events
+from forensics.identity._mint import clean_key, trail_mints
 
 if TYPE_CHECKING:
     from forensics._trail import Trail
@@ -103,7 +103,7 @@ def key_actors(trail: Trail) -> tuple[dict[str, str], pl.DataFrame]:
         .collect()
         .iter_rows()
     )
-    mints = mint_events(lazy).filter(pl.col("relation") == "minted")
+    mints = trail_mints(trail).filter(pl.col("relation") == "minted")
     minted = {
         k: (parent, by_actor)
         for k, parent, by_actor in mints.select(
@@ -269,33 +269,45 @@ def actors(trail: Trail) -> pl.DataFrame:
     >>> actors(t).select("actor", "kind", "events").row(0)
     ('identitycenter:s/u-1', 'identitycenter', 1)
     """
-    lazy = propagated(trail)
+    lazy = propagated(trail).cache()
     key = clean_key(pl.col("access_key_id"))
     session = pl.coalesce(key, pl.col("credential_id"))
     role = pl.when(pl.col("identity_type") == "AssumedRole").then(pl.col("session_issuer_arn"))
     account = pl.coalesce("recipient_account_id", "account_id")
-    frame = (
-        lazy.group_by("actor")
-        .agg(
-            pl.col("principal").drop_nulls().unique().sort().alias("principals"),
-            role.drop_nulls().unique().sort().alias("roles"),
-            account.drop_nulls().unique().sort().alias("accounts"),
-            key.drop_nulls().unique().sort().alias("access_keys"),
-            session.drop_nulls().n_unique().cast(pl.UInt32).alias("sessions"),
-            pl.col("event_time").min().alias("first_seen"),
-            pl.col("event_time").max().alias("last_seen"),
-            pl.len().cast(pl.UInt32).alias("events"),
-            pl.col("error_code").is_not_null().sum().cast(pl.UInt32).alias("errors"),
-            is_denied(pl.col("error_code"))
-            .fill_null(False)
-            .sum()
-            .cast(pl.UInt32)
-            .alias("access_denied"),
-            pl.col("source_ip").drop_nulls().unique().sort().alias("source_ips"),
-            pl.col("user_agent").drop_nulls().unique().sort().alias("user_agents"),
-        )
-        .collect()
+    counts = lazy.group_by("actor").agg(
+        pl.col("event_time").min().alias("first_seen"),
+        pl.col("event_time").max().alias("last_seen"),
+        pl.len().cast(pl.UInt32).alias("events"),
+        pl.col("error_code").is_not_null().sum().cast(pl.UInt32).alias("errors"),
+        is_denied(pl.col("error_code"))
+        .fill_null(False)
+        .sum()
+        .cast(pl.UInt32)
+        .alias("access_denied"),
     )
+    lists = {
+        "principals": pl.col("principal"),
+        "roles": role,
+        "accounts": account,
+        "access_keys": key,
+        "_sessions": session,
+        "source_ips": pl.col("source_ip"),
+        "user_agents": pl.col("user_agent"),
+    }
+    # each list from the distinct (actor, value) pairs: far fewer than events
+    parts = [
+        lazy.select("actor", expr.alias(name))
+        .unique()
+        .group_by("actor")
+        .agg(pl.col(name).drop_nulls().sort())
+        for name, expr in lists.items()
+    ]
+    frame, *collected = pl.collect_all([counts, *parts])
+    for part in collected:
+        frame = frame.join(part, on="actor", how="left")
+    frame = frame.with_columns(
+        pl.col("_sessions").list.len().cast(pl.UInt32).alias("sessions")
+    ).drop("_sessions")
     names = actor_directory(trail).select("actor", "names")
     kind = (
         pl.when(pl.col("actor").str.contains(r"^arn:[^:]*:iam::\d*:user/"))
@@ -367,10 +379,12 @@ def sessions(trail: Trail) -> pl.DataFrame:
     lazy = propagated(trail)
     key = clean_key(pl.col("access_key_id"))
     session = pl.coalesce(key, pl.col("credential_id")).alias("session")
-    frame = (
+    account = pl.coalesce("recipient_account_id", "account_id").alias("_account")
+    # Two levels: the (session, IP, agent, region, account) combinations are far fewer than events.
+    combos = (
         lazy.with_columns(session)
         .filter(pl.col("session").is_not_null())
-        .group_by("session")
+        .group_by("session", "source_ip", "user_agent", "aws_region", account)
         .agg(
             pl.col("access_key_id").is_not_null().any().alias("_keyed"),
             pl.col("actor").first(),
@@ -378,23 +392,34 @@ def sessions(trail: Trail) -> pl.DataFrame:
             pl.col("principal_arn").drop_nulls().first(),
             pl.col("event_time").min().alias("start"),
             pl.col("event_time").max().alias("end"),
-            pl.len().cast(pl.UInt32).alias("events"),
-            pl.col("error_code").is_not_null().sum().cast(pl.UInt32).alias("errors"),
-            is_denied(pl.col("error_code"))
-            .fill_null(False)
-            .sum()
-            .cast(pl.UInt32)
-            .alias("access_denied"),
-            pl.col("source_ip").drop_nulls().unique().sort().alias("source_ips"),
-            pl.col("user_agent").drop_nulls().unique().sort().alias("user_agents"),
-            pl.col("aws_region").drop_nulls().unique().sort().alias("regions"),
-            pl.coalesce("recipient_account_id", "account_id")
-            .drop_nulls()
-            .unique()
-            .sort()
-            .alias("accounts"),
+            pl.len().alias("events"),
+            pl.col("error_code").is_not_null().sum().alias("errors"),
+            is_denied(pl.col("error_code")).fill_null(False).sum().alias("access_denied"),
             pl.col("mfa_authenticated").any().alias("mfa"),
             pl.col("assumed_root").any().alias("assumed_root"),
+        )
+    )
+    first = pl.col("start")
+    frame = (
+        combos.group_by("session")
+        .agg(
+            pl.col("_keyed").any(),
+            *(pl.col(c).sort_by(first).first() for c in ("actor", "principal")),
+            pl.col("principal_arn").sort_by(first).drop_nulls().first(),
+            pl.col("start").min(),
+            pl.col("end").max(),
+            *(pl.col(c).sum().cast(pl.UInt32) for c in ("events", "errors", "access_denied")),
+            *(
+                pl.col(src).drop_nulls().unique().sort().alias(name)
+                for name, src in (
+                    ("source_ips", "source_ip"),
+                    ("user_agents", "user_agent"),
+                    ("regions", "aws_region"),
+                    ("accounts", "_account"),
+                )
+            ),
+            pl.col("mfa").any(),
+            pl.col("assumed_root").any(),
         )
         .collect()
     )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from forensics._schema import TIME_DTYPE
-from forensics.identity._mint import clean_key, mint_events
+from forensics.identity._mint import clean_key, trail_mints
 
 if TYPE_CHECKING:
     from forensics._trail import Trail
@@ -227,7 +227,7 @@ def credentials(trail: Trail) -> pl.DataFrame:
     if cached is not None:
         return cached
     lazy = trail.lazy
-    minted = mint_events(lazy)
+    minted = trail_mints(trail)
     used, console = _usage(lazy).collect(), _console_keys(lazy)
     frame = used.join(minted, on="access_key_id", how="full", coalesce=True).join(
         console, on="access_key_id", how="left"
@@ -326,9 +326,12 @@ def _sign_in_credentials(lazy: pl.LazyFrame, trail: Trail) -> pl.DataFrame:
     """One row per Identity Center sign-in credential (``userIdentity.credentialId``): the
     portal / console session of a person, started by a sign-in or ``CreateToken`` call. Its
     ``kind`` is "sign-in credential"; the id stands in ``access_key_id`` (AWS shows no key)."""
-    from forensics.identity._actors import propagated
+    from forensics.identity._actors import key_actors
 
-    events = propagated(trail).filter(pl.col("credential_id").is_not_null())
+    aliases, _ = key_actors(trail)
+    events = lazy.filter(pl.col("credential_id").is_not_null())
+    if aliases:
+        events = events.with_columns(pl.col("actor").replace(list(aliases), list(aliases.values())))
     start = pl.col("event_name").is_in(SIGN_IN_EVENTS)
     frame = (
         events.group_by("credential_id")
@@ -344,8 +347,11 @@ def _sign_in_credentials(lazy: pl.LazyFrame, trail: Trail) -> pl.DataFrame:
             pl.col("event_id").filter(start).first().alias("minted_by_event_id"),
             pl.col("event_time").filter(start).min().alias("minted_at"),
             pl.col("event_name").filter(start).first().alias("_how"),
-            *(pl.col(src).drop_nulls().unique().sort().alias(name) for name, src in _LISTS.items()
-              if src != "_account"),
+            *(
+                pl.col(src).drop_nulls().unique().sort().alias(name)
+                for name, src in _LISTS.items()
+                if src != "_account"
+            ),
             pl.coalesce("recipient_account_id", "account_id")
             .drop_nulls()
             .unique()
@@ -425,9 +431,10 @@ def _link_portal(frame: pl.DataFrame, lazy: pl.LazyFrame) -> pl.DataFrame:
     out = frame.join(one, on="access_key_id", how="left")
     marked = unknown
     return out.with_columns(
-        pl.when(marked).then(pl.lit("GetRoleCredentials")).otherwise(pl.col("minted_by")).alias(
-            "minted_by"
-        ),
+        pl.when(marked)
+        .then(pl.lit("GetRoleCredentials"))
+        .otherwise(pl.col("minted_by"))
+        .alias("minted_by"),
         pl.coalesce("minted_by_event_id", "_eid").alias("minted_by_event_id"),
         pl.coalesce("minted_at", "_t").alias("minted_at"),
         pl.coalesce("minted_by_principal", "_by").alias("minted_by_principal"),

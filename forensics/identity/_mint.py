@@ -17,14 +17,32 @@ one call, each copy filling in what the other lacks.
 
 from __future__ import annotations
 
+import weakref
+from typing import TYPE_CHECKING
+
 import polars as pl
+
+if TYPE_CHECKING:
+    from forensics._trail import Trail
 
 __all__ = [
     "CREATE_EVENTS",
     "MINT_EVENTS",
     "clean_key",
     "mint_events",
+    "trail_mints",
 ]
+
+_MINTS: weakref.WeakKeyDictionary[Trail, pl.DataFrame] = weakref.WeakKeyDictionary()
+
+
+def trail_mints(trail: Trail) -> pl.DataFrame:
+    """:func:`mint_events` of a trail, computed once per ``Trail`` (several analyses need it)."""
+    found = _MINTS.get(trail)
+    if found is None:
+        found = _MINTS[trail] = mint_events(trail.lazy)
+    return found
+
 
 #: STS calls whose response carries a new temporary key.
 MINT_EVENTS: tuple[str, ...] = (

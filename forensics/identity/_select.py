@@ -12,7 +12,7 @@ import polars as pl
 
 from forensics._errors import PrincipalError
 from forensics.identity._actors import actor_directory, key_actors, with_actors
-from forensics.identity._mint import clean_key, mint_events
+from forensics.identity._mint import clean_key, trail_mints
 
 if TYPE_CHECKING:
     from forensics._trail import Trail
@@ -156,7 +156,7 @@ def resolve(trail: Trail, who: str) -> Match:
 
     if _KEY.match(text):
         used = lazy.filter(pl.col("access_key_id") == text).select(pl.len()).collect().item()
-        if used or mint_events(lazy)["access_key_id"].is_in([text]).any():
+        if used or trail_mints(trail)["access_key_id"].is_in([text]).any():
             return Match("key", (text,))
         raise _not_found(text, "access key", _distinct(lazy, "access_key_id"))
 
@@ -267,7 +267,7 @@ def derived_keys(trail: Trail, match: Match) -> set[str]:
     calls that used no key (a SAML or web-identity user, an AWS service).
     """
     lazy = trail.lazy
-    mints = mint_events(lazy).filter(pl.col("relation") == "minted")
+    mints = trail_mints(trail).filter(pl.col("relation") == "minted")
     if mints.height == 0:
         return set()
     seeds = set(
