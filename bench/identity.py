@@ -70,8 +70,11 @@ def main() -> None:
 
     path = DATA / f"identity-{args.events}.parquet"
     if path.exists() and pl.read_parquet_schema(path) != dict(EVENTS_SCHEMA):
-        print(f"{path.name} has an older events schema: rebuilding", file=sys.stderr)
-        path.unlink()
+        if list(pl.read_parquet_schema(path)) == list(EVENTS_SCHEMA):  # only dtypes differ
+            pl.read_parquet(path).cast(dict(EVENTS_SCHEMA)).write_parquet(path, compression="zstd")
+        else:
+            print(f"{path.name} has an older events schema: rebuilding", file=sys.stderr)
+            path.unlink()
     if not path.exists():
         print(f"building {path} (once) ...", file=sys.stderr)
         build(path, args.events)

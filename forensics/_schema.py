@@ -68,7 +68,8 @@ EVENTS_SCHEMA: pl.Schema = pl.Schema(
         "credential_id": pl.String,
         "in_scope_of": pl.String,
         "assumed_root": pl.Boolean,
-        "user_identity": pl.String,
+        # the whole userIdentity as JSON text; categorical: a trail has few distinct identities
+        "user_identity": pl.Categorical(),
         "request_parameters": pl.String,
         "response_elements": pl.String,
         "additional_event_data": pl.String,

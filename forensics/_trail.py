@@ -184,7 +184,7 @@ class Trail:
                 continue
             values = [value] if isinstance(value, str) else list(value)
             column = pl.col(field)
-            if field == "source_file":  # categorical: compared as text
+            if EVENTS_SCHEMA.get(field) == pl.Categorical():  # compared as text
                 column = column.cast(pl.String)
             preds.append(column.is_in(values))
             parts.append(f"{field} in {values}" if len(values) > 1 else f"{field} = {values[0]}")
