@@ -39,6 +39,8 @@ _STRS = pl.List(pl.String)
 _KEY_CACHE: weakref.WeakKeyDictionary[Trail, tuple[dict[str, str], pl.DataFrame]] = (
     weakref.WeakKeyDictionary()
 )
+_SHARED_CACHE: weakref.WeakKeyDictionary[Trail, pl.DataFrame] = weakref.WeakKeyDictionary()
+_COPY = pl.col("identity_type") == "AWSAccount"
 
 
 def _aliases(lazy: pl.LazyFrame) -> dict[str, str]:
@@ -148,44 +150,72 @@ def _actor_expr(aliases: dict[str, str]) -> pl.Expr:
     return local
 
 
-def propagated(trail: Trail) -> pl.LazyFrame:
-    """The trail's events with ``actor`` propagated (same columns, same order)."""
-    aliases, keys = key_actors(trail)
+def _shared_actors(trail: Trail, aliases: dict[str, str], keys: pl.DataFrame) -> pl.DataFrame:
+    """``shared_event_id`` -> the actor of the caller's copy, for the cross-account calls whose
+    owner's copy (``AWSAccount``) is in the trail (step 3)."""
+    cached = _SHARED_CACHE.get(trail)
+    if cached is not None:
+        return cached
     lazy = trail.lazy
-    columns = lazy.collect_schema().names()
-    out = lazy.with_columns(_actor_expr(aliases).alias("actor"))
-    if keys.height:
-        out = out.join(
-            keys.lazy(), on="access_key_id", how="left", maintain_order="left"
-        ).with_columns(pl.coalesce("actor", "_key_actor").alias("actor"))
-    copies = pl.col("identity_type") == "AWSAccount"
-    shared = None
-    if (
-        lazy.filter(copies & pl.col("shared_event_id").is_not_null())
-        .select(pl.len())
+    shared = pl.col("shared_event_id")
+    copies = lazy.filter(_COPY & shared.is_not_null()).select(shared).unique()
+    callers = (
+        lazy.filter(~_COPY & shared.is_not_null())
+        .join(copies, on="shared_event_id", how="semi")
+        .select("shared_event_id", "actor", "access_key_id")
         .collect()
-        .item()
-    ):
-        # the caller's copy of a cross-account call names the actor the owner's copy lacks
-        other = out.filter(~copies & pl.col("shared_event_id").is_not_null()).select(
-            "shared_event_id", pl.col("actor").alias("_shared_actor")
-        )
-        shared = other.drop_nulls().unique("shared_event_id", keep="first")
-        out = out.join(shared, on="shared_event_id", how="left", maintain_order="left")
-        out = out.with_columns(
-            pl.when(copies)
-            .then(pl.coalesce("actor", "_shared_actor"))
-            .otherwise(pl.col("actor"))
-            .alias("actor")
+    )
+    frame = (
+        callers.with_columns(pl.coalesce(_local(aliases), _by_key(keys)).alias("_shared_actor"))
+        .drop_nulls("_shared_actor")
+        .unique("shared_event_id", keep="first")
+        .select("shared_event_id", "_shared_actor")
+    )
+    _SHARED_CACHE[trail] = frame
+    return frame
+
+
+def _local(aliases: dict[str, str]) -> pl.Expr:
+    """The record's own actor, under its canonical key."""
+    return _actor_expr(aliases)
+
+
+def _by_key(keys: pl.DataFrame) -> pl.Expr:
+    """The actor of the event's access key (a hash lookup, not a join: no other column moves)."""
+    if keys.height == 0:
+        return pl.lit(None, dtype=pl.String)
+    return pl.col("access_key_id").replace_strict(
+        keys["access_key_id"], keys["_key_actor"], default=None, return_dtype=pl.String
+    )
+
+
+def actor_expr(trail: Trail) -> pl.Expr:
+    """The propagated ``actor`` of each event as one expression over the events table."""
+    aliases, keys = key_actors(trail)
+    shared = _shared_actors(trail, aliases, keys)
+    parts = [_local(aliases), _by_key(keys)]
+    if shared.height:
+        parts.append(
+            pl.when(_COPY).then(
+                pl.col("shared_event_id").replace_strict(
+                    shared["shared_event_id"],
+                    shared["_shared_actor"],
+                    default=None,
+                    return_dtype=pl.String,
+                )
+            )
         )
     fallback = (
         pl.when(pl.col("assumed_root").fill_null(False) & (pl.col("identity_type") == "Root"))
         .then(pl.lit("assumed-root:") + pl.col("account_id").fill_null("unknown"))
         .otherwise(pl.col("principal"))
     )
-    return out.with_columns(
-        pl.coalesce("actor", fallback, pl.lit("unknown")).alias("actor")
-    ).select(columns)
+    return pl.coalesce(*parts, fallback, pl.lit("unknown")).alias("actor")
+
+
+def propagated(trail: Trail) -> pl.LazyFrame:
+    """The trail's events with ``actor`` propagated (same columns, same order)."""
+    return trail.lazy.with_columns(actor_expr(trail))
 
 
 def with_actors(trail: Trail) -> Trail:
@@ -249,6 +279,38 @@ def actor_directory(trail: Trail) -> pl.DataFrame:
     )
 
 
+def _combos(trail: Trail, *columns: str) -> pl.DataFrame:
+    """The distinct combinations of what decides an event's actor and of ``columns``, with
+    per-combination counts, and the propagated ``actor`` of each: the analyses aggregate these
+    (far fewer rows than events) instead of the events themselves."""
+    decides = (
+        "actor",
+        "access_key_id",
+        "identity_type",
+        "principal",
+        "account_id",
+        "assumed_root",
+    )
+    keys = list(dict.fromkeys((*decides, *columns)))
+    frame = (
+        trail.lazy.group_by(
+            *keys,
+            # only an owner's copy needs its sharedEventID (step 3): others group together
+            pl.when(_COPY).then(pl.col("shared_event_id")).alias("shared_event_id"),
+        )
+        .agg(
+            pl.col("event_time").min().alias("_first"),
+            pl.col("event_time").max().alias("_last"),
+            pl.len().alias("_events"),
+            pl.col("error_code").is_not_null().sum().alias("_errors"),
+            is_denied(pl.col("error_code")).fill_null(False).sum().alias("_denied"),
+            pl.col("mfa_authenticated").any().alias("_mfa"),
+        )
+        .collect()
+    )
+    return frame.with_columns(actor_expr(trail))
+
+
 def actors(trail: Trail) -> pl.DataFrame:
     """One row per actor: the person or workload at the origin of each event's credentials.
 
@@ -269,45 +331,38 @@ def actors(trail: Trail) -> pl.DataFrame:
     >>> actors(t).select("actor", "kind", "events").row(0)
     ('identitycenter:s/u-1', 'identitycenter', 1)
     """
-    lazy = propagated(trail).cache()
-    key = clean_key(pl.col("access_key_id"))
-    session = pl.coalesce(key, pl.col("credential_id"))
-    role = pl.when(pl.col("identity_type") == "AssumedRole").then(pl.col("session_issuer_arn"))
-    account = pl.coalesce("recipient_account_id", "account_id")
-    counts = lazy.group_by("actor").agg(
-        pl.col("event_time").min().alias("first_seen"),
-        pl.col("event_time").max().alias("last_seen"),
-        pl.len().cast(pl.UInt32).alias("events"),
-        pl.col("error_code").is_not_null().sum().cast(pl.UInt32).alias("errors"),
-        is_denied(pl.col("error_code"))
-        .fill_null(False)
-        .sum()
-        .cast(pl.UInt32)
-        .alias("access_denied"),
+    combos = _combos(
+        trail,
+        "credential_id",
+        "recipient_account_id",
+        "session_issuer_arn",
+        "source_ip",
+        "user_agent",
     )
-    lists = {
-        "principals": pl.col("principal"),
-        "roles": role,
-        "accounts": account,
-        "access_keys": key,
-        "_sessions": session,
-        "source_ips": pl.col("source_ip"),
-        "user_agents": pl.col("user_agent"),
-    }
-    # each list from the distinct (actor, value) pairs: far fewer than events
-    parts = [
-        lazy.select("actor", expr.alias(name))
-        .unique()
-        .group_by("actor")
-        .agg(pl.col(name).drop_nulls().sort())
-        for name, expr in lists.items()
-    ]
-    frame, *collected = pl.collect_all([counts, *parts])
-    for part in collected:
-        frame = frame.join(part, on="actor", how="left")
-    frame = frame.with_columns(
-        pl.col("_sessions").list.len().cast(pl.UInt32).alias("sessions")
-    ).drop("_sessions")
+    key = clean_key(pl.col("access_key_id"))
+    role = pl.when(pl.col("identity_type") == "AssumedRole").then(pl.col("session_issuer_arn"))
+
+    def listed(expr: pl.Expr) -> pl.Expr:
+        return expr.drop_nulls().unique().sort()
+
+    frame = combos.group_by("actor").agg(
+        pl.col("_first").min().alias("first_seen"),
+        pl.col("_last").max().alias("last_seen"),
+        pl.col("_events").sum().cast(pl.UInt32).alias("events"),
+        pl.col("_errors").sum().cast(pl.UInt32).alias("errors"),
+        pl.col("_denied").sum().cast(pl.UInt32).alias("access_denied"),
+        listed(pl.col("principal")).alias("principals"),
+        listed(role).alias("roles"),
+        listed(pl.coalesce("recipient_account_id", "account_id")).alias("accounts"),
+        listed(key).alias("access_keys"),
+        pl.coalesce(key, pl.col("credential_id"))
+        .drop_nulls()
+        .n_unique()
+        .cast(pl.UInt32)
+        .alias("sessions"),
+        listed(pl.col("source_ip")).alias("source_ips"),
+        listed(pl.col("user_agent")).alias("user_agents"),
+    )
     names = actor_directory(trail).select("actor", "names")
     kind = (
         pl.when(pl.col("actor").str.contains(r"^arn:[^:]*:iam::\d*:user/"))
@@ -376,52 +431,46 @@ def sessions(trail: Trail) -> pl.DataFrame:
     >>> sessions(t).select("session", "actor", "events").row(0)
     ('AKIABOB000000000', 'arn:aws:iam::1:user/bob', 1)
     """
-    lazy = propagated(trail)
+    combos = _combos(
+        trail,
+        "credential_id",
+        "principal_arn",
+        "recipient_account_id",
+        "source_ip",
+        "user_agent",
+        "aws_region",
+    )
     key = clean_key(pl.col("access_key_id"))
-    session = pl.coalesce(key, pl.col("credential_id")).alias("session")
-    account = pl.coalesce("recipient_account_id", "account_id").alias("_account")
-    # Two levels: the (session, IP, agent, region, account) combinations are far fewer than events.
-    combos = (
-        lazy.with_columns(session)
+    first = pl.col("_first")
+    frame = (
+        combos.with_columns(pl.coalesce(key, pl.col("credential_id")).alias("session"))
         .filter(pl.col("session").is_not_null())
-        .group_by("session", "source_ip", "user_agent", "aws_region", account)
+        .group_by("session")
         .agg(
             pl.col("access_key_id").is_not_null().any().alias("_keyed"),
-            pl.col("actor").first(),
-            pl.col("principal").first(),
-            pl.col("principal_arn").drop_nulls().first(),
-            pl.col("event_time").min().alias("start"),
-            pl.col("event_time").max().alias("end"),
-            pl.len().alias("events"),
-            pl.col("error_code").is_not_null().sum().alias("errors"),
-            is_denied(pl.col("error_code")).fill_null(False).sum().alias("access_denied"),
-            pl.col("mfa_authenticated").any().alias("mfa"),
-            pl.col("assumed_root").any().alias("assumed_root"),
-        )
-    )
-    first = pl.col("start")
-    frame = (
-        combos.group_by("session")
-        .agg(
-            pl.col("_keyed").any(),
             *(pl.col(c).sort_by(first).first() for c in ("actor", "principal")),
             pl.col("principal_arn").sort_by(first).drop_nulls().first(),
-            pl.col("start").min(),
-            pl.col("end").max(),
-            *(pl.col(c).sum().cast(pl.UInt32) for c in ("events", "errors", "access_denied")),
+            first.min().alias("start"),
+            pl.col("_last").max().alias("end"),
+            pl.col("_events").sum().cast(pl.UInt32).alias("events"),
+            pl.col("_errors").sum().cast(pl.UInt32).alias("errors"),
+            pl.col("_denied").sum().cast(pl.UInt32).alias("access_denied"),
             *(
                 pl.col(src).drop_nulls().unique().sort().alias(name)
                 for name, src in (
                     ("source_ips", "source_ip"),
                     ("user_agents", "user_agent"),
                     ("regions", "aws_region"),
-                    ("accounts", "_account"),
                 )
             ),
-            pl.col("mfa").any(),
+            pl.coalesce("recipient_account_id", "account_id")
+            .drop_nulls()
+            .unique()
+            .sort()
+            .alias("accounts"),
+            pl.col("_mfa").any().alias("mfa"),
             pl.col("assumed_root").any(),
         )
-        .collect()
     )
     return (
         frame.with_columns(
