@@ -337,6 +337,7 @@ def test_web_identity_refused_call_joins_the_same_subject():
     )
     assert ids(t.for_principal(sub, derived=True)) == ["deploy", "ok", "refused"]
     assert ids(t.for_principal("repo:corp/app:*", derived=True)) == ["deploy", "ok", "refused"]
+    assert ids(t.for_principal("repo:corp/app", derived=True)) == ["deploy", "ok", "refused"]
     assert len(t.for_principal("repo:corp/*", derived=True)) == 5
 
 
@@ -647,3 +648,64 @@ def test_user_identity_is_kept_whole_as_json():
     text = t.events["user_identity"].cast(pl.String)
     kept = text.str.json_path_match("$.invokedByDelegate.accountId").item()
     assert kept == PROD
+
+
+def _portal_call(when, user_id, credential, event_id, account=PROD, role="AdministratorAccess"):
+    return event(
+        when,
+        "GetRoleCredentials",
+        idc_user(user_id, credential),
+        source="sso.amazonaws.com",
+        request={"accountId": account, "roleName": role},
+        response=None,  # the portal hides the credentials
+        event_id=event_id,
+        recipient=MGMT,
+    )
+
+
+def _sso_session(key, name):
+    return session(
+        PROD,
+        "AWSReservedSSO_AdministratorAccess_0123456789abcdef",
+        name,
+        key,
+        path="/aws-reserved/sso.amazonaws.com/",
+    )
+
+
+def test_get_role_credentials_ties_a_key_only_when_one_call_fits():
+    t = trail(
+        [
+            event(
+                0,
+                "CreateToken",
+                idc_user(JANE_ID, "CRED-JANE"),
+                source="sso-oauth.amazonaws.com",
+                event_id="token",
+            ),
+            _portal_call(1, JANE_ID, "CRED-JANE", "grc-jane"),
+            event(2, "ListBuckets", _sso_session("ASIASSOJANE000001", "jane"), event_id="use"),
+            # later two people fetch the same permission set: the next key is not guessed
+            _portal_call(30, JANE_ID, "CRED-JANE", "grc-jane-2"),
+            _portal_call(31, JOHN_ID, "CRED-JOHN", "grc-john"),
+            event(32, "ListBuckets", _sso_session("ASIASSOJOHN000001", "john"), event_id="use2"),
+        ]
+    )
+    creds = t.credentials()
+    jane = creds.filter(pl.col("access_key_id") == "ASIASSOJANE000001").row(0, named=True)
+    assert (jane["minted_by"], jane["minted_by_event_id"], jane["parent_access_key_id"]) == (
+        "GetRoleCredentials",
+        "grc-jane",
+        "CRED-JANE",
+    )
+    john = creds.filter(pl.col("access_key_id") == "ASIASSOJOHN000001").row(0, named=True)
+    assert john["minted_by"] == "GetRoleCredentials"
+    assert john["minted_by_event_id"] is None and john["parent_access_key_id"] is None
+    token = creds.filter(pl.col("access_key_id") == "CRED-JANE").row(0, named=True)
+    assert (token["kind"], token["minted_by"], token["minted_by_event_id"]) == (
+        "sign-in credential",
+        "CreateToken",
+        "token",
+    )
+    chain = t.lineage("ASIASSOJANE000001").chain["access_key_id"].to_list()
+    assert chain == ["CRED-JANE", "ASIASSOJANE000001"]

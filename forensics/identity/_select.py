@@ -227,6 +227,10 @@ def resolve(trail: Trail, who: str) -> Match:
     named = _actors_named(trail, text)
     if named:
         return _one(text, "actor", named)
+    if text.startswith("repo:") and text.count(":") == 1:  # a GitHub repo: every ref / env
+        named = _actors_named(trail, text + ":", prefix=True)
+        if named:
+            return Match("actor", tuple(named))
     candidates = sorted(
         frame.filter(name.str.to_lowercase() == text.lower())["principal"].to_list()
     )
