@@ -300,7 +300,7 @@ IDENTITY_COLUMNS: tuple[str, ...] = (
 def identity_row(ui: Any) -> tuple[Any, ...]:
     """The identity columns of one ``userIdentity`` value (any JSON value; never raises).
 
-    >>> identity_row({"type": "Root", "accountId": "1"})[-1]
+    >>> identity_row({"type": "Root", "accountId": "1"})[IDENTITY_COLUMNS.index("principal")]
     'arn:aws:iam::1:root'
     """
     ctx = _get(ui, "sessionContext")
