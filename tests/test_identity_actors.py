@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import forensics as fx
-from forensics._identity_keys import principal_key
+from forensics._identity_keys import DETAIL_COLUMNS, identity_details, principal_key
+from forensics._normalize import json_text
 from tests._identity_helpers import assume_role, event, root, session, trail, user
 
 MGMT, MEMBER, DEV, PROD = "111111111111", "222222222222", "333333333333", "444444444444"
@@ -709,3 +712,67 @@ def test_get_role_credentials_ties_a_key_only_when_one_call_fits():
     )
     chain = t.lineage("ASIASSOJANE000001").chain["access_key_id"].to_list()
     assert chain == ["CRED-JANE", "ASIASSOJANE000001"]
+
+
+def test_a_name_that_is_an_iam_user_and_a_subject_is_ambiguous():
+    t = trail(
+        [
+            event(0, "ListBuckets", user(PROD, "jdoe@corp.example", "AKIAJDOE000000001")),
+            saml_call(1, MEMBER, "nqA==", "jdoe@corp.example", ISSUER, "ASIASAMLA0000001"),
+        ]
+    )
+    with pytest.raises(fx.PrincipalError) as err:
+        t.for_principal("jdoe@corp.example")
+    assert len(err.value.candidates) == 2
+
+
+_leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=12))
+_value = st.recursive(
+    _leaf,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+_fields = st.sampled_from(
+    [
+        "type",
+        "arn",
+        "accountId",
+        "principalId",
+        "userName",
+        "onBehalfOf",
+        "inScopeOf",
+        "credentialId",
+        "sessionContext",
+        "userId",
+        "identityStoreArn",
+        "identityProvider",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kind=st.sampled_from(
+        [
+            "IAMUser",
+            "Root",
+            "AssumedRole",
+            "Unknown",
+            "IdentityCenterUser",
+            "SAMLUser",
+            "WebIdentityUser",
+            "FederatedUser",
+            "AWSAccount",
+            "",
+        ]
+    ),
+    fields=st.dictionaries(_fields, _value, max_size=6),
+)
+def test_identity_details_never_raise(kind, fields):
+    ui = {**fields, "type": kind}
+    details = identity_details(ui, json_text)
+    assert len(details) == len(DETAIL_COLUMNS)
+    assert details[0] is None or (isinstance(details[0], str) and details[0])
+    assert principal_key(ui)

@@ -222,8 +222,10 @@ def resolve(trail: Trail, who: str) -> Match:
         ].to_list()
     )
     people = [p for p in exact if p.startswith(_PERSON)]
-    if exact and len(people) < len(exact):
-        return _one(text, "principal", [p for p in exact if not p.startswith(_PERSON)])
+    if people and len(people) < len(exact):  # an IAM name and a person's subject alike
+        raise _ambiguous(text, exact)
+    if exact and not people:
+        return _one(text, "principal", exact)
     named = _actors_named(trail, text)
     if named:
         return _one(text, "actor", named)
