@@ -108,8 +108,14 @@ def _actors_named(trail: Trail, text: str, *, prefix: bool = False) -> list[str]
     directory = actor_directory(trail)
     if directory.height == 0:
         return []
-    subject = pl.col("actor").str.extract(
-        r"^(?:saml|webidentity|identitycenter|ec2|federated):.*?/([^/]+(?:/[^:]*)?:?.*)$", 1
+    actor = pl.col("actor")
+    # the subject of a web-identity key may hold "/" (GitHub: repo:org/name:ref:refs/heads/x):
+    # it is everything after the issuer; other keys end in an id without "/"
+    web = actor.str.starts_with("webidentity:")
+    subject = (
+        pl.when(web)
+        .then(actor.str.splitn("/", 2).struct.field("field_1"))
+        .otherwise(actor.str.split("/").list.last())
     )
 
     def hit(expr: pl.Expr) -> pl.Expr:
@@ -123,7 +129,6 @@ def _actors_named(trail: Trail, text: str, *, prefix: bool = False) -> list[str]
         | hit_list("aliases")
         | hit_list("names")
         | hit_list("user_ids")
-        | hit(pl.col("actor").str.split("/").list.last())
         | hit(subject).fill_null(False)
     )
     return sorted(found["actor"].to_list())
