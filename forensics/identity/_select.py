@@ -99,7 +99,10 @@ def _ambiguous(who: str, candidates: list[str]) -> PrincipalError:
 
 def _name_of(principal: pl.Expr) -> pl.Expr:
     """The user / role name at the end of a principal key (``service:x`` -> ``x``)."""
-    return principal.str.replace(r"^[a-z]+:", "").str.split("/").list.last()
+    last = principal.str.replace(r"^[a-z]+:", "").str.split("/").list.last()
+    # a web-identity subject may hold "/" (GitHub's repo:org/name:ref:refs/heads/x): all of it
+    web = principal.str.splitn("/", 2).struct.field("field_1")
+    return pl.when(principal.str.starts_with("webidentity:")).then(web).otherwise(last)
 
 
 def _actors_named(trail: Trail, text: str, *, prefix: bool = False) -> list[str]:
