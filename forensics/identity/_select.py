@@ -102,7 +102,7 @@ def _name_of(principal: pl.Expr) -> pl.Expr:
     last = principal.str.replace(r"^[a-z]+:", "").str.split("/").list.last()
     # a web-identity subject may hold "/" (GitHub's repo:org/name:ref:refs/heads/x): all of it
     web = principal.str.splitn("/", 2).struct.field("field_1")
-    return pl.when(principal.str.starts_with("webidentity:")).then(web).otherwise(last)
+    return pl.when(principal.str.starts_with("webidentity:")).then(web).otherwise(last).alias("principal")
 
 
 def _actors_named(trail: Trail, text: str, *, prefix: bool = False) -> list[str]:
