@@ -394,9 +394,7 @@ def refine_identity(frame: pl.DataFrame) -> pl.DataFrame:
     ).str.contains('"issuer"', literal=True)
     changes = []
     if internal.any():
-        changes.append(
-            pl.when(pl.lit(internal)).then(pl.lit("service:") + pl.col("event_source"))
-        )
+        changes.append(pl.when(pl.lit(internal)).then(pl.lit("service:") + pl.col("event_source")))
     if saml.any():
         rows = saml.arg_true()
         resp = frame.get_column("response_elements").gather(rows)

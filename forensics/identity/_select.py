@@ -68,9 +68,12 @@ class Match:
 
     @property
     def description(self) -> str:
-        label = {"principal": "principal", "session": "session", "key": "access key", "actor": "actor"}[
-            self.kind
-        ]
+        label = {
+            "principal": "principal",
+            "session": "session",
+            "key": "access key",
+            "actor": "actor",
+        }[self.kind]
         if len(self.values) == 1:
             return f"{label} = {self.values[0]}"
         return f"{label} in [{', '.join(self.values)}]"
@@ -102,7 +105,12 @@ def _name_of(principal: pl.Expr) -> pl.Expr:
     last = principal.str.replace(r"^[a-z]+:", "").str.split("/").list.last()
     # a web-identity subject may hold "/" (GitHub's repo:org/name:ref:refs/heads/x): all of it
     web = principal.str.splitn("/", 2).struct.field("field_1")
-    return pl.when(principal.str.starts_with("webidentity:")).then(web).otherwise(last).alias("principal")
+    return (
+        pl.when(principal.str.starts_with("webidentity:"))
+        .then(web)
+        .otherwise(last)
+        .alias("principal")
+    )
 
 
 def _actors_named(trail: Trail, text: str, *, prefix: bool = False) -> list[str]:
@@ -260,9 +268,9 @@ def _by_prefix(trail: Trail, text: str) -> Match:
         chosen = [
             p
             for p in principals
-            if (m := _IAM_ARN.match(p)) and m.group(3) == kind and (
-                p.split(f":{kind}/", 1)[-1].startswith(rest) or m.group(4).startswith(rest)
-            )
+            if (m := _IAM_ARN.match(p))
+            and m.group(3) == kind
+            and (p.split(f":{kind}/", 1)[-1].startswith(rest) or m.group(4).startswith(rest))
         ]
     else:
         chosen = [p for p in principals if p.startswith(head) and not p.startswith(_PERSON)]
