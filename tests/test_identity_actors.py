@@ -342,7 +342,7 @@ def test_web_identity_refused_call_joins_the_same_subject():
     assert ids(t.for_principal("repo:corp/app:*", derived=True)) == ["deploy", "ok", "refused"]
     assert ids(t.for_principal("repo:corp/app", derived=True)) == ["deploy", "ok", "refused"]
     assert len(t.for_principal("repo:corp/*", derived=True)) == 5
-    with pytest.raises(fx.PrincipalError, match="^no "):
+    with pytest.raises(fx.PrincipalError, match=r"^no "):
         t.for_principal("main")  # the end of a branch name is not a subject
 
 
