@@ -183,6 +183,8 @@ def _identity_center(identity: dict, account: str | None, user_name: str | None)
     user_id = _s(_get(identity, "onBehalfOf", "userId")) or _s(identity.get("userId"))
     if user_id:
         return f"identitycenter:{store or 'unknown'}/{user_id}"
+    if user_name == HIDDEN:  # a sign-in attempt with a user name AWS does not reveal
+        return f"hidden-user:{account or 'unknown'}"
     if user_name:
         return f"identitycenter:{account or _account_from_arn(store) or 'unknown'}/{user_name}"
     return f"identitycenter:{store or 'unknown'}/unknown"

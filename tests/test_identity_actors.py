@@ -173,18 +173,42 @@ def test_pre_2025_identity_center_users_are_not_merged_per_account():
 
 
 def test_sign_in_events_separate_the_people_so_spraying_shows():
+    # as AWS records a wrong password: no errorCode, the outcome in serviceEventDetails
     names = ["jane", "john", "ann", "raj"]
-    records = [
-        sign_in(
-            i, "CredentialVerification", idc_unknown(n), "Failure", error="Failed authentication"
-        )
-        for i, n in enumerate(names)
-    ]
-    records.append(sign_in(9, "UserAuthentication", idc_user(JANE_ID), event_id="ok"))
+    records = []
+    for i, n in enumerate(names):
+        records.append(sign_in(2 * i, "CredentialChallenge", idc_unknown(n)))
+        records.append(sign_in(2 * i + 1, "CredentialVerification", idc_unknown(n), "Failure"))
     t = trail(records)
-    failing = t.where(error=True).principals()
-    assert failing.height == 4  # four people tried, one principal each
-    assert t.actors().filter(pl.col("errors") > 0).height == 4
+    p = t.principals()
+    assert p.height == 4  # four people tried, one principal each
+    assert p["failed_console_logins"].to_list() == [1, 1, 1, 1]
+    assert p["console_logins"].to_list() == [0, 0, 0, 0]
+
+
+def test_sign_in_user_name_joins_the_old_and_new_forms():
+    """After July 2025 a successful sign-in names the user in additionalEventData.UserName."""
+    new = sign_in(1, "CredentialChallenge", idc_user(JANE_ID), event_id="new")
+    new["additionalEventData"] = {"CredentialType": "PASSWORD", "UserName": "jane"}
+    t = trail(
+        [
+            event(
+                0, "ListAccounts", idc_unknown("jane"), source="sso.amazonaws.com", event_id="old"
+            ),
+            new,
+            event(2, "ListAccounts", idc_unknown("john"), source="sso.amazonaws.com", event_id="j"),
+            sign_in(3, "UserAuthentication", idc_user(JANE_ID), event_id="auth"),
+        ]
+    )
+    jane = f"identitycenter:{STORE}/{JANE_ID}"
+    assert actor_of(t, "old") == actor_of(t, "new") == jane
+    assert ids(t.for_principal("jane", derived=True)) == ["auth", "new", "old"]
+    assert t.principals().filter(pl.col("principal") == jane)["console_logins"].item() == 1
+
+
+def test_hidden_identity_center_user_name_is_not_a_person():
+    ui = idc_unknown("HIDDEN_DUE_TO_SECURITY_REASONS")
+    assert principal_key(ui) == f"hidden-user:{MGMT}"
 
 
 def test_same_person_pre_and_post_2025_is_one_actor():

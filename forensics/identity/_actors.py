@@ -43,6 +43,37 @@ _SHARED_CACHE: weakref.WeakKeyDictionary[Trail, pl.DataFrame] = weakref.WeakKeyD
 _COPY = pl.col("identity_type") == "AWSAccount"
 
 
+#: Identity Center sign-in events; a successful one names the user in
+#: ``additionalEventData.UserName`` (IAM Identity Center, "Username in sign-in CloudTrail events").
+SIGN_IN_NAMED = ("CredentialChallenge", "CredentialVerification", "UserAuthentication")
+_HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
+
+
+def _sign_in_names(lazy: pl.LazyFrame) -> pl.DataFrame:
+    """(local actor, account, user id, name) from Identity Center sign-in events that carry the
+    user name in ``additionalEventData`` (only those few rows' JSON is read)."""
+    rows = (
+        lazy.filter(
+            pl.col("event_name").is_in(SIGN_IN_NAMED)
+            & pl.col("actor").is_not_null()
+            & pl.col("additional_event_data").str.contains('"UserName"', literal=True)
+        )
+        .select("actor", "account_id", "on_behalf_of_user_id", "additional_event_data")
+        .unique()
+        .collect()
+    )
+    return (
+        rows.select(
+            "actor",
+            "account_id",
+            "on_behalf_of_user_id",
+            pl.col("additional_event_data").str.json_path_match("$.UserName").alias("name"),
+        )
+        .filter(pl.col("name").is_not_null() & (pl.col("name") != _HIDDEN))
+        .unique()
+    )
+
+
 def _aliases(lazy: pl.LazyFrame) -> dict[str, str]:
     """Local actor keys -> the canonical key of the same person (see the module's step 1)."""
     rows = (
@@ -78,12 +109,27 @@ def _aliases(lazy: pl.LazyFrame) -> dict[str, str]:
             out[f"saml:{nq}/{subject}"] = f"saml:{issuer}/{subject}"
     named = rows.filter(
         pl.col("user_name").is_not_null() & pl.col("on_behalf_of_user_id").is_not_null()
+    ).drop("response_elements", "identity_type")
+    signed_in = _sign_in_names(lazy).filter(pl.col("on_behalf_of_user_id").is_not_null())
+    named = pl.concat(
+        [
+            named.select(
+                "actor", "user_name", "account_id", "on_behalf_of_user_id", "identity_store_arn"
+            ),
+            signed_in.select(
+                "actor",
+                pl.col("name").alias("user_name"),
+                "account_id",
+                "on_behalf_of_user_id",
+                pl.lit(None, dtype=pl.String).alias("identity_store_arn"),
+            ),
+        ]
     )
-    for _, actor, name, account, user_id, store in named.drop("response_elements").iter_rows():
+    for actor, name, account, user_id, _store in named.iter_rows():
         if actor and actor.startswith("identitycenter:"):
             if account:
                 out.setdefault(f"identitycenter:{account}/{name}", actor)
-            if store:
+            if user_id and not actor.startswith("identitycenter:unknown/"):
                 out.setdefault(f"identitycenter:unknown/{user_id}", actor)
     return out
 
@@ -261,7 +307,14 @@ def actor_directory(trail: Trail) -> pl.DataFrame:
         )
         .collect()
     )
-    canon = local.with_columns(
+    signed_in = (
+        _sign_in_names(trail.lazy)
+        .group_by("actor")
+        .agg(
+            pl.col("name").alias("user_name"), pl.lit([], dtype=_STRS).alias("on_behalf_of_user_id")
+        )
+    )
+    canon = pl.concat([local, signed_in], how="diagonal_relaxed").with_columns(
         _actor_expr(aliases).alias("_canon"),
         pl.col("actor").alias("_alias"),
     )
