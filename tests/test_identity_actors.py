@@ -802,3 +802,24 @@ def test_identity_details_never_raise(kind, fields):
     assert len(details) == len(DETAIL_COLUMNS)
     assert details[0] is None or (isinstance(details[0], str) and details[0])
     assert principal_key(ui)
+
+
+def test_actors_and_sessions_agree_without_the_user_identity_text():
+    """Grouping on the userIdentity text is a shortcut; a table without it (another source)
+    gives the same answer the long way."""
+    alice = user(DEV, "alice", "AKIAALICE0000001")
+    records = [
+        event(0, "ListBuckets", alice, ip="192.0.2.1"),
+        assume_role(1, alice, f"arn:aws:iam::{PROD}:role/Admin", "a", "ASIAADMIN0000001"),
+        event(
+            2, "GetObject", session(PROD, "Admin", "a", "ASIAADMIN0000001"), error="AccessDenied"
+        ),
+        event(3, "ListAccounts", idc_user(JANE_ID, "CRED-9"), source="sso.amazonaws.com"),
+    ]
+    full = trail(records)
+    bare = fx.Trail(
+        full.events.with_columns(pl.lit(None).cast(pl.Categorical).alias("user_identity"))
+    )
+    for name in ("actors", "sessions"):
+        a, b = getattr(full, name)(), getattr(bare, name)()
+        assert a.equals(b), name

@@ -41,6 +41,16 @@ _KEY_CACHE: weakref.WeakKeyDictionary[Trail, tuple[dict[str, str], pl.DataFrame]
 )
 _SHARED_CACHE: weakref.WeakKeyDictionary[Trail, pl.DataFrame] = weakref.WeakKeyDictionary()
 _COPY = pl.col("identity_type") == "AWSAccount"
+#: Columns the loader derives from the userIdentity text alone (identity_row).
+IDENTITY_FROM_TEXT = (
+    "access_key_id",
+    "identity_type",
+    "account_id",
+    "assumed_root",
+    "credential_id",
+    "session_issuer_arn",
+    "principal_arn",
+)
 
 
 #: Identity Center sign-in events; a successful one names the user in
@@ -345,13 +355,23 @@ def _combos(trail: Trail, *columns: str) -> pl.DataFrame:
         "assumed_root",
     )
     keys = list(dict.fromkeys((*decides, *columns)))
+    firsts: list[str] = []
+    lazy = trail.lazy
+    if not lazy.select(pl.col("user_identity").is_null().any()).collect().item():
+        # The identity columns are functions of the userIdentity text, which every loaded row
+        # keeps (categorical: grouping on its codes is cheap); principal and actor also depend
+        # on a few other fields (refine_identity), so they stay keys.
+        derived = set(IDENTITY_FROM_TEXT)
+        firsts = [k for k in keys if k in derived]
+        keys = ["user_identity", *(k for k in keys if k not in derived)]
     frame = (
-        trail.lazy.group_by(
+        lazy.group_by(
             *keys,
             # only an owner's copy needs its sharedEventID (step 3): others group together
             pl.when(_COPY).then(pl.col("shared_event_id")).alias("shared_event_id"),
         )
         .agg(
+            *(pl.col(c).first() for c in firsts),
             pl.col("event_time").min().alias("_first"),
             pl.col("event_time").max().alias("_last"),
             pl.len().alias("_events"),
