@@ -1,4 +1,5 @@
-"""Benchmark: principals(), credentials(), lineage() and for_principal(derived=True) at 1M events.
+"""Benchmark: principals(), credentials(), lineage(), for_principal(derived=True), actors(),
+sessions() and for_principal(<actor>, derived=True) at 1M events.
 
 The trail is the deterministic sample (``forensics.sample.generate``), normalised once and kept as
 Parquet under ``bench/data/`` (git-ignored); later runs reuse it. Each figure is the median of
@@ -20,6 +21,7 @@ from pathlib import Path
 import polars as pl
 
 import forensics as fx
+from forensics._schema import EVENTS_SCHEMA
 from forensics.ingest._normalize import normalize_records
 
 #: Days of activity in the generated trail.
@@ -67,6 +69,12 @@ def main() -> None:
     args = parser.parse_args()
 
     path = DATA / f"identity-{args.events}.parquet"
+    if path.exists() and pl.read_parquet_schema(path) != dict(EVENTS_SCHEMA):
+        if list(pl.read_parquet_schema(path)) == list(EVENTS_SCHEMA):  # only dtypes differ
+            pl.read_parquet(path).cast(dict(EVENTS_SCHEMA)).write_parquet(path, compression="zstd")
+        else:
+            print(f"{path.name} has an older events schema: rebuilding", file=sys.stderr)
+            path.unlink()
     if not path.exists():
         print(f"building {path} (once) ...", file=sys.stderr)
         build(path, args.events)
@@ -118,11 +126,24 @@ def main() -> None:
     )
     rows.append(("  same over a lazy Parquet scan", t, cpu, f"{sel2:,} events"))
 
+    t, cpu, a = median_time(lambda: fx.identity.actors(fresh()), args.runs)
+    rows.append(("actors()", t, cpu, f"{a.height:,} actors"))
+    t, cpu, s = median_time(lambda: fx.identity.sessions(fresh()), args.runs)
+    rows.append(("sessions()", t, cpu, f"{s.height:,} sessions"))
+    # the busiest person reached through federation (a SAML / Identity Center subject)
+    people = a.filter(pl.col("kind").is_in(["saml", "identitycenter", "webidentity"]))
+    person = (people if people.height else a).sort("events", descending=True)["actor"][0]
+    t, cpu, sel3 = median_time(
+        lambda: len(fx.identity.for_principal(fresh(), person, derived=True)), args.runs
+    )
+    rows.append(("for_principal(actor, derived=True)", t, cpu, f"{sel3:,} events"))
+
     print(
         f"\nidentity benchmark: {events.height:,} events ({path.name}), "
         f"median of {args.runs} runs, read_parquet {load:.2f} s"
     )
     print(f"seed principal: {who}")
+    print(f"seed actor: {person}")
     print(f"{'operation':<40} {'wall s':>8} {'cpu s':>8}  result")
     print("-" * 78)
     for name, secs, cpu, note in rows:

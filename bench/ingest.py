@@ -32,9 +32,11 @@ _DUCK_STRUCT = """{
  "vpcEndpointId": "VARCHAR",
  "userIdentity": {"type": "VARCHAR", "arn": "VARCHAR", "principalId": "VARCHAR",
    "accountId": "VARCHAR", "accessKeyId": "VARCHAR", "userName": "VARCHAR", "invokedBy": "VARCHAR",
+   "credentialId": "VARCHAR", "onBehalfOf": {"userId": "VARCHAR", "identityStoreArn": "VARCHAR"},
+   "inScopeOf": {"credentialsIssuedTo": "VARCHAR"},
    "sessionContext": {"sessionIssuer": {"arn": "VARCHAR", "type": "VARCHAR"},
      "attributes": {"mfaAuthenticated": "VARCHAR", "creationDate": "VARCHAR"},
-     "sourceIdentity": "VARCHAR"}},
+     "sourceIdentity": "VARCHAR", "assumedRoot": "VARCHAR"}},
  "requestParameters": "JSON", "responseElements": "JSON", "additionalEventData": "JSON",
  "resources": [{"ARN": "VARCHAR", "accountId": "VARCHAR", "type": "VARCHAR"}],
  "tlsDetails": "JSON"

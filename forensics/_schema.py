@@ -67,6 +67,14 @@ EVENTS_SCHEMA: pl.Schema = pl.Schema(
         "source_identity": pl.String,
         "invoked_by": pl.String,
         "principal": pl.String,
+        "actor": pl.String,
+        "on_behalf_of_user_id": pl.String,
+        "identity_store_arn": pl.String,
+        "credential_id": pl.String,
+        "in_scope_of": pl.String,
+        "assumed_root": pl.Boolean,
+        # the whole userIdentity as JSON text; categorical: a trail has few distinct identities
+        "user_identity": pl.Categorical(),
         "request_parameters": pl.String,
         "response_elements": pl.String,
         "additional_event_data": pl.String,
@@ -85,6 +93,7 @@ JSON_TEXT_COLUMNS: tuple[str, ...] = (
     "response_elements",
     "additional_event_data",
     "extra",
+    "user_identity",
 )
 
 #: Top-level record fields that are mapped to a column (everything else lands in ``extra``).

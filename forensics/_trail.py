@@ -26,25 +26,10 @@ if TYPE_CHECKING:
 __all__ = ["Trail", "is_denied", "to_utc"]  # is_denied, to_utc: defined in _schema
 
 
-_WHERE_COLUMNS = {
-    "event_name",
-    "event_source",
-    "aws_region",
-    "source_ip",
-    "user_agent",
-    "error_code",
-    "identity_type",
-    "principal",
-    "principal_arn",
-    "access_key_id",
-    "account_id",
-    "recipient_account_id",
-    "event_category",
-    "event_type",
-    "user_name",
-    "session_issuer_arn",
-    "event_id",
-}
+#: where() accepts every string column of the table (the events schema, defined once).
+_WHERE_COLUMNS = frozenset(
+    name for name, dtype in EVENTS_SCHEMA.items() if dtype in (pl.String, pl.Categorical())
+)
 
 
 class Trail:
@@ -144,10 +129,10 @@ class Trail:
     ) -> Trail:
         """Keep events matching every given field (a value or a list of values).
 
-        Fields: ``event_name``, ``event_source``, ``aws_region``, ``source_ip``, ``user_agent``,
-        ``error_code``, ``identity_type``, ``principal``, ``principal_arn``, ``access_key_id``,
-        ``account_id``, ``recipient_account_id``, ``event_category``, ``event_type``,
-        ``user_name``, ``session_issuer_arn``, ``event_id``. ``error=True`` keeps failed calls,
+        Fields: every string column of the events table (``event_name``, ``event_source``,
+        ``aws_region``, ``source_ip``, ``user_agent``, ``error_code``, ``principal``, ``actor``,
+        ``credential_id``, ``on_behalf_of_user_id``, ...; an unknown field raises naming them).
+        ``error=True`` keeps failed calls,
         ``denied=True`` access-denied ones, ``read_only`` filters on the readOnly flag.
 
         >>> import polars as pl
@@ -161,11 +146,18 @@ class Trail:
         for field, value in equals.items():
             if field not in _WHERE_COLUMNS:
                 known = ", ".join(sorted(_WHERE_COLUMNS))
-                raise ValueError(f"unknown field {field!r} for where(); known fields: {known}")
+                flags = "error=, denied=, read_only="
+                raise ValueError(
+                    f"unknown field {field!r} for where(); string columns: {known}; "
+                    f"flags: {flags}"
+                )
             if value is None:
                 continue
             values = [value] if isinstance(value, str) else list(value)
-            preds.append(pl.col(field).is_in(values))
+            column = pl.col(field)
+            if EVENTS_SCHEMA.get(field) == pl.Categorical():  # compared as text
+                column = column.cast(pl.String)
+            preds.append(column.is_in(values))
             parts.append(f"{field} in {values}" if len(values) > 1 else f"{field} = {values[0]}")
         if error is not None:
             preds.append(pl.col("error_code").is_not_null() == error)
@@ -209,7 +201,7 @@ class Trail:
         return lineage(self, access_key_id)
 
     def for_principal(self, who: str, *, derived: bool = False) -> Trail:
-        """Events of a principal (ARN, session ARN, user/role name or access key id).
+        """Events of a principal or actor (ARN, session ARN, name, actor, or access key id).
 
         ``derived=True`` adds every credential minted (recursively) from its credentials.
         See :func:`forensics.identity.for_principal`.
@@ -217,6 +209,33 @@ class Trail:
         from forensics.identity import for_principal
 
         return for_principal(self, who, derived=derived)
+
+    def with_actors(self) -> Trail:
+        """This trail with ``actor`` propagated down the credential lineage (every row named).
+
+        See :func:`forensics.identity.with_actors`.
+        """
+        from forensics.identity import with_actors
+
+        return with_actors(self)
+
+    def actors(self) -> pl.DataFrame:
+        """One row per actor (the person or workload behind the credentials).
+
+        See :func:`forensics.identity.actors`.
+        """
+        from forensics.identity import actors
+
+        return actors(self)
+
+    def sessions(self) -> pl.DataFrame:
+        """One row per session (an access key in use, or a sign-in credential).
+
+        See :func:`forensics.identity.sessions`.
+        """
+        from forensics.identity import sessions
+
+        return sessions(self)
 
     def resources(self) -> pl.DataFrame:
         """One row per (event, resource touched), with canonical ARNs.

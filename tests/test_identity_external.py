@@ -167,3 +167,19 @@ def test_panther_get_session_token_without_response_is_not_invented(external):
     assert creds["access_key_id"].to_list() == ["AKIAIOSFODNN7EXAMPLE"]
     assert creds["minted_by"].to_list() == ["unknown"]
     assert t.principals()["principal"].null_count() == 0
+
+
+def test_otrf_stolen_instance_key_acts_as_its_instance(otrf):
+    """ec2RoleDelivery names the instance the stolen key came from (issue 14)."""
+    got = otrf.with_actors().where(access_key_id=STOLEN).events
+    assert got["actor"].unique().to_list() == ["ec2:123456789123/i-0317f6c6b66ae9c40"]
+    assert otrf.for_principal("i-0317f6c6b66ae9c40", derived=True).events.height == 11
+
+
+def test_every_external_event_has_an_actor(external):
+    trail = fx.load(external, cache=False)
+    events = trail.with_actors().events
+    assert events["actor"].null_count() == 0 and events["principal"].null_count() == 0
+    actors = trail.actors()
+    assert actors["events"].sum() == len(trail)
+    assert trail.sessions()["events"].sum() <= len(trail)

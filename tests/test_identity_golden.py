@@ -33,8 +33,11 @@ def test_principal_of_every_event(path):
     doc, trail = _load(path)
     got = dict(trail.events.select("event_id", "principal").iter_rows())
     assert got == doc["expect"]["principal"]
-    # The key function itself agrees on the raw userIdentity (the fast decoder calls it too).
+    # The key function itself agrees on the raw userIdentity (the fast decoder calls it too),
+    # except where the rule reads more of the record (refine_identity: the SAML issuer).
     for record in doc["records"]:
+        if record["eventName"] == "AssumeRoleWithSAML":
+            continue
         assert (
             principal_key(record["userIdentity"]) == doc["expect"]["principal"][record["eventID"]]
         )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from forensics._schema import TIME_DTYPE
-from forensics.identity._mint import clean_key, mint_events
+from forensics.identity._mint import clean_key, trail_mints
 
 if TYPE_CHECKING:
     from forensics._trail import Trail
@@ -23,7 +23,10 @@ MINTED_BY: tuple[str, ...] = (
     "AssumeRoleWithWebIdentity",
     "GetSessionToken",
     "GetFederationToken",
+    "AssumeRoot",
+    "GetRoleCredentials",
     "console sign-in",
+    "sign-in",
     "service-issued",
     "CreateAccessKey",
     "unknown",
@@ -53,8 +56,22 @@ CREDENTIALS_SCHEMA = pl.Schema(
         "minted_at": TIME_DTYPE,
         "minted_by_principal": pl.String,
         "identity_type": pl.String,
+        "actor": pl.String,
     }
 )
+
+#: Identity Center / console calls that start (or renew) a sign-in credential.
+SIGN_IN_EVENTS: tuple[str, ...] = (
+    "UserAuthentication",
+    "CredentialVerification",
+    "CredentialChallenge",
+    "Authenticate",
+    "CreateToken",
+    "CreateTokenWithIAM",
+    "ConsoleLogin",
+)
+#: How long a portal-issued role session may be in use after its GetRoleCredentials (12 h).
+PORTAL_SESSION = timedelta(hours=12)
 
 #: How long after a ConsoleLogin its session keys may still be in use (the console maximum).
 CONSOLE_SESSION = timedelta(hours=12)
@@ -176,8 +193,13 @@ def credentials(trail: Trail) -> pl.DataFrame:
     ``principal``, ``principal_arn``, ``account_id``, ``minted_by`` (see :data:`MINTED_BY`),
     ``minted_by_event_id``, ``parent_access_key_id``, ``created_by_access_key_id``,
     ``first_used``, ``last_used``, ``events``, ``source_ips``, ``user_agents``, ``accounts``,
-    ``regions``, then ``minted_at``, ``minted_by_principal`` (who made the minting call) and
-    ``identity_type``. Sorted by when the key was first seen (minted or used).
+    ``regions``, then ``minted_at``, ``minted_by_principal`` (who made the minting call),
+    ``identity_type`` and ``actor`` (the person or workload its lineage leads to). Sorted by
+    when the key was first seen (minted or used).
+
+    Identity Center adds two kinds of row: a "sign-in credential" per ``credentialId`` (the
+    person's portal / console session; ``minted_by`` "sign-in" or "CreateToken"), and
+    permission-set role keys marked "GetRoleCredentials" (see :func:`_link_portal`).
 
     ``minted_by`` for a key whose minting call is not in the trail: "console sign-in" for an IAM
     user's or root's temporary key used from the console (``sessionCredentialFromConsole`` or a
@@ -205,7 +227,7 @@ def credentials(trail: Trail) -> pl.DataFrame:
     if cached is not None:
         return cached
     lazy = trail.lazy
-    minted = mint_events(lazy)
+    minted = trail_mints(trail)
     used, console = _usage(lazy).collect(), _console_keys(lazy)
     frame = used.join(minted, on="access_key_id", how="full", coalesce=True).join(
         console, on="access_key_id", how="left"
@@ -247,6 +269,9 @@ def credentials(trail: Trail) -> pl.DataFrame:
         ),
     )
     frame = _link_console(frame, lazy)
+    frame = _link_portal(frame, lazy)
+    frame = _with_actor(frame, trail)
+    frame = pl.concat([frame, _sign_in_credentials(lazy, trail)], how="diagonal_relaxed")
     frame = (
         frame.sort(pl.coalesce("minted_at", "first_used"), "access_key_id", nulls_last=True)
         .select(CREDENTIALS_SCHEMA.names())
@@ -287,3 +312,131 @@ def _link_console(frame: pl.DataFrame, lazy: pl.LazyFrame) -> pl.DataFrame:
         )
         .drop("_login_event_id", "_login_time")
     )
+
+
+def _with_actor(frame: pl.DataFrame, trail: Trail) -> pl.DataFrame:
+    """``actor``: the person or workload the key's lineage leads to (see ``with_actors``)."""
+    from forensics.identity._actors import key_actors
+
+    _, keys = key_actors(trail)
+    return frame.join(keys, on="access_key_id", how="left").rename({"_key_actor": "actor"})
+
+
+def _sign_in_credentials(lazy: pl.LazyFrame, trail: Trail) -> pl.DataFrame:
+    """One row per Identity Center sign-in credential (``userIdentity.credentialId``): the
+    portal / console session of a person, started by a sign-in or ``CreateToken`` call. Its
+    ``kind`` is "sign-in credential"; the id stands in ``access_key_id`` (AWS shows no key)."""
+    from forensics.identity._actors import key_actors
+
+    aliases, _ = key_actors(trail)
+    events = lazy.filter(pl.col("credential_id").is_not_null())
+    if aliases:
+        events = events.with_columns(pl.col("actor").replace(list(aliases), list(aliases.values())))
+    start = pl.col("event_name").is_in(SIGN_IN_EVENTS)
+    frame = (
+        events.group_by("credential_id")
+        .agg(
+            pl.col("principal").first(),
+            pl.col("principal_arn").drop_nulls().first(),
+            pl.col("account_id").drop_nulls().first(),
+            pl.col("identity_type").first(),
+            pl.col("actor").first(),
+            pl.col("event_time").min().alias("first_used"),
+            pl.col("event_time").max().alias("last_used"),
+            pl.len().cast(pl.UInt32).alias("events"),
+            pl.col("event_id").filter(start).first().alias("minted_by_event_id"),
+            pl.col("event_time").filter(start).min().alias("minted_at"),
+            pl.col("event_name").filter(start).first().alias("_how"),
+            *(
+                pl.col(src).drop_nulls().unique().sort().alias(name)
+                for name, src in _LISTS.items()
+                if src != "_account"
+            ),
+            pl.coalesce("recipient_account_id", "account_id")
+            .drop_nulls()
+            .unique()
+            .sort()
+            .alias("accounts"),
+        )
+        .collect()
+    )
+    return frame.select(
+        pl.col("credential_id").alias("access_key_id"),
+        pl.lit("sign-in credential").alias("kind"),
+        "principal",
+        "principal_arn",
+        "account_id",
+        pl.when(pl.col("_how") == "CreateToken")
+        .then(pl.lit("CreateToken"))
+        .otherwise(pl.lit("sign-in"))
+        .alias("minted_by"),
+        "minted_by_event_id",
+        pl.lit(None, dtype=pl.String).alias("parent_access_key_id"),
+        pl.lit(None, dtype=pl.String).alias("created_by_access_key_id"),
+        "first_used",
+        "last_used",
+        "events",
+        "source_ips",
+        "user_agents",
+        "accounts",
+        "regions",
+        "minted_at",
+        pl.col("principal").alias("minted_by_principal"),
+        "identity_type",
+        "actor",
+    )
+
+
+_SSO_ROLE = r"^arn:[^:]*:iam::(\d{12}):role/(?:.*/)?AWSReservedSSO_(.+)_[0-9a-f]{16}$"
+
+
+def _link_portal(frame: pl.DataFrame, lazy: pl.LazyFrame) -> pl.DataFrame:
+    """Permission-set sessions (``AWSReservedSSO_<set>_<hash>`` roles) come from the access
+    portal's ``GetRoleCredentials``, whose response hides the key. The key is marked
+    "GetRoleCredentials"; it is tied to one call (``minted_by_event_id``, and the caller's
+    sign-in credential as ``parent_access_key_id``) only when exactly one such call for that
+    account and permission set precedes its first use within 12 hours: never a guess between
+    two people."""
+    sso = pl.col("principal").str.extract(_SSO_ROLE, 2)
+    unknown = (pl.col("minted_by") == "unknown") & sso.is_not_null()
+    if not frame.select(unknown.any()).item():
+        return frame
+    calls = (
+        lazy.filter((pl.col("event_name") == "GetRoleCredentials") & pl.col("error_code").is_null())
+        .select(
+            pl.col("request_parameters").str.json_path_match("$.accountId").alias("_acct"),
+            pl.col("request_parameters").str.json_path_match("$.roleName").alias("_set"),
+            pl.col("event_time").alias("_t"),
+            pl.col("event_id").alias("_eid"),
+            pl.col("principal").alias("_by"),
+            pl.col("credential_id").alias("_cred"),
+        )
+        .collect()
+    )
+    keys = frame.filter(unknown).select(
+        "access_key_id",
+        "first_used",
+        pl.col("principal").str.extract(_SSO_ROLE, 1).alias("_acct"),
+        sso.alias("_set"),
+    )
+    pairs = keys.join(calls, on=["_acct", "_set"], how="inner").filter(
+        (pl.col("_t") <= pl.col("first_used"))
+        & (pl.col("_t") >= pl.col("first_used") - PORTAL_SESSION)
+    )
+    one = (
+        pairs.group_by("access_key_id")
+        .agg(pl.len().alias("_n"), pl.col("_eid", "_t", "_by", "_cred").first())
+        .filter(pl.col("_n") == 1)
+    )
+    out = frame.join(one, on="access_key_id", how="left")
+    marked = unknown
+    return out.with_columns(
+        pl.when(marked)
+        .then(pl.lit("GetRoleCredentials"))
+        .otherwise(pl.col("minted_by"))
+        .alias("minted_by"),
+        pl.coalesce("minted_by_event_id", "_eid").alias("minted_by_event_id"),
+        pl.coalesce("minted_at", "_t").alias("minted_at"),
+        pl.coalesce("minted_by_principal", "_by").alias("minted_by_principal"),
+        pl.coalesce("parent_access_key_id", "_cred").alias("parent_access_key_id"),
+    ).drop("_n", "_eid", "_t", "_by", "_cred")

@@ -3,7 +3,7 @@
 Two relations, kept apart on purpose:
 
 * **minted**: an STS call (``AssumeRole``, ``AssumeRoleWithSAML``, ``AssumeRoleWithWebIdentity``,
-  ``GetSessionToken``, ``GetFederationToken``) returned a temporary key in
+  ``GetSessionToken``, ``GetFederationToken``, ``AssumeRoot``: a root session in a member account) returned a temporary key in
   ``responseElements.credentials.accessKeyId``; its parent is the caller's ``accessKeyId``
   (none for SAML / web identity callers and for AWS services: "service-issued").
 * **created**: ``iam:CreateAccessKey`` returned a long-term key in
@@ -17,14 +17,32 @@ one call, each copy filling in what the other lacks.
 
 from __future__ import annotations
 
+import weakref
+from typing import TYPE_CHECKING
+
 import polars as pl
+
+if TYPE_CHECKING:
+    from forensics._trail import Trail
 
 __all__ = [
     "CREATE_EVENTS",
     "MINT_EVENTS",
     "clean_key",
     "mint_events",
+    "trail_mints",
 ]
+
+_MINTS: weakref.WeakKeyDictionary[Trail, pl.DataFrame] = weakref.WeakKeyDictionary()
+
+
+def trail_mints(trail: Trail) -> pl.DataFrame:
+    """:func:`mint_events` of a trail, computed once per ``Trail`` (several analyses need it)."""
+    found = _MINTS.get(trail)
+    if found is None:
+        found = _MINTS[trail] = mint_events(trail.lazy)
+    return found
+
 
 #: STS calls whose response carries a new temporary key.
 MINT_EVENTS: tuple[str, ...] = (
@@ -33,6 +51,7 @@ MINT_EVENTS: tuple[str, ...] = (
     "AssumeRoleWithWebIdentity",
     "GetSessionToken",
     "GetFederationToken",
+    "AssumeRoot",
 )
 #: IAM calls whose response carries a new long-term key.
 CREATE_EVENTS: tuple[str, ...] = ("CreateAccessKey",)
@@ -45,6 +64,7 @@ _MINT_COLUMNS = (
     "identity_type",
     "invoked_by",
     "principal",
+    "actor",
     "principal_arn",
     "access_key_id",
     "account_id",
@@ -67,6 +87,7 @@ MINT_SCHEMA = pl.Schema(
         "session_principal": pl.String,
         "session_arn": pl.String,
         "session_account": pl.String,
+        "minted_by_actor": pl.String,
     }
 )
 
@@ -138,6 +159,8 @@ def mint_events(lazy: pl.LazyFrame) -> pl.DataFrame:
             resp.str.json_path_match("$.federatedUser.arn"),
         ).alias("_new_arn"),
         req.str.json_path_match("$.roleArn").alias("_role_arn"),
+        # AssumeRoot: the member account (an account id or a principal ARN in it).
+        req.str.json_path_match("$.targetPrincipal").alias("_target"),
         # CreateAccessKey without userName makes a key for the caller itself.
         req.str.json_path_match("$.userName").alias("_user_name"),
     )
@@ -148,7 +171,7 @@ def mint_events(lazy: pl.LazyFrame) -> pl.DataFrame:
         .then(pl.col(c).max().over(shared))
         .otherwise(pl.col(c))
         .alias(c)
-        for c in ("_new_key", "_caller_key", "_new_arn", "_role_arn")
+        for c in ("_new_key", "_caller_key", "_new_arn", "_role_arn", "_target", "actor")
     ]
     frame = frame.with_columns(borrow).filter(pl.col("_new_key").is_not_null())
 
@@ -157,7 +180,11 @@ def mint_events(lazy: pl.LazyFrame) -> pl.DataFrame:
         & pl.col("invoked_by").is_not_null()
         & pl.col("_caller_key").is_null()
     )
+    target = pl.coalesce(
+        pl.col("_target").str.extract(r"^(\d{12})$", 1), _account_of(pl.col("_target"))
+    )
     account = pl.coalesce(
+        target,
         _account_of(pl.col("_new_arn")),
         _account_of(pl.col("_role_arn")),
         pl.col("recipient_account_id"),
@@ -178,6 +205,8 @@ def mint_events(lazy: pl.LazyFrame) -> pl.DataFrame:
         )
         .when(pl.col("event_name").is_in(["GetSessionToken", "GetFederationToken"]))
         .then(pl.col("principal"))
+        .when(pl.col("event_name") == "AssumeRoot")
+        .then(pl.concat_str(pl.lit("arn:aws:iam::"), target, pl.lit(":root")))
         .otherwise(pl.coalesce(pl.col("_role_arn"), _role_from_session(pl.col("_new_arn"))))
     )
     session_arn = (
@@ -189,6 +218,8 @@ def mint_events(lazy: pl.LazyFrame) -> pl.DataFrame:
         )
         .when(pl.col("event_name") == "GetSessionToken")
         .then(pl.col("principal_arn"))
+        .when(pl.col("event_name") == "AssumeRoot")
+        .then(pl.concat_str(pl.lit("arn:aws:iam::"), target, pl.lit(":root")))
         .otherwise(pl.col("_new_arn"))
     )
     out = frame.select(
@@ -206,6 +237,7 @@ def mint_events(lazy: pl.LazyFrame) -> pl.DataFrame:
         session_principal.alias("session_principal"),
         session_arn.alias("session_arn"),
         account.alias("session_account"),
+        pl.col("actor").alias("minted_by_actor"),
         # Prefer the caller's copy of a cross-account call (its eventID is the one the caller saw).
         (pl.col("recipient_account_id") != pl.col("account_id")).fill_null(True).alias("_copy"),
     )

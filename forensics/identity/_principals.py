@@ -14,6 +14,10 @@ if TYPE_CHECKING:
 
 __all__ = ["principals"]
 
+#: Sign-in events counted in ``console_logins`` / ``failed_console_logins``: the console, and
+#: IAM Identity Center's sign-in steps ("Understanding IAM Identity Center sign-in events").
+_SIGN_IN = ("ConsoleLogin", "CredentialChallenge", "CredentialVerification", "UserAuthentication")
+
 
 def _clean(name: str) -> pl.Expr:
     return clean_key(pl.element()).drop_nulls() if name == "access_keys" else pl.element()
@@ -36,7 +40,9 @@ def principals(trail: Trail) -> pl.DataFrame:
 
     Columns: ``principal``, ``identity_type`` (the most frequent), ``account_id``,
     ``first_seen``, ``last_seen`` (UTC), ``events``, ``errors``, ``access_denied``,
-    ``console_logins`` (successful), ``failed_console_logins``, and the distinct sorted lists
+    ``console_logins`` (successful ConsoleLogin / Identity Center UserAuthentication),
+    ``failed_console_logins`` (failed sign-in steps, Identity Center's included), and the
+    distinct sorted lists
     ``source_ips``, ``user_agents``, ``regions``, ``services`` (event sources),
     ``access_keys`` (keys used), ``session_arns`` (the ARNs it acted as: assumed-role sessions,
     federated users) and ``source_identities``.
@@ -97,14 +103,23 @@ def principals(trail: Trail) -> pl.DataFrame:
             is_denied(pl.col("error_code")).fill_null(False).sum().alias("access_denied"),
         )
     )
-    failed = pl.col("error_code").is_not_null() | pl.col("response_elements").str.contains(
-        '"ConsoleLogin":"Failure"', literal=True
-    ).fill_null(False)
+    failed = (
+        pl.col("error_code").is_not_null()
+        | pl.col("response_elements")
+        .str.contains('"ConsoleLogin":"Failure"', literal=True)
+        .fill_null(False)
+        # Identity Center sign-in steps: serviceEventDetails {"CredentialVerification": "Failure"}
+        | pl.col("extra").str.contains(':"Failure"', literal=True).fill_null(False)
+    )
     logins = (
-        lazy.filter(pl.col("event_name") == "ConsoleLogin")
+        lazy.filter(pl.col("event_name").is_in(_SIGN_IN))
         .group_by(pl.col("principal").fill_null("unknown"))
         .agg(
-            (~failed).sum().alias("console_logins"),
+            # successes: a console sign-in, or Identity Center's UserAuthentication (the end
+            # of its sign-in steps); failures: any failed step
+            (~failed & pl.col("event_name").is_in(["ConsoleLogin", "UserAuthentication"]))
+            .sum()
+            .alias("console_logins"),
             failed.sum().alias("failed_console_logins"),
         )
     )

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from forensics._errors import PrincipalError
-from forensics.identity._mint import clean_key, mint_events
+from forensics.identity._actors import actor_directory, key_actors, with_actors
+from forensics.identity._mint import clean_key, trail_mints
 
 if TYPE_CHECKING:
     from forensics._trail import Trail
@@ -21,30 +22,61 @@ __all__ = ["Match", "for_principal", "resolve"]
 _KEY = re.compile(r"^A[SK]IA[A-Z0-9]{8,}$")
 _SESSION_ARN = re.compile(r"^arn:[^:]*:sts::[^:]*:(assumed-role|federated-user)/")
 _IAM_ARN = re.compile(r"^arn:([^:]*):iam::(\d*):(user|role)/(?:.*/)?([^/]+)$")
-_PREFIXES = ("service:", "account:", "saml:", "webidentity:", "identitycenter:")
+_PREFIXES = (
+    "service:",
+    "account:",
+    "saml:",
+    "webidentity:",
+    "identitycenter:",
+    "federated:",
+    "ec2:",
+    "assumed-root:",
+    "hidden-user:",
+)
+#: Principal keys that name a person or workload: selecting one selects that actor.
+_PERSON = ("saml:", "webidentity:", "identitycenter:", "federated:")
+#: ``user/ci-deploy``, ``role/ops/Admin``: the short names the kit prints.
+_SHORT = re.compile(r"^(user|role)/(.+)$")
 
 
 @dataclass(frozen=True)
 class Match:
-    """What ``who`` resolved to: ``kind`` is "principal", "session" or "key"."""
+    """What ``who`` resolved to: ``kind`` is "principal", "session", "key" or "actor";
+    ``values`` the one or more (a ``*`` prefix) values of that kind."""
 
     kind: str
-    value: str
+    values: tuple[str, ...]
+
+    @property
+    def value(self) -> str:
+        return self.values[0]
 
     @property
     def column(self) -> str:
-        return {"principal": "principal", "session": "principal_arn", "key": "access_key_id"}[
-            self.kind
-        ]
+        return {
+            "principal": "principal",
+            "session": "principal_arn",
+            "key": "access_key_id",
+            "actor": "actor",
+        }[self.kind]
 
     @property
     def predicate(self) -> pl.Expr:
-        return pl.col(self.column) == self.value
+        if len(self.values) == 1:
+            return pl.col(self.column) == self.values[0]
+        return pl.col(self.column).is_in(list(self.values))
 
     @property
     def description(self) -> str:
-        label = {"principal": "principal", "session": "session", "key": "access key"}[self.kind]
-        return f"{label} = {self.value}"
+        label = {
+            "principal": "principal",
+            "session": "session",
+            "key": "access key",
+            "actor": "actor",
+        }[self.kind]
+        if len(self.values) == 1:
+            return f"{label} = {self.values[0]}"
+        return f"{label} in [{', '.join(self.values)}]"
 
 
 def _distinct(lazy: pl.LazyFrame, column: str) -> list[str]:
@@ -70,11 +102,65 @@ def _ambiguous(who: str, candidates: list[str]) -> PrincipalError:
 
 def _name_of(principal: pl.Expr) -> pl.Expr:
     """The user / role name at the end of a principal key (``service:x`` -> ``x``)."""
-    return principal.str.replace(r"^[a-z]+:", "").str.split("/").list.last()
+    last = principal.str.replace(r"^[a-z]+:", "").str.split("/").list.last()
+    # a web-identity subject may hold "/" (GitHub's repo:org/name:ref:refs/heads/x): all of it
+    web = principal.str.splitn("/", 2).struct.field("field_1")
+    return (
+        pl.when(principal.str.starts_with("webidentity:"))
+        .then(web)
+        .otherwise(last)
+        .alias("principal")
+    )
+
+
+def _actors_named(trail: Trail, text: str, *, prefix: bool = False) -> list[str]:
+    """Actors whose key, an alias, a user name / subject, a user id, or the subject part of the
+    key is ``text`` (or starts with it, with ``prefix``)."""
+    directory = actor_directory(trail)
+    if directory.height == 0:
+        return []
+    actor = pl.col("actor")
+    # the subject of a web-identity key may hold "/" (GitHub: repo:org/name:ref:refs/heads/x):
+    # it is everything after the issuer; other keys end in an id without "/"
+    web = actor.str.starts_with("webidentity:")
+    subject = (
+        pl.when(web)
+        .then(actor.str.splitn("/", 2).struct.field("field_1"))
+        .otherwise(actor.str.split("/").list.last())
+    )
+
+    def hit(expr: pl.Expr) -> pl.Expr:
+        return expr.str.starts_with(text) if prefix else expr == text
+
+    def hit_list(column: str) -> pl.Expr:
+        return pl.col(column).list.eval(hit(pl.element())).list.any()
+
+    found = directory.filter(
+        hit(pl.col("actor"))
+        | hit_list("aliases")
+        | hit_list("names")
+        | hit_list("user_ids")
+        | hit(subject).fill_null(False)
+    )
+    return sorted(found["actor"].to_list())
+
+
+def _canonical_actor(trail: Trail, key: str) -> str:
+    aliases, _ = key_actors(trail)
+    return aliases.get(key, key)
+
+
+def _one(who: str, kind: str, candidates: list[str]) -> Match:
+    if len(candidates) == 1:
+        return Match(kind, (candidates[0],))
+    raise _ambiguous(who, candidates)
 
 
 def resolve(trail: Trail, who: str) -> Match:
-    """Read ``who`` as an access key id, a session ARN, a principal ARN / key, or a name.
+    """Read ``who`` as an access key id, a session ARN, a principal ARN / key, an actor (an
+    Identity Center user name or id, an email, a SAML subject, a web-identity ``sub`` such as
+    GitHub's ``repo:org/name:ref:...``), a short name the kit prints (``user/x``, ``role/x``),
+    or a name; a trailing ``*`` selects every principal or actor starting with the rest.
 
     Raises :class:`~forensics.PrincipalError` when it matches nothing (listing close matches)
     or, for a bare name, more than one principal (listing the candidates).
@@ -86,19 +172,31 @@ def resolve(trail: Trail, who: str) -> Match:
 
     if _KEY.match(text):
         used = lazy.filter(pl.col("access_key_id") == text).select(pl.len()).collect().item()
-        if used or mint_events(lazy)["access_key_id"].is_in([text]).any():
-            return Match("key", text)
+        if used or trail_mints(trail)["access_key_id"].is_in([text]).any():
+            return Match("key", (text,))
         raise _not_found(text, "access key", _distinct(lazy, "access_key_id"))
+
+    if text.endswith("*") and len(text) > 1:
+        return _by_prefix(trail, text)
 
     if _SESSION_ARN.match(text):
         arns = _distinct(lazy, "principal_arn")
         if text in arns:
-            return Match("session", text)
+            return Match("session", (text,))
         raise _not_found(text, "session", [a for a in arns if _SESSION_ARN.match(a)])
 
     principals = _distinct(lazy, "principal")
     if text in principals:
-        return Match("principal", text)
+        if text.startswith(_PERSON):
+            return Match("actor", (_canonical_actor(trail, text),))
+        return Match("principal", (text,))
+
+    if text.startswith(_PREFIXES) or text.startswith("arn:aws:lambda:"):
+        named = _actors_named(trail, _canonical_actor(trail, text))
+        if named:
+            return _one(text, "actor", named)
+        if not text.startswith("arn:"):
+            raise _not_found(text, "principal or actor", principals)
 
     if text.startswith("arn:"):
         iam = _IAM_ARN.match(text)
@@ -109,34 +207,79 @@ def resolve(trail: Trail, who: str) -> Match:
                 for p in principals
                 if (m := _IAM_ARN.match(p)) and m.group(2, 3, 4) == (account, kind, name)
             )
-            if len(candidates) == 1:
-                return Match("principal", candidates[0])
             if candidates:
-                raise _ambiguous(text, candidates)
+                return _one(text, "principal", candidates)
         arns = _distinct(lazy, "principal_arn")
         if text in arns:
-            return Match("session", text)
+            return Match("session", (text,))
         raise _not_found(text, "principal", principals)
 
-    if text.startswith(_PREFIXES):
-        raise _not_found(text, "principal", principals)
+    short = _SHORT.match(text)
+    if short:  # user/ci-deploy, role/ops/Admin: any account, the path optional
+        kind, rest = short.groups()
+        candidates = sorted(
+            p
+            for p in principals
+            if (m := _IAM_ARN.match(p))
+            and m.group(3) == kind
+            and (p.endswith(f":{kind}/{rest}") or p.endswith(f"/{rest}"))
+        )
+        if candidates:
+            return _one(text, "principal", candidates)
 
     # A bare name: user, role, federated-user name, service, SAML subject... IAM names are
     # unique whatever their case, so a name that matches nothing exactly is tried without case.
     frame = pl.DataFrame({"principal": principals}, schema={"principal": pl.String})
     name = _name_of(pl.col("principal"))
     is_root = (text.lower() == "root") & pl.col("principal").str.ends_with(":root")
-    for same in (
-        (name == text) | (pl.col("principal") == f"service:{text}") | is_root,
-        name.str.to_lowercase() == text.lower(),
-    ):
-        candidates = sorted(frame.filter(same)["principal"].to_list())
-        if len(candidates) == 1:
-            return Match("principal", candidates[0])
-        if candidates:
-            raise _ambiguous(text, candidates)
+    exact = sorted(
+        frame.filter((name == text) | (pl.col("principal") == f"service:{text}") | is_root)[
+            "principal"
+        ].to_list()
+    )
+    people = [p for p in exact if p.startswith(_PERSON)]
+    if people and len(people) < len(exact):  # an IAM name and a person's subject alike
+        raise _ambiguous(text, exact)
+    if exact and not people:
+        return _one(text, "principal", exact)
+    named = _actors_named(trail, text)
+    if named:
+        return _one(text, "actor", named)
+    if text.startswith("repo:") and text.count(":") == 1:  # a GitHub repo: every ref / env
+        named = _actors_named(trail, text + ":", prefix=True)
+        if named:
+            return Match("actor", tuple(named))
+    candidates = sorted(
+        frame.filter(name.str.to_lowercase() == text.lower())["principal"].to_list()
+    )
+    if candidates:
+        return _one(text, "principal", candidates)
     names = frame.select(name.unique())["principal"].to_list()
-    raise _not_found(text, "principal or name", sorted({*principals, *names}))
+    raise _not_found(text, "principal, actor or name", sorted({*principals, *names}))
+
+
+def _by_prefix(trail: Trail, text: str) -> Match:
+    """``who`` ending in ``*``: every principal (or else every actor) starting with the rest."""
+    head = text[:-1]
+    principals = _distinct(trail.lazy, "principal")
+    short = _SHORT.match(head)
+    if short:
+        kind, rest = short.groups()
+        chosen = [
+            p
+            for p in principals
+            if (m := _IAM_ARN.match(p))
+            and m.group(3) == kind
+            and (p.split(f":{kind}/", 1)[-1].startswith(rest) or m.group(4).startswith(rest))
+        ]
+    else:
+        chosen = [p for p in principals if p.startswith(head) and not p.startswith(_PERSON)]
+    if chosen:
+        return Match("principal", tuple(sorted(chosen)))
+    named = _actors_named(trail, head, prefix=True)
+    if named:
+        return Match("actor", tuple(named))
+    raise _not_found(text, "principal or actor starting with", principals)
 
 
 def derived_keys(trail: Trail, match: Match) -> set[str]:
@@ -146,7 +289,7 @@ def derived_keys(trail: Trail, match: Match) -> set[str]:
     calls that used no key (a SAML or web-identity user, an AWS service).
     """
     lazy = trail.lazy
-    mints = mint_events(lazy).filter(pl.col("relation") == "minted")
+    mints = trail_mints(trail).filter(pl.col("relation") == "minted")
     if mints.height == 0:
         return set()
     seeds = set(
@@ -161,7 +304,9 @@ def derived_keys(trail: Trail, match: Match) -> set[str]:
         "session": "minted_by_principal_arn",
         "key": "parent_key",
     }[match.kind]
-    direct = set(mints.filter(pl.col(caller_column) == match.value)["access_key_id"].to_list())
+    direct = set(
+        mints.filter(pl.col(caller_column).is_in(list(match.values)))["access_key_id"].to_list()
+    )
 
     children: dict[str, list[str]] = {}
     for child, parent in (
@@ -192,8 +337,11 @@ def for_principal(trail: Trail, who: str, *, derived: bool = False) -> Trail:
         The trail to filter (filters already applied are kept).
     who : str
         A user / role / root ARN (with or without the role or user path), an assumed-role or
-        federated-user session ARN, a principal key (``service:ec2.amazonaws.com``,
-        ``saml:<provider>/<user>`` ...), a user or role name, or an access key id.
+        federated-user session ARN, a principal or actor key (``service:ec2.amazonaws.com``,
+        ``saml:<issuer>/<subject>`` ...), an actor by name (an Identity Center user name or id,
+        an email, a SAML subject, a web-identity ``sub`` such as ``repo:org/name:ref:...``),
+        ``user/<name>`` / ``role/<name>``, a user or role name, or an access key id. A trailing
+        ``*`` selects every principal (else every actor) starting with the rest.
     derived : bool
         Also keep the events made with every credential minted, recursively, from the
         principal's credentials (role chaining, in every account). Keys created with
@@ -224,6 +372,8 @@ def for_principal(trail: Trail, who: str, *, derived: bool = False) -> Trail:
     (1, 2)
     """
     match = resolve(trail, who)
+    if match.kind == "actor":
+        return _for_actor(trail, match, derived=derived)
     if not derived:
         return trail.filter(match.predicate, description=match.description)
     keys = sorted(derived_keys(trail, match))
@@ -235,4 +385,21 @@ def for_principal(trail: Trail, who: str, *, derived: bool = False) -> Trail:
     return trail.filter(
         match.predicate | pl.col("access_key_id").is_in(keys),
         description=f"{match.description}, and the {n} key{'s' if n != 1 else ''} minted from it",
+    )
+
+
+def _for_actor(trail: Trail, match: Match, *, derived: bool) -> Trail:
+    """An actor's events: those its own records name (``derived=False``), or with the actor
+    propagated down the lineage, every event made with credentials that came from it, in every
+    account (``derived=True``; the result's ``actor`` column is the propagated one)."""
+    aliases, _ = key_actors(trail)
+    wanted = set(match.values)
+    if not derived:
+        names = sorted(wanted | {a for a, c in aliases.items() if c in wanted})
+        return trail.filter(
+            pl.col("actor").is_in(names), description=f"{match.description} (own records)"
+        )
+    return with_actors(trail).filter(
+        match.predicate,
+        description=f"{match.description}, and every credential that came from it",
     )

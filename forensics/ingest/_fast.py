@@ -28,6 +28,7 @@ from msgspec import Raw, Struct
 from forensics._gc import gc_paused
 from forensics._schema import EVENTS_SCHEMA, RESOURCE_DTYPE, conform
 from forensics.ingest import _native
+from forensics.ingest._identity_keys import refine_identity
 from forensics.ingest._normalize import (
     IDENTITY_COLUMNS,
     TOP_FLAGS,
@@ -548,5 +549,6 @@ def _assemble(
         (pl.col(REREAD) | pl.col("event_time").is_null()).alias(REREAD),
     )
     return pl.concat(
-        [conform(frame), frame.select(REREAD)], how="horizontal"  # type: ignore[list-item]
+        [conform(refine_identity(frame)), frame.select(REREAD)],  # type: ignore[list-item]
+        how="horizontal",
     )

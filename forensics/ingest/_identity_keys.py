@@ -14,12 +14,22 @@ FederatedUser               the session issuer (the IAM user or root that called
                             GetFederationToken); without one, the federated-user ARN
 AWSService                  ``service:<invokedBy>``
 AWSAccount                  ``account:<accountId>``; anonymous access: ``anonymous``
-SAMLUser                    ``saml:<identityProvider>/<userName>`` (namequalifier / saml:sub;
-                            read from ``principalId`` when a field is missing)
-WebIdentityUser             ``webidentity:<identityProvider>/<userName>`` (issuer / user id;
-                            else the issuer from ``principalId`` and ``principalId`` itself)
-IdentityCenterUser          ``identitycenter:<identityStoreArn>/<userId>`` (from ``onBehalfOf``)
-no type, ``invokedBy`` set  ``service:<invokedBy>`` (AwsServiceEvent records)
+SAMLUser                    ``saml:<issuer>/<subject>`` where the AssumeRoleWithSAML response
+                            names the issuer (:func:`refine_identity`); else
+                            ``saml:<namequalifier>/<saml:sub>`` (per account: see actor)
+WebIdentityUser             ``webidentity:<provider>/<sub>`` (issuer host, an OIDC provider ARN
+                            cut to its host; the sub read from ``principalId`` when
+                            ``userName`` is missing, as on refused calls)
+IdentityCenterUser          ``identitycenter:<identityStoreArn>/<userId>`` (``onBehalfOf`` or
+                            top-level ``userId`` / ``identityStoreArn``); name only:
+                            ``identitycenter:<accountId>/<userName>``
+Unknown                     an assumed-role ARN: the role (as AssumedRole); ``onBehalfOf`` or
+                            a ``userName`` without ARN: the Identity Center user (the
+                            pre-July-2025 form of portal and sign-in events)
+IAMUser named               ``hidden-user:<accountId>`` (failed sign-in of a user name that
+HIDDEN_DUE_TO_...           AWS does not reveal; never a made-up user ARN)
+no type, ``invokedBy`` set  ``service:<invokedBy>``; ``AWS Internal`` (AwsServiceEvent):
+                            ``service:<eventSource>`` (:func:`refine_identity`)
 no type, ``accountId`` set  ``account:<accountId>``
 no userIdentity at all      ``unknown``
 any other type ``T``        ``T:<arn | principalId | userName | accountId>``, else ``T:unknown``
@@ -35,12 +45,29 @@ any other type ``T``        ``T:<arn | principalId | userName | accountId>``, el
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-__all__ = ["ANONYMOUS", "UNKNOWN", "principal_key", "role_arn_from_session_arn"]
+import polars as pl
+
+__all__ = [
+    "ANONYMOUS",
+    "HIDDEN",
+    "UNKNOWN",
+    "actor_key",
+    "identity_details",
+    "principal_key",
+    "refine_identity",
+    "role_arn_from_session_arn",
+]
 
 UNKNOWN = "unknown"
 ANONYMOUS = "anonymous"
+#: The user name AWS writes for a failed sign-in whose user name it will not reveal.
+HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
+_ACCOUNT = re.compile(r"^\d{12}$")
+_OIDC_ARN = re.compile(r"^arn:[^:]*:iam::\d*:oidc-provider/(.+)$")
+_INSTANCE = re.compile(r"^i-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
 
 
 def _s(value: Any) -> str | None:
@@ -85,30 +112,98 @@ def role_arn_from_session_arn(arn: str | None) -> str | None:
     return f"arn:{partition}:iam::{account}:role/{role}" if role else None
 
 
+def _provider(value: str | None) -> str | None:
+    """An identity provider as the same text in every account: an IAM OIDC provider ARN
+    (``arn:aws:iam::<account>:oidc-provider/<host>``) becomes its host or name."""
+    if not value:
+        return None
+    m = _OIDC_ARN.match(value)
+    return m.group(1) if m else value
+
+
+def _web_subject(principal_id: str, provider: str | None, raw_provider: str | None) -> str:
+    """The ``sub`` in a web-identity ``principalId`` (``<issuer>:<audience>:<sub>``).
+
+    The sub may itself hold colons (GitHub: ``repo:org/name:ref:refs/heads/main``); a Cognito
+    audience holds one (``us-east-1:<pool id>``).
+
+    >>> _web_subject("accounts.google.com:app.apps.googleusercontent.com:1234",
+    ...              "accounts.google.com", "accounts.google.com")
+    '1234'
+    """
+    rest = principal_id
+    for head in (raw_provider, provider):
+        if head and rest.startswith(head + ":"):
+            rest = rest[len(head) + 1 :]
+            break
+    else:
+        return principal_id
+    audience_parts = 2 if provider == "cognito-identity.amazonaws.com" else 1
+    parts = rest.split(":", audience_parts)
+    return parts[audience_parts] if len(parts) > audience_parts and parts[-1] else rest
+
+
 def _federated_key(kind: str, identity: dict, user_name: str | None) -> str:
     """``saml:<provider>/<subject>`` or ``webidentity:<provider>/<subject>``.
 
     The provider is ``identityProvider`` (SAML: the ``saml:namequalifier``; web identity: the
-    issuer, e.g. ``accounts.google.com``); the subject is ``userName`` (SAML: ``saml:sub``; web
-    identity: the user id). ``principalId`` is ``<namequalifier>:<sub>`` for SAML and
-    ``<issuer>:<app id>:<user id>`` for web identity, so when a field is missing the provider is
-    read from before its first colon, and a SAML subject from after it.
+    issuer, e.g. ``accounts.google.com``, or an IAM OIDC provider ARN, cut to its host); the
+    subject is ``userName`` (SAML: ``saml:sub``; web identity: the ``sub``). ``principalId`` is
+    ``<namequalifier>:<sub>`` for SAML and ``<issuer>:<audience>:<sub>`` for web identity, so when
+    a field is missing (refused calls carry no ``userName``) both are read from it.
 
     >>> _federated_key("SAMLUser", {"principalId": "nq==:jdoe"}, None)
     'saml:nq==/jdoe'
+    >>> _federated_key("WebIdentityUser", {"identityProvider": "accounts.google.com",
+    ...     "principalId": "accounts.google.com:app1:1234"}, None)
+    'webidentity:accounts.google.com/1234'
     """
     prefix = "saml" if kind == "SAMLUser" else "webidentity"
     principal_id = _s(identity.get("principalId"))
     head, sep, tail = (principal_id or "").partition(":")
-    provider = (
-        _s(identity.get("identityProvider"))
-        or _s(_get(identity, "sessionContext", "webIdFederationData", "federatedProvider"))
-        or (head if sep and head else None)
+    raw_provider = _s(identity.get("identityProvider")) or _s(
+        _get(identity, "sessionContext", "webIdFederationData", "federatedProvider")
     )
+    provider = _provider(raw_provider) or (head if sep and head else None)
     subject = user_name
     if subject is None and principal_id:
-        subject = tail if kind == "SAMLUser" and sep and tail else principal_id
+        if kind == "SAMLUser":
+            subject = tail if sep and tail else principal_id
+        else:
+            subject = _web_subject(principal_id, provider, raw_provider)
     return f"{prefix}:{provider or 'unknown'}/{subject or 'unknown'}"
+
+
+def _identity_center(identity: dict, account: str | None, user_name: str | None) -> str:
+    """``identitycenter:<identityStoreArn>/<userId>``; without a user id, the user name in the
+    account that holds the identity store (the pre-2025 ``Unknown`` form gives only that)."""
+    store = _s(_get(identity, "onBehalfOf", "identityStoreArn")) or _s(
+        identity.get("identityStoreArn")
+    )
+    user_id = _s(_get(identity, "onBehalfOf", "userId")) or _s(identity.get("userId"))
+    if user_id:
+        return f"identitycenter:{store or 'unknown'}/{user_id}"
+    if user_name == HIDDEN:  # a sign-in attempt with a user name AWS does not reveal
+        return f"hidden-user:{account or 'unknown'}"
+    if user_name:
+        return f"identitycenter:{account or _account_from_arn(store) or 'unknown'}/{user_name}"
+    return f"identitycenter:{store or 'unknown'}/unknown"
+
+
+def _behalf_actor(identity: dict) -> str | None:
+    """The person ``onBehalfOf`` names (trusted identity propagation, permission-set sessions):
+    an Identity Center user, or a SAML / OIDC subject on the IAM federation path."""
+    behalf = identity.get("onBehalfOf")
+    if not isinstance(behalf, dict):
+        return None
+    if _s(behalf.get("userId")):
+        return _identity_center(identity, None, None)
+    subject, issuer = _s(behalf.get("subject")), _s(behalf.get("issuer"))
+    if subject and issuer:
+        fed = _s(behalf.get("federatedProviderArn")) or ""
+        kind = "saml" if ":saml-provider/" in fed else "webidentity"
+        return f"{kind}:{_provider(issuer)}/{subject}"
+    return None
 
 
 def principal_key(identity: Any) -> str:
@@ -136,6 +231,8 @@ def principal_key(identity: Any) -> str:
     if kind == "IAMUser":
         if arn:
             return arn
+        if user_name == HIDDEN:
+            return f"hidden-user:{account or 'unknown'}"
         if account and user_name:
             return f"arn:aws:iam::{account}:user/{user_name}"
     elif kind == "Root":
@@ -166,9 +263,13 @@ def principal_key(identity: Any) -> str:
     elif kind in ("SAMLUser", "WebIdentityUser"):
         return _federated_key(kind, identity, user_name)
     elif kind == "IdentityCenterUser":
-        store = _s(_get(identity, "onBehalfOf", "identityStoreArn"))
-        user_id = _s(_get(identity, "onBehalfOf", "userId")) or user_name
-        return f"identitycenter:{store or 'unknown'}/{user_id or 'unknown'}"
+        return _identity_center(identity, account, user_name)
+    elif kind == "Unknown":
+        role = role_arn_from_session_arn(arn)
+        if role:
+            return issuer_arn or role
+        if isinstance(identity.get("onBehalfOf"), dict) or (user_name and not arn):
+            return _identity_center(identity, account, user_name)
     elif kind is None:
         if invoked_by:
             return f"service:{invoked_by}"
@@ -181,3 +282,139 @@ def principal_key(identity: Any) -> str:
     # A known type missing the fields its rule needs, or a type not seen before.
     detail = arn or _s(identity.get("principalId")) or user_name or account or invoked_by
     return f"{kind or 'unknown'}:{detail or 'unknown'}"
+
+
+def _flag(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    text = _s(value)
+    if text is None:
+        return None
+    low = text.strip().lower()
+    return True if low == "true" else False if low == "false" else None
+
+
+def actor_key(identity: Any) -> str | None:
+    """The person or workload this ``userIdentity`` itself names, or None when only the
+    credential's lineage can tell (a role session, an ``assumedRoot`` session, a cross-account
+    copy): :mod:`forensics.identity` propagates actors down the lineage from there.
+
+    ``onBehalfOf`` names the person on a role session; ``inScopeOf`` the Lambda function;
+    an instance-profile session (``ec2RoleDelivery``) the EC2 instance. Root signed in for real
+    is ``arn:aws:iam::<account>:root``; root via ``sts:AssumeRoot`` has no actor of its own.
+
+    >>> actor_key({"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/R/s"}) is None
+    True
+    >>> actor_key({"type": "AssumedRole", "onBehalfOf": {"userId": "u-1",
+    ...     "identityStoreArn": "arn:aws:identitystore::1:identitystore/d-1"}})
+    'identitycenter:arn:aws:identitystore::1:identitystore/d-1/u-1'
+    """
+    if not isinstance(identity, dict):
+        return None
+    behalf = _behalf_actor(identity)
+    if behalf:
+        return behalf
+    kind = _s(identity.get("type"))
+    scope = identity.get("inScopeOf")
+    if isinstance(scope, dict):
+        issued_to = _s(scope.get("credentialsIssuedTo")) or _s(scope.get("sourceArn"))
+        if issued_to:
+            return issued_to
+    ctx = identity.get("sessionContext")
+    if kind in ("AssumedRole", "Unknown") and isinstance(ctx, dict) and ctx.get("ec2RoleDelivery"):
+        arn = _s(identity.get("arn")) or ""
+        instance = arn.rsplit("/", 1)[-1]
+        if _INSTANCE.match(instance):
+            account = _s(identity.get("accountId")) or _account_from_arn(arn)
+            return f"ec2:{account or 'unknown'}/{instance}"
+    if kind == "Root" and _flag(_get(ctx, "assumedRoot")):
+        return None
+    if kind in ("AssumedRole", "AWSAccount"):
+        return None
+    key = principal_key(identity)
+    if kind == "Unknown" and not key.startswith("identitycenter:"):
+        return None  # a session or a shape we cannot name: the lineage decides
+    if kind == "FederatedUser":
+        arn = _s(identity.get("arn"))
+        name = arn.rsplit("/", 1)[-1] if arn and ":federated-user/" in arn else None
+        return f"federated:{key}/{name}" if name else key
+    if key in (UNKNOWN,) or key.endswith(":unknown/unknown"):
+        return None
+    return key
+
+
+#: The columns :func:`identity_details` fills, in its order (after ``principal``).
+DETAIL_COLUMNS: tuple[str, ...] = (
+    "actor",
+    "on_behalf_of_user_id",
+    "identity_store_arn",
+    "credential_id",
+    "in_scope_of",
+    "assumed_root",
+    "user_identity",
+)
+
+
+def identity_details(identity: Any, json_text: Any) -> tuple[Any, ...]:
+    """The :data:`DETAIL_COLUMNS` of one ``userIdentity`` (``json_text`` writes the whole
+    element as JSON text, the same function the other JSON columns use).
+
+    >>> identity_details({"type": "IdentityCenterUser", "credentialId": "c1"}, str)[3]
+    'c1'
+    """
+    if not isinstance(identity, dict):
+        return (None, None, None, None, None, None, json_text(identity))
+    behalf = identity.get("onBehalfOf")
+    scope = identity.get("inScopeOf")
+    return (
+        actor_key(identity),
+        _s(_get(behalf, "userId")) or _s(identity.get("userId")),
+        _s(_get(behalf, "identityStoreArn")) or _s(identity.get("identityStoreArn")),
+        _s(identity.get("credentialId")),
+        (_s(scope.get("credentialsIssuedTo")) or _s(scope.get("sourceArn")))
+        if isinstance(scope, dict)
+        else None,
+        _flag(_get(identity, "sessionContext", "assumedRoot")),
+        json_text(identity),
+    )
+
+
+def refine_identity(frame: pl.DataFrame) -> pl.DataFrame:
+    """The attribution rules that need more of the record than ``userIdentity`` (run by every
+    reader on its rows; only the few rows concerned are touched):
+
+    * an AwsServiceEvent's ``invokedBy: AWS Internal`` names no service: ``principal`` and
+      ``actor`` become ``service:<eventSource>``;
+    * an ``AssumeRoleWithSAML`` caller is keyed on the IdP ``issuer`` + ``subject`` of the
+      response (stable across accounts; the ``nameQualifier`` is per account and provider).
+    """
+    internal = (frame.get_column("principal") == "service:AWS Internal") & frame.get_column(
+        "event_source"
+    ).is_not_null()
+    saml = (frame.get_column("identity_type") == "SAMLUser") & frame.get_column(
+        "response_elements"
+    ).str.contains('"issuer"', literal=True)
+    changes = []
+    if internal.any():
+        changes.append(pl.when(pl.lit(internal)).then(pl.lit("service:") + pl.col("event_source")))
+    if saml.any():
+        rows = saml.arg_true()
+        resp = frame.get_column("response_elements").gather(rows)
+        keys = pl.select(
+            pl.concat_str(
+                pl.lit("saml:"),
+                resp.str.json_path_match("$.issuer"),
+                pl.lit("/"),
+                resp.str.json_path_match("$.subject"),
+            )
+        ).to_series()
+        full = pl.Series([None] * frame.height, dtype=pl.String).scatter(rows, keys)
+        changes.append(pl.when(pl.lit(full).is_not_null()).then(pl.lit(full)))
+    if not changes:
+        return frame
+    for change in changes:
+        frame = frame.with_columns(
+            change.otherwise(pl.col("principal")).alias("principal"),
+            change.otherwise(pl.col("actor")).alias("actor"),
+        )
+    return frame

@@ -22,7 +22,12 @@ import orjson
 import polars as pl
 
 from forensics._schema import EVENTS_SCHEMA, RECORD_FIELDS, TIME_DTYPE, conform
-from forensics.ingest._identity_keys import principal_key
+from forensics.ingest._identity_keys import (
+    DETAIL_COLUMNS,
+    identity_details,
+    principal_key,
+    refine_identity,
+)
 
 __all__ = [
     "IDENTITY_COLUMNS",
@@ -254,7 +259,7 @@ def normalize_records(
         parse_time_series(pl.Series(time_text, dtype=pl.String)).alias("event_time"),
         parse_time_series(pl.Series(session_text, dtype=pl.String)).alias("session_created"),
     )
-    return conform(frame)
+    return conform(refine_identity(frame))
 
 
 def _clean(value: Any) -> Any:
@@ -288,13 +293,14 @@ IDENTITY_COLUMNS: tuple[str, ...] = (
     "source_identity",
     "invoked_by",
     "principal",
+    *DETAIL_COLUMNS,
 )
 
 
 def identity_row(ui: Any) -> tuple[Any, ...]:
     """The identity columns of one ``userIdentity`` value (any JSON value; never raises).
 
-    >>> identity_row({"type": "Root", "accountId": "1"})[-1]
+    >>> identity_row({"type": "Root", "accountId": "1"})[IDENTITY_COLUMNS.index("principal")]
     'arn:aws:iam::1:root'
     """
     ctx = _get(ui, "sessionContext")
@@ -314,6 +320,7 @@ def identity_row(ui: Any) -> tuple[Any, ...]:
         text(_get(ctx, "sourceIdentity")),
         text(_get(ui, "invokedBy")),
         principal_key(ui),
+        *identity_details(ui, json_text),
     )
 
 
