@@ -20,6 +20,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -42,6 +43,8 @@ CACHE_DIRNAME = ".forensics-cache"
 #: Bump when the table or the way it is built changes: old caches are then ignored.
 FORMAT = "2:" + hashlib.sha256(repr(list(EVENTS_SCHEMA.items())).encode()).hexdigest()[:16]
 _MAX_MERGED = 4
+#: What the cache names its tables: ``merged/<hex>.parquet`` and ``parts/<hex>.parquet``.
+_OWNED_NAME = re.compile(r"(?:merged|parts)/[0-9a-f]{16,64}\.parquet")
 #: A merged table used this recently is never evicted: a notebook may still be scanning it.
 _KEEP_RECENT_S = 24 * 3600
 
@@ -118,11 +121,27 @@ class Cache:
         entry = self.index["merged"].get(key)
         if not entry:
             return None
-        path = self.root / entry["path"]
-        if not path.exists():
+        path = self.owned(entry.get("path"), "merged")
+        if path is None or not path.exists():
             return None
         entry["used"] = time.time()
         return path, entry["report"]
+
+    def owned(self, relative: Any, folder: str) -> Path | None:
+        """The cache file an index entry names, if it is one this cache writes: a
+        ``<folder>/<hex name>.parquet`` that resolves inside the root; None otherwise.
+
+        The index is data on disk (it may have been planted, e.g. by a mirrored bucket): a
+        path it names is never followed outside the cache, and never deleted unless owned.
+        """
+        if not isinstance(relative, str) or not _OWNED_NAME.fullmatch(relative):
+            return None
+        sub, _, name = relative.partition("/")
+        if sub != folder:
+            return None
+        root = self.root.resolve()
+        path = (root / sub / name).resolve()
+        return path if path.parent == root / sub else None
 
     def merged_path(self, key: str) -> Path:
         (self.root / "merged").mkdir(parents=True, exist_ok=True)
@@ -140,8 +159,10 @@ class Cache:
         for old_key, old in entries[_MAX_MERGED:]:
             if now - old.get("used", 0) < _KEEP_RECENT_S:
                 continue
-            with contextlib.suppress(OSError):
-                (self.root / old["path"]).unlink()
+            owned = self.owned(old.get("path"), "merged")
+            if owned is not None:  # only ever a file this cache wrote, inside its own root
+                with contextlib.suppress(OSError):
+                    owned.unlink()
             del self.index["merged"][old_key]
 
     # -- per-file outcomes ----------------------------------------------------------------------
@@ -151,8 +172,10 @@ class Cache:
         if not entry or entry["size"] != ref.size or entry["mtime_ns"] != ref.mtime_ns:
             return None
         part = entry.get("part")
-        if part and not (self.root / part).exists():
-            return None
+        if part:
+            owned = self.owned(part, "parts")
+            if owned is None or not owned.exists():
+                return None
         return entry
 
     def new_part_path(self) -> str:
@@ -178,7 +201,7 @@ class Cache:
         have not been touched for a day (a notebook may still be scanning one)."""
         named = {entry["path"] for entry in self.index["merged"].values()}
         folder = self.root / "merged"
-        if folder.exists():
+        if folder.is_dir() and not folder.is_symlink():  # never follow a link out of the root
             now = time.time()
             for p in [*folder.glob("*.parquet"), *folder.glob("*.tmp-*")]:  # + interrupted writes
                 with contextlib.suppress(OSError):
@@ -189,7 +212,7 @@ class Cache:
         """Delete parts no file refers to any more."""
         used = {e.get("part") for e in self.files.values()}
         parts = self.root / "parts"
-        if parts.exists():
+        if parts.is_dir() and not parts.is_symlink():  # never follow a link out of the root
             for p in parts.glob("*.parquet"):
                 if f"parts/{p.name}" not in used:
                     with contextlib.suppress(OSError):

@@ -121,3 +121,34 @@ def test_the_merged_table_is_written_after_the_trail_is_returned(tmp_path):
     again = fx.load(data, cache_dir=cache_dir, workers=1)
     assert again.report.files_from_cache == 5
     assert again.events.equals(first.events)
+
+
+# -- issue 13: the cache deletes only its own files, and never serves wrong data -------------
+
+
+def test_an_index_naming_files_outside_the_cache_never_deletes_them(tmp_path):
+    """Item 1: a planted index.json (e.g. mirrored from a bucket) names absolute and ``..``
+    paths as old merged tables; evicting them must leave those files alone."""
+    from forensics._cache import FORMAT
+
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    victims = [tmp_path / "victim-abs.txt", tmp_path / "victim-rel.txt"]
+    for v in victims:
+        v.write_text("precious")
+    old = time.time() - 10 * 86400
+    merged = {
+        f"k{i}": {"path": p, "report": {}, "used": old}
+        for i, p in enumerate([str(victims[0]), "../victim-rel.txt", "merged/../../victim-rel.txt"])
+    }
+    merged |= {  # more recently used: evicted last
+        f"m{i}": {"path": f"merged/{'0' * 31}{i}.parquet", "report": {}, "used": old + 1}
+        for i in range(6)
+    }
+    (cache_dir / "index.json").write_text(json.dumps({"format": FORMAT, "merged": merged}))
+    store = Cache(cache_dir)
+    store.add_merged("f" * 32, {})
+    store.prune_merged()
+    assert all(v.read_text() == "precious" for v in victims)
+    # and the entries that point outside are never served as a table either
+    assert store.merged("k0") is None and store.merged("k1") is None
