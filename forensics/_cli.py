@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import re
 import sys
 from collections.abc import Sequence
 
 import polars as pl
+
+from forensics._text import terminal_line
 
 __all__ = ["main"]
 
@@ -23,16 +24,13 @@ _SUBCOMMAND_MODULES = (
 )
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
 def _safe(text: str) -> str:
     """Text fit for a terminal: control characters (ANSI escapes, ...) shown as ``\\xNN``.
 
     Event fields and file names are attacker-controlled; printing them raw would let a record
     rewrite the responder's terminal.
     """
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return "\n".join(terminal_line(line) for line in text.split("\n"))
 
 
 def _summary(trail) -> list[str]:
@@ -90,9 +88,8 @@ def _cmd_load(args: argparse.Namespace) -> int:
         profile=args.profile,
         **({"max_file_bytes": args.max_file_bytes} if args.max_file_bytes else {}),
     )
-    print(_safe(str(trail.report)))
-    print()
-    print(_safe("\n".join(_summary(trail))))
+    for line in [*trail.report.lines(), "", *_summary(trail)]:
+        print(terminal_line(line))  # one line each: a value cannot forge another
     return 0
 
 

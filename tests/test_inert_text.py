@@ -1,0 +1,93 @@
+"""Issue 13 items 3 and 7: attacker text makes no live link, forges no terminal line, runs no
+formula and crashes no chart renderer."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+
+import polars as pl
+import pytest
+from _loader_helpers import record, write_json
+
+import forensics as fx
+from forensics.export._escape import csv_cell
+from forensics.export._events import to_csv_bytes
+from tests._export_helpers import csv_rows_text
+
+#: What GitHub/GitLab/Jira make a live link of without any Markdown syntax.
+_AUTOLINK = re.compile(r"(?i)\b(?:https?|ftp|file|javascript)://|\bwww\.|[\w.+-]+@[\w-]+\.\w")
+LINKY = ["http://evil.example/login", "see www.evil.example now", "mail bob@evil.example",
+         "javascript://%0aalert(1)"]
+TERMINAL = ["Get\nforged: line", "evil\x1b[2J\x1b[31mred\x07", "abc\u202edcba", "a\rb", "x\x9by"]
+RAW = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _outside_fences(md: str) -> str:
+    return re.sub(r"(?ms)^(`{3,})text\n.*?^\1$", "", md)
+
+
+def _trail(tmp_path, texts):
+    recs = []
+    for i, text in enumerate(texts):
+        recs.append(record(i, eventName=text, userAgent=text, errorCode="AccessDenied",
+                           errorMessage=text,
+                           userIdentity={"type": "IAMUser", "accountId": "111122223333",
+                                         "arn": f"arn:aws:iam::111122223333:user/{text}",
+                                         "userName": text,
+                                         "accessKeyId": "AKIAEXAMPLEKEY000001"}))
+    write_json(tmp_path / "data" / "t.json", {"Records": recs})
+    return fx.load(tmp_path / "data", cache=False)
+
+
+def test_markdown_outputs_hold_no_live_link(tmp_path):
+    trail = _trail(tmp_path, LINKY)
+    md = fx.export.events(trail, tmp_path / "events.md", columns="all").read_text()
+    assert not _AUTOLINK.search(md), _AUTOLINK.search(md)
+    files = fx.export.ticket(trail, tmp_path / "t", title="INC http://evil.example")
+    summary = _outside_fences(files["summary.md"].read_text())
+    assert not _AUTOLINK.search(summary), _AUTOLINK.search(summary)
+    assert "evil.example" in md  # defanged, not dropped
+
+
+def test_the_cli_load_summary_is_one_line_per_fact(tmp_path):
+    from forensics._cli import main
+
+    _trail(tmp_path, TERMINAL)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["load", str(tmp_path / "data"), "--no-cache"]) == 0
+    text = out.getvalue()
+    assert not RAW.search(text), repr(RAW.search(text))
+    assert not any(line.startswith("forged") for line in text.splitlines())
+    assert "\\x1b" in text and "\\u202e" in text  # shown, not executed
+
+
+def test_blast_summary_is_terminal_safe(tmp_path):
+    trail = _trail(tmp_path, TERMINAL)
+    text = fx.blast_radius(trail, "AKIAEXAMPLEKEY000001").summary()
+    assert not RAW.search(text), repr(RAW.search(text))
+    assert not any(line.startswith("forged") for line in text.splitlines())
+
+
+def test_events_csv_is_one_line_per_event_and_shows_controls(tmp_path):
+    trail = _trail(tmp_path, TERMINAL)
+    data = to_csv_bytes(trail.events.select("event_name", "user_agent"))
+    text = data.decode()
+    assert not RAW.search(text)
+    assert len(text.splitlines()) == 1 + len(TERMINAL)
+    assert csv_rows_text(data)[1][0] in {"Get\\nforged: line", "'Get\\nforged: line"}
+
+
+@pytest.mark.parametrize("text", [" =1+1", "  +cmd", "\u00a0-2+3", " @SUM(A1)", "\u3000=1",
+                                  "\t=1+1", " \t=1"])
+def test_formulas_behind_blanks_are_neutralised(text):
+    assert csv_cell(text).startswith("'")
+    frame = pl.DataFrame({"c": [text]})
+    assert to_csv_bytes(frame).splitlines()[1].startswith(b"\"'")
+
+
+def test_plain_cells_are_left_alone():
+    assert csv_cell(" GetObject") == " GetObject"
+    assert csv_cell("a-b") == "a-b"
