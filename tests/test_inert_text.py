@@ -91,3 +91,35 @@ def test_formulas_behind_blanks_are_neutralised(text):
 def test_plain_cells_are_left_alone():
     assert csv_cell(" GetObject") == " GetObject"
     assert csv_cell("a-b") == "a-b"
+
+
+_CHART_CHILD = """
+import sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from _loader_helpers import record, write_json
+import forensics as fx
+texts = ["Get\\x00Object", "bell\\x07", "vt\\x0b", "esc\\x1b[31m", "nonchar\\ufffe", "ok"]
+recs = [record(i, eventName=t, userAgent=t, sourceIPAddress=t) for i, t in enumerate(texts)]
+out = Path({out!r})
+write_json(out / "data" / "t.json", {{"Records": recs}})
+trail = fx.load(out / "data", cache=False)
+fx.export.chart(fx.charts.timeline(trail, by="event_name"), out / "c.svg")
+fx.export.chart(fx.charts.timeline(trail, by="event_name"), out / "c.png")
+fx.export.ticket(trail, out / "ticket")
+print("done")
+"""
+
+
+def test_xml_invalid_characters_never_abort_the_chart_renderer(tmp_path):
+    """Item 7: vl-convert used to SIGABRT the process (a dead kernel) on these characters."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = _CHART_CHILD.format(tests=str(Path(__file__).parent), out=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, cwd=Path(__file__).parents[1])
+    assert done.returncode == 0 and "done" in done.stdout, done.stderr[-2000:]
+    svg = (tmp_path / "c.svg").read_text()
+    assert "Get\\x00Object" in svg or "Get\\\\x00Object" in svg
