@@ -160,8 +160,8 @@ def drawable(spec: Any) -> Any:
     :func:`forensics._text.chart_text`: vl-convert aborts the whole process (a dead kernel) on
     a character XML forbids, and event text may hold any. The one place charts are made safe.
 
-    >>> drawable({"data": {"values": [{"event_name": "a\x00b"}]}})["data"]["values"]
-    [{'event_name': 'a\\x00b'}]
+    >>> drawable({"data": {"values": [{"event_name": "a\\x07b"}]}})["data"]["values"]
+    [{'event_name': 'a\\\\x07b'}]
     """
     if isinstance(spec, dict):
         return {chart_text(k): drawable(v) for k, v in spec.items()}
