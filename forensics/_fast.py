@@ -152,6 +152,8 @@ def decode_records(data: bytes) -> list[_Record]:
         raise FastPathUnsupported(f"invalid JSON: {exc}") from exc
     except UnicodeDecodeError as exc:  # a text field that is not UTF-8 (msgspec raises this)
         raise FastPathUnsupported(f"not UTF-8: {exc}") from exc
+    except RecursionError as exc:  # JSON nested past msgspec's limit: the reference reader
+        raise FastPathUnsupported(f"nested too deep: {exc}") from exc  # reports it per record
     if any(r.eventTime is None for r in records):
         raise FastPathUnsupported("records without eventTime (the fallback fields are counted)")
     return records

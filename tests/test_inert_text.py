@@ -18,8 +18,12 @@ from tests._export_helpers import csv_rows_text
 
 #: What GitHub/GitLab/Jira make a live link of without any Markdown syntax.
 _AUTOLINK = re.compile(r"(?i)\b(?:https?|ftp|file|javascript)://|\bwww\.|[\w.+-]+@[\w-]+\.\w")
-LINKY = ["http://evil.example/login", "see www.evil.example now", "mail bob@evil.example",
-         "javascript://%0aalert(1)"]
+LINKY = [
+    "http://evil.example/login",
+    "see www.evil.example now",
+    "mail bob@evil.example",
+    "javascript://%0aalert(1)",
+]
 TERMINAL = ["Get\nforged: line", "evil\x1b[2J\x1b[31mred\x07", "abc\u202edcba", "a\rb", "x\x9by"]
 RAW = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -31,12 +35,22 @@ def _outside_fences(md: str) -> str:
 def _trail(tmp_path, texts):
     recs = []
     for i, text in enumerate(texts):
-        recs.append(record(i, eventName=text, userAgent=text, errorCode="AccessDenied",
-                           errorMessage=text,
-                           userIdentity={"type": "IAMUser", "accountId": "111122223333",
-                                         "arn": f"arn:aws:iam::111122223333:user/{text}",
-                                         "userName": text,
-                                         "accessKeyId": "AKIAEXAMPLEKEY000001"}))
+        recs.append(
+            record(
+                i,
+                eventName=text,
+                userAgent=text,
+                errorCode="AccessDenied",
+                errorMessage=text,
+                userIdentity={
+                    "type": "IAMUser",
+                    "accountId": "111122223333",
+                    "arn": f"arn:aws:iam::111122223333:user/{text}",
+                    "userName": text,
+                    "accessKeyId": "AKIAEXAMPLEKEY000001",
+                },
+            )
+        )
     write_json(tmp_path / "data" / "t.json", {"Records": recs})
     return fx.load(tmp_path / "data", cache=False)
 
@@ -80,8 +94,9 @@ def test_events_csv_is_one_line_per_event_and_shows_controls(tmp_path):
     assert csv_rows_text(data)[1][0] in {"Get\\nforged: line", "'Get\\nforged: line"}
 
 
-@pytest.mark.parametrize("text", [" =1+1", "  +cmd", "\u00a0-2+3", " @SUM(A1)", "\u3000=1",
-                                  "\t=1+1", " \t=1"])
+@pytest.mark.parametrize(
+    "text", [" =1+1", "  +cmd", "\u00a0-2+3", " @SUM(A1)", "\u3000=1", "\t=1+1", " \t=1"]
+)
 def test_formulas_behind_blanks_are_neutralised(text):
     assert csv_cell(text).startswith("'")
     frame = pl.DataFrame({"c": [text]})
@@ -118,8 +133,13 @@ def test_xml_invalid_characters_never_abort_the_chart_renderer(tmp_path):
     from pathlib import Path
 
     code = _CHART_CHILD.format(tests=str(Path(__file__).parent), out=str(tmp_path))
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=300, cwd=Path(__file__).parents[1])
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).parents[1],
+    )
     assert done.returncode == 0 and "done" in done.stdout, done.stderr[-2000:]
     svg = (tmp_path / "c.svg").read_text()
     assert "Get\\x00Object" in svg or "Get\\\\x00Object" in svg

@@ -36,6 +36,8 @@ import binascii
 import gzip
 import io
 import json
+import os
+import stat
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -114,7 +116,7 @@ def read_bytes(path: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> bytes:
     permission denied, truncated or corrupt gzip, or a decompressed size above ``max_bytes``.
     """
     try:
-        with open(path, "rb") as fh:
+        with _open_regular(path) as fh:
             head = fh.read(2)
             fh.seek(0)
             if head != _GZIP_MAGIC:
@@ -141,6 +143,28 @@ def read_bytes(path: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> bytes:
     except OSError as exc:
         raise Unreadable(f"cannot read: {exc.strerror or exc}") from exc
 
+
+def _open_regular(path: str) -> io.BufferedReader:
+    """Open a file for reading only if it is a regular file: a FIFO (or a device) would block
+    the load forever. Opened without blocking, then checked on the open descriptor (no race
+    between the check and the read)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise Unreadable("is a folder, not a file")
+        if not stat.S_ISREG(mode):
+            raise Unreadable(NOT_REGULAR)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+#: The reason a FIFO, socket or device file is not read.
+NOT_REGULAR = "not a regular file (a FIFO, socket or device); not read"
 
 #: Compressed files up to this size are decompressed in one call (no stream objects).
 _ONE_SHOT_GZIP = 4 * 1024 * 1024
@@ -298,6 +322,9 @@ class _Walk:
     nodes: int = 0
     truncated_search: bool = False
     max_bytes: int = DEFAULT_MAX_FILE_BYTES
+    cap: int = DEFAULT_MAX_FILE_BYTES
+
+    inflated: int = 0  # bytes inflated from payloads inside the file so far
 
     def add(self, record: dict[str, Any], path: str, nested: bool) -> None:
         self.records.append(record)
@@ -412,13 +439,28 @@ def _collect(obj: Any, w: _Walk, path: str, depth: int, nested: bool, expect: st
     return _collect_unknown(obj, w, path, depth, expect)
 
 
-def _decode_blob(data: str, max_bytes: int) -> Any:
+def _decode_blob(data: str, w: _Walk) -> Any:
     """base64 text of (possibly gzipped) JSON, decoded; raises ValueError when it is not, and
-    :class:`Unreadable` when it inflates past ``max_bytes`` (the same bomb guard as files)."""
+    :class:`Unreadable` when the file's payloads together inflate past its cap (the same bomb
+    guard as files: ``max_bytes`` is for the whole file, never per payload)."""
     try:
         raw = base64.b64decode(data, validate=False)
+        left = w.max_bytes - w.inflated
         if raw[:2] == _GZIP_MAGIC:
-            raw = gunzip_capped(io.BytesIO(raw), max_bytes)
+            try:
+                raw = gunzip_capped(io.BytesIO(raw), max(left, 0))
+            except Unreadable:
+                w.inflated = w.max_bytes
+                raise Unreadable(
+                    f"the file's payloads inflate past the {w.cap:,}-byte cap "
+                    "(max_file_bytes, for the whole file)"
+                ) from None
+        w.inflated += len(raw)
+        if w.inflated > w.max_bytes:
+            raise Unreadable(
+                f"the file's payloads inflate past the {w.cap:,}-byte cap "
+                "(max_file_bytes, for the whole file)"
+            )
         return _loads(raw)
     except (binascii.Error, orjson.JSONDecodeError) as exc:
         raise ValueError(str(exc)) from exc
@@ -426,7 +468,7 @@ def _decode_blob(data: str, max_bytes: int) -> Any:
 
 def _collect_blob(data: str, name: str, w: _Walk, path: str, depth: int, nested: bool) -> int:
     try:
-        inner = _decode_blob(data, w.max_bytes)
+        inner = _decode_blob(data, w)
     except ValueError:
         w.skipped[f"{name} that is not base64 of (gzipped) JSON"] += 1
         return 0
@@ -568,7 +610,8 @@ def extract_records(
     docs, kind, line_skips = _documents(stripped, notes)
     if kind == "document" and is_digest_document(docs[0]):
         return Extracted([], "digest", is_digest=True)
-    w = _Walk(skipped=line_skips, max_bytes=max_bytes)
+    # payloads inside the file share one budget with the file's own bytes
+    w = _Walk(skipped=line_skips, max_bytes=max(max_bytes - len(data), 0), cap=max_bytes)
     for doc in docs:
         _collect(doc, w, "$", 0, False, "record")
     if kind == "document":

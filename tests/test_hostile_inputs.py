@@ -1,0 +1,129 @@
+"""The hostile-input corpus (``tools/hostile_corpus.py``, generated into a temp folder): the
+folder loads, every file is accounted for, one bad file never costs the rest (issue 13)."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import os
+import threading
+
+import pytest
+from _loader_helpers import record
+
+import forensics as fx
+from tools.hostile_corpus import CASES, write_corpus
+
+NEEDS_FIFO = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this OS")
+
+
+def _load_with_deadline(*args, seconds: float = 120, **kwargs):
+    """fx.load in a thread: a hang (a FIFO read) fails the test instead of blocking it."""
+    out: list = []
+    err: list = []
+
+    def run():
+        try:
+            out.append(fx.load(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            err.append(exc)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), "fx.load hung"
+    if err:
+        raise err[0]
+    return out[0]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hostile")
+    return folder, write_corpus(folder)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("fast", ["1", ""])
+def test_the_corpus_loads_and_every_file_is_accounted_for(corpus, workers, fast, monkeypatch):
+    folder, cases = corpus
+    if fast:
+        monkeypatch.delenv("FORENSICS_PURE_PYTHON", raising=False)
+    else:
+        monkeypatch.setenv("FORENSICS_PURE_PYTHON", "1")
+    trail = _load_with_deadline(folder, cache=False, workers=workers)
+    failed = {f.path: f.reason for f in trail.report.files_failed}
+    by_file = trail.events.group_by(trail.events["source_file"].cast(str)).len()
+    counts = dict(by_file.iter_rows())
+    for path, case in cases.items():
+        if case.failed:
+            assert path in failed, f"{case.name} should be reported as failed"
+            if case.reason:
+                assert case.reason in failed[path], (case.name, failed[path])
+        else:
+            assert path not in failed, (case.name, failed.get(path))
+            assert counts.get(path, 0) == case.records, (case.name, counts.get(path))
+    assert len(trail) == sum(c.records for c in cases.values() if not c.failed)
+
+
+def test_every_case_once_alone(tmp_path):
+    """Each file on its own: the reason is the file's own, never a crash."""
+    for case in CASES:
+        if case.content is None:
+            continue
+        folder = tmp_path / case.name.replace(".", "_")
+        write = folder / case.name
+        folder.mkdir()
+        write.write_bytes(case.content())
+        try:
+            trail = fx.load(write, cache=False, workers=1)
+        except fx.LoadError:
+            assert case.failed, case.name
+            continue
+        assert len(trail) == case.records, case.name
+        if case.note:
+            assert any(case.note in n for n in trail.report.lines()), (
+                case.name,
+                trail.report.lines(),
+            )
+
+
+# -- one test per item, so that a regression names its item ----------------------------------
+
+
+def test_item4_a_record_nested_1000_deep_costs_nothing(tmp_path):
+    from tools.hostile_corpus import _deep_record
+
+    (tmp_path / "deep.json").write_bytes(_deep_record())
+    (tmp_path / "good.json").write_text(json.dumps({"Records": [record(1)]}))
+    trail = fx.load(tmp_path, cache=False, workers=1)
+    assert len(trail) == 3
+
+
+@NEEDS_FIFO
+@pytest.mark.parametrize("name", ["pipe.json", "pipe"])
+def test_item5_a_fifo_is_reported_not_read(tmp_path, name):
+    os.mkfifo(tmp_path / name)
+    (tmp_path / "good.json").write_text(json.dumps({"Records": [record(1)]}))
+    trail = _load_with_deadline(tmp_path, cache=False, workers=1, seconds=60)
+    assert len(trail) == 1
+    assert any("not a regular file" in f.reason for f in trail.report.files_failed)
+    # named directly, too
+    trail = _load_with_deadline(
+        tmp_path / name, tmp_path / "good.json", cache=False, workers=1, seconds=60
+    )
+    assert len(trail) == 1 and not trail.report.ok
+
+
+def test_item8_payloads_share_one_inflation_cap_per_file(tmp_path):
+    """Each payload below the cap, all of them together far above it."""
+    big = record(1, userAgent="x" * 400_000)
+    payload = {"messageType": "DATA_MESSAGE", "logEvents": [{"message": json.dumps(big)}]}
+    data = base64.b64encode(gzip.compress(json.dumps(payload).encode())).decode()
+    lines = "".join(json.dumps({"awslogs": {"data": data}}) + "\n" for _ in range(20))
+    (tmp_path / "bomb.jsonl").write_text(lines)
+    trail = fx.load(tmp_path, cache=False, workers=1, max_file_bytes=2_000_000)
+    assert 1 <= len(trail) <= 5  # what fits in the cap, not 20 x 400 kB
+    reasons = " ".join(trail.report.lines())
+    assert "for the whole file" in reasons
