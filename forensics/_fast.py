@@ -40,6 +40,7 @@ from forensics._schema import EVENTS_SCHEMA, RESOURCE_DTYPE, conform
 __all__ = [
     "FastBatch",
     "FastPathUnsupported",
+    "RepeatedKeys",
     "decode_records",
     "decode_records_file",
     "records_frame",
@@ -50,6 +51,24 @@ _ABSENT = Raw(b"")
 
 class FastPathUnsupported(ValueError):
     """This file needs the reference normalizer (the message says why)."""
+
+
+class RepeatedKeys(FastPathUnsupported):
+    """A key is given twice (a second ``Records``, a field twice in a record): the reference
+    normalizer reads the file and reports it (JSON readers silently keep the last value)."""
+
+
+#: Keys that occur once per record: more of them than records means a repeated key (or the
+#: name nested somewhere, which the reference reader then tells apart). One ``bytes.count``
+#: each, on the files the C reader did not take (it finds repeated keys exactly itself).
+_ONCE_PER_RECORD = (b'"eventTime"', b'"eventName"', b'"eventSource"', b'"eventID"',
+                    b'"userIdentity"', b'"awsRegion"', b'"sourceIPAddress"', b'"errorCode"')
+
+
+def _may_repeat_keys(data: bytes, records: int) -> bool:
+    return data.count(b'"Records"') > 1 or any(
+        data.count(key) > records for key in _ONCE_PER_RECORD
+    )
 
 
 class _Resource(Struct, forbid_unknown_fields=True, gc=False):
@@ -156,6 +175,8 @@ def decode_records(data: bytes) -> list[_Record]:
         raise FastPathUnsupported(f"nested too deep: {exc}") from exc  # reports it per record
     if any(r.eventTime is None for r in records):
         raise FastPathUnsupported("records without eventTime (the fallback fields are counted)")
+    if _may_repeat_keys(data, len(records)):
+        raise RepeatedKeys("a key may be repeated")
     return records
 
 
@@ -212,6 +233,8 @@ class FastBatch:
         _check_head(data)
         if self._builder is not None:
             n = self._builder.add(data)
+            if n == -2:
+                raise RepeatedKeys("a key is repeated (the C reader found it)")
             if n >= 0:
                 self._native_files.append(source_file)
                 self._native_counts.append(n)

@@ -25,7 +25,7 @@ import polars as pl
 
 from forensics._cache import Cache, default_cache_root
 from forensics._errors import CorruptFileError, LoadError
-from forensics._fast import FastBatch, FastPathUnsupported, decode_records_file
+from forensics._fast import FastBatch, FastPathUnsupported, RepeatedKeys, decode_records_file
 from forensics._normalize import TIME_FALLBACKS, normalize_records
 from forensics._parallel import read_files, start_workers
 from forensics._report import LoadReport
@@ -80,6 +80,7 @@ def read_file(
     build the rows of many files at once (:meth:`forensics._fast.FastBatch.frame`).
     """
     part = FilePart(ref.path)
+    repeated = False
     if ref.is_digest:
         part.is_digest = True
         return part
@@ -96,10 +97,12 @@ def read_file(
                 part.frame = decode_records_file(data, ref.path)
                 part.records = part.frame.height
             return part
-        except FastPathUnsupported:
+        except FastPathUnsupported as exc:
+            repeated = isinstance(exc, RepeatedKeys)
+        except RecursionError:  # nested past a reader's limit: the reference reader decides
             pass
     try:
-        found = extract_records(data, ref.path, max_bytes=max_file_bytes)
+        found = extract_records(data, ref.path, max_bytes=max_file_bytes, check_repeats=repeated)
     except FileProblem as exc:
         part.failure = str(exc)
         return part

@@ -26,7 +26,7 @@ def _load_with_deadline(*args, seconds: float = 120, **kwargs):
     def run():
         try:
             out.append(fx.load(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             err.append(exc)
 
     t = threading.Thread(target=run, daemon=True)
@@ -127,3 +127,22 @@ def test_item8_payloads_share_one_inflation_cap_per_file(tmp_path):
     assert 1 <= len(trail) <= 5  # what fits in the cap, not 20 x 400 kB
     reasons = " ".join(trail.report.lines())
     assert "for the whole file" in reasons
+
+
+@pytest.mark.parametrize("pure", ["", "1"])
+def test_item12_repeated_keys_are_reported_by_both_readers(tmp_path, monkeypatch, pure):
+    from tools.hostile_corpus import _duplicate_field, _duplicate_records_key
+
+    if pure:
+        monkeypatch.setenv("FORENSICS_PURE_PYTHON", "1")
+    else:
+        monkeypatch.delenv("FORENSICS_PURE_PYTHON", raising=False)
+    (tmp_path / "a.json").write_bytes(_duplicate_records_key())
+    trail = fx.load(tmp_path / "a.json", cache=False, workers=1)
+    assert len(trail) == 2  # both arrays read
+    assert any('"Records" arrays' in line for line in trail.report.lines())
+    (tmp_path / "b.json").write_bytes(_duplicate_field())
+    trail = fx.load(tmp_path / "b.json", cache=False, workers=1)
+    assert trail.events["event_name"].to_list() == ["DeleteBucket"]  # JSON's last value...
+    assert any("duplicate keys" in line and "eventName" in line
+               for line in trail.report.lines())  # ...and said so

@@ -591,15 +591,62 @@ def _concatenated(data: bytes) -> list[Any] | None:
     return out if len(out) > 1 else None
 
 
+def _repeats_scan(data: bytes) -> tuple[Any, Counter[str]] | None:
+    """The document parsed with every repeated key counted; repeated ``Records`` arrays are
+    joined (a record is never dropped for a repeated key), other repeated keys keep their last
+    value, as any JSON reader does. None when the text cannot be parsed this way."""
+    repeats: Counter[str] = Counter()
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            if key in out:
+                repeats[key] += 1
+                if key == "Records" and isinstance(out[key], list) and isinstance(value, list):
+                    out[key] = out[key] + value
+                    continue
+            out[key] = value
+        return out
+
+    try:
+        doc = json.loads(data.decode("utf-8", errors="replace"), object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return None
+    return doc, repeats
+
+
+def _repeats_note(repeats: Counter[str]) -> list[str]:
+    notes = []
+    if repeats.get("Records"):
+        notes.append(
+            f'{repeats["Records"] + 1} "Records" arrays in one file (CloudTrail writes one): '
+            "the records of all of them were read"
+        )
+    others = [(k, n) for k, n in repeats.most_common() if k != "Records"]
+    if others:
+        listed = ", ".join(f"{k[:40]} x{n}" for k, n in others[:8])
+        notes.append(
+            f"duplicate keys inside JSON objects ({listed}): the last value of each was kept "
+            "(as JSON readers do); the original file shows both"
+        )
+    return notes
+
+
 def extract_records(
-    data: bytes, path: str, *, max_bytes: int = DEFAULT_MAX_FILE_BYTES
+    data: bytes,
+    path: str,
+    *,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    check_repeats: bool = False,
 ) -> Extracted:
     """All CloudTrail records in one (decompressed) file, in file order.
 
     Raises :class:`NotCloudTrail` when the file holds no records (an empty file, an AWS Config
     snapshot, any other JSON) and :class:`InvalidJSON` when it is not JSON at all. A file that
     is an empty container (``[]``, ``{"Records": []}``) is valid and yields no records.
-    ``max_bytes`` caps what a gzipped payload inside the file may inflate to.
+    ``max_bytes`` caps what the file and the gzipped payloads inside it may inflate to, in all.
+    ``check_repeats`` looks for keys given twice (a fast reader found one); a second
+    ``Records`` array is always looked for. Both are reported in ``notes``.
     """
     stripped = data.strip()
     if stripped.startswith(_BOM):
@@ -608,6 +655,11 @@ def extract_records(
         raise NotCloudTrail("empty file (0 bytes of content)")
     notes: list[str] = []
     docs, kind, line_skips = _documents(stripped, notes)
+    if kind == "document" and (check_repeats or stripped.count(b'"Records"') > 1):
+        scanned = _repeats_scan(stripped)  # a repeated key is reported, never silently lost
+        if scanned is not None and scanned[1]:
+            docs = [scanned[0]]
+            notes.extend(_repeats_note(scanned[1]))
     if kind == "document" and is_digest_document(docs[0]):
         return Extracted([], "digest", is_digest=True)
     # payloads inside the file share one budget with the file's own bytes
