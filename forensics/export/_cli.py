@@ -16,7 +16,7 @@ def _cmd_ticket(args: argparse.Namespace) -> int:
     from forensics._errors import ForensicsError
     from forensics.export._ticket import ticket
 
-    trail = load(*args.data, cache=not args.no_cache)
+    trail = load(*args.data, cache=not args.no_cache, cache_dir=args.cache_dir)
     try:
         if args.principal:
             result = trail.for_principal(args.principal, derived=args.derived)
@@ -71,4 +71,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="keep session tokens, secret keys and passwords as logged (default: redacted)",
     )
     p.add_argument("--no-cache", action="store_true", help="read the files, touch no cache")
+    p.add_argument("--cache-dir", metavar="DIR",
+                   help="keep the Parquet cache here (default: .forensics-cache beside the data)")
     p.set_defaults(func=_cmd_ticket)

@@ -42,12 +42,16 @@ class Layout:
 
 @dataclass(frozen=True)
 class FileRef:
-    """One file to read: its path (as given/found), size and modification time."""
+    """One file to read: its path (as given/found), size, modification time, inode, ctime."""
 
     path: str
     size: int
     mtime_ns: int
     layout: Layout | None = None
+    #: The file's inode and status-change time: a rewrite that keeps size and mtime (``touch
+    #: -r``, a restore) still changes them, so the cache never serves stale rows.
+    inode: int = 0
+    ctime_ns: int = 0
 
     @property
     def is_digest(self) -> bool:
@@ -260,6 +264,6 @@ def discover(
         except OSError as exc:
             missing.append((path, f"cannot stat: {exc.strerror or exc}"))
             continue
-        files.append(FileRef(path, st.st_size, st.st_mtime_ns, lay))
+        files.append(FileRef(path, st.st_size, st.st_mtime_ns, lay, st.st_ino, st.st_ctime_ns))
     stat.close()
     return files, missing, pruned
