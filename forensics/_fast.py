@@ -32,6 +32,7 @@ from forensics._normalize import (
     TOP_FLAGS,
     TOP_JSON,
     TOP_TEXT,
+    fill_insight_names,
     identity_row,
     parse_time_series,
 )
@@ -573,5 +574,6 @@ def _assemble(
         (pl.col(REREAD) | pl.col("event_time").is_null()).alias(REREAD),
     )
     return pl.concat(
-        [conform(frame), frame.select(REREAD)], how="horizontal"  # type: ignore[list-item]
+        [fill_insight_names(conform(frame)), frame.select(REREAD)],  # type: ignore[arg-type]
+        how="horizontal",
     )

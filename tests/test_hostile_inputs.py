@@ -146,3 +146,63 @@ def test_item12_repeated_keys_are_reported_by_both_readers(tmp_path, monkeypatch
     assert trail.events["event_name"].to_list() == ["DeleteBucket"]  # JSON's last value...
     assert any("duplicate keys" in line and "eventName" in line
                for line in trail.report.lines())  # ...and said so
+
+
+def _one(tmp_path, name, content, **kwargs):
+    path = tmp_path / name
+    path.write_bytes(content)
+    return fx.load(path, cache=False, workers=1, **kwargs)
+
+
+def test_item13_a_bom_on_every_jsonl_line(tmp_path):
+    from tools.hostile_corpus import _bom_lines
+
+    trail = _one(tmp_path, "bom.jsonl", _bom_lines())
+    assert len(trail) == 3 and not trail.report.records_skipped
+
+
+def test_item14_records_kept_as_json_strings(tmp_path):
+    from tools.hostile_corpus import _raw_strings
+
+    trail = _one(tmp_path, "splunk.json", _raw_strings())
+    assert len(trail) == 3
+    lines = "".join(json.dumps({"_raw": json.dumps({"Records": [record(i)]})}) + "\n"
+                    for i in range(2))
+    assert len(_one(tmp_path, "cribl.jsonl", lines.encode())) == 2
+
+
+def test_item15_an_eventbridge_rule_pattern_is_not_an_event(tmp_path):
+    from tools.hostile_corpus import _eventbridge_pattern, _pattern_records
+
+    for name, content in (("rule.json", _eventbridge_pattern()),
+                          ("patterns.json", _pattern_records())):
+        trail = _one(tmp_path, name, content)
+        assert len(trail) == 0
+        assert "not CloudTrail" in trail.report.files_failed[0].reason
+    mixed = json.dumps({"Records": [record(1), record(2, eventName=["A", "B"])]}).encode()
+    trail = _one(tmp_path, "mixed.json", mixed)
+    assert len(trail) == 1 and trail.report.records_skipped
+
+
+def test_item16_s3_notifications_say_so(tmp_path):
+    from tools.hostile_corpus import _s3_notifications
+
+    trail = _one(tmp_path, "n.json", _s3_notifications())
+    assert "aws:s3 event notification" in trail.report.files_failed[0].reason
+
+
+@pytest.mark.parametrize("reader", ["c", "msgspec", "reference"])
+def test_item17_insight_records_name_their_call(tmp_path, monkeypatch, reader):
+    from tools.hostile_corpus import _insight
+
+    data = _insight()
+    if reader == "msgspec":
+        monkeypatch.setenv("FORENSICS_PURE_PYTHON", "1")
+    else:
+        monkeypatch.delenv("FORENSICS_PURE_PYTHON", raising=False)
+    if reader == "reference":  # pretty-printed: neither fast reader takes it
+        data = json.dumps(json.loads(data), indent=2).encode()
+    trail = _one(tmp_path, "insight.json", data)
+    row = trail.events.row(0, named=True)
+    assert (row["event_name"], row["event_source"]) == ("RunInstances", "ec2.amazonaws.com")
+    assert row["event_category"] == "Insight"

@@ -277,7 +277,7 @@ def looks_like_record(obj: Any) -> bool:
     >>> looks_like_record({"eventName": "GetObject", "eventSource": "s3", "mitre": "T1530"})
     False
     """
-    if not isinstance(obj, dict) or _is_notification(obj):
+    if not isinstance(obj, dict) or _is_notification(obj) or _is_pattern(obj):
         return False
     keys = obj.keys()
     if not _CONTEXT_KEYS.isdisjoint(keys):
@@ -288,12 +288,22 @@ def looks_like_record(obj: Any) -> bool:
     return False
 
 
+def _is_pattern(obj: dict[str, Any]) -> bool:
+    """An EventBridge rule pattern (or anything else) whose ``eventName``/``eventSource`` is
+    not text: a list of names to match, never an event that happened."""
+    return any(
+        (value := obj.get(key)) is not None and not isinstance(value, str)
+        for key in ("eventName", "eventSource")
+    )
+
+
 def _has_cloudtrail_field(obj: Any) -> bool:
     """Any CloudTrail field at all: enough for an item of a ``Records`` array to be a record
     (one that lost ``eventName`` is damaged, not foreign)."""
     return (
         isinstance(obj, dict)
         and not _is_notification(obj)
+        and not _is_pattern(obj)
         and not (_CONTEXT_KEYS.isdisjoint(obj) and _EVENT_KEYS.isdisjoint(obj))
     )
 
@@ -434,7 +444,11 @@ def _collect(obj: Any, w: _Walk, path: str, depth: int, nested: bool, expect: st
         return _collect_blob(awslogs["data"], "awslogs.data", w, path, depth, nested)
     if _is_notification(obj):
         source = obj.get("eventSource", obj.get("EventSource"))
-        w.skipped[f"{source} event notification (not a CloudTrail record)"] += 1
+        w.skipped[f"{str(source)[:40]} event notification (not a CloudTrail record)"] += 1
+        return 0
+    if _is_pattern(obj):
+        w.skipped["eventName/eventSource that is not text: an EventBridge rule pattern or "
+                  "similar, not a CloudTrail record"] += 1
         return 0
     return _collect_unknown(obj, w, path, depth, expect)
 
@@ -478,8 +492,34 @@ def _collect_blob(data: str, name: str, w: _Walk, path: str, depth: int, nested:
     return _collect(inner, w, f"{path}.{name}", depth + 1, nested, "record")
 
 
+#: Keys under which log shippers keep the original event as a JSON string (Splunk/Cribl
+#: ``_raw``, Cribl/Fluent Bit/Logstash ``message``/``log``/``event``).
+_STRING_KEYS = ("_raw", "message", "Message", "log", "event", "raw", "body")
+
+
+def _collect_strings(obj: dict[str, Any], w: _Walk, path: str, depth: int) -> int:
+    """Records kept as JSON text in a shipper's field: parsed when the text looks like one."""
+    found = 0
+    for key in _STRING_KEYS:
+        text = obj.get(key)
+        if not isinstance(text, str) or not text.lstrip().startswith("{"):
+            continue
+        if '"eventName"' not in text and '"Records"' not in text and '"eventTime"' not in text:
+            continue
+        try:
+            inner = _loads(text)
+        except orjson.JSONDecodeError:
+            w.skipped[f"{key} text that looks like a record but is not valid JSON"] += 1
+            continue
+        found += _collect(inner, w, f"{path}.{key}", depth + 1, True, "search")
+    return found
+
+
 def _collect_unknown(obj: dict[str, Any], w: _Walk, path: str, depth: int, expect: str) -> int:
-    """An object we do not know: look inside it, within the bounds."""
+    """An object we do not know: a record kept as JSON text, or look inside it (bounded)."""
+    found = _collect_strings(obj, w, path, depth)
+    if found:
+        return found
     found = _search(obj, w, path, depth)
     if not found and expect != "search":
         w.skipped[f"JSON object that is not a CloudTrail record (keys: {_keys(obj)})"] += 1
@@ -552,6 +592,8 @@ def _documents(data: bytes, notes: list[str]) -> tuple[list[Any], str, Counter[s
     bad: list[int] = []
     for number, line in enumerate(lines, 1):
         line = line.strip()
+        if line.startswith(_BOM):  # a BOM on every line (some Windows exporters)
+            line = line[len(_BOM) :].strip()
         if not line:
             continue
         try:
@@ -684,6 +726,11 @@ def extract_records(
         )
     only_foreign = all("not a CloudTrail record" in reason for reason in w.skipped)
     if not w.records and not _is_empty_container(docs) and only_foreign:
+        specific = [(n, r) for r, n in w.skipped.most_common()
+                    if not r.startswith(("JSON object that is not", "not a JSON object"))]
+        if specific:  # what the file holds instead, e.g. "aws:s3 event notification"
+            count, reason = specific[0]
+            raise NotCloudTrail(f"not CloudTrail: {count:,} x {reason}")
         raise NotCloudTrail(_describe_non_cloudtrail(docs[0] if len(docs) == 1 else docs))
     return Extracted(w.records, kind, w.skipped, False, w.nested, w.nested_at, notes)
 
