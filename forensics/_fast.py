@@ -62,14 +62,19 @@ class RepeatedKeys(FastPathUnsupported):
 #: Keys that occur once per record: more of them than records means a repeated key (or the
 #: name nested somewhere, which the reference reader then tells apart). One ``bytes.count``
 #: each, on the files the C reader did not take (it finds repeated keys exactly itself).
-_ONCE_PER_RECORD = (b'"eventTime"', b'"eventName"', b'"eventSource"', b'"eventID"',
-                    b'"userIdentity"', b'"awsRegion"', b'"sourceIPAddress"', b'"errorCode"')
+_ONCE_PER_RECORD = (b'"eventTime":', b'"eventName":', b'"eventSource":', b'"eventID":',
+                    b'"userIdentity":', b'"awsRegion":', b'"sourceIPAddress":', b'"errorCode":')
 
 
-def _may_repeat_keys(data: bytes, records: int) -> bool:
-    return data.count(b'"Records"') > 1 or any(
-        data.count(key) > records for key in _ONCE_PER_RECORD
-    )
+def _repeats_keys(data: bytes, records: int) -> bool:
+    """A key repeated in the file: a quick count first, an exact parse only when it hints."""
+    if data.count(b'"Records":') <= 1 and all(
+        data.count(key) <= records for key in _ONCE_PER_RECORD
+    ):
+        return False
+    from forensics.sources._formats import repeated_keys
+
+    return bool(repeated_keys(data))
 
 
 class _Resource(Struct, forbid_unknown_fields=True, gc=False):
@@ -176,7 +181,7 @@ def decode_records(data: bytes) -> list[_Record]:
         raise FastPathUnsupported(f"nested too deep: {exc}") from exc  # reports it per record
     if any(r.eventTime is None for r in records):
         raise FastPathUnsupported("records without eventTime (the fallback fields are counted)")
-    if _may_repeat_keys(data, len(records)):
+    if _repeats_keys(data, len(records)):
         raise RepeatedKeys("a key may be repeated")
     return records
 

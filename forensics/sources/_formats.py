@@ -58,6 +58,7 @@ __all__ = [
     "is_digest_document",
     "looks_like_record",
     "read_bytes",
+    "repeated_keys",
 ]
 
 #: Decompressed size above which a file is refused (a decompression-bomb guard), 2 GiB.
@@ -655,6 +656,17 @@ def _repeats_scan(data: bytes) -> tuple[Any, Counter[str]] | None:
     except (ValueError, RecursionError):
         return None
     return doc, repeats
+
+
+def repeated_keys(data: bytes) -> Counter[str]:
+    """Keys given twice in one JSON object anywhere in ``data``, counted (empty: none, or
+    not parseable this way).
+
+    >>> repeated_keys(b'{"a": 1, "a": 2}')
+    Counter({'a': 1})
+    """
+    scanned = _repeats_scan(data)
+    return scanned[1] if scanned is not None else Counter()
 
 
 def _repeats_note(repeats: Counter[str]) -> list[str]:
