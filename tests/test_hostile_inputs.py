@@ -206,3 +206,24 @@ def test_item17_insight_records_name_their_call(tmp_path, monkeypatch, reader):
     row = trail.events.row(0, named=True)
     assert (row["event_name"], row["event_source"]) == ("RunInstances", "ec2.amazonaws.com")
     assert row["event_category"] == "Insight"
+
+
+def test_item18_a_big_load_then_exit_prints_no_worker_traceback(tmp_path):
+    """1,000+ files start the worker processes ahead of the load; a script that ends at once
+    used to print forkserver ``FileNotFoundError`` tracebacks from half-started workers."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(1100):
+        (folder / f"f{i:04d}.json").write_text(json.dumps({"Records": [record(i)]}))
+    code = ("import forensics as fx\n"
+            f"t = fx.load({str(folder)!r}, cache=False, workers=2)\n"
+            "print(len(t))\n")
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=300, cwd=Path(__file__).parents[1])
+        assert done.returncode == 0 and done.stdout.strip() == "1100"
+        assert "Traceback" not in done.stderr, done.stderr[-1500:]
