@@ -20,9 +20,7 @@ __all__ = ["chart_text", "terminal_line", "terminal_text"]
 
 # C0 (with tab, newline, CR), DEL, C1, the bidi embeddings/overrides/isolates and marks, the
 # line/paragraph separators, and the zero-width characters that hide text.
-_TERMINAL = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
-)
+_TERMINAL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 # What XML 1.0 forbids (vl-convert parses the SVG it draws as XML, and aborts on these), plus
 # the bidi controls (a label must read as it is).
 _XML_INVALID = re.compile(

@@ -144,8 +144,9 @@ def test_item12_repeated_keys_are_reported_by_both_readers(tmp_path, monkeypatch
     (tmp_path / "b.json").write_bytes(_duplicate_field())
     trail = fx.load(tmp_path / "b.json", cache=False, workers=1)
     assert trail.events["event_name"].to_list() == ["DeleteBucket"]  # JSON's last value...
-    assert any("duplicate keys" in line and "eventName" in line
-               for line in trail.report.lines())  # ...and said so
+    assert any(
+        "duplicate keys" in line and "eventName" in line for line in trail.report.lines()
+    )  # ...and said so
 
 
 def _one(tmp_path, name, content, **kwargs):
@@ -166,16 +167,19 @@ def test_item14_records_kept_as_json_strings(tmp_path):
 
     trail = _one(tmp_path, "splunk.json", _raw_strings())
     assert len(trail) == 3
-    lines = "".join(json.dumps({"_raw": json.dumps({"Records": [record(i)]})}) + "\n"
-                    for i in range(2))
+    lines = "".join(
+        json.dumps({"_raw": json.dumps({"Records": [record(i)]})}) + "\n" for i in range(2)
+    )
     assert len(_one(tmp_path, "cribl.jsonl", lines.encode())) == 2
 
 
 def test_item15_an_eventbridge_rule_pattern_is_not_an_event(tmp_path):
     from tools.hostile_corpus import _eventbridge_pattern, _pattern_records
 
-    for name, content in (("rule.json", _eventbridge_pattern()),
-                          ("patterns.json", _pattern_records())):
+    for name, content in (
+        ("rule.json", _eventbridge_pattern()),
+        ("patterns.json", _pattern_records()),
+    ):
         trail = _one(tmp_path, name, content)
         assert len(trail) == 0
         assert "not CloudTrail" in trail.report.files_failed[0].reason
@@ -219,11 +223,18 @@ def test_item18_a_big_load_then_exit_prints_no_worker_traceback(tmp_path):
     folder.mkdir()
     for i in range(1100):
         (folder / f"f{i:04d}.json").write_text(json.dumps({"Records": [record(i)]}))
-    code = ("import forensics as fx\n"
-            f"t = fx.load({str(folder)!r}, cache=False, workers=2)\n"
-            "print(len(t))\n")
+    code = (
+        "import forensics as fx\n"
+        f"t = fx.load({str(folder)!r}, cache=False, workers=2)\n"
+        "print(len(t))\n"
+    )
     for _ in range(2):
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              timeout=300, cwd=Path(__file__).parents[1])
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=Path(__file__).parents[1],
+        )
         assert done.returncode == 0 and done.stdout.strip() == "1100"
         assert "Traceback" not in done.stderr, done.stderr[-1500:]

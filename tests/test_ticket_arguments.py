@@ -33,18 +33,51 @@ def test_a_bad_time_is_a_usage_error_before_any_load(data, tmp_path, monkeypatch
         raise AssertionError("loaded before the arguments were checked")
 
     monkeypatch.setattr(fx, "load", no_load)
-    code, _, err = _run(["ticket", str(data), "--principal", "alice", "--since", "2026-03-40",
-                         "--out", str(tmp_path / "t")])
+    code, _, err = _run(
+        [
+            "ticket",
+            str(data),
+            "--principal",
+            "alice",
+            "--since",
+            "2026-03-40",
+            "--out",
+            str(tmp_path / "t"),
+        ]
+    )
     assert code == 2 and "Traceback" not in err
-    code, _, err = _run(["ticket", str(data), "--principal", "alice", "--since", "2024-03-06",
-                         "--until", "2024-03-05", "--out", str(tmp_path / "t")])
+    code, _, err = _run(
+        [
+            "ticket",
+            str(data),
+            "--principal",
+            "alice",
+            "--since",
+            "2024-03-06",
+            "--until",
+            "2024-03-05",
+            "--out",
+            str(tmp_path / "t"),
+        ]
+    )
     assert code == 2 and "not before" in err
     assert not (tmp_path / "t").exists()
 
 
 def test_a_window_after_the_trail_is_an_error_with_its_reason(data, tmp_path):
-    code, _, err = _run(["ticket", str(data), "--principal", "alice", "--since", "2025-01-01",
-                         "--no-cache", "--out", str(tmp_path / "t")])
+    code, _, err = _run(
+        [
+            "ticket",
+            str(data),
+            "--principal",
+            "alice",
+            "--since",
+            "2025-01-01",
+            "--no-cache",
+            "--out",
+            str(tmp_path / "t"),
+        ]
+    )
     assert code == 1
     assert "starts after the trail's last event" in err
     assert not (tmp_path / "t").exists()

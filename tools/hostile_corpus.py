@@ -208,7 +208,11 @@ CASES: tuple[Case, ...] = (
     Case("empty.json", lambda: b"", failed=True, reason="empty"),
     Case("not_json.json", lambda: b"<html>hello</html>", failed=True, reason="JSON"),
     Case(
-        "dup_records_key.json", _duplicate_records_key, records=2, note="\"Records\" arrays", issue_item=12
+        "dup_records_key.json",
+        _duplicate_records_key,
+        records=2,
+        note='"Records" arrays',
+        issue_item=12,
     ),
     Case("dup_field.json", _duplicate_field, records=1, note="duplicate keys", issue_item=12),
     Case("bom_lines.jsonl", _bom_lines, records=3, issue_item=13),
