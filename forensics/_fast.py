@@ -61,9 +61,9 @@ class RepeatedKeys(FastPathUnsupported):
 
 #: Keys that occur once per record: more of them than records means a repeated key (or the
 #: name nested somewhere, which an exact parse then tells apart). Only where the C reader is
-#: not built (it finds every repeated key exactly itself, and declines those files): one
-#: ``bytes.count`` each costs ~5% of msgspec's decoding, so only what and who are checked.
-_ONCE_PER_RECORD = (b'"eventName":', b'"userIdentity":')
+#: not built (it finds every repeated key exactly itself, and declines those files): a
+#: ``bytes.count`` costs a third of msgspec's decoding, so only the event's name is checked.
+_ONCE_PER_RECORD = (b'"eventName":',)
 
 
 def _repeats_keys(data: bytes, records: int) -> bool:
@@ -167,8 +167,8 @@ def decode_records(data: bytes, *, check_repeats: bool = True) -> list[_Record]:
     """The typed records of one compact ``{"Records": [...]}`` file.
 
     Raises :class:`FastPathUnsupported` when the reference normalizer must read the file
-    (:class:`RepeatedKeys` for a second ``Records`` or a repeated ``eventName`` /
-    ``userIdentity``, with ``check_repeats``).
+    (:class:`RepeatedKeys` for a second ``Records`` or a repeated ``eventName``, with
+    ``check_repeats``).
     """
     _check_head(data)
     try:

@@ -156,9 +156,7 @@ def _open_regular(path: str) -> io.BufferedReader:
             raise Unreadable("is a folder, not a file")
         if not stat.S_ISREG(mode):
             raise Unreadable(NOT_REGULAR)
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
+        return open(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
