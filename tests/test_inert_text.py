@@ -10,9 +10,12 @@ import re
 import polars as pl
 import pytest
 from _loader_helpers import record, write_json
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import forensics as fx
-from forensics.export._escape import csv_cell
+from forensics._text import chart_text, terminal_text
+from forensics.export._escape import csv_cell, md_text
 from forensics.export._events import to_csv_bytes
 from tests._export_helpers import csv_rows_text
 
@@ -143,3 +146,43 @@ def test_xml_invalid_characters_never_abort_the_chart_renderer(tmp_path):
     assert done.returncode == 0 and "done" in done.stdout, done.stderr[-2000:]
     svg = (tmp_path / "c.svg").read_text()
     assert "Get\\x00Object" in svg or "Get\\\\x00Object" in svg
+
+
+# -- properties over any text (hypothesis) ------------------------------------------------------
+_ANY_TEXT = st.lists(
+    st.text(st.characters(codec="utf-8"), max_size=4)
+    | st.sampled_from(
+        [
+            "\n",
+            "\r",
+            "\x1b",
+            "\x07",
+            "\u202e",
+            "\u2066",
+            "\ufffe",
+            "://",
+            "www.",
+            "@",
+            "=",
+            " ",
+            "http",
+            "a.b",
+            "bob@x.io",
+            "\t",
+            "\u00a0",
+        ]
+    ),
+    max_size=20,
+).map("".join)
+_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ANY_TEXT)
+def test_no_text_reaches_a_terminal_raw_or_a_renderer_live(text):
+    assert not RAW.search(terminal_text(text)) and "\n" not in terminal_text(text)
+    assert not _AUTOLINK.search(md_text(text).replace("\\", ""))
+    assert not _XML_BAD.search(chart_text(text))
+    cell = csv_cell(text)
+    assert not RAW.search(cell) and "\n" not in cell
+    assert not re.match(r"^[\s\u00a0\u3000]*[=+\-@\uff1d\uff0b\uff0d\uff20]", cell)

@@ -91,7 +91,7 @@ def csv_cell(value: str | None) -> str | None:
 # scheme, ``www.`` and e-mail addresses (GFM's autolink extension).
 _SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,30}):(//)")
 _WWW = re.compile(r"(?i)\b(www)\.")
-_EMAIL = re.compile(r"([A-Za-z0-9._%+-])@(?=[A-Za-z0-9-]+\.)")
+_EMAIL = re.compile(r"([\w.%+-])@(?=[\w-]+\.)")
 
 
 def defang_links(text: str) -> str:
