@@ -17,6 +17,8 @@ from typing import Any
 import polars as pl
 import pytest
 from _loader_helpers import record, write_json
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import forensics as fx
 from forensics._redaction import REDACTED, SECRET_FIELDS, redact_record, redact_text
@@ -244,3 +246,31 @@ def test_command_text_rules(text, gone):
 def test_plain_text_is_kept():
     assert redact_text("yum -y install httpd", command=True) == "yum -y install httpd"
     assert redact_text("aws s3 ls s3://bucket/prefix") == "aws s3 ls s3://bucket/prefix"
+
+
+_FIELDS = [(key, path, kind) for key, fields in SECRET_FIELDS.items() for path, kind in fields]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(_FIELDS),
+    st.text(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_!%^*",
+        min_size=6,
+        max_size=40,
+    ),
+    st.booleans(),
+)
+def test_any_secret_in_any_table_field_is_redacted_in_records_and_rows(field, secret, as_row):
+    (source, name), path, kind = field
+    secret = "QX" + secret  # found nowhere else in the record
+    plant = secret if kind == "secret" else f"mysql -p{secret} -e 'select 1'"
+    rec = _merge(record(1, eventSource=source, eventName=name), _build(path.split("."), plant))
+    if as_row:
+        rec = {
+            "event_source": source,
+            "event_name": name,
+            "request_parameters": json.dumps(rec.get("requestParameters")),
+            "response_elements": json.dumps(rec.get("responseElements")),
+        }
+    assert secret not in json.dumps(redact_record(rec))
