@@ -11,6 +11,8 @@ import threading
 
 import pytest
 from _loader_helpers import record
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import forensics as fx
 from tools.hostile_corpus import CASES, write_corpus
@@ -238,3 +240,27 @@ def test_item18_a_big_load_then_exit_prints_no_worker_traceback(tmp_path):
         )
         assert done.returncode == 0 and done.stdout.strip() == "1100"
         assert "Traceback" not in done.stderr, done.stderr[-1500:]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=6),
+    st.sampled_from(["_raw", "message", "Message", "log", "event", "raw", "body"]),
+    st.booleans(),
+    st.booleans(),
+)
+def test_records_kept_as_text_by_any_shipper_shape(n, key, as_records_file, bom_lines):
+    """Item 14 (and 13) as a property: whatever the shipper's field, one record or a Records
+    file per item, JSON lines with or without a BOM on each line."""
+    from forensics.sources._formats import extract_records
+
+    recs = [record(i) for i in range(n)]
+    if as_records_file:
+        items = [{key: json.dumps({"Records": recs}), "host": "h"}]
+    else:
+        items = [{key: json.dumps(r), "sourcetype": "aws:cloudtrail"} for r in recs]
+    bom = "\ufeff" if bom_lines else ""
+    data = "".join(bom + json.dumps(item) + "\n" for item in items).encode()
+    found = extract_records(data, "x.jsonl")
+    assert [r["eventID"] for r in found.records] == [r["eventID"] for r in recs]
+    assert not found.skipped
