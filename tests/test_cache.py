@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from _loader_helpers import record, s3_path, write_json
 
 import forensics as fx
@@ -121,3 +122,124 @@ def test_the_merged_table_is_written_after_the_trail_is_returned(tmp_path):
     again = fx.load(data, cache_dir=cache_dir, workers=1)
     assert again.report.files_from_cache == 5
     assert again.events.equals(first.events)
+
+
+# -- issue 13: the cache deletes only its own files, and never serves wrong data -------------
+
+
+def test_an_index_naming_files_outside_the_cache_never_deletes_them(tmp_path):
+    """Item 1: a planted index.json (e.g. mirrored from a bucket) names absolute and ``..``
+    paths as old merged tables; evicting them must leave those files alone."""
+    from forensics.ingest._cache import FORMAT
+
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    victims = [tmp_path / "victim-abs.txt", tmp_path / "victim-rel.txt"]
+    for v in victims:
+        v.write_text("precious")
+    old = time.time() - 10 * 86400
+    merged = {
+        f"k{i}": {"path": p, "report": {}, "used": old}
+        for i, p in enumerate([str(victims[0]), "../victim-rel.txt", "merged/../../victim-rel.txt"])
+    }
+    merged |= {  # more recently used: evicted last
+        f"m{i}": {"path": f"merged/{'0' * 31}{i}.parquet", "report": {}, "used": old + 1}
+        for i in range(6)
+    }
+    (cache_dir / "index.json").write_text(json.dumps({"format": FORMAT, "merged": merged}))
+    store = Cache(cache_dir)
+    store.add_merged("f" * 32, {})
+    store.prune_merged()
+    assert all(v.read_text() == "precious" for v in victims)
+    # and the entries that point outside are never served as a table either
+    assert store.merged("k0") is None and store.merged("k1") is None
+
+
+def _damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    if how == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "flipped":
+        mid = len(data) // 3
+        path.write_bytes(data[:mid] + bytes(b ^ 0xFF for b in data[mid : mid + 64])
+                         + data[mid + 64 :])
+    else:  # a valid Parquet file of another schema
+        import polars as pl
+
+        pl.DataFrame({"x": [1, 2]}).write_parquet(path)
+
+
+
+@pytest.mark.parametrize("how", ["truncated", "flipped", "schema"])
+@pytest.mark.parametrize("what", ["parts", "merged"])
+def test_a_damaged_cache_table_is_dropped_and_its_files_read_again(tmp_path, how, what):
+    """Item 9: a damaged part or merged table broke every later load with a Polars error."""
+    data, cache_dir = tmp_path / "data", tmp_path / "cache"
+    expected = _trail(data, files=6, per_file=10)
+    first = fx.load(data, cache_dir=cache_dir, workers=1)
+    wait_for_cache(cache_dir)
+    if what == "parts":  # the merged table gone: the load rebuilds it from the parts
+        for p in (cache_dir / "merged").glob("*.parquet"):
+            p.unlink()
+    targets = sorted((cache_dir / what).glob("*.parquet"))
+    assert targets
+    for target in targets:
+        _damage(target, how)
+    again = fx.load(data, cache_dir=cache_dir, workers=1)
+    assert len(again.events) == expected
+    assert again.events.sort("event_id").equals(first.events.sort("event_id"))
+    assert any("damaged" in n for n in again.report.notes), again.report.notes
+    wait_for_cache(cache_dir)
+    third = fx.load(data, cache_dir=cache_dir, workers=1)  # and the cache is whole again
+    assert len(third.events) == expected
+    assert not any("damaged" in n for n in third.report.notes)
+
+
+def test_content_changed_with_size_and_mtime_kept_is_read_again(tmp_path):
+    """Item 10: the cache served the old rows of a rewritten file whose size and mtime were
+    kept (``touch -r``, a restore, a copy tool)."""
+    data, cache_dir = tmp_path / "data", tmp_path / "cache"
+    path = write_json(data / "f.json", {"Records": [record(1, eventName="AAAA")]})
+    st = path.stat()
+    assert fx.load(data, cache_dir=cache_dir, workers=1).events["event_name"][0] == "AAAA"
+    wait_for_cache(cache_dir)
+    time.sleep(0.01)
+    write_json(path, {"Records": [record(1, eventName="BBBB")]})
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+    assert fx.load(data, cache_dir=cache_dir, workers=1).events["event_name"][0] == "BBBB"
+
+
+def test_the_same_trail_spelled_two_ways_is_one_cache_entry(tmp_path, monkeypatch):
+    """Item 11: an absolute and a relative path to the same trail re-read everything."""
+    data, cache_dir = tmp_path / "data", tmp_path / "cache"
+    expected = _trail(data, files=4, per_file=5)
+    monkeypatch.chdir(tmp_path)
+    first = fx.load("data", cache_dir=cache_dir, workers=1)
+    wait_for_cache(cache_dir)
+    again = fx.load(str(data), cache_dir=cache_dir, workers=1)
+    assert again.report.files_from_cache == 4
+    assert len(again) == expected
+    # the rows name the files as this load spelled them, and the originals come back
+    assert set(again.events["source_file"].cast(str)) == {
+        str(data / p.relative_to(tmp_path / "data")) for p in sorted(data.rglob("*.json.gz"))}
+    event_id = again.events["event_id"][0]
+    assert again.original(event_id)["eventID"] == event_id
+    assert first.events.height == expected
+    # per-file entries too: one new file, the others from the cache under the other spelling
+    write_json(s3_path(data, name="new"), {"Records": [record(900 + i) for i in range(5)]},
+               gz=True)
+    third = fx.load("./data", cache_dir=cache_dir, workers=1)
+    assert third.report.files_from_cache == 4 and len(third) == expected + 5
+
+
+def test_the_cli_takes_a_cache_dir(tmp_path):
+    """Item 11: the read-only-folder note tells users to pass a cache folder."""
+    from forensics.cli import main
+
+    data, cache_dir = tmp_path / "data", tmp_path / "elsewhere"
+    _trail(data, files=2, per_file=3)
+    assert main(["load", str(data), "--cache-dir", str(cache_dir)]) == 0
+    wait_for_cache(cache_dir)
+    assert (cache_dir / "index.json").exists()
+    assert not (data / ".forensics-cache").exists()

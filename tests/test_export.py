@@ -13,7 +13,7 @@ import pytest
 import forensics as fx
 from forensics._schema import empty_events
 from forensics.export import TICKET_COLUMNS
-from forensics.export._escape import csv_cell, html_text, md_fence, md_text
+from forensics.export._escape import csv_cell, csv_visible, html_text, md_fence, md_text
 from forensics.export._redact import REDACTED, redact_json_text
 from tests._export_helpers import (
     CSV_TRIGGERS,
@@ -30,7 +30,8 @@ from tests._export_helpers import (
 def test_csv_cell_never_starts_with_a_formula_trigger(text):
     cell = csv_cell(text)
     assert not cell.startswith(CSV_TRIGGERS)
-    assert cell.endswith(text)  # nothing lost, only the guard added
+    # nothing lost, only the guard added and control characters shown as escapes (issue 13)
+    assert cell.endswith(csv_visible(text))
 
 
 @pytest.mark.parametrize("text", ["GetObject", "1.2.3.4", "arn:aws:s3:::b", ""])
@@ -132,7 +133,8 @@ def test_csv_cells_are_neutralised_and_complete(tmp_path):
     user_agents = [row[rows[0].index("user_agent")] for row in rows[1:]]
     assert user_agents[0] == "'" + HOSTILE[0]
     assert user_agents[-1] == HOSTILE[-1]  # 20k characters, nothing cut in CSV
-    assert HOSTILE[12] in user_agents  # newlines/CR kept inside one quoted field
+    # newlines/CR shown as escapes: one event, one line, even printed in a terminal (issue 13)
+    assert csv_visible(HOSTILE[12]) in user_agents
 
 
 def test_secrets_are_redacted_by_default_in_every_format(tmp_path):

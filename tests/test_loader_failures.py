@@ -90,7 +90,7 @@ def test_strict_raises_for_skipped_records_naming_the_file(tmp_path):
 def test_permission_denied_is_reported(tmp_path, monkeypatch):
     write_json(tmp_path / "good.json", [record(1)])
     locked = write_json(tmp_path / "locked.json", [record(2)])
-    real_open = open
+    real_open = _formats._open_regular  # how the reader opens files (regular files only)
 
     def fake_open(path, *args, **kwargs):
         if os.fspath(path) == str(locked):
@@ -98,7 +98,7 @@ def test_permission_denied_is_reported(tmp_path, monkeypatch):
         return real_open(path, *args, **kwargs)
 
     # simulated: the suite may run as root, where chmod 000 denies nothing
-    monkeypatch.setattr(_formats, "open", fake_open, raising=False)
+    monkeypatch.setattr(_formats, "_open_regular", fake_open)
     trail = fx.load(tmp_path, cache=False)
     assert len(trail) == 1
     (failure,) = trail.report.files_failed

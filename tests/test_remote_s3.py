@@ -12,6 +12,7 @@ import pytest
 
 import forensics as fx
 from forensics import LoadReport, SourceError
+from forensics.ingest._loader import wait_for_cache
 from forensics.sources._s3 import fetch
 from tests import _aws_helpers
 from tests._aws_helpers import (
@@ -302,3 +303,47 @@ def test_a_prefix_that_cannot_be_listed_is_reported(aws, s3):
     assert len(paths) == 2  # Nov 1 and 3 (the margins); Nov 2 could not be listed
     [failure] = report.files_failed
     assert failure.path.endswith("/2026/11/02/") and "could not list" in failure.reason
+
+
+def test_keys_into_the_kits_own_state_folders_are_refused(aws, s3, tmp_path):
+    """Issue 13 item 1: a bucket listed whole (trail under a prefix) holding
+    ``.forensics-cache/index.json`` must not plant it in the Parquet cache beside the mirror,
+    which would then unlink whatever its entries name."""
+    from forensics.ingest._cache import FORMAT
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    planted = {"format": FORMAT, "merged": {
+        f"k{i}": {"path": str(victim), "report": {}, "used": 0} for i in range(8)}}
+    s3.put_object(Bucket=BUCKET, Key=".forensics-cache/index.json",
+                  Body=json.dumps(planted).encode())
+    s3.put_object(Bucket=BUCKET, Key="x/.forensics-index.jsonl", Body=b"{}")
+    s3.put_object(Bucket=BUCKET, Key="exports/a.json",
+                  Body=json.dumps({"Records": [_aws_helpers.record(1, DAYS[0])]}).encode())
+    trail = fx.load(f"s3://{BUCKET}", remote={"progress": False})
+    assert len(trail) == 1
+    mirror = Path(".forensics-cache") / "s3" / BUCKET
+    index = mirror / ".forensics-cache" / "index.json"
+    assert not index.exists() or str(victim) not in index.read_text()
+    refused = [f for f in trail.report.files_failed if ".forensics" in f.path]
+    assert len(refused) == 2 and all("hidden" in f.reason for f in refused)
+    for _ in range(3):  # loads that evict old tables
+        s3.put_object(Bucket=BUCKET, Key=f"exports/b{_}.json",
+                      Body=json.dumps({"Records": [_aws_helpers.record(2 + _, DAYS[0])]}).encode())
+        fx.load(f"s3://{BUCKET}", remote={"progress": False})
+    wait_for_cache()
+    assert victim.read_text() == "precious"
+
+
+def test_a_key_longer_than_the_os_allows_costs_only_that_object(aws, s3):
+    """Issue 13 item 6: ``OSError: File name too long`` used to abort the whole S3 load."""
+    put_trail(s3, BUCKET, days=DAYS[:1], regions=["us-east-1"])
+    folder = key_for(DAYS[0]).rsplit("/", 1)[0]  # S3 allows 1,024-byte keys, a file name 255
+    s3.put_object(Bucket=BUCKET, Key=f"{folder}/{'d' * 400}/x.json", Body=b"{}")
+    s3.put_object(Bucket=BUCKET, Key=f"{folder}/{'n' * 300}.json", Body=b"{}")
+    for _ in range(2):  # the second time, the day folder exists: ENAMETOOLONG, not ENOENT
+        report = LoadReport()
+        paths = fetch(f"s3://{BUCKET}/AWSLogs", report=report, progress=False, attempts=1)
+    assert len(paths) == 1
+    reasons = [f.reason for f in report.files_failed]
+    assert len(reasons) == 2 and all("too long" in r for r in reasons), reasons

@@ -11,6 +11,7 @@ import polars as pl
 
 from forensics._errors import PrincipalError
 from forensics._schema import TIME_DTYPE, is_denied, to_utc
+from forensics._text import terminal_line
 from forensics.blast._closure import closure, seed_keys
 from forensics.graph import build_graph
 from forensics.identity import credentials as all_credentials
@@ -182,7 +183,8 @@ class BlastRadius:
         lines.append("Source IPs: " + (", ".join(ind["source_ips"][:20]) or "-"))
         lines.append("User agents: " + (" | ".join(ind["user_agents"][:5]) or "-"))
         lines.append("Regions: " + (", ".join(ind["regions"]) or "-"))
-        return "\n".join(lines)
+        # event text is attacker-controlled: no value may forge a line or drive the terminal
+        return "\n".join(terminal_line(line) for line in lines)
 
     def chart(self, kind: str = "timeline", *, width: int = 640, top: int = 25) -> alt.Chart:
         """An Altair picture of the closure (drawn by :func:`forensics.charts.blast_chart`).

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import re
 import sys
 from collections.abc import Sequence
+
+from forensics._text import terminal_line
 
 __all__ = ["build_parser", "main", "safe"]
 
@@ -26,16 +27,13 @@ _SUBCOMMAND_MODULES = (
 )
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
 def safe(text: str) -> str:
     """Text fit for a terminal: control characters (ANSI escapes, ...) shown as ``\\xNN``.
 
     Event fields and file names are attacker-controlled; printing them raw would let a record
     rewrite the responder's terminal.
     """
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return "\n".join(terminal_line(line) for line in text.split("\n"))
 
 
 def build_parser() -> argparse.ArgumentParser:

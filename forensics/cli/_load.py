@@ -10,7 +10,7 @@ import argparse
 
 import polars as pl
 
-from forensics.cli import safe
+from forensics._text import terminal_line
 
 __all__ = ["register"]
 
@@ -66,13 +66,13 @@ def _cmd_load(args: argparse.Namespace) -> int:
         accounts=args.account or None,
         regions=args.region or None,
         cache=not args.no_cache,
+        cache_dir=args.cache_dir,
         strict=args.strict,
         profile=args.profile,
         **({"max_file_bytes": args.max_file_bytes} if args.max_file_bytes else {}),
     )
-    print(safe(str(trail.report)))
-    print()
-    print(safe("\n".join(_summary(trail))))
+    for line in [*trail.report.lines(), "", *_summary(trail)]:
+        print(terminal_line(line))  # one line each: a value cannot forge another
     return 0
 
 
@@ -86,6 +86,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--account", action="append", help="only this account (repeatable)")
     p.add_argument("--region", action="append", help="only this region (repeatable)")
     p.add_argument("--no-cache", action="store_true", help="read the files, touch no cache")
+    p.add_argument("--cache-dir", metavar="DIR",
+                   help="keep the Parquet cache here (default: .forensics-cache beside the data;"
+                        " pass one when the data's folder is read-only)")
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable file")
     p.add_argument("--profile", help="AWS profile for s3:// paths (default: the boto3 chain)")
     p.add_argument("--max-file-bytes", type=int, metavar="N",

@@ -11,12 +11,31 @@ import argparse
 __all__ = ["register"]
 
 
+def _time_arg(value: str) -> str:
+    """Check --since/--until before anything is loaded: a typo is a usage error."""
+    from forensics._trail import to_utc
+
+    try:
+        to_utc(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
 def _cmd_ticket(args: argparse.Namespace) -> int:
+    import sys
+
     from forensics import load
     from forensics._errors import ForensicsError
-    from forensics.export._ticket import ticket
+    from forensics._text import terminal_text
+    from forensics._trail import to_utc
+    from forensics.export._ticket import empty_reason, ticket
 
-    trail = load(*args.data, cache=not args.no_cache)
+    if args.since and args.until and to_utc(args.since) >= to_utc(args.until):
+        print(f"forensics ticket: --since {terminal_text(args.since)} is not before --until "
+              f"{terminal_text(args.until)}: the window is empty", file=sys.stderr)
+        return 2
+    trail = load(*args.data, cache=not args.no_cache, cache_dir=args.cache_dir)
     try:
         if args.principal:
             result = trail.for_principal(args.principal, derived=args.derived)
@@ -33,6 +52,12 @@ def _cmd_ticket(args: argparse.Namespace) -> int:
             f"this installation lacks {exc.name}, which "
             f"{'--principal' if args.principal else '--seed'} needs"
         ) from exc
+    if len(result.events) == 0:  # a ticket of "0 events" helps nobody: say why, write none
+        why = empty_reason(result, trail, since=args.since, until=args.until,
+                           who=args.principal or args.seed)
+        print(f"forensics ticket: no events, no ticket written: {terminal_text(why)}",
+              file=sys.stderr)
+        return 1
     files = ticket(result, args.out, title=args.title, redact=not args.no_redact)
     print(f"{files.folder}: {len(result.events):,} events")
     for name in sorted(files):
@@ -56,8 +81,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="ARN, session ARN, user/role name or access key id: that principal's events",
     )
     who.add_argument("--seed", metavar="KEY", help="access key id or ARN: the blast radius from it")
-    p.add_argument("--since", metavar="T", help="UTC start (ISO 8601)")
-    p.add_argument("--until", metavar="T", help="UTC end (ISO 8601), exclusive")
+    p.add_argument("--since", metavar="T", type=_time_arg, help="UTC start (ISO 8601)")
+    p.add_argument("--until", metavar="T", type=_time_arg, help="UTC end (ISO 8601), exclusive")
     p.add_argument("--out", required=True, metavar="DIR", help="the folder to write")
     p.add_argument("--title", help="the ticket's title")
     p.add_argument(
@@ -71,4 +96,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="keep session tokens, secret keys and passwords as logged (default: redacted)",
     )
     p.add_argument("--no-cache", action="store_true", help="read the files, touch no cache")
+    p.add_argument("--cache-dir", metavar="DIR",
+                   help="keep the Parquet cache here (default: .forensics-cache beside the data)")
     p.set_defaults(func=_cmd_ticket)

@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from forensics._text import chart_text
+
 __all__ = [
     "CHART_FORMATS",
     "canonical_data",
@@ -153,6 +155,21 @@ def canonical_data(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def drawable(spec: Any) -> Any:
+    """The spec with every string (data, titles, field names alike) passed through
+    :func:`forensics._text.chart_text`: vl-convert aborts the whole process (a dead kernel) on
+    a character XML forbids, and event text may hold any. The one place charts are made safe.
+
+    >>> drawable({"data": {"values": [{"event_name": "a\\x07b"}]}})["data"]["values"]
+    [{'event_name': 'a\\\\x07b'}]
+    """
+    if isinstance(spec, dict):
+        return {chart_text(k): drawable(v) for k, v in spec.items()}
+    if isinstance(spec, list):
+        return [drawable(v) for v in spec]
+    return chart_text(spec)
+
+
 def chart_bytes(chart: Any, fmt: str, *, scale: float = 2.0) -> bytes:
     """Render ``chart`` as ``"png"``, ``"svg"`` or ``"pdf"`` bytes (``scale`` for PNG).
 
@@ -163,7 +180,7 @@ def chart_bytes(chart: Any, fmt: str, *, scale: float = 2.0) -> bytes:
     """
     import vl_convert as vlc
 
-    spec = canonical_data(force_utc(vegalite_spec(chart)))
+    spec = drawable(canonical_data(force_utc(vegalite_spec(chart))))
     fmt = fmt.lower().lstrip(".")
     if fmt == "svg":
         return stable_svg_ids(vlc.vegalite_to_svg(spec, allowed_base_urls=[])).encode("utf-8")

@@ -16,7 +16,14 @@ import orjson
 import polars as pl
 
 from forensics._schema import conform
-from forensics.export._escape import CSV_TRIGGERS, csv_cell, md_cell
+from forensics.export._escape import (
+    CSV_CONTROL,
+    CSV_FORMULA,
+    CSV_TRIGGERS,
+    csv_cell,
+    csv_visible,
+    md_cell,
+)
 from forensics.export._redact import redact_frame
 
 __all__ = ["FORMATS", "TICKET_COLUMNS", "events", "ticket_frame", "to_csv_bytes", "to_markdown"]
@@ -168,10 +175,23 @@ def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(exprs)
 
 
+def _visible_controls_in(text: pl.DataFrame) -> pl.DataFrame:
+    """Control/bidi characters of every text cell as escapes (only the distinct cells that
+    hold one go through Python)."""
+    updates = []
+    for c in text.columns:
+        series = text.get_column(c)
+        hits = series.filter(series.str.contains(CSV_CONTROL.pattern)).unique().to_list()
+        if hits:
+            updates.append(pl.col(c).replace(hits, [csv_visible(h) for h in hits]))
+    return text.with_columns(updates) if updates else text
+
+
 def to_csv_bytes(frame: pl.DataFrame) -> bytes:
-    """CSV (UTF-8, ``\\n`` line ends, every field quoted) with formula-like cells neutralised."""
+    """CSV (UTF-8, ``\\n`` line ends, every field quoted) with formula-like cells neutralised
+    and control characters (newlines too) shown as escapes: one record, one line."""
     text = _as_text(frame)
-    trigger = "^[" + re.escape("".join(CSV_TRIGGERS)) + "]"
+    trigger = "^[" + re.escape("".join(CSV_TRIGGERS)) + "]|" + CSV_FORMULA.pattern
     text = text.with_columns(
         pl.when(pl.col(c).str.contains(trigger))
         .then(pl.lit("'") + pl.col(c))
@@ -179,6 +199,7 @@ def to_csv_bytes(frame: pl.DataFrame) -> bytes:
         .alias(c)
         for c in text.columns
     )
+    text = _visible_controls_in(text)  # after the guard: a tab before "=" is still seen
     header = pl.DataFrame({c: [csv_cell(c)] for c in text.columns})
     buffer = io.BytesIO()
     pl.concat([header, text]).write_csv(

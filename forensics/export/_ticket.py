@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from forensics.export._facts import Facts, facts_of, file_digest
 from forensics.export._html import render_html
 from forensics.export._summary_md import render_summary
 
-__all__ = ["TicketFiles", "ticket"]
+__all__ = ["EmptyResultWarning", "TicketFiles", "empty_reason", "ticket"]
 
 MANIFEST = "manifest.json"
 # Every name ticket() may write: a re-run into the same folder removes the ones it no longer
@@ -67,6 +68,57 @@ def _inputs(events: pl.DataFrame) -> list[dict[str, Any]]:
             entry["error"] = f"{type(exc).__name__}: {exc.strerror or exc}"
         out.append(entry)
     return out
+
+
+class EmptyResultWarning(UserWarning):
+    """A ticket (or an export) of a result that holds no events."""
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value is not None else "-"
+
+
+def empty_reason(
+    result: Any,
+    trail: Any = None,
+    *,
+    since: Any = None,
+    until: Any = None,
+    who: str | None = None,
+) -> str:
+    """Why a result holds no events, as far as can be told: the window against the trail's
+    time range, an inverted window, a principal or filter that matched nothing (filters
+    compare exactly: case matters).
+
+    >>> from forensics._schema import empty_events
+    >>> from forensics._trail import Trail
+    >>> empty_reason(Trail(empty_events()))
+    'the trail itself holds no events'
+    """
+    from forensics._trail import to_utc
+
+    filters = [str(f) for f in (getattr(result, "filters", None) or ())]
+    if trail is None and filters:  # a filtered trail: its parent is not known here
+        return (f"the filters matched no events ({'; '.join(filters)}); filters compare "
+                "exactly, case included")
+    base = trail if trail is not None else result
+    events = getattr(base, "events", None)
+    if events is None or len(events) == 0:
+        return "the trail itself holds no events"
+    lo, hi = to_utc(since), to_utc(until)
+    first = events.get_column("event_time").min()
+    last = events.get_column("event_time").max()
+    span = f"the trail runs from {_when(first)} to {_when(last)}"
+    if lo is not None and hi is not None and lo >= hi:
+        return f"the window is inverted (since {_when(lo)} is not before until {_when(hi)})"
+    if lo is not None and last is not None and lo > last:
+        return f"the window starts after the trail's last event ({span})"
+    if hi is not None and first is not None and hi <= first:
+        return f"the window ends before the trail's first event ({span})"
+    what = f"{who!r} matched no events" if who else "the filters matched no events"
+    if filters:
+        what += f" (filters: {'; '.join(filters)})"
+    return what + f"; {span}; filters compare exactly, case included"
 
 
 def _sha256(data: bytes) -> str:
@@ -136,6 +188,9 @@ def ticket(
     >>> fx.export.ticket(trail.for_principal("alice"), "out/INC-123", title="INC-123")  # doctest: +SKIP
     """
     facts: Facts = facts_of(result, title=title, redact=redact, generated_at=generated_at)
+    if facts.events.height == 0:  # written anyway (a record that nothing matched), but said
+        warnings.warn(f"the ticket holds no events: {empty_reason(result)}", EmptyResultWarning,
+                      stacklevel=2)
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
 

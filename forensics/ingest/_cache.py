@@ -7,9 +7,12 @@ Layout (under ``.forensics-cache/`` next to the data, or the ``cache_dir`` given
     parts/<id>.parquet      rows of a chunk of files, as read (before de-duplication)
     merged/<key>.parquet    the finished events table for one exact set of files + options
 
-A file is identified by its path as loaded, its size and its modification time: a changed or
-added file is read again and nothing else is. Re-opening an unchanged set of files is a lazy
-scan of one merged Parquet file.
+A file is identified by its absolute path (however it was spelled), size, modification time,
+inode and status-change time: a changed or added file is read again and nothing else is, even
+when a rewrite kept size and mtime. Re-opening an unchanged set of files is a lazy scan of one
+merged Parquet file. Every table is checked before use (its size and footer, its schema, and
+its CRC-32 when its mtime is not the one written): a damaged one is dropped, and the files whose
+rows it held are read again (``damaged`` says what was dropped, for the report).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -40,8 +44,10 @@ __all__ = ["CACHE_DIRNAME", "Cache", "default_cache_root"]
 
 CACHE_DIRNAME = ".forensics-cache"
 #: Bump when the table or the way it is built changes: old caches are then ignored.
-FORMAT = "2:" + hashlib.sha256(repr(list(EVENTS_SCHEMA.items())).encode()).hexdigest()[:16]
+FORMAT = "3:" + hashlib.sha256(repr(list(EVENTS_SCHEMA.items())).encode()).hexdigest()[:16]
 _MAX_MERGED = 4
+#: What the cache names its tables: ``merged/<hex>.parquet`` and ``parts/<hex>.parquet``.
+_OWNED_NAME = re.compile(r"(?:merged|parts)/[0-9a-f]{16,64}\.parquet")
 #: A merged table used this recently is never evicted: a notebook may still be scanning it.
 _KEEP_RECENT_S = 24 * 3600
 
@@ -71,13 +77,19 @@ class Cache:
         """Re-read the index (another process may have saved it since)."""
         self.index: dict[str, Any] = _read_json(self.index_path) or {"merged": {}}
         self._files: dict[str, Any] | None = None  # files.json, read when first needed
+        self._parts: dict[str, Any] | None = None  # part -> {size, mtime_ns, crc} (files.json)
         self._relative: dict[str, str] = {}  # part path -> its path in the index
+        self._checked: dict[str, str | None] = {}  # part -> why it is damaged (None: sound)
+        #: Why tables were dropped during this load (for the report).
+        self.damaged: list[str] = getattr(self, "damaged", [])
 
     @property
     def files(self) -> dict[str, Any]:
         """Per-file outcomes (read from ``files.json`` on first use)."""
         if self._files is None:
-            self._files = (_read_json(self.files_path) or {}).get("files", {})
+            doc = _read_json(self.files_path) or {}
+            self._files = doc.get("files", {})
+            self._parts = doc.get("parts", {})
         return self._files
 
     @contextlib.contextmanager
@@ -102,13 +114,21 @@ class Cache:
     # -- keys -----------------------------------------------------------------------------------
     @staticmethod
     def file_entry(ref: FileRef) -> dict[str, Any]:
-        return {"size": ref.size, "mtime_ns": ref.mtime_ns}
+        return {"size": ref.size, "mtime_ns": ref.mtime_ns, "inode": ref.inode,
+                "ctime_ns": ref.ctime_ns, "as": ref.path}
+
+    @staticmethod
+    def same_file(entry: dict[str, Any], ref: FileRef) -> bool:
+        """The stored entry describes the file as it is now."""
+        return (entry.get("size"), entry.get("mtime_ns"), entry.get("inode"),
+                entry.get("ctime_ns")) == (ref.size, ref.mtime_ns, ref.inode, ref.ctime_ns)
 
     def key(self, refs: list[FileRef], options: dict[str, Any]) -> str:
-        """A key for the merged table of exactly these files (as they are now) and options."""
+        """A key for the merged table of exactly these files (as they are now) and options;
+        the same whatever way the paths were spelled (``data``, ``./data``, ``/abs/data``)."""
         h = hashlib.sha256(FORMAT.encode())
-        for ref in sorted(refs, key=lambda r: r.path):
-            h.update(f"{ref.path}\0{ref.size}\0{ref.mtime_ns}\n".encode())
+        for path, ref in sorted((canonical(r.path), r) for r in refs):
+            h.update(f"{path}\0{ref.size}\0{ref.mtime_ns}\0{ref.inode}\0{ref.ctime_ns}\n".encode())
         h.update(json.dumps(options, sort_keys=True, default=str).encode())
         return h.hexdigest()[:32]
 
@@ -118,21 +138,54 @@ class Cache:
         entry = self.index["merged"].get(key)
         if not entry:
             return None
-        path = self.root / entry["path"]
-        if not path.exists():
+        path = self.owned(entry.get("path"), "merged")
+        if path is None or not path.exists():
+            return None
+        damaged = table_damage(path, entry.get("check"))
+        if damaged is not None:
+            self.damaged.append(f"{entry['path']} ({damaged})")
+            del self.index["merged"][key]
+            with contextlib.suppress(OSError):
+                path.unlink()
             return None
         entry["used"] = time.time()
         return path, entry["report"]
+
+    def spelled(self, key: str) -> dict[str, Any] | None:
+        """How the paths of a merged table's rows were spelled when it was written."""
+        entry = self.index["merged"].get(key) or {}
+        return entry.get("spelled")
+
+    def owned(self, relative: Any, folder: str) -> Path | None:
+        """The cache file an index entry names, if it is one this cache writes: a
+        ``<folder>/<hex name>.parquet`` that resolves inside the root; None otherwise.
+
+        The index is data on disk (it may have been planted, e.g. by a mirrored bucket): a
+        path it names is never followed outside the cache, and never deleted unless owned.
+        """
+        if not isinstance(relative, str) or not _OWNED_NAME.fullmatch(relative):
+            return None
+        sub, _, name = relative.partition("/")
+        if sub != folder:
+            return None
+        root = self.root.resolve()
+        path = (root / sub / name).resolve()
+        return path if path.parent == root / sub else None
 
     def merged_path(self, key: str) -> Path:
         (self.root / "merged").mkdir(parents=True, exist_ok=True)
         return self.root / "merged" / f"{key}.parquet"
 
-    def add_merged(self, key: str, report: dict[str, Any]) -> None:
+    def add_merged(
+        self, key: str, report: dict[str, Any], spelled: dict[str, Any] | None = None
+    ) -> None:
+        path = self.root / "merged" / f"{key}.parquet"
         self.index["merged"][key] = {
             "path": f"merged/{key}.parquet",
             "report": report,
             "used": time.time(),
+            "check": table_check(path),
+            "spelled": spelled,
         }
         # keep the few most recently used merged tables, and any used in the last day
         entries = sorted(self.index["merged"].items(), key=lambda kv: -kv[1].get("used", 0))
@@ -140,20 +193,35 @@ class Cache:
         for old_key, old in entries[_MAX_MERGED:]:
             if now - old.get("used", 0) < _KEEP_RECENT_S:
                 continue
-            with contextlib.suppress(OSError):
-                (self.root / old["path"]).unlink()
+            owned = self.owned(old.get("path"), "merged")
+            if owned is not None:  # only ever a file this cache wrote, inside its own root
+                with contextlib.suppress(OSError):
+                    owned.unlink()
             del self.index["merged"][old_key]
 
     # -- per-file outcomes ----------------------------------------------------------------------
     def lookup(self, ref: FileRef) -> dict[str, Any] | None:
         """The stored outcome of a file, if it is unchanged and its part still exists."""
-        entry = self.files.get(ref.path)
-        if not entry or entry["size"] != ref.size or entry["mtime_ns"] != ref.mtime_ns:
+        entry = self.files.get(canonical(ref.path))
+        if not entry or not self.same_file(entry, ref):
             return None
         part = entry.get("part")
-        if part and not (self.root / part).exists():
-            return None
+        if part:
+            owned = self.owned(part, "parts")
+            if owned is None or not owned.exists() or self.part_damage(part) is not None:
+                return None
         return entry
+
+    def part_damage(self, part: str) -> str | None:
+        """Why a part is damaged (checked once per load), or None."""
+        if part not in self._checked:
+            owned = self.owned(part, "parts")
+            reason = "not a cache file" if owned is None else table_damage(
+                owned, (self._parts or {}).get(part))
+            self._checked[part] = reason
+            if reason is not None:
+                self.damaged.append(f"{part} ({reason})")
+        return self._checked[part]
 
     def new_part_path(self) -> str:
         (self.root / "parts").mkdir(parents=True, exist_ok=True)
@@ -167,7 +235,10 @@ class Cache:
         outcome["notes"] = list(part.notes)
         if parquet and parquet not in self._relative:  # a few parts serve thousands of files
             self._relative[parquet] = os.path.relpath(parquet, self.root)
-        self.files[ref.path] = {
+            if self._parts is None:
+                self._parts = {}
+            self._parts[self._relative[parquet]] = table_check(Path(parquet))
+        self.files[canonical(ref.path)] = {
             **self.file_entry(ref),
             "part": self._relative[parquet] if parquet else None,
             "outcome": outcome,
@@ -178,7 +249,7 @@ class Cache:
         have not been touched for a day (a notebook may still be scanning one)."""
         named = {entry["path"] for entry in self.index["merged"].values()}
         folder = self.root / "merged"
-        if folder.exists():
+        if folder.is_dir() and not folder.is_symlink():  # never follow a link out of the root
             now = time.time()
             for p in [*folder.glob("*.parquet"), *folder.glob("*.tmp-*")]:  # + interrupted writes
                 with contextlib.suppress(OSError):
@@ -188,8 +259,10 @@ class Cache:
     def prune_parts(self) -> None:
         """Delete parts no file refers to any more."""
         used = {e.get("part") for e in self.files.values()}
+        if self._parts is not None:
+            self._parts = {k: v for k, v in self._parts.items() if k in used}
         parts = self.root / "parts"
-        if parts.exists():
+        if parts.is_dir() and not parts.is_symlink():  # never follow a link out of the root
             for p in parts.glob("*.parquet"):
                 if f"parts/{p.name}" not in used:
                     with contextlib.suppress(OSError):
@@ -199,8 +272,63 @@ class Cache:
         """Write what changed (files.json first: index.json names tables built from it)."""
         self.root.mkdir(parents=True, exist_ok=True)
         if self._files is not None:
-            _write_json(self.files_path, {"format": FORMAT, "files": self._files})
+            _write_json(self.files_path,
+                        {"format": FORMAT, "files": self._files, "parts": self._parts or {}})
         _write_json(self.index_path, {**self.index, "format": FORMAT})
+
+
+def canonical(path: str) -> str:
+    """A file's path as the cache keys it: absolute and normalised (no file-system calls)."""
+    return os.path.abspath(path)
+
+
+def _crc(path: Path) -> int:
+    try:
+        from isal import isal_zlib as zmod  # 3x faster than zlib
+    except ImportError:  # pragma: no cover - isal is a dependency
+        import zlib as zmod  # type: ignore[no-redef]
+    crc = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(8 * 1024 * 1024):
+            crc = zmod.crc32(chunk, crc)
+    return crc
+
+
+def table_check(path: Path) -> dict[str, int] | None:
+    """What :func:`table_damage` compares a table with later: size, mtime, CRC-32."""
+    try:
+        st = path.stat()
+        return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "crc": _crc(path)}
+    except OSError:
+        return None
+
+
+def table_damage(path: Path, check: dict[str, int] | None) -> str | None:
+    """Why a cache table cannot be used (None when it can): a size other than written, no
+    Parquet footer, another schema, or (when its mtime is not the one written) other bytes."""
+    import polars as pl
+
+    try:
+        st = path.stat()
+        if check and st.st_size != check.get("size"):
+            return f"{st.st_size:,} bytes, {check.get('size'):,} written"
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+            fh.seek(max(st.st_size - 4, 0))
+            tail = fh.read(4)
+        if head != b"PAR1" or tail != b"PAR1" or st.st_size < 12:
+            return "no Parquet header/footer: truncated or overwritten"
+        schema = pl.read_parquet_schema(path)
+        wrong = [name for name, dtype in EVENTS_SCHEMA.items()
+                 if name not in schema or (str(schema[name]) != str(dtype) and not (
+                     name == "source_file" and schema[name] in (pl.String, pl.Categorical)))]
+        if wrong:
+            return f"another schema (columns {', '.join(wrong[:3])} missing or of another type)"
+        if check and st.st_mtime_ns != check.get("mtime_ns") and _crc(path) != check.get("crc"):
+            return "its bytes changed since it was written (CRC-32)"
+    except Exception as exc:  # an unreadable footer: Polars raises its own errors
+        return f"unreadable ({type(exc).__name__}: {str(exc)[:80]})"
+    return None
 
 
 @functools.cache

@@ -34,6 +34,7 @@ from forensics.ingest._normalize import (
     TOP_FLAGS,
     TOP_JSON,
     TOP_TEXT,
+    fill_insight_names,
     identity_row,
     parse_time_series,
 )
@@ -41,6 +42,7 @@ from forensics.ingest._normalize import (
 __all__ = [
     "FastBatch",
     "FastPathUnsupported",
+    "RepeatedKeys",
     "decode_records",
     "decode_records_file",
     "records_frame",
@@ -51,6 +53,29 @@ _ABSENT = Raw(b"")
 
 class FastPathUnsupported(ValueError):
     """This file needs the reference normalizer (the message says why)."""
+
+
+class RepeatedKeys(FastPathUnsupported):
+    """A key is given twice (a second ``Records``, a field twice in a record): the reference
+    normalizer reads the file and reports it (JSON readers silently keep the last value)."""
+
+
+#: Keys that occur once per record: more of them than records means a repeated key (or the
+#: name nested somewhere, which an exact parse then tells apart). Only where the C reader is
+#: not built (it finds every repeated key exactly itself, and declines those files): a
+#: ``bytes.count`` costs a third of msgspec's decoding, so only the event's name is checked.
+_ONCE_PER_RECORD = (b'"eventName":',)
+
+
+def _repeats_keys(data: bytes, records: int) -> bool:
+    """A key repeated in the file: a quick count first, an exact parse only when it hints."""
+    if data.count(b'"Records":') <= 1 and all(
+        data.count(key) <= records for key in _ONCE_PER_RECORD
+    ):
+        return False
+    from forensics.sources._formats import repeated_keys
+
+    return bool(repeated_keys(data))
 
 
 class _Resource(Struct, forbid_unknown_fields=True, gc=False):
@@ -139,10 +164,12 @@ def _check_head(data: bytes) -> None:
         raise FastPathUnsupported("not a compact Records file")
 
 
-def decode_records(data: bytes) -> list[_Record]:
+def decode_records(data: bytes, *, check_repeats: bool = True) -> list[_Record]:
     """The typed records of one compact ``{"Records": [...]}`` file.
 
-    Raises :class:`FastPathUnsupported` when the reference normalizer must read the file.
+    Raises :class:`FastPathUnsupported` when the reference normalizer must read the file
+    (:class:`RepeatedKeys` for a second ``Records`` or a repeated ``eventName``, with
+    ``check_repeats``).
     """
     _check_head(data)
     try:
@@ -153,8 +180,12 @@ def decode_records(data: bytes) -> list[_Record]:
         raise FastPathUnsupported(f"invalid JSON: {exc}") from exc
     except UnicodeDecodeError as exc:  # a text field that is not UTF-8 (msgspec raises this)
         raise FastPathUnsupported(f"not UTF-8: {exc}") from exc
+    except RecursionError as exc:  # JSON nested past msgspec's limit: the reference reader
+        raise FastPathUnsupported(f"nested too deep: {exc}") from exc  # reports it per record
     if any(r.eventTime is None for r in records):
         raise FastPathUnsupported("records without eventTime (the fallback fields are counted)")
+    if check_repeats and _repeats_keys(data, len(records)):
+        raise RepeatedKeys("a key may be repeated")
     return records
 
 
@@ -211,12 +242,15 @@ class FastBatch:
         _check_head(data)
         if self._builder is not None:
             n = self._builder.add(data)
+            if n == -2:
+                raise RepeatedKeys("a key is repeated (the C reader found it)")
             if n >= 0:
                 self._native_files.append(source_file)
                 self._native_counts.append(n)
                 self.rows += n
                 return int(n)
-        records = decode_records(data)
+        # the C reader, when built, has already declined every file with a repeated key
+        records = decode_records(data, check_repeats=self._builder is None)
         self._records.append((records, source_file))
         self.rows += len(records)
         return len(records)
@@ -549,6 +583,6 @@ def _assemble(
         (pl.col(REREAD) | pl.col("event_time").is_null()).alias(REREAD),
     )
     return pl.concat(
-        [conform(refine_identity(frame)), frame.select(REREAD)],  # type: ignore[list-item]
+        [fill_insight_names(conform(refine_identity(frame))), frame.select(REREAD)],  # type: ignore[arg-type]
         how="horizontal",
     )

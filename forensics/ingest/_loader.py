@@ -251,15 +251,16 @@ def load(
     key = None
     if store is not None:
         wait_for_cache(store.root)  # a table this process is still writing there
-        key = store.key(files, {"sources": report.sources, "start": lo, "end": hi,
-                                "max_file_bytes": max_file_bytes, "missing": missing})
-        hit = _cache_hit(store, key, report, strict, began)
+        key = store.key(files, {"sources": [_canonical_source(p) for p in report.sources],
+                                "start": lo, "end": hi, "max_file_bytes": max_file_bytes,
+                                "missing": [(_canonical_source(p), r) for p, r in missing]})
+        hit = _cache_hit(store, key, report, strict, began, files)
         if hit is not None:
             return hit
         # one writer per cache folder: a second process loading the same data waits here, then
         # finds the table the first one wrote (and never prunes the parts the first one reads)
         with store.locked():
-            hit = _cache_hit(store, key, report, strict, began)
+            hit = _cache_hit(store, key, report, strict, began, files)
             if hit is not None:
                 return hit
             return _read_and_merge(files, store, key, report, lo, hi, strict=strict,
@@ -291,20 +292,62 @@ def _prestart(
 
 
 def _cache_hit(
-    store: Cache, key: str, report: LoadReport, strict: bool, began: float
+    store: Cache, key: str, report: LoadReport, strict: bool, began: float,
+    files: list[FileRef] | None = None,
 ) -> Trail | None:
     """The stored table for this exact set of files and options, if the cache holds it."""
     hit = store.merged(key)
     if hit is None:
+        _note_damaged(store, report)
         return None
     path, stored = hit
     cached = LoadReport.from_dict(stored)
+    cached.notes = [n for n in cached.notes if not n.startswith("cache table ")]  # that load's
+    _note_damaged(store, cached)
     _refresh_remote(cached, report)
     cached.files_from_cache = cached.files_read
     cached.seconds = time.perf_counter() - began
     if strict and (cached.files_failed or cached.records_skipped):
         _raise_strict(cached)
-    return Trail(pl.scan_parquet(path), cached, originals=_from_here())
+    scan = _respelled(pl.scan_parquet(path), store.spelled(key), report.sources, files or [])
+    return Trail(scan, cached, originals=_from_here())
+
+
+def _canonical_source(path: str) -> str:
+    return path if path.startswith("s3://") else os.path.abspath(path)
+
+
+def _note_damaged(store: Cache, report: LoadReport) -> None:
+    """Say in the report which cache tables were damaged and dropped (their files re-read)."""
+    for what in store.damaged:
+        note = (f"cache table {what} was damaged: dropped, its files read again from the "
+                "trail")
+        if note not in report.notes:
+            report.notes.append(note)
+
+
+def _respelled(
+    scan: pl.LazyFrame, spelled: dict[str, Any] | None, sources: list[str], files: list[FileRef]
+) -> pl.LazyFrame:
+    """A merged table written by a load that spelled the paths otherwise (``data`` then
+    ``/abs/data``, or another working folder): its ``source_file`` values as this load spells
+    them, so that the rows name the files the way the caller does."""
+    if not spelled or (spelled.get("sources") == sources and spelled.get("cwd") == os.getcwd()):
+        return scan
+    base = spelled.get("cwd") or os.getcwd()
+    now = {os.path.abspath(ref.path): ref.path for ref in files}
+    old = scan.select(pl.col("source_file").cast(pl.String).unique()).collect().to_series()
+    mapping = {}
+    for value in old.drop_nulls().to_list():
+        new = now.get(os.path.normpath(os.path.join(base, value)))
+        if new is not None and new != value:
+            mapping[value] = new
+    if not mapping:
+        return scan
+    return scan.with_columns(
+        pl.col("source_file").cast(pl.String).replace(mapping)
+        .cast(EVENTS_SCHEMA["source_file"])
+    )
 
 
 def _read_and_merge(
@@ -323,17 +366,22 @@ def _read_and_merge(
     """Read what the cache does not hold (everything, without a cache), then build the table."""
     outcomes: list[FilePart] = []
     part_files: dict[str, list[str]] = {}  # Parquet part -> the files whose rows it serves
+    spelled_as: dict[str, str] = {}  # file -> its path in a cached part's rows
     to_read: list[FileRef] = []
     for ref in files:
         entry = store.lookup(ref) if store is not None else None
         if entry is None:
             to_read.append(ref)
             continue
-        outcomes.append(FilePart(**{**entry["outcome"], "skipped": Counter(entry["outcome"]["skipped"])}))
+        outcome = {**entry["outcome"], "path": ref.path}  # as this load spells it
+        outcomes.append(FilePart(**{**outcome, "skipped": Counter(outcome["skipped"])}))
         report.files_from_cache += 1
         if entry.get("part"):
             part = str(store.root / entry["part"])  # type: ignore[union-attr]
             part_files.setdefault(part, []).append(ref.path)
+            spelled_as[ref.path] = entry.get("as", ref.path)
+    if store is not None:
+        _note_damaged(store, report)  # parts found damaged: their files are in to_read
     results = read_files(
         to_read,
         max_file_bytes=max_file_bytes,
@@ -355,6 +403,11 @@ def _read_and_merge(
             for part in parts:
                 store.record(by_path[part.path], part, result.parquet)
 
+    if part_files:
+        # rows that only a cache part holds (read by a worker, or in an earlier load); a part
+        # may also hold rows of files that changed since: take only its current files
+        frames.extend(_part_rows(part_files, spelled_as, files, store, report, outcomes,
+                                 max_file_bytes=max_file_bytes, workers=workers))
     for part in sorted(outcomes, key=lambda p: p.path):
         if strict and part.failure is not None:
             raise CorruptFileError(part.path, part.failure)
@@ -363,20 +416,7 @@ def _read_and_merge(
             raise LoadError(f"{part.path}: {count:,} record(s) skipped: {reason}")
         report.add_file(part)
 
-    if part_files:
-        # rows that only a cache part holds (read by a worker, or in an earlier load); a part
-        # may also hold rows of files that changed since: take only its current files
-        frames.append(
-            pl.concat(
-                [
-                    pl.scan_parquet(part).filter(
-                        pl.col("source_file").cast(pl.String).is_in(paths)
-                    )
-                    for part, paths in sorted(part_files.items())
-                ],
-                how="vertical",
-            ).collect()
-        )
+
     if frames:
         frame = pl.concat(
             [f.cast(dict(EVENTS_SCHEMA)) for f in frames], how="vertical", rechunk=False
@@ -417,7 +457,8 @@ def _read_and_merge(
         except OSError as exc:
             report.notes.append(f"could not write the cache in {store.root}: {exc}")
         else:
-            _write_merged_in_background(store, key, frame, report.to_dict())
+            _write_merged_in_background(store, key, frame, report.to_dict(),
+                                        {"sources": report.sources, "cwd": os.getcwd()})
     return Trail(frame, report, originals=_from_here())
 
 
@@ -435,7 +476,8 @@ def wait_for_cache(root: str | os.PathLike[str] | None = None) -> None:
 
 
 def _write_merged_in_background(
-    store: Cache, key: str, frame: pl.DataFrame, report: dict[str, Any]
+    store: Cache, key: str, frame: pl.DataFrame, report: dict[str, Any],
+    spelled: dict[str, Any] | None = None,
 ) -> None:
     """Write the finished table to the cache in a thread: the caller has its trail a second
     sooner (encoding 1M rows takes about that long). The thread is not a daemon, so a script
@@ -451,7 +493,7 @@ def _write_merged_in_background(
             frame.write_parquet(tmp, compression="lz4", statistics=True)
             os.replace(tmp, path)
             with store.locked():
-                store.add_merged(key, report)
+                store.add_merged(key, report, spelled)
                 store.prune_merged()
                 store.save()
         except OSError:
@@ -461,6 +503,58 @@ def _write_merged_in_background(
     thread = threading.Thread(target=finish, name="forensics-cache-write", daemon=False)
     _PENDING[str(store.root)] = thread
     thread.start()
+
+
+def _part_rows(
+    part_files: dict[str, list[str]],
+    spelled_as: dict[str, str],
+    files: list[FileRef],
+    store: Cache | None,
+    report: LoadReport,
+    outcomes: list[FilePart],
+    *,
+    max_file_bytes: int,
+    workers: int | None,
+) -> list[pl.DataFrame]:
+    """The rows the parts hold for these files, renamed to this load's spelling; a part that
+    cannot be read (damaged since its checks) is dropped and its files are read again."""
+    frames: list[pl.DataFrame] = []
+    again: list[str] = []
+    for part, paths in sorted(part_files.items()):
+        stored = {spelled_as.get(p, p): p for p in paths}
+        try:
+            frame = (
+                pl.scan_parquet(part)
+                .filter(pl.col("source_file").cast(pl.String).is_in(list(stored)))
+                .collect()
+            )
+        except Exception as exc:  # a damaged part: Polars raises its own errors
+            if store is not None:
+                store.damaged.append(f"{os.path.relpath(part, store.root)} "
+                                     f"({type(exc).__name__})")
+            again.extend(paths)
+            with contextlib.suppress(OSError):  # its files are read again next time too
+                os.unlink(part)
+            continue
+        if any(k != v for k, v in stored.items()):
+            frame = frame.with_columns(
+                pl.col("source_file").cast(pl.String).replace(stored)
+                .cast(EVENTS_SCHEMA["source_file"])
+            )
+        frames.append(frame)
+    if again:
+        redo = set(again)
+        outcomes[:] = [o for o in outcomes if o.path not in redo]
+        report.files_from_cache -= len(redo)
+        for result in read_files([r for r in files if r.path in redo],
+                                 max_file_bytes=max_file_bytes, workers=workers):
+            parts = result.file_parts()
+            outcomes.extend(parts)
+            if result.frame is not None and result.frame.height:
+                frames.append(result.frame)
+    if store is not None:
+        _note_damaged(store, report)
+    return frames
 
 
 def _gather(columns: dict[str, pl.Series], order: pl.Series) -> pl.DataFrame:
@@ -550,7 +644,8 @@ def _open_cache(
         probe.unlink()
     except OSError as exc:
         report.notes.append(
-            f"no cache: cannot write {root} ({exc.strerror or exc}); pass cache_dir= to use one"
+            f"no cache: cannot write {root} ({exc.strerror or exc}); pass cache_dir= "
+            "(--cache-dir on the command line) to use one"
         )
         return None
     return Cache(root)

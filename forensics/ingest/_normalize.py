@@ -259,7 +259,34 @@ def normalize_records(
         parse_time_series(pl.Series(time_text, dtype=pl.String)).alias("event_time"),
         parse_time_series(pl.Series(session_text, dtype=pl.String)).alias("session_created"),
     )
-    return conform(refine_identity(frame))
+    return fill_insight_names(conform(refine_identity(frame)))  # type: ignore[arg-type]
+
+
+def fill_insight_names(frame: pl.DataFrame) -> pl.DataFrame:
+    """Insights records name no API call of their own: ``event_name``/``event_source`` come
+    from ``insightDetails`` (the call whose rate or error rate was unusual). Every reader
+    (C, msgspec, reference) ends here, so the three agree.
+
+    >>> import polars as pl
+    >>> f = pl.DataFrame({"event_name": [None], "event_source": [None],
+    ...     "extra": ['{"insightDetails":{"eventName":"RunInstances","eventSource":"ec2"}}']})
+    >>> fill_insight_names(f).row(0)[:2]
+    ('RunInstances', 'ec2')
+    """
+    if "extra" not in frame.columns or frame.height == 0:
+        return frame
+    has = pl.col("extra").str.contains('"insightDetails"', literal=True).fill_null(False)
+    missing = pl.col("event_name").is_null() | pl.col("event_source").is_null()
+    if not frame.select((missing & has).any()).item():
+        return frame
+    fills = []
+    for column, key in (("event_name", "eventName"), ("event_source", "eventSource")):
+        found = pl.col("extra").str.json_path_match(f"$.insightDetails.{key}")
+        fills.append(
+            pl.when(pl.col(column).is_null() & has).then(found).otherwise(pl.col(column))
+            .alias(column)
+        )
+    return frame.with_columns(fills)
 
 
 def _clean(value: Any) -> Any:

@@ -227,7 +227,38 @@ def start_workers(workers: int | None = None) -> None:
         except Exception:  # the load itself starts the pool (and reports what fails)
             pass
 
-    threading.Thread(target=run, name="forensics-pool-prestart", daemon=True).start()
+    thread = threading.Thread(target=run, name="forensics-pool-prestart", daemon=True)
+    _PRESTARTS.append(thread)
+    thread.start()
+
+
+#: Threads starting worker processes ahead of a load (joined before the interpreter exits).
+_PRESTARTS: list[threading.Thread] = []
+
+
+def _stop_workers_at_exit() -> None:
+    """Before the interpreter exits: let processes that are still starting finish starting,
+    then stop them. A process killed half-way through its start (its parent gone while it
+    unpickles what the parent sent) prints forkserver ``FileNotFoundError`` tracebacks."""
+    global _POOL
+    for thread in list(_PRESTARTS):
+        thread.join(timeout=60)
+    with _POOL_LOCK:
+        pool, _POOL = _POOL, None
+    if pool is not None:
+        with contextlib.suppress(Exception):
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+# threading's exit hooks run before concurrent.futures' own (last registered, first run), and
+# before multiprocessing's finalizers remove the forkserver's socket folder
+_register_exit = getattr(threading, "_register_atexit", None)
+if _register_exit is not None:
+    _register_exit(_stop_workers_at_exit)
+else:  # pragma: no cover
+    import atexit
+
+    atexit.register(_stop_workers_at_exit)
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:

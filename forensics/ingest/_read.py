@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from forensics.ingest._fast import FastBatch, FastPathUnsupported, decode_records_file
+from forensics.ingest._fast import (
+    FastBatch,
+    FastPathUnsupported,
+    RepeatedKeys,
+    decode_records_file,
+)
 from forensics.ingest._normalize import TIME_FALLBACKS, normalize_records
 from forensics.sources._files import FileRef
 from forensics.sources._formats import (
@@ -62,6 +67,7 @@ def read_file(
     build the rows of many files at once (:meth:`forensics.ingest._fast.FastBatch.frame`).
     """
     part = FilePart(ref.path)
+    repeated = False
     if ref.is_digest:
         part.is_digest = True
         return part
@@ -78,10 +84,12 @@ def read_file(
                 part.frame = decode_records_file(data, ref.path)
                 part.records = part.frame.height
             return part
-        except FastPathUnsupported:
+        except FastPathUnsupported as exc:
+            repeated = isinstance(exc, RepeatedKeys)
+        except RecursionError:  # nested past a reader's limit: the reference reader decides
             pass
     try:
-        found = extract_records(data, ref.path, max_bytes=max_file_bytes)
+        found = extract_records(data, ref.path, max_bytes=max_file_bytes, check_repeats=repeated)
     except FileProblem as exc:
         part.failure = str(exc)
         return part

@@ -546,6 +546,7 @@ static inline int find_field(Builder *b, int prev, Ptr name, size_t len) {
 #define OK 0
 #define REJECT 1  /* not for this reader: the file goes the ordinary way */
 #define NOMEM 2
+#define REPEATED 3 /* a key given twice (in a record, or "Records"): declined, and said so */
 
 /* One resource object {"ARN": ..., "accountId": ..., "type": ...} appended to res columns. */
 static int read_resource(Builder *b, Ptr *pp, Ptr end) {
@@ -649,7 +650,7 @@ static int read_record(Builder *b, Ptr *pp, Ptr end) {
         prev = i;
         Field *f = &b->fields[i];
         Seen *s = &seen[i];
-        if (s->state) return REJECT; /* repeated */
+        if (s->state) return REPEATED; /* the reference reader reports it */
         p = skip_ws(after, end);
         if (p >= end || *p != ':') return REJECT;
         p = skip_ws(p + 1, end);
@@ -792,6 +793,12 @@ static int read_file_records(Builder *b, Ptr p, Ptr end, Py_ssize_t *count) {
         }
     }
     p = skip_ws(p, end);
+    if (p < end && *p == ',') { /* another top-level field: a second "Records" is reported */
+        Ptr q = skip_ws(p + 1, end);
+        if ((size_t)(end - q) >= sizeof RECORDS_KEY - 1 &&
+            memcmp(q, RECORDS_KEY, sizeof RECORDS_KEY - 1) == 0)
+            return REPEATED;
+    }
     if (p >= end || *p != '}') return REJECT; /* another top-level field: the ordinary way */
     p = skip_ws(p + 1, end);
     if (p != end) return REJECT;
@@ -819,7 +826,8 @@ static PyObject *Builder_add(Builder *self, PyObject *arg) {
     PyMem_Free(mark);
     PyBuffer_Release(&view);
     if (rc == NOMEM) return PyErr_NoMemory();
-    return PyLong_FromSsize_t(rc == OK ? count : -1);
+    /* -1: declined; -2: declined because a key is repeated (the caller reports it) */
+    return PyLong_FromSsize_t(rc == OK ? count : (rc == REPEATED ? -2 : -1));
 }
 
 /* ---- handing the columns over --------------------------------------------------------- */

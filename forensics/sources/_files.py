@@ -42,12 +42,16 @@ class Layout:
 
 @dataclass(frozen=True)
 class FileRef:
-    """One file to read: its path (as given/found), size and modification time."""
+    """One file to read: its path (as given/found), size, modification time, inode, ctime."""
 
     path: str
     size: int
     mtime_ns: int
     layout: Layout | None = None
+    #: The file's inode and status-change time: a rewrite that keeps size and mtime (``touch
+    #: -r``, a restore) still changes them, so the cache never serves stale rows.
+    inode: int = 0
+    ctime_ns: int = 0
 
     @property
     def is_digest(self) -> bool:
@@ -122,11 +126,27 @@ def _walk(
                     subfolders.append(entry.path)
             elif linked_folder:
                 continue
+            elif not _is_regular(entry):  # a FIFO would block the load forever: report it
+                if errors is not None and not entry.name.startswith("."):
+                    errors.append((entry.path, NOT_REGULAR))
             elif _looks_like_trail_file(entry.path, entry.name):
                 yield entry.path, folder, entry
             elif ignored is not None and not entry.name.startswith("."):
                 ignored.append(entry.path)
         stack.extend(reversed(subfolders))
+
+
+#: The reason a FIFO, socket or device file is not read (as the reader says it).
+NOT_REGULAR = "not a regular file (a FIFO, socket or device); not read"
+
+
+def _is_regular(entry: os.DirEntry[str]) -> bool:
+    """A regular file (through a link), or one that cannot be examined (the reader reports
+    why); never a FIFO, socket or device."""
+    try:
+        return entry.is_file()
+    except OSError:
+        return True
 
 
 class _FolderStat:
@@ -197,12 +217,17 @@ def discover(
             if not matches and len(missing) == before:
                 missing.append((p, "folder holds no trail files (.json, .json.gz, .jsonl, ...)"))
         elif os.path.exists(p):
+            if not os.path.isfile(p):  # a FIFO, socket or device named on the command line
+                missing.append((p, NOT_REGULAR))
+                continue
             matches = [(p, os.path.dirname(p), None)]
         elif glob.has_magic(p):
             matches = []
             for m in sorted(glob.glob(p, recursive=True)):
                 if os.path.isdir(m):
                     matches.extend(_walk(m, ignored, missing))
+                elif not os.path.isfile(m):
+                    missing.append((m, NOT_REGULAR))
                 else:
                     matches.append((m, os.path.dirname(m), None))
             if not matches:
@@ -239,6 +264,6 @@ def discover(
         except OSError as exc:
             missing.append((path, f"cannot stat: {exc.strerror or exc}"))
             continue
-        files.append(FileRef(path, st.st_size, st.st_mtime_ns, lay))
+        files.append(FileRef(path, st.st_size, st.st_mtime_ns, lay, st.st_ino, st.st_ctime_ns))
     stat.close()
     return files, missing, pruned

@@ -36,6 +36,8 @@ import binascii
 import gzip
 import io
 import json
+import os
+import stat
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -56,6 +58,7 @@ __all__ = [
     "is_digest_document",
     "looks_like_record",
     "read_bytes",
+    "repeated_keys",
 ]
 
 #: Decompressed size above which a file is refused (a decompression-bomb guard), 2 GiB.
@@ -114,7 +117,7 @@ def read_bytes(path: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> bytes:
     permission denied, truncated or corrupt gzip, or a decompressed size above ``max_bytes``.
     """
     try:
-        with open(path, "rb") as fh:
+        with _open_regular(path) as fh:
             head = fh.read(2)
             fh.seek(0)
             if head != _GZIP_MAGIC:
@@ -141,6 +144,26 @@ def read_bytes(path: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> bytes:
     except OSError as exc:
         raise Unreadable(f"cannot read: {exc.strerror or exc}") from exc
 
+
+def _open_regular(path: str) -> io.BufferedReader:
+    """Open a file for reading only if it is a regular file: a FIFO (or a device) would block
+    the load forever. Opened without blocking, then checked on the open descriptor (no race
+    between the check and the read)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise Unreadable("is a folder, not a file")
+        if not stat.S_ISREG(mode):
+            raise Unreadable(NOT_REGULAR)
+        return open(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+#: The reason a FIFO, socket or device file is not read.
+NOT_REGULAR = "not a regular file (a FIFO, socket or device); not read"
 
 #: Compressed files up to this size are decompressed in one call (no stream objects).
 _ONE_SHOT_GZIP = 4 * 1024 * 1024
@@ -253,7 +276,7 @@ def looks_like_record(obj: Any) -> bool:
     >>> looks_like_record({"eventName": "GetObject", "eventSource": "s3", "mitre": "T1530"})
     False
     """
-    if not isinstance(obj, dict) or _is_notification(obj):
+    if not isinstance(obj, dict) or _is_notification(obj) or _is_pattern(obj):
         return False
     keys = obj.keys()
     if not _CONTEXT_KEYS.isdisjoint(keys):
@@ -264,12 +287,22 @@ def looks_like_record(obj: Any) -> bool:
     return False
 
 
+def _is_pattern(obj: dict[str, Any]) -> bool:
+    """An EventBridge rule pattern (or anything else) whose ``eventName``/``eventSource`` is
+    not text: a list of names to match, never an event that happened."""
+    return any(
+        (value := obj.get(key)) is not None and not isinstance(value, str)
+        for key in ("eventName", "eventSource")
+    )
+
+
 def _has_cloudtrail_field(obj: Any) -> bool:
     """Any CloudTrail field at all: enough for an item of a ``Records`` array to be a record
     (one that lost ``eventName`` is damaged, not foreign)."""
     return (
         isinstance(obj, dict)
         and not _is_notification(obj)
+        and not _is_pattern(obj)
         and not (_CONTEXT_KEYS.isdisjoint(obj) and _EVENT_KEYS.isdisjoint(obj))
     )
 
@@ -298,6 +331,9 @@ class _Walk:
     nodes: int = 0
     truncated_search: bool = False
     max_bytes: int = DEFAULT_MAX_FILE_BYTES
+    cap: int = DEFAULT_MAX_FILE_BYTES
+
+    inflated: int = 0  # bytes inflated from payloads inside the file so far
 
     def add(self, record: dict[str, Any], path: str, nested: bool) -> None:
         self.records.append(record)
@@ -407,18 +443,37 @@ def _collect(obj: Any, w: _Walk, path: str, depth: int, nested: bool, expect: st
         return _collect_blob(awslogs["data"], "awslogs.data", w, path, depth, nested)
     if _is_notification(obj):
         source = obj.get("eventSource", obj.get("EventSource"))
-        w.skipped[f"{source} event notification (not a CloudTrail record)"] += 1
+        w.skipped[f"{str(source)[:40]} event notification (not a CloudTrail record)"] += 1
+        return 0
+    if _is_pattern(obj):
+        w.skipped["eventName/eventSource that is not text: an EventBridge rule pattern or "
+                  "similar, not a CloudTrail record"] += 1
         return 0
     return _collect_unknown(obj, w, path, depth, expect)
 
 
-def _decode_blob(data: str, max_bytes: int) -> Any:
+def _decode_blob(data: str, w: _Walk) -> Any:
     """base64 text of (possibly gzipped) JSON, decoded; raises ValueError when it is not, and
-    :class:`Unreadable` when it inflates past ``max_bytes`` (the same bomb guard as files)."""
+    :class:`Unreadable` when the file's payloads together inflate past its cap (the same bomb
+    guard as files: ``max_bytes`` is for the whole file, never per payload)."""
     try:
         raw = base64.b64decode(data, validate=False)
+        left = w.max_bytes - w.inflated
         if raw[:2] == _GZIP_MAGIC:
-            raw = gunzip_capped(io.BytesIO(raw), max_bytes)
+            try:
+                raw = gunzip_capped(io.BytesIO(raw), max(left, 0))
+            except Unreadable:
+                w.inflated = w.max_bytes
+                raise Unreadable(
+                    f"the file's payloads inflate past the {w.cap:,}-byte cap "
+                    "(max_file_bytes, for the whole file)"
+                ) from None
+        w.inflated += len(raw)
+        if w.inflated > w.max_bytes:
+            raise Unreadable(
+                f"the file's payloads inflate past the {w.cap:,}-byte cap "
+                "(max_file_bytes, for the whole file)"
+            )
         return _loads(raw)
     except (binascii.Error, orjson.JSONDecodeError) as exc:
         raise ValueError(str(exc)) from exc
@@ -426,7 +481,7 @@ def _decode_blob(data: str, max_bytes: int) -> Any:
 
 def _collect_blob(data: str, name: str, w: _Walk, path: str, depth: int, nested: bool) -> int:
     try:
-        inner = _decode_blob(data, w.max_bytes)
+        inner = _decode_blob(data, w)
     except ValueError:
         w.skipped[f"{name} that is not base64 of (gzipped) JSON"] += 1
         return 0
@@ -436,8 +491,34 @@ def _collect_blob(data: str, name: str, w: _Walk, path: str, depth: int, nested:
     return _collect(inner, w, f"{path}.{name}", depth + 1, nested, "record")
 
 
+#: Keys under which log shippers keep the original event as a JSON string (Splunk/Cribl
+#: ``_raw``, Cribl/Fluent Bit/Logstash ``message``/``log``/``event``).
+_STRING_KEYS = ("_raw", "message", "Message", "log", "event", "raw", "body")
+
+
+def _collect_strings(obj: dict[str, Any], w: _Walk, path: str, depth: int) -> int:
+    """Records kept as JSON text in a shipper's field: parsed when the text looks like one."""
+    found = 0
+    for key in _STRING_KEYS:
+        text = obj.get(key)
+        if not isinstance(text, str) or not text.lstrip().startswith("{"):
+            continue
+        if '"eventName"' not in text and '"Records"' not in text and '"eventTime"' not in text:
+            continue
+        try:
+            inner = _loads(text)
+        except orjson.JSONDecodeError:
+            w.skipped[f"{key} text that looks like a record but is not valid JSON"] += 1
+            continue
+        found += _collect(inner, w, f"{path}.{key}", depth + 1, True, "search")
+    return found
+
+
 def _collect_unknown(obj: dict[str, Any], w: _Walk, path: str, depth: int, expect: str) -> int:
-    """An object we do not know: look inside it, within the bounds."""
+    """An object we do not know: a record kept as JSON text, or look inside it (bounded)."""
+    found = _collect_strings(obj, w, path, depth)
+    if found:
+        return found
     found = _search(obj, w, path, depth)
     if not found and expect != "search":
         w.skipped[f"JSON object that is not a CloudTrail record (keys: {_keys(obj)})"] += 1
@@ -510,6 +591,8 @@ def _documents(data: bytes, notes: list[str]) -> tuple[list[Any], str, Counter[s
     bad: list[int] = []
     for number, line in enumerate(lines, 1):
         line = line.strip()
+        if line.startswith(_BOM):  # a BOM on every line (some Windows exporters)
+            line = line[len(_BOM) :].strip()
         if not line:
             continue
         try:
@@ -549,15 +632,73 @@ def _concatenated(data: bytes) -> list[Any] | None:
     return out if len(out) > 1 else None
 
 
+def _repeats_scan(data: bytes) -> tuple[Any, Counter[str]] | None:
+    """The document parsed with every repeated key counted; repeated ``Records`` arrays are
+    joined (a record is never dropped for a repeated key), other repeated keys keep their last
+    value, as any JSON reader does. None when the text cannot be parsed this way."""
+    repeats: Counter[str] = Counter()
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            if key in out:
+                repeats[key] += 1
+                if key == "Records" and isinstance(out[key], list) and isinstance(value, list):
+                    out[key] = out[key] + value
+                    continue
+            out[key] = value
+        return out
+
+    try:
+        doc = json.loads(data.decode("utf-8", errors="replace"), object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return None
+    return doc, repeats
+
+
+def repeated_keys(data: bytes) -> Counter[str]:
+    """Keys given twice in one JSON object anywhere in ``data``, counted (empty: none, or
+    not parseable this way).
+
+    >>> repeated_keys(b'{"a": 1, "a": 2}')
+    Counter({'a': 1})
+    """
+    scanned = _repeats_scan(data)
+    return scanned[1] if scanned is not None else Counter()
+
+
+def _repeats_note(repeats: Counter[str]) -> list[str]:
+    notes = []
+    if repeats.get("Records"):
+        notes.append(
+            f'{repeats["Records"] + 1} "Records" arrays in one file (CloudTrail writes one): '
+            "the records of all of them were read"
+        )
+    others = [(k, n) for k, n in repeats.most_common() if k != "Records"]
+    if others:
+        listed = ", ".join(f"{k[:40]} x{n}" for k, n in others[:8])
+        notes.append(
+            f"duplicate keys inside JSON objects ({listed}): the last value of each was kept "
+            "(as JSON readers do); the original file shows both"
+        )
+    return notes
+
+
 def extract_records(
-    data: bytes, path: str, *, max_bytes: int = DEFAULT_MAX_FILE_BYTES
+    data: bytes,
+    path: str,
+    *,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    check_repeats: bool = False,
 ) -> Extracted:
     """All CloudTrail records in one (decompressed) file, in file order.
 
     Raises :class:`NotCloudTrail` when the file holds no records (an empty file, an AWS Config
     snapshot, any other JSON) and :class:`InvalidJSON` when it is not JSON at all. A file that
     is an empty container (``[]``, ``{"Records": []}``) is valid and yields no records.
-    ``max_bytes`` caps what a gzipped payload inside the file may inflate to.
+    ``max_bytes`` caps what the file and the gzipped payloads inside it may inflate to, in all.
+    ``check_repeats`` looks for keys given twice (a fast reader found one); a second
+    ``Records`` array is always looked for. Both are reported in ``notes``.
     """
     stripped = data.strip()
     if stripped.startswith(_BOM):
@@ -566,9 +707,15 @@ def extract_records(
         raise NotCloudTrail("empty file (0 bytes of content)")
     notes: list[str] = []
     docs, kind, line_skips = _documents(stripped, notes)
+    if kind == "document" and (check_repeats or stripped.count(b'"Records"') > 1):
+        scanned = _repeats_scan(stripped)  # a repeated key is reported, never silently lost
+        if scanned is not None and scanned[1]:
+            docs = [scanned[0]]
+            notes.extend(_repeats_note(scanned[1]))
     if kind == "document" and is_digest_document(docs[0]):
         return Extracted([], "digest", is_digest=True)
-    w = _Walk(skipped=line_skips, max_bytes=max_bytes)
+    # payloads inside the file share one budget with the file's own bytes
+    w = _Walk(skipped=line_skips, max_bytes=max(max_bytes - len(data), 0), cap=max_bytes)
     for doc in docs:
         _collect(doc, w, "$", 0, False, "record")
     if kind == "document":
@@ -589,6 +736,11 @@ def extract_records(
         )
     only_foreign = all("not a CloudTrail record" in reason for reason in w.skipped)
     if not w.records and not _is_empty_container(docs) and only_foreign:
+        specific = [(n, r) for r, n in w.skipped.most_common()
+                    if not r.startswith(("JSON object that is not", "not a JSON object"))]
+        if specific:  # what the file holds instead, e.g. "aws:s3 event notification"
+            count, reason = specific[0]
+            raise NotCloudTrail(f"not CloudTrail: {count:,} x {reason}")
         raise NotCloudTrail(_describe_non_cloudtrail(docs[0] if len(docs) == 1 else docs))
     return Extracted(w.records, kind, w.skipped, False, w.nested, w.nested_at, notes)
 

@@ -41,7 +41,7 @@ from forensics.sources._aws import Backoff, describe, error_code, make_session
 if TYPE_CHECKING:  # the loader passes its report in; a source never builds one
     from forensics.ingest._report import LoadReport
 
-__all__ = ["S3Object", "fetch", "mirror_root", "safe_relpath", "split_url"]
+__all__ = ["S3Object", "fetch", "mirror_root", "safe_relpath", "split_url", "unsafe_key_reason"]
 
 _ONE_DAY = timedelta(days=1)
 #: Past this many days a window is walked year/month/day by delimiter listings instead of
@@ -90,14 +90,42 @@ def safe_relpath(key: str) -> str | None:
     Object keys are chosen by whoever can write to the bucket: ``..``, absolute paths,
     empty segments and backslashes are refused rather than followed.
     """
+    return key if unsafe_key_reason(key) is None else None
+
+
+#: The longest file name (one path segment, in bytes) most file systems take.
+_NAME_MAX = 255
+#: The longest whole path (bytes) the mirror writes; Linux refuses past 4,096.
+_PATH_MAX = 4000
+
+
+def unsafe_key_reason(key: str, root: Path | None = None) -> str | None:
+    """Why an object key cannot be mirrored as it is, or None when it can.
+
+    Refused: ``..``/absolute/empty segments and backslashes (they would escape the mirror),
+    any segment starting with ``.`` (the kit keeps its own state in hidden names: the Parquet
+    cache ``.forensics-cache/``, the download index, temporary files; a key must never land
+    there), and names longer than the file system takes (``root``: the mirror, for the length
+    of the whole path).
+
+    >>> unsafe_key_reason(".forensics-cache/index.json")
+    'object key has a hidden segment (.forensics-cache): the kit keeps its own state in such names; not downloaded'
+    """
     if not key or key.startswith("/") or "\\" in key or "\x00" in key:
-        return None
+        return "object key is not a safe relative path (.., absolute or empty segments); not downloaded"
     parts = key.split("/")
     if any(p in ("", ".", "..") for p in parts):
-        return None
-    if parts[-1].startswith("."):  # would collide with our hidden temporary/index names
-        return None
-    return key
+        return "object key is not a safe relative path (.., absolute or empty segments); not downloaded"
+    hidden = next((p for p in parts if p.startswith(".")), None)
+    if hidden is not None:
+        return (f"object key has a hidden segment ({hidden[:40]}): the kit keeps its own state "
+                "in such names; not downloaded")
+    longest = max(len(p.encode("utf-8", "surrogatepass")) + 20 for p in parts)  # + temp suffix
+    total = len(os.fsencode(str(root / key))) if root is not None else 0
+    if longest > _NAME_MAX or total > _PATH_MAX:
+        return ("object key is too long for a local file name (a segment passes "
+                f"{_NAME_MAX - 20} bytes or the path {_PATH_MAX:,}); not downloaded")
+    return None
 
 
 def _day_bounds(start: datetime | None, end: datetime | None) -> tuple[date | None, date | None]:
@@ -348,9 +376,13 @@ def _clean_stale_temps(folders: Iterable[Path]) -> int:
     """Remove temporary files an interrupted fetch left in these folders (never read)."""
     removed = 0
     for folder in folders:
-        if not folder.is_dir():
+        try:  # a folder the OS cannot even name must cost only its object, never the fetch
+            if not folder.is_dir():
+                continue
+            stale = list(folder.glob(".*.part"))
+        except OSError:
             continue
-        for path in folder.glob(".*.part"):
+        for path in stale:
             try:
                 path.unlink()
                 removed += 1
@@ -510,13 +542,11 @@ def fetch(
     todo: list[tuple[S3Object, Path]] = []
     ready: list[str] = []
     for obj in listed:
-        rel = safe_relpath(obj.key)
-        if rel is None:
-            failures.append((f"s3://{bucket}/{obj.key}",
-                             "object key is not a safe relative path (.., absolute or empty "
-                             "segments); not downloaded"))
+        unsafe = unsafe_key_reason(obj.key, mirror)
+        if unsafe is not None:
+            failures.append((f"s3://{bucket}/{obj.key}", unsafe))
             continue
-        local = mirror / rel
+        local = mirror / obj.key
         if index.fresh(obj, local):
             ready.append(str(local))
         else:

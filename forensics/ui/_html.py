@@ -14,6 +14,8 @@ from typing import Any
 
 import polars as pl
 
+from forensics._redaction import redact_record
+
 __all__ = ["STYLE", "cell_text", "esc", "html_table", "record_html"]
 
 #: CSS for the kit's widgets (scoped to ``fx-`` classes), shown once per widget tree.
@@ -113,12 +115,17 @@ def html_table(
     )
 
 
-def record_html(record: Any, *, note: str = "") -> str:
+def record_html(record: Any, *, note: str = "", redact: bool = True) -> str:
     """An original CloudTrail record (or several) as escaped, indented JSON in a ``<pre>``.
+
+    Secrets are redacted by the kit's one mechanism (:func:`forensics._redaction.redact_record`)
+    unless ``redact=False``.
 
     >>> "&lt;b&gt;" in record_html({"userAgent": "<b>"})
     True
     """
+    if redact:
+        record = redact_record(record)
     text = json.dumps(record, indent=2, sort_keys=False, ensure_ascii=False, default=str)
     prefix = f'<p class="fx-note">{esc(note)}</p>' if note else ""
     return prefix + f'<pre class="fx-pre">{html.escape(text, quote=True)}</pre>'
