@@ -265,6 +265,27 @@ class Trail:
 
         return build_graph(self)
 
+    def verify(self, **options: Any) -> Any:
+        """Check the CloudTrail digests of the files this trail was read from.
+
+        See :func:`forensics.integrity.verify` (``signatures=``, ``public_keys=``, ``start=``,
+        ``end=``); returns a :class:`~forensics.integrity.Verification`.
+        """
+        # integrity is an analysis layered on Trail: imported here, lazily
+        from forensics.integrity import verify_trail
+
+        return verify_trail(self, **options)
+
+    def coverage(self, **options: Any) -> Any:
+        """Per account, region and hour, whether logs were delivered; trail configuration
+        changes; event categories and data-event resources. See
+        :func:`forensics.integrity.coverage`.
+        """
+        # integrity is an analysis layered on Trail: imported here, lazily
+        from forensics.integrity import coverage
+
+        return coverage(self, **options)
+
     # -- provenance -----------------------------------------------------------------------------
     def original(self, event_id: str) -> list[dict[str, Any]] | dict[str, Any]:
         """The original record(s) for an event id, exactly as they were in the file.
