@@ -10,7 +10,7 @@
 
 >>> import forensics.integrity as fi
 >>> sorted(fi.__all__)[:3]
-['Coverage', 'Verification', 'could_have_logged']
+['Absence', 'Coverage', 'Verification']
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from forensics.integrity._result import Verification
 from forensics.integrity._verify import signing_string, verify, verify_trail
 
 __all__ = [
+    "Absence",
     "Coverage",
     "Verification",
     "could_have_logged",
@@ -30,8 +31,12 @@ __all__ = [
 
 
 def __getattr__(name: str):  # coverage pulls in more; import it when first asked for
-    if name in ("Coverage", "coverage", "could_have_logged"):
+    if name in ("Coverage", "coverage"):
         from forensics.integrity import _coverage
 
         return getattr(_coverage, name)
+    if name in ("Absence", "could_have_logged"):
+        from forensics.integrity import _absence
+
+        return getattr(_absence, name)
     raise AttributeError(f"module 'forensics.integrity' has no attribute {name!r}")
