@@ -246,3 +246,27 @@ def test_invictus_stoplogging_and_deletetrail_attempts(external):
     off = cov.logging_off().filter(pl.col("trail") == "stratus-red-team-ctlr-trail-zqfsvooxqj")
     assert off.filter(pl.col("to").is_null())["opened_by"].str.starts_with("DeleteTrail").all()
     assert ch.filter(pl.col("event_name") == "PutEventSelectors")["outcome"].to_list()
+
+
+def test_blast_radius_summary_says_what_could_not_be_logged(trail):
+    recs = [
+        rec(
+            10,
+            "GetBucketAcl",
+            source="s3.amazonaws.com",
+            params={"bucketName": "payroll"},
+            resources=[{"ARN": "arn:aws:s3:::payroll", "type": "AWS::S3::Bucket"}],
+        ),
+        rec(20, "StopLogging", source="cloudtrail.amazonaws.com", params={"name": "main"}),
+        rec(30, "DescribeInstances"),
+    ]
+    br = fx.blast_radius(trail_of(recs), "AKIAALICE00000000000")
+    text = br.summary()
+    assert "Not in the trail (could not have been logged):" in text
+    assert "trail main (111122223333) was off from 2026-03-04 10:20:00 UTC to the end" in text
+    assert "no S3 data events for 1 bucket(s) touched (payroll)" in text
+    # a window that ends before logging stopped has nothing to say about it
+    early = fx.blast_radius(
+        trail_of(recs), "AKIAALICE00000000000", until=T0 + timedelta(minutes=15)
+    )
+    assert not any("was off" in n for n in early.not_logged)

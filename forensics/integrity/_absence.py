@@ -306,7 +306,7 @@ def could_have_logged(
                     "data event, recorded only when the trail's selectors ask for it"
                 )
     elif event_name and event_name.startswith(_READ_PREFIXES):
-        read_only = base.lazy.filter(pl.col("read_only") == True).select(pl.len())  # noqa: E712
+        read_only = base.lazy.filter(pl.col("read_only")).select(pl.len())
         if read_only.collect().item() == 0:
             reasons.append(
                 "the trail holds no read-only management events (a WriteOnly "
@@ -338,3 +338,75 @@ def could_have_logged(
             )
     verdict = "may not have been logged" if reasons else "not seen, would have been logged"
     return Absence(question, 0, verdict, reasons)
+
+
+def window_notes(
+    trail: Any, lo: datetime | None, hi: datetime | None, touched: pl.DataFrame | None = None
+) -> list[str]:
+    """What ``trail`` could not have recorded in ``[lo, hi)``: periods in which a trail was off,
+    and the S3 buckets among ``touched`` (rows with an ``arn`` column) with no data event at
+    all. Two narrow queries, cheap enough for every blast radius summary."""
+    from forensics.integrity._coverage import CONFIG_EVENTS, _selectors, _trail_name, _windows
+
+    base = getattr(trail, "_base", None) or trail
+    notes: list[str] = []
+    changes = (
+        base.lazy.filter(
+            (pl.col("event_source") == "cloudtrail.amazonaws.com")
+            & pl.col("event_name").is_in(list(CONFIG_EVENTS))
+        )
+        .select(
+            "event_time",
+            pl.coalesce("recipient_account_id", "account_id").alias("account"),
+            "event_name",
+            "error_code",
+            "request_parameters",
+            "event_id",
+        )
+        .sort("event_time")
+        .collect()
+    )
+    if changes.height:
+        changes = changes.with_columns(
+            pl.col("request_parameters")
+            .map_elements(_trail_name, return_dtype=pl.String)
+            .alias("trail"),
+            pl.col("request_parameters")
+            .map_elements(_selectors, return_dtype=pl.String)
+            .alias("selectors"),
+        )
+        off = _windows(changes, pl.DataFrame()).filter(pl.col("state") == "off")
+        if lo is not None:
+            off = off.filter(pl.col("to").is_null() | (pl.col("to") > lo))
+        if hi is not None:
+            off = off.filter(pl.col("from") < hi)
+        for row in off.iter_rows(named=True):
+            to = f"{row['to']:%Y-%m-%d %H:%M:%S} UTC" if row["to"] is not None else "the end"
+            notes.append(
+                f"trail {row['trail']} ({row['account']}) was off from "
+                f"{row['from']:%Y-%m-%d %H:%M:%S} UTC to {to} "
+                f"({row['opened_by'].split()[0]})"
+            )
+    if touched is not None and "arn" in touched.columns and touched.height:
+        buckets = sorted({b for a in touched["arn"].drop_nulls().to_list() if (b := _bucket_of(a))})
+        if buckets:
+            with_data = set(
+                base.lazy.filter(
+                    (pl.col("event_source") == "s3.amazonaws.com")
+                    & ((pl.col("event_category") == "Data") | pl.col("management_event").not_())
+                )
+                .select(pl.col("request_parameters").str.json_path_match("$.bucketName"))
+                .unique()
+                .collect()
+                .to_series()
+                .drop_nulls()
+                .to_list()
+            )
+            blind = [b for b in buckets if b not in with_data]
+            if blind:
+                notes.append(
+                    f"no S3 data events for {len(blind)} bucket(s) touched "
+                    f"({', '.join(blind[:8])}{', ...' if len(blind) > 8 else ''}): object reads "
+                    "and writes in them would not be in the trail"
+                )
+    return notes

@@ -287,8 +287,8 @@ def coverage(trail: Any) -> Coverage:
         .then(pl.lit("Insight"))
         .when(pl.col("event_category").is_not_null())
         .then(pl.col("event_category"))
-        .when(pl.col("management_event") == False)
-        .then(pl.lit("Data"))  # noqa: E712
+        .when(pl.col("management_event").not_())
+        .then(pl.lit("Data"))
         .otherwise(pl.lit("Management"))
         .alias("category")
     )
