@@ -36,7 +36,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from forensics.integrity._files import LocalFile, hash_uncompressed, inflate, parse_path, walk
+from forensics.integrity._files import LocalFile, hash_many, inflate, parse_path, walk
 from forensics.integrity._keys import (
     PUBLIC_KEYS_FILE,
     SIGNATURES_FILE,
@@ -60,6 +60,7 @@ _REQUIRED = (
     "digestStartTime",
 )
 _ALGORITHM = "SHA256withRSA"
+_BATCH = 64  # files per thread task
 
 
 def signing_string(digest: Mapping[str, Any], inflated: bytes) -> bytes:
@@ -283,7 +284,8 @@ def verify(
 
     pool = ThreadPoolExecutor(max_workers=max(1, workers or os.cpu_count() or 1))
     try:
-        list(pool.map(lambda d: _load_digest(d, sigs, keys), state.digests))
+        batches = [state.digests[i:i + _BATCH] for i in range(0, len(state.digests), _BATCH)]
+        list(pool.map(lambda ds: [_load_digest(d, sigs, keys) for d in ds], batches))
         return _assemble(state, pool, sigs, keys, lo, notes)
     finally:
         pool.shutdown(wait=True)
@@ -426,11 +428,10 @@ def _assemble(
         first_day[k] = min(first_day.get(k, d.file.day), d.file.day)
 
     present = [t for t in listed if t in state.logs]
-    hashed = dict(
-        zip(
-            present, pool.map(lambda t: hash_uncompressed(state.logs[t].path), present), strict=True
-        )
-    )
+    batches = [
+        [state.logs[t].path for t in present[i : i + _BATCH]] for i in range(0, len(present), _BATCH)
+    ]
+    hashed = dict(zip(present, (h for hs in pool.map(hash_many, batches) for h in hs), strict=True))
     total_bytes = sum(v[1] for v in hashed.values())
     for tail, (d, entry) in listed.items():
         info = state.logs.get(tail) or parse_path(tail)
