@@ -247,3 +247,15 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert main(["verify", str(tmp_path)]) == 1
     assert "deleted" in capsys.readouterr().out
     assert main(["verify", str(tmp_path / "nope")]) == 2
+
+
+def test_ticket_manifest_carries_the_verdict(tmp_path):
+    b = build(tmp_path / "logs", hours=2, regions=("us-east-1",))
+    trail = fx.load(tmp_path / "logs", cache=False)
+    b.path(b.logs[0]).unlink()
+    files = fx.export.ticket(trail, tmp_path / "ticket", title="INC-1",
+                             integrity=trail.verify())
+    manifest = json.loads((tmp_path / "ticket" / "manifest.json").read_text())
+    assert manifest["integrity"]["verdict"] == "tampered"
+    assert manifest["integrity"]["by_status"]["deleted"] == 1
+    assert files.manifest["integrity"]["verdict"] == "tampered"
