@@ -12,10 +12,13 @@ import shutil
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import forensics as fx
 from forensics.integrity import verify
-from forensics.integrity._keys import PUBLIC_KEYS_FILE, SIGNATURES_FILE
+from forensics.integrity._files import parse_path
+from forensics.integrity._keys import PUBLIC_KEYS_FILE, SIGNATURES_FILE, key_tail, parse_signatures
 from tests._integrity_helpers import build, record, rewrite_gz
 
 
@@ -253,9 +256,58 @@ def test_ticket_manifest_carries_the_verdict(tmp_path):
     b = build(tmp_path / "logs", hours=2, regions=("us-east-1",))
     trail = fx.load(tmp_path / "logs", cache=False)
     b.path(b.logs[0]).unlink()
-    files = fx.export.ticket(trail, tmp_path / "ticket", title="INC-1",
-                             integrity=trail.verify())
+    files = fx.export.ticket(trail, tmp_path / "ticket", title="INC-1", integrity=trail.verify())
     manifest = json.loads((tmp_path / "ticket" / "manifest.json").read_text())
     assert manifest["integrity"]["verdict"] == "tampered"
     assert manifest["integrity"]["by_status"]["deleted"] == 1
     assert files.manifest["integrity"]["verdict"] == "tampered"
+
+
+def test_digest_from_another_bucket_is_moved(tmp_path):
+    b = build(tmp_path, hours=1, regions=("us-east-1",))
+    b.bucket = "some-other-bucket"  # the signatures say where each digest was fetched from
+    b.write_sidecars()
+    v = verify(tmp_path)
+    assert v.verdict == "tampered"
+    assert "fetched from bucket 'some-other-bucket'" in v.digests["reason"][0]
+
+
+def test_cli_json(tmp_path, capsys):
+    from forensics._cli import main
+
+    build(tmp_path, hours=1, regions=("us-east-1",))
+    assert main(["verify", "--json", str(tmp_path)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["verdict"] == "valid" and out["digests"] == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from("AWSLogs/o-12_CloudTrail-Digest.jsonzgT0Z9ab"), max_size=120)
+)
+def test_paths_and_keys_never_crash(text):
+    info = parse_path(text)
+    if info is not None:
+        assert info.tail.startswith("AWSLogs/")
+    assert key_tail(key_tail(text)) == key_tail(text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=30),
+            st.dictionaries(
+                st.sampled_from(
+                    ["key", "Key", "signature", "Metadata", "bucket", "signature-algorithm"]
+                ),
+                st.one_of(st.text(max_size=20), st.none(), st.integers()),
+            ),
+        ),
+        max_size=5,
+    )
+)
+def test_signature_files_never_crash(rows):
+    text = "\n".join(json.dumps(r) for r in rows)
+    for sig in parse_signatures(text).values():
+        assert sig.signature is None or isinstance(sig.signature, str)

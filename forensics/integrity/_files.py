@@ -77,8 +77,15 @@ def _stamp(name: str, kind: str) -> tuple[datetime | None, str | None]:
 def _when(s: str) -> datetime | None:
     """``YYYYMMDDTHHMM[SS]`` as a UTC datetime (strptime is slow at 30k files)."""
     try:
-        return datetime(int(s[0:4]), int(s[4:6]), int(s[6:8]), int(s[9:11]), int(s[11:13]),
-                        int(s[13:15] or 0), tzinfo=UTC)
+        return datetime(
+            int(s[0:4]),
+            int(s[4:6]),
+            int(s[6:8]),
+            int(s[9:11]),
+            int(s[11:13]),
+            int(s[13:15] or 0),
+            tzinfo=UTC,
+        )
     except ValueError:
         return None
 
@@ -126,22 +133,16 @@ def hash_many(paths: list[str]) -> list[tuple[str | None, int, str | None]]:
 def hash_uncompressed(path: str) -> tuple[str | None, int, str | None]:
     """``(hex SHA-256 of the uncompressed content, bytes read, error)`` of one file."""
     try:
-        size = os.path.getsize(path)
-        if size <= _WHOLE_UP_TO:
-            with open(path, "rb") as fh:
-                data = fh.read()
-            return hashlib.sha256(inflate(data)).hexdigest(), len(data), None
+        with open(path, "rb") as fh:  # no stat: one read tells a small file from a big one
+            data = fh.read(_WHOLE_UP_TO + 1)
+            if len(data) <= _WHOLE_UP_TO:
+                return hashlib.sha256(inflate(data)).hexdigest(), len(data), None
         h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            gz = fh.read(2) == b"\x1f\x8b"
-        if gz:
-            with gzip.open(path, "rb") as fh:
-                for chunk in iter(lambda: fh.read(_CHUNK), b""):
-                    h.update(chunk)
-        else:
-            with open(path, "rb") as fh:
-                for chunk in iter(lambda: fh.read(_CHUNK), b""):
-                    h.update(chunk)
+        size = os.path.getsize(path)
+        opener = gzip.open if data[:2] == b"\x1f\x8b" else open
+        with opener(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(_CHUNK), b""):
+                h.update(chunk)
         return h.hexdigest(), size, None
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         return None, 0, f"cannot be read as gzip: {exc}"

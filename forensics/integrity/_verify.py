@@ -30,7 +30,7 @@ import json
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -111,6 +111,15 @@ class _State:
     digests: list[_Digest] = field(default_factory=list)
     logs: dict[str, LocalFile] = field(default_factory=dict)  # tail -> file
     other: int = 0
+    #: (tails, future of their hashes): every log file is hashed while the walk goes on
+    hashing: list[tuple[list[str], Future[list[tuple[str | None, int, str | None]]]]] = field(
+        default_factory=list
+    )
+
+    def hashes(self) -> dict[str, tuple[str | None, int, str | None]]:
+        return {
+            t: h for tails, fut in self.hashing for t, h in zip(tails, fut.result(), strict=True)
+        }
 
 
 def _check_signature(
@@ -190,14 +199,35 @@ def _load_digest(d: _Digest, sigs: Mapping[str, Signature], keys: Mapping[str, P
     if d.end is None:
         d.end = d.file.stamp
     obj = data["digestS3Object"]
+    sig = sigs.get(d.file.tail)
+    if sig is not None and sig.bucket and sig.bucket != data["digestS3Bucket"]:
+        d.status, d.reason = (
+            "invalid",
+            (
+                f"moved from its original location (fetched from bucket {sig.bucket!r}, it names "
+                f"{data['digestS3Bucket']!r})"
+            ),
+        )
+        return
     if not isinstance(obj, str) or key_tail(obj) != d.file.tail:
         d.status, d.reason = "invalid", (f"moved from its original location (it names {obj!r})")
         return
     _check_signature(d, raw, sigs, keys)
 
 
-def _collect(roots: list[Path], start: datetime | None, end: datetime | None) -> _State:
+def _collect(
+    roots: list[Path], start: datetime | None, end: datetime | None, pool: ThreadPoolExecutor
+) -> _State:
+    """Walk the roots; log files are handed to the pool for hashing in batches as found."""
     state = _State()
+    batch: list[str] = []
+
+    def flush() -> None:
+        if batch:
+            paths = [state.logs[t].path for t in batch]
+            state.hashing.append((list(batch), pool.submit(hash_many, paths)))
+            batch.clear()
+
     for path in walk(roots):
         info = parse_path(path)
         if info is None:
@@ -214,7 +244,13 @@ def _collect(roots: list[Path], start: datetime | None, end: datetime | None) ->
                 continue
             if end is not None and info.stamp is not None and info.stamp > end + timedelta(hours=1):
                 continue
+            if info.tail in state.logs:  # the same key in two roots: the first is checked
+                continue
             state.logs[info.tail] = info
+            batch.append(info.tail)
+            if len(batch) >= _BATCH:
+                flush()
+    flush()
     return state
 
 
@@ -279,16 +315,15 @@ def verify(
 
     sigs = _signatures(roots, signatures, notes)
     keys = _public_keys(roots, public_keys, notes)
-    state = _collect(roots, lo, hi)
-    state.digests = [d for d in state.digests if _in_window(d, lo, hi)]
-
     pool = ThreadPoolExecutor(max_workers=max(1, workers or os.cpu_count() or 1))
     try:
-        batches = [state.digests[i:i + _BATCH] for i in range(0, len(state.digests), _BATCH)]
-        list(pool.map(lambda ds: [_load_digest(d, sigs, keys) for d in ds], batches))
-        return _assemble(state, pool, sigs, keys, lo, notes)
+        state = _collect(roots, lo, hi, pool)
+        state.digests = [d for d in state.digests if _in_window(d, lo, hi)]
+        for d in state.digests:  # small, and the chain needs them all: here, as hashing goes on
+            _load_digest(d, sigs, keys)
+        return _assemble(state, sigs, keys, lo, notes)
     finally:
-        pool.shutdown(wait=True)
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _signatures(roots: list[Path], given: Any, notes: list[str]) -> dict[str, Signature]:
@@ -319,7 +354,6 @@ def _public_keys(roots: list[Path], given: Any, notes: list[str]) -> dict[str, P
 
 def _assemble(
     state: _State,
-    pool: ThreadPoolExecutor,
     sigs: Mapping[str, Signature],
     keys: Mapping[str, PublicKey],
     lo: datetime | None,
@@ -427,11 +461,7 @@ def _assemble(
         k = (d.file.account, d.file.region)
         first_day[k] = min(first_day.get(k, d.file.day), d.file.day)
 
-    present = [t for t in listed if t in state.logs]
-    batches = [
-        [state.logs[t].path for t in present[i : i + _BATCH]] for i in range(0, len(present), _BATCH)
-    ]
-    hashed = dict(zip(present, (h for hs in pool.map(hash_many, batches) for h in hs), strict=True))
+    hashed = state.hashes()
     total_bytes = sum(v[1] for v in hashed.values())
     for tail, (d, entry) in listed.items():
         info = state.logs.get(tail) or parse_path(tail)
