@@ -311,3 +311,14 @@ def test_signature_files_never_crash(rows):
     text = "\n".join(json.dumps(r) for r in rows)
     for sig in parse_signatures(text).values():
         assert sig.signature is None or isinstance(sig.signature, str)
+
+
+def test_ticket_command_verify_flag(tmp_path, capsys):
+    from forensics._cli import main
+
+    build(tmp_path / "logs", hours=1, regions=("us-east-1",))
+    out = tmp_path / "t"
+    assert main(["ticket", str(tmp_path / "logs"), "--principal", "alice", "--out", str(out),
+                 "--no-cache", "--verify"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["integrity"]["verdict"] == "valid"
+    assert "integrity: valid" in capsys.readouterr().out

@@ -33,8 +33,12 @@ def _cmd_ticket(args: argparse.Namespace) -> int:
             f"this installation lacks {exc.name}, which "
             f"{'--principal' if args.principal else '--seed'} needs"
         ) from exc
-    files = ticket(result, args.out, title=args.title, redact=not args.no_redact)
+    integrity = trail.verify() if args.verify else None
+    files = ticket(result, args.out, title=args.title, redact=not args.no_redact,
+                   integrity=integrity)
     print(f"{files.folder}: {len(result.events):,} events")
+    if integrity is not None:
+        print(f"  integrity: {integrity.verdict}")
     for name in sorted(files):
         print(f"  {name}")
     return 0
@@ -71,4 +75,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="keep session tokens, secret keys and passwords as logged (default: redacted)",
     )
     p.add_argument("--no-cache", action="store_true", help="read the files, touch no cache")
+    p.add_argument("--verify", action="store_true",
+                   help="check the trail's CloudTrail digests; the verdict goes into manifest.json")
     p.set_defaults(func=_cmd_ticket)
