@@ -318,7 +318,40 @@ def test_ticket_command_verify_flag(tmp_path, capsys):
 
     build(tmp_path / "logs", hours=1, regions=("us-east-1",))
     out = tmp_path / "t"
-    assert main(["ticket", str(tmp_path / "logs"), "--principal", "alice", "--out", str(out),
-                 "--no-cache", "--verify"]) == 0
+    assert (
+        main(
+            [
+                "ticket",
+                str(tmp_path / "logs"),
+                "--principal",
+                "alice",
+                "--out",
+                str(out),
+                "--no-cache",
+                "--verify",
+            ]
+        )
+        == 0
+    )
     assert json.loads((out / "manifest.json").read_text())["integrity"]["verdict"] == "valid"
     assert "integrity: valid" in capsys.readouterr().out
+
+
+def test_last_digests_deleted_while_other_regions_go_on(tmp_path):
+    b = build(tmp_path, hours=4, regions=("us-east-1", "eu-west-1"))
+    for k in b.digests:
+        if "_CloudTrail-Digest_us-east-1_" in k and k.endswith(
+            ("T130000Z.json.gz", "T140000Z.json.gz")
+        ):
+            b.path(k).unlink()
+    v = verify(tmp_path)
+    assert v.verdict == "tampered", v.summary()
+    br = v.breaks.filter(kind="ends early")
+    assert br["region"].to_list() == ["us-east-1"]
+    uncovered = v.files.filter(status="uncovered")
+    assert uncovered.height == 6 and set(uncovered["region"]) == {"us-east-1"}
+    # the last hour everywhere is only "after the last digest": not evidence of anything
+    b2 = build(tmp_path / "b", hours=2, regions=("us-east-1", "eu-west-1"))
+    for k in b2.digests[-2:]:
+        b2.path(k).unlink()
+    assert verify(tmp_path / "b").verdict == "valid"

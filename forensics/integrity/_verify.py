@@ -61,6 +61,8 @@ _REQUIRED = (
 )
 _ALGORITHM = "SHA256withRSA"
 _BATCH = 64  # files per thread task
+_HOUR = timedelta(hours=1)
+_SLACK = timedelta(minutes=15)  # digests of different regions do not end on the same second
 
 
 def signing_string(digest: Mapping[str, Any], inflated: bytes) -> bytes:
@@ -524,6 +526,8 @@ def _assemble(
         lo_, hi_ = span.get(k, (s, d.end))
         span[k] = (min(lo_, s), max(hi_, d.end))
     regions_with_digests = {(d.file.account, d.file.region) for d in state.digests}
+    global_last = max((hi_ for _, hi_ in span.values()), default=datetime.min.replace(tzinfo=UTC))
+    ended_early: dict[tuple[str, str], datetime] = {}
     insight_uncovered = 0
     for tail, info in state.logs.items():
         if tail in listed:
@@ -539,6 +543,18 @@ def _assemble(
             )
         elif k not in span or info.stamp is None:
             file_rows.append({**row, "status": "uncovered", "reason": "listed in no digest"})
+        elif info.stamp >= span[k][1] and info.stamp + _SLACK <= global_last:
+            # digests are delivered hourly for every region: others ran on, this one stopped
+            ended_early[k] = max(ended_early.get(k, info.stamp), info.stamp)
+            file_rows.append(
+                {
+                    **row,
+                    "status": "uncovered",
+                    "reason": f"delivered after this account/region's last digest "
+                    f"({span[k][1]:%Y-%m-%d %H:%M} UTC) while digests of others run to "
+                    f"{global_last:%Y-%m-%d %H:%M} UTC",
+                }
+            )
         elif info.stamp >= span[k][1]:
             file_rows.append(
                 {
@@ -563,6 +579,28 @@ def _assemble(
                     "reason": "delivered while digests were written, listed in none",
                 }
             )
+    last_digest = {}
+    for d in state.digests:
+        k = (d.file.account, d.file.region)
+        if d.end is not None and (k not in last_digest or d.end >= last_digest[k].end):
+            last_digest[k] = d
+    for (account, region), newest in ended_early.items():
+        last = last_digest[(account, region)]
+        break_rows.append(
+            {
+                "account": account,
+                "region": region,
+                "trail": last.file.trail,
+                "after": span[(account, region)][1],
+                "before": min(global_last, newest + _HOUR),
+                "digest": last.file.path,
+                "kind": "ends early",
+                "tampering": True,
+                "detail": "no digest after this one, though log files were "
+                "delivered and other regions' digests go on (digests "
+                "deleted?)",
+            }
+        )
     if insight_uncovered:
         notes.append(f"{insight_uncovered:,} Insights file(s) listed in no digest (not checked)")
     if state.other:
