@@ -81,7 +81,7 @@ def test_file_names_agree_with_the_s3_source():
 
 
 def test_mirror_keeps_signatures_and_keys_and_verifies(aws, s3, tmp_path):
-    built = build(tmp_path / "src", hours=3, sidecars=False)
+    built = build(tmp_path / "src", bucket=BUCKET, hours=3, sidecars=False)
     upload(s3, built)
     calls: list[str] = []
     answer_public_keys(aws, calls)
@@ -99,14 +99,15 @@ def test_mirror_keeps_signatures_and_keys_and_verifies(aws, s3, tmp_path):
     assert v.files.height == len(built.logs)
     assert fx.verify(mirror).verdict == "valid"
 
-    # a second fetch downloads nothing (signatures already indexed)
-    before = len(aws.faults.s3_gets(BUCKET))
+    # a second fetch downloads nothing (signatures already indexed) and asks for no keys
+    before, keys_before = len(aws.faults.s3_gets(BUCKET)), aws.faults.calls("ListPublicKeys")
     load(tmp_path)
     assert len(aws.faults.s3_gets(BUCKET)) == before
+    assert aws.faults.calls("ListPublicKeys") == keys_before
 
 
 def test_object_changed_in_the_bucket_is_caught(aws, s3, tmp_path):
-    built = build(tmp_path / "src", hours=2, regions=("us-east-1",), sidecars=False)
+    built = build(tmp_path / "src", bucket=BUCKET, hours=2, regions=("us-east-1",), sidecars=False)
     upload(s3, built)
     answer_public_keys(aws, [])
     key = built.logs[1]
@@ -117,7 +118,7 @@ def test_object_changed_in_the_bucket_is_caught(aws, s3, tmp_path):
 
 
 def test_digest_without_signature_metadata_is_not_verifiable(aws, s3, tmp_path):
-    built = build(tmp_path / "src", hours=2, regions=("us-east-1",), sidecars=False)
+    built = build(tmp_path / "src", bucket=BUCKET, hours=2, regions=("us-east-1",), sidecars=False)
     upload(s3, built, metadata=False)
     answer_public_keys(aws, [])
     v = load(tmp_path).verify()
@@ -126,7 +127,7 @@ def test_digest_without_signature_metadata_is_not_verifiable(aws, s3, tmp_path):
 
 
 def test_public_keys_denied_is_a_note_not_a_failure(aws, s3, tmp_path):
-    built = build(tmp_path / "src", hours=1, regions=("us-east-1",), sidecars=False)
+    built = build(tmp_path / "src", bucket=BUCKET, hours=1, regions=("us-east-1",), sidecars=False)
     upload(s3, built)
     aws.faults.rules.append(
         lambda req: (
@@ -141,7 +142,7 @@ def test_public_keys_denied_is_a_note_not_a_failure(aws, s3, tmp_path):
 
 
 def test_digests_not_fetched_say_how_to_get_them(aws, s3, tmp_path):
-    built = build(tmp_path / "src", hours=1, regions=("us-east-1",), sidecars=False)
+    built = build(tmp_path / "src", bucket=BUCKET, hours=1, regions=("us-east-1",), sidecars=False)
     upload(s3, built)
     trail = fx.load(
         f"s3://{BUCKET}", cache=False, remote={"progress": False, "cache_dir": tmp_path / "mirror"}
@@ -149,3 +150,16 @@ def test_digests_not_fetched_say_how_to_get_them(aws, s3, tmp_path):
     v = trail.verify()
     assert v.verdict == "not verifiable"
     assert "digests" in v.summary() and "remote={'digests': True}" in v.summary()
+
+
+def test_digests_mirrored_without_their_signature_are_fetched_again(aws, s3, tmp_path):
+    built = build(tmp_path / "src", bucket=BUCKET, hours=2, regions=("us-east-1",), sidecars=False)
+    upload(s3, built)
+    answer_public_keys(aws, [])
+    load(tmp_path)
+    (tmp_path / "mirror" / BUCKET / _keys.SIGNATURES_FILE).unlink()  # a mirror made before
+    before = aws.faults.s3_gets(BUCKET)
+    trail = load(tmp_path)
+    again = aws.faults.s3_gets(BUCKET)[len(before) :]
+    assert sorted(again) == sorted(built.digests)  # the digests only, not the log files
+    assert trail.verify().verdict == "valid"

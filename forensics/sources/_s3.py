@@ -659,7 +659,8 @@ def fetch(
     # 4. the public keys the digests were signed with (validate-logs needs them too)
     if digests:
         digest_keys = [o.key for o in listed if _is_digest_key(o.key)]
-        if digest_keys:
+        fetched_digests = any(_is_digest_key(o.key) for o, _ in todo)
+        if digest_keys and (fetched_digests or not (mirror / PUBLIC_KEYS_FILE).exists()):
             notes.append(_fetch_public_keys(boto, mirror, digest_keys, start, end, retry))
 
     # 5. say what happened
