@@ -113,7 +113,7 @@ class _State:
     digests: list[_Digest] = field(default_factory=list)
     logs: dict[str, LocalFile] = field(default_factory=dict)  # tail -> file
     other: int = 0
-    #: (tails, future of their hashes): every log file is hashed while the walk goes on
+    #: (tails, future of their hashes), see :func:`_start_hashing`
     hashing: list[tuple[list[str], Future[list[tuple[str | None, int, str | None]]]]] = field(
         default_factory=list
     )
@@ -217,19 +217,9 @@ def _load_digest(d: _Digest, sigs: Mapping[str, Signature], keys: Mapping[str, P
     _check_signature(d, raw, sigs, keys)
 
 
-def _collect(
-    roots: list[Path], start: datetime | None, end: datetime | None, pool: ThreadPoolExecutor
-) -> _State:
-    """Walk the roots; log files are handed to the pool for hashing in batches as found."""
+def _collect(roots: list[Path], start: datetime | None, end: datetime | None) -> _State:
+    """Walk the roots: digests and log files (by their key from ``AWSLogs/`` on)."""
     state = _State()
-    batch: list[str] = []
-
-    def flush() -> None:
-        if batch:
-            paths = [state.logs[t].path for t in batch]
-            state.hashing.append((list(batch), pool.submit(hash_many, paths)))
-            batch.clear()
-
     for path in walk(roots):
         info = parse_path(path)
         if info is None:
@@ -237,23 +227,22 @@ def _collect(
             continue
         if info.kind == "CloudTrail-Digest":
             state.digests.append(_Digest(info))
-        else:
-            if (
-                start is not None
-                and info.stamp is not None
-                and info.stamp < start - timedelta(hours=1)
-            ):
-                continue
-            if end is not None and info.stamp is not None and info.stamp > end + timedelta(hours=1):
-                continue
-            if info.tail in state.logs:  # the same key in two roots: the first is checked
-                continue
-            state.logs[info.tail] = info
-            batch.append(info.tail)
-            if len(batch) >= _BATCH:
-                flush()
-    flush()
+            continue
+        if start is not None and info.stamp is not None and info.stamp < start - _HOUR:
+            continue
+        if end is not None and info.stamp is not None and info.stamp > end + _HOUR:
+            continue
+        state.logs.setdefault(info.tail, info)  # the same key in two roots: the first is checked
     return state
+
+
+def _start_hashing(state: _State, pool: ThreadPoolExecutor) -> None:
+    """Hash every log file, in batches (one thread task per batch). Started once the walk and
+    the digests are done: Python work on the main thread meanwhile only slows the hashing."""
+    tails = list(state.logs)
+    for i in range(0, len(tails), _BATCH):
+        batch = tails[i : i + _BATCH]
+        state.hashing.append((batch, pool.submit(hash_many, [state.logs[t].path for t in batch])))
 
 
 def _in_window(d: _Digest, start: datetime | None, end: datetime | None) -> bool:
@@ -319,10 +308,11 @@ def verify(
     keys = _public_keys(roots, public_keys, notes)
     pool = ThreadPoolExecutor(max_workers=max(1, workers or os.cpu_count() or 1))
     try:
-        state = _collect(roots, lo, hi, pool)
+        state = _collect(roots, lo, hi)
         state.digests = [d for d in state.digests if _in_window(d, lo, hi)]
-        for d in state.digests:  # small, and the chain needs them all: here, as hashing goes on
+        for d in state.digests:
             _load_digest(d, sigs, keys)
+        _start_hashing(state, pool)
         return _assemble(state, sigs, keys, lo, notes)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
