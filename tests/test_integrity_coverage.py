@@ -270,3 +270,18 @@ def test_blast_radius_summary_says_what_could_not_be_logged(trail):
         trail_of(recs), "AKIAALICE00000000000", until=T0 + timedelta(minutes=15)
     )
     assert not any("was off" in n for n in early.not_logged)
+
+
+def test_ticket_of_a_principal_says_what_could_not_be_logged(tmp_path):
+    recs = [
+        rec(10, "GetBucketAcl", source="s3.amazonaws.com", params={"bucketName": "payroll"}),
+        rec(20, "StopLogging", source="cloudtrail.amazonaws.com", params={"name": "main"}),
+        rec(30, "DescribeInstances"),
+        rec(40, "DescribeInstances", user="bob"),
+    ]
+    fx.export.ticket(trail_of(recs).for_principal("alice"), tmp_path / "t", title="INC-2")
+    md = (tmp_path / "t" / "summary.md").read_text()
+    assert "## Not in the trail (could not have been logged)" in md
+    assert "trail main \\(111122223333\\) was off from 2026-03-04 10:20:00 UTC" in md
+    assert "no S3 data events for 1 bucket\\(s\\) touched \\(payroll\\)" in md
+    assert "Not in the trail" in (tmp_path / "t" / "report.html").read_text()
