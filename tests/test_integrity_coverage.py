@@ -285,3 +285,23 @@ def test_ticket_of_a_principal_says_what_could_not_be_logged(tmp_path):
     assert "trail main \\(111122223333\\) was off from 2026-03-04 10:20:00 UTC" in md
     assert "no S3 data events for 1 bucket\\(s\\) touched \\(payroll\\)" in md
     assert "Not in the trail" in (tmp_path / "t" / "report.html").read_text()
+
+
+def test_data_events_turned_on_during_the_trail(trail):
+    # the fixture's PutEventSelectors (at +300 min) names the bucket; its first data event is later
+    early = trail.not_logged(
+        event_name="GetObject",
+        resource="arn:aws:s3:::logged/b.txt",
+        start=T0,
+        end=T0 + timedelta(minutes=200),
+    )
+    assert any(
+        "start with PutEventSelectors at 2026-03-04 15:00:00 UTC" in r for r in early.reasons
+    ), str(early)
+    late = trail.not_logged(
+        event_name="GetObject",
+        resource="arn:aws:s3:::logged/b.txt",
+        start=T0 + timedelta(minutes=305),
+        end=T0 + timedelta(minutes=600),
+    )
+    assert late.verdict == "not seen, would have been logged", str(late)

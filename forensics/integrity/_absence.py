@@ -214,15 +214,15 @@ def could_have_logged(
         preds.append(pl.col("event_time") < hi)
     if resource:
         arns = pl.col("resources").list.eval(pl.element().struct.field("arn"))
-        by_arn = arns.list.eval(pl.element().str.starts_with(resource)).list.any()
-        preds.append(
-            by_arn
-            | (
-                pl.col("request_parameters").str.contains(bucket, literal=True)
-                if bucket
-                else by_arn
-            )
-        )
+        by_arn = arns.list.eval(pl.element().str.starts_with(resource)).list.any().fill_null(False)
+        if bucket:  # S3 names its bucket and key in the request too (resources[] may be absent)
+            params = pl.col("request_parameters")
+            same = params.str.json_path_match("$.bucketName") == bucket
+            key = (resource or "")[len("arn:aws:s3:::") + len(bucket) + 1 :]
+            if key:
+                same = same & params.str.json_path_match("$.key").str.starts_with(key)
+            by_arn = by_arn | same.fill_null(False)
+        preds.append(by_arn)
     lazy = trail.lazy.filter(*preds) if preds else trail.lazy
     seen = lazy.select(pl.len()).collect().item()
     if seen:
@@ -295,6 +295,21 @@ def could_have_logged(
                         f"bucket {bucket} has only "
                         f"{'write' if read else 'read'} data events in this trail: "
                         f"its selector may record {'writes' if read else 'reads'} only"
+                    )
+            if is_data and mine.height:
+                first = mine["first"].min()
+                turned_on = cov.changes.filter(
+                    pl.col("event_name").is_in(["PutEventSelectors", "PutAdvancedEventSelectors"])
+                    & pl.col("error_code").is_null()
+                    & pl.col("selectors").str.contains(bucket, literal=True)
+                    & (pl.col("event_time") <= first)
+                )
+                if turned_on.height and (lo is None or lo < turned_on["event_time"][-1]):
+                    when = turned_on["event_time"][-1]
+                    reasons.append(
+                        f"data events for bucket {bucket} start with {turned_on['event_name'][-1]}"
+                        f" at {when:%Y-%m-%d %H:%M:%S} UTC: object-level calls before it were "
+                        "not recorded"
                     )
         elif is_data:
             source = event_source or next(
