@@ -163,3 +163,15 @@ def test_digests_mirrored_without_their_signature_are_fetched_again(aws, s3, tmp
     again = aws.faults.s3_gets(BUCKET)[len(before) :]
     assert sorted(again) == sorted(built.digests)  # the digests only, not the log files
     assert trail.verify().verdict == "valid"
+
+
+def test_cli_verifies_an_s3_trail(aws, s3, tmp_path, capsys):
+    from forensics._cli import main
+
+    built = build(tmp_path / "src", bucket=BUCKET, hours=2, regions=("us-east-1",), sidecars=False)
+    upload(s3, built)
+    answer_public_keys(aws, [])
+    assert main(["verify", f"s3://{BUCKET}"]) == 0
+    assert "integrity: VALID" in capsys.readouterr().out
+    s3.put_object(Bucket=BUCKET, Key=built.logs[0], Body=gzip.compress(b'{"Records": []}'))
+    assert main(["verify", f"s3://{BUCKET}"]) == 1
