@@ -124,7 +124,7 @@ class Trail:
     def _derive(self, lazy: pl.LazyFrame, description: str) -> Trail:
         return Trail(
             lazy, self.report, originals=self._originals, filters=(*self.filters, description),
-            base=self._base or self,
+            base=self._base if self._base is not None else self,
         )
 
     def filter(self, *predicates: pl.Expr, description: str | None = None) -> Trail:

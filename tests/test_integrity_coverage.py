@@ -305,3 +305,16 @@ def test_data_events_turned_on_during_the_trail(trail):
         end=T0 + timedelta(minutes=600),
     )
     assert late.verdict == "not seen, would have been logged", str(late)
+
+
+def test_filters_keep_the_base_without_counting_it(trail, monkeypatch):
+    """A filtered trail keeps the unfiltered one for not_logged(); keeping it must not run a
+    count over the whole trail (``len()``) at every filter."""
+
+    def boom(self):
+        raise AssertionError("len() of a trail was taken while filtering")
+
+    monkeypatch.setattr(fx.Trail, "__len__", boom)
+    narrowed = trail.where(event_name="GetObject").between(T0, T0 + timedelta(hours=9))
+    assert narrowed._base is trail
+    assert narrowed.not_logged(event_name="GetObject").seen == 1

@@ -134,6 +134,12 @@ class Absence:
         return _safe("\n".join(lines))
 
 
+def _base_of(trail: Any) -> Any:
+    """The trail before its filters (``is None``, not truthiness: ``len()`` of a trail scans it)."""
+    base = getattr(trail, "_base", None)
+    return trail if base is None else base
+
+
 def _bucket_of(resource: str | None) -> str | None:
     if resource and resource.startswith("arn:aws:s3:::"):
         return resource[len("arn:aws:s3:::") :].split("/", 1)[0] or None
@@ -229,7 +235,7 @@ def could_have_logged(
         return Absence(question, seen, "seen")
 
     # -- could it have been recorded at all? ----------------------------------------------------------
-    base = getattr(trail, "_base", None) or trail
+    base = _base_of(trail)
     reasons: list[str] = []
     facts = (
         base.lazy.select(
@@ -363,7 +369,7 @@ def window_notes(
     all. Two narrow queries, cheap enough for every blast radius summary."""
     from forensics.integrity._coverage import CONFIG_EVENTS, _selectors, _trail_name, _windows
 
-    base = getattr(trail, "_base", None) or trail
+    base = _base_of(trail)
     notes: list[str] = []
     changes = (
         base.lazy.filter(
