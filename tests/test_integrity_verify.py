@@ -355,3 +355,14 @@ def test_last_digests_deleted_while_other_regions_go_on(tmp_path):
     for k in b2.digests[-2:]:
         b2.path(k).unlink()
     assert verify(tmp_path / "b").verdict == "valid"
+
+
+def test_big_files_are_hashed_in_chunks_to_the_same_result(tmp_path, monkeypatch):
+    from forensics.integrity import _files
+
+    b = build(tmp_path, hours=2, regions=("us-east-1",))
+    monkeypatch.setattr(_files, "_WHOLE_UP_TO", 10)
+    monkeypatch.setattr(_files, "_CHUNK", 7)
+    assert verify(tmp_path).verdict == "valid"
+    rewrite_gz(b.path(b.logs[0]), lambda o: {"Records": o["Records"][:1]})
+    assert verify(tmp_path).files.filter(status="modified").height == 1

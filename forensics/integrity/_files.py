@@ -133,10 +133,11 @@ def hash_many(paths: list[str]) -> list[tuple[str | None, int, str | None]]:
 def hash_uncompressed(path: str) -> tuple[str | None, int, str | None]:
     """``(hex SHA-256 of the uncompressed content, bytes read, error)`` of one file."""
     try:
-        with open(path, "rb") as fh:  # no stat: one read tells a small file from a big one
-            data = fh.read(_WHOLE_UP_TO + 1)
-            if len(data) <= _WHOLE_UP_TO:
+        with open(path, "rb") as fh:  # fstat of the open file (read(n) would allocate n bytes)
+            if os.fstat(fh.fileno()).st_size <= _WHOLE_UP_TO:
+                data = fh.read()
                 return hashlib.sha256(inflate(data)).hexdigest(), len(data), None
+            data = fh.read(2)
         h = hashlib.sha256()
         size = os.path.getsize(path)
         opener = gzip.open if data[:2] == b"\x1f\x8b" else open
