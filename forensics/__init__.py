@@ -35,6 +35,9 @@ _LAZY = {
     "identity": ("forensics.identity", None),
     "resources": ("forensics.resources", None),
     "graph": ("forensics.graph", None),
+    "integrity": ("forensics.integrity", None),
+    "verify": ("forensics.integrity", "verify"),
+    "Verification": ("forensics.integrity", "Verification"),
 }
 
 
@@ -62,16 +65,19 @@ __all__ = [
     "PrincipalError",
     "SourceError",
     "Trail",
+    "Verification",
     "__version__",
     "blast_radius",
     "charts",
     "export",
     "graph",
     "identity",
+    "integrity",
     "load",
     "load_cloudwatch",
     "lookup_events",
     "resources",
     "sample",
     "ui",
+    "verify",
 ]

@@ -46,6 +46,7 @@ class Trail:
         *,
         originals: Any = None,
         filters: tuple[str, ...] = (),
+        base: Trail | None = None,
     ) -> None:
         self._lazy = events.lazy() if isinstance(events, pl.DataFrame) else events
         self._collected: pl.DataFrame | None = (
@@ -55,6 +56,8 @@ class Trail:
         self._originals = originals
         #: Human-readable description of every filter applied, in order (goes into tickets).
         self.filters: tuple[str, ...] = filters
+        #: The trail before any filter (what it could have recorded is a question about it).
+        self._base: Trail | None = base
 
     # -- the data -------------------------------------------------------------------------------
     @property
@@ -76,7 +79,8 @@ class Trail:
 
     def _derive(self, lazy: pl.LazyFrame, description: str) -> Trail:
         return Trail(
-            lazy, self.report, originals=self._originals, filters=(*self.filters, description)
+            lazy, self.report, originals=self._originals, filters=(*self.filters, description),
+            base=self._base if self._base is not None else self,
         )
 
     def filter(self, *predicates: pl.Expr, description: str | None = None) -> Trail:
@@ -254,6 +258,42 @@ class Trail:
         from forensics.graph import build_graph
 
         return build_graph(self)
+
+    def verify(self, **options: Any) -> Any:
+        """Check the CloudTrail digests of the files this trail was read from.
+
+        See :func:`forensics.integrity.verify` (``signatures=``, ``public_keys=``, ``start=``,
+        ``end=``); returns a :class:`~forensics.integrity.Verification`.
+        """
+        # integrity is an analysis layered on Trail: imported here, lazily
+        from forensics.integrity import verify_trail
+
+        return verify_trail(self, **options)
+
+    def coverage(self, **options: Any) -> Any:
+        """Per account, region and hour, whether logs were delivered; trail configuration
+        changes; event categories and data-event resources. See
+        :func:`forensics.integrity.coverage`.
+        """
+        # integrity is an analysis layered on Trail: imported here, lazily
+        from forensics.integrity import coverage
+
+        return coverage(self, **options)
+
+    def not_logged(self, **question: Any) -> Any:
+        """For an empty answer: could this trail have recorded it at all?
+
+        ``event_name=``, ``event_source=``, ``resource=``, ``region=``, ``account=``,
+        ``start=``, ``end=``; what this (filtered) trail holds counts as seen, the checks run on
+        the trail before its filters. See :func:`forensics.integrity.could_have_logged`.
+
+        >>> trail.for_principal("alice").not_logged(event_name="GetObject",
+        ...                                         resource="arn:aws:s3:::payroll")  # doctest: +SKIP
+        """
+        # integrity is an analysis layered on Trail: imported here, lazily
+        from forensics.integrity import could_have_logged
+
+        return could_have_logged(self, **question)
 
     # -- provenance -----------------------------------------------------------------------------
     def original(self, event_id: str) -> list[dict[str, Any]] | dict[str, Any]:

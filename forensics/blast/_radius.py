@@ -70,6 +70,9 @@ class BlastRadius:
     graph: nx.MultiDiGraph = field(repr=False)
     #: Rows of :func:`forensics.resources.event_resources` for the closure's events.
     event_resources: pl.DataFrame = field(repr=False, default_factory=pl.DataFrame)
+    #: What the trail could not have recorded in the window (logging off, S3 buckets touched
+    #: without data events); see :func:`forensics.integrity.could_have_logged`.
+    not_logged: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return (
@@ -183,6 +186,10 @@ class BlastRadius:
         lines.append("Source IPs: " + (", ".join(ind["source_ips"][:20]) or "-"))
         lines.append("User agents: " + (" | ".join(ind["user_agents"][:5]) or "-"))
         lines.append("Regions: " + (", ".join(ind["regions"]) or "-"))
+        if self.not_logged:
+            lines.append("")
+            lines.append("Not in the trail (could not have been logged):")
+            lines.extend(f"  - {note}" for note in self.not_logged)
         # event text is attacker-controlled: no value may forge a line or drive the terminal
         return "\n".join(terminal_line(line) for line in lines)
 
@@ -330,7 +337,16 @@ def blast_radius(
         denied=denied,
         graph=build_graph(events, resources=rows),
         event_resources=rows,
+        not_logged=_not_logged(trail, lo, hi, rows),
     )
+
+
+def _not_logged(trail: Trail, lo: datetime | None, hi: datetime | None,
+                rows: pl.DataFrame) -> tuple[str, ...]:
+    # integrity sits beside blast among the analyses: imported here, lazily
+    from forensics.integrity._absence import window_notes
+
+    return tuple(window_notes(trail, lo, hi, rows))
 
 
 def _not_found(seed: str, creds: pl.DataFrame) -> PrincipalError:

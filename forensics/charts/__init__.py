@@ -9,6 +9,7 @@ most), so they stay small and fast on a million events. Times are UTC and say so
 """
 
 from forensics.charts._blast import blast_chart
+from forensics.charts._coverage import delivery, delivery_data
 from forensics.charts._first_seen import first_seen, first_seen_data
 from forensics.charts._graph import blast_graph, graph_data
 from forensics.charts._heatmap import heatmap, heatmap_data
@@ -20,6 +21,8 @@ __all__ = [
     "blast_chart",
     "blast_graph",
     "chart_rows",
+    "delivery",
+    "delivery_data",
     "first_seen",
     "first_seen_data",
     "graph_data",

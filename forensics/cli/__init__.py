@@ -3,6 +3,7 @@
     forensics load PATH... [--start T] [--end T] [--account A] [--region R] [--no-cache]
     forensics sample OUT
     forensics ticket DATA... (--principal WHO | --seed KEY) --out DIR
+    forensics verify PATH...
 
 Each command is one module of this package (see ``_SUBCOMMAND_MODULES``).
 """
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 
 from forensics._text import terminal_line
 
-__all__ = ["build_parser", "main", "safe"]
+__all__ = ["build_parser", "main", "safe", "time_arg"]
 
 #: The commands, one module each: ``register(subparsers)`` adds its parser and sets ``func``.
 #: A command is a thin caller of the public API; add one by adding a module and a line here.
@@ -24,6 +25,7 @@ _SUBCOMMAND_MODULES = (
     "forensics.cli._load",  # forensics load PATH...
     "forensics.cli._sample",  # forensics sample OUT
     "forensics.cli._ticket",  # forensics ticket DATA ...
+    "forensics.cli._verify",  # forensics verify PATH ...
 )
 
 
@@ -34,6 +36,22 @@ def safe(text: str) -> str:
     rewrite the responder's terminal.
     """
     return "\n".join(terminal_line(line) for line in text.split("\n"))
+
+
+def time_arg(value: str) -> str:
+    """An argparse type for a UTC time: checked before anything is loaded, so a typo is a usage
+    error (exit 2) and not a traceback after a long load.
+
+    >>> time_arg("2026-03-04T13:52:17Z")
+    '2026-03-04T13:52:17Z'
+    """
+    from forensics._schema import to_utc
+
+    try:
+        to_utc(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

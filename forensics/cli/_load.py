@@ -11,6 +11,7 @@ import argparse
 import polars as pl
 
 from forensics._text import terminal_line
+from forensics.cli import time_arg as _time_arg
 
 __all__ = ["register"]
 
@@ -43,17 +44,6 @@ def _summary(trail) -> list[str]:
     lines.append(f"top principals: {top('principal')}")
     lines.append(f"top event names: {top('event_name')}")
     return lines
-
-
-def _time_arg(value: str) -> str:
-    """Check a --start/--end value early, so a typo is a usage error, not a traceback."""
-    from forensics._schema import to_utc
-
-    try:
-        to_utc(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return value
 
 
 def _cmd_load(args: argparse.Namespace) -> int:

@@ -8,18 +8,9 @@ from __future__ import annotations
 
 import argparse
 
+from forensics.cli import time_arg as _time_arg
+
 __all__ = ["register"]
-
-
-def _time_arg(value: str) -> str:
-    """Check --since/--until before anything is loaded: a typo is a usage error."""
-    from forensics._trail import to_utc
-
-    try:
-        to_utc(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return value
 
 
 def _cmd_ticket(args: argparse.Namespace) -> int:
@@ -58,8 +49,12 @@ def _cmd_ticket(args: argparse.Namespace) -> int:
         print(f"forensics ticket: no events, no ticket written: {terminal_text(why)}",
               file=sys.stderr)
         return 1
-    files = ticket(result, args.out, title=args.title, redact=not args.no_redact)
+    integrity = trail.verify() if args.verify else None
+    files = ticket(result, args.out, title=args.title, redact=not args.no_redact,
+                   integrity=integrity)
     print(f"{files.folder}: {len(result.events):,} events")
+    if integrity is not None:
+        print(f"  integrity: {integrity.verdict}")
     for name in sorted(files):
         print(f"  {name}")
     return 0
@@ -98,4 +93,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-cache", action="store_true", help="read the files, touch no cache")
     p.add_argument("--cache-dir", metavar="DIR",
                    help="keep the Parquet cache here (default: .forensics-cache beside the data)")
+    p.add_argument("--verify", action="store_true",
+                   help="check the trail's CloudTrail digests; the verdict goes into manifest.json")
     p.set_defaults(func=_cmd_ticket)

@@ -61,6 +61,8 @@ class Facts:
     since: datetime | None = None
     until: datetime | None = None
     summary_text: str | None = None
+    #: What the trail could not have recorded in the window (see forensics.integrity).
+    not_logged: list[str] = field(default_factory=list)
     indicators: dict[str, pl.DataFrame] = field(default_factory=dict)
     principals: pl.DataFrame | None = None
     actions: pl.DataFrame | None = None
@@ -312,6 +314,8 @@ def facts_of(
         redacted=redact,
         generated_at=to_utc(generated_at) if generated_at is not None else None,
     )
+    if not blast and hasattr(result, "lazy") and events.height:
+        facts.not_logged = _not_logged(result, events)
     if blast:
         facts.seed = None if getattr(result, "seed", None) is None else str(result.seed)
         facts.since = to_utc(getattr(result, "since", None))
@@ -349,3 +353,13 @@ def facts_of(
         who = principals[0] if len(principals) == 1 else f"{len(principals)} principals"
         facts.title = f"CloudTrail events of {who}"
     return facts
+
+
+def _not_logged(trail: Any, events: pl.DataFrame) -> list[str]:
+    """Logging off in the events' span, and S3 buckets named with no data event in the trail."""
+    from forensics.integrity._absence import window_notes
+
+    buckets = (events.select(pl.col("request_parameters").str.json_path_match("$.bucketName")
+                             .alias("b")).drop_nulls().unique())
+    touched = buckets.select((pl.lit("arn:aws:s3:::") + pl.col("b")).alias("arn"))
+    return window_notes(trail, events["event_time"].min(), events["event_time"].max(), touched)

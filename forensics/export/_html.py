@@ -120,6 +120,9 @@ def render_html(
         )
     if facts.summary_text:
         parts += ["<h2>Blast radius</h2>", f"<pre>{e(facts.summary_text)}</pre>"]
+    if facts.not_logged:
+        parts += ["<h2>Not in the trail (could not have been logged)</h2>",
+                  "<pre>" + e("\n".join(facts.not_logged)) + "</pre>"]
     parts.append("<h2>Indicators</h2>")
     for kind, table in facts.indicators.items():
         parts.append(f"<h3>{e(INDICATOR_TITLES[kind])} ({table.height})</h3>")

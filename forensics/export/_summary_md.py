@@ -88,6 +88,9 @@ def render_summary(facts: Facts, files: list[str]) -> str:
         out.append("No events.")
     if facts.summary_text:
         out += ["", "## Blast radius", "", md_fence(facts.summary_text)]
+    if facts.not_logged:
+        out += ["", "## Not in the trail (could not have been logged)", ""]
+        out += [f"- {md_text(note)}" for note in facts.not_logged]
     out += ["", "## Indicators", ""]
     for kind, table in facts.indicators.items():
         out += [f"### {INDICATOR_TITLES[kind]} ({table.height})", ""]

@@ -141,6 +141,7 @@ def ticket(
     redact: bool = True,
     png_scale: float = 2.0,
     generated_at: datetime | str | None = None,
+    integrity: Any = None,
 ) -> TicketFiles:
     """Write a folder to attach to a ticket: summary, charts, events, report and manifest.
 
@@ -163,6 +164,10 @@ def ticket(
     generated_at
         A time to record as "generated" (UTC). Omitted by default so that the same input
         gives the same bytes.
+    integrity
+        A :func:`forensics.verify` / ``trail.verify()`` result: its verdict and counts go
+        into the manifest (``"integrity"``), so the ticket says whether the logs it rests on
+        were shown to be whole and unaltered.
 
     Returns
     -------
@@ -235,6 +240,8 @@ def ticket(
     }
     if facts.generated_at is not None:
         manifest["generated_at"] = facts.generated_at.isoformat()
+    if integrity is not None:
+        manifest["integrity"] = integrity.to_dict()
     outputs[MANIFEST] = _dump_json(manifest)
 
     for stale in _KNOWN:

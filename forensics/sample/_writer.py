@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from forensics.sample._ids import hex_id, iso, token
+from forensics.sample._signing import SampleSigner
 
 try:  # isal's deflate is several times faster than zlib's at similar ratios
     from isal import igzip as _gz
@@ -61,9 +62,12 @@ class TrailWriter:
         self.bytes_gz = 0
         self._hour: int | None = None
         self._pending: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-        self._previous: dict[tuple[str, str], tuple[str, str]] = {}
+        self._previous: dict[tuple[str, str], tuple[str, str, str]] = {}
         self._made_dirs: set[str] = set()
-        self._fingerprint = hex_id(rng, 32)
+        hex_id(rng, 32)  # was the fingerprint: still drawn, so file names stay those of before
+        self._signer = SampleSigner()
+        self._fingerprint = self._signer.fingerprint
+        self._first: int | None = None
 
     def _key(self, account: str, kind: str, region: str, ts: int) -> str:
         return f"AWSLogs/{self.org_id}/{account}/{kind}/{region}/{_day_path(ts)}"
@@ -112,10 +116,14 @@ class TrailWriter:
         if self._hour is not None:
             self._digest(self._hour)
             self._hour = None
+        if self._first is not None:  # what the S3 mirror keeps: signatures, the public key
+            self._signer.write_sidecars(self.root, valid_from=iso(self._first - 86400),
+                                        valid_to=iso(self._first + 400 * 86400))
 
     def _digest(self, hour: int) -> None:
         """One digest per account and region for the hour ``[hour, hour + 1h)``."""
         end = hour + 3600
+        self._first = hour if self._first is None else self._first
         stamp = iso(end).replace("-", "").replace(":", "")
         for account in self.accounts:
             for region in self.regions:
@@ -139,10 +147,14 @@ class TrailWriter:
                     "previousDigestS3Object": prev[0] if prev else None,
                     "previousDigestHashValue": prev[1] if prev else None,
                     "previousDigestHashAlgorithm": "SHA-256" if prev else None,
-                    "previousDigestSignature": hex_id(self.rng, 512) if prev else None,
+                    "previousDigestSignature": prev[2] if prev else None,
                     "logFiles": files,
                 }
+                if prev:
+                    hex_id(self.rng, 512)  # was a random signature: keep the random stream
                 body = orjson.dumps(digest)
+                signature = self._signer.sign(digest, body)
                 self._write(rel, _gzip(body))
-                self._previous[(account, region)] = (rel, hashlib.sha256(body).hexdigest())
+                self._previous[(account, region)] = (rel, hashlib.sha256(body).hexdigest(),
+                                                     signature)
                 self.digests += 1

@@ -23,6 +23,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -31,7 +32,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -330,10 +331,111 @@ class _Index:
                 fh.write(line)
 
 
+#: Beside the mirror (hidden: never read as logs); forensics/integrity/_keys.py reads them.
+SIGNATURES_FILE = ".forensics-digest-signatures.jsonl"
+PUBLIC_KEYS_FILE = ".forensics-public-keys.json"
+_DIGEST_STAMP = re.compile(r"_(\d{8}T\d{6}Z)\.json(?:\.gz)?$")
+_DIGEST_REGION = re.compile(r"/CloudTrail-Digest/([a-z0-9-]+)/")
+
+
+def _is_digest_key(key: str) -> bool:
+    return "/CloudTrail-Digest/" in f"/{key}"
+
+
+class _Signatures:
+    """Append-only index of each digest object's signature metadata (``x-amz-meta-signature``,
+    ``x-amz-meta-signature-algorithm``): the signature is not in the file, and verifying a
+    digest needs it."""
+
+    def __init__(self, folder: Path, bucket: str) -> None:
+        self.path = folder / SIGNATURES_FILE
+        self.bucket = bucket
+        self.entries: dict[str, str] = {}  # key -> etag
+        self._lock = threading.Lock()
+        if self.path.exists():
+            with open(self.path, encoding="utf-8", errors="replace") as fh:
+                for line in fh:
+                    try:
+                        row = json.loads(line)
+                        self.entries[row["key"]] = str(row.get("etag", ""))
+                    except (ValueError, KeyError, TypeError):
+                        continue
+
+    def has(self, obj: S3Object) -> bool:
+        """True unless ``obj`` is a digest whose signature metadata is not indexed yet."""
+        return not _is_digest_key(obj.key) or self.entries.get(obj.key) == obj.etag
+
+    def record(self, obj: S3Object, metadata: dict[str, str]) -> None:
+        meta = {k.lower(): v for k, v in metadata.items()}
+        line = json.dumps({"bucket": self.bucket, "key": obj.key, "etag": obj.etag,
+                           "signature": meta.get("signature"),
+                           "signature_algorithm": meta.get("signature-algorithm")}) + "\n"
+        with self._lock:
+            self.entries[obj.key] = obj.etag
+            with open(self.path, "a", encoding="utf-8") as fh:
+                fh.write(line)
+
+
+def _fetch_public_keys(boto: Any, mirror: Path, digest_keys: list[str], start: datetime | None,
+                       end: datetime | None, retry: Backoff) -> str:
+    """``cloudtrail:ListPublicKeys`` for every region of the digests, over their time span,
+    merged into ``<mirror>/.forensics-public-keys.json``; returns a note for the report."""
+    import base64
+
+    stamps = sorted(datetime.strptime(m[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+                    for k in digest_keys if (m := _DIGEST_STAMP.search(k)))
+    lo = start or (stamps[0] if stamps else None)
+    hi = end or (stamps[-1] if stamps else None)
+    if lo is None or hi is None:
+        return "public keys not fetched: no digest key carries its time"
+    lo, hi = lo - _ONE_DAY, min(hi + _ONE_DAY, datetime.now(UTC))
+    regions = sorted({m[1] for k in digest_keys if (m := _DIGEST_REGION.search(f"/{k}"))})
+    path = mirror / PUBLIC_KEYS_FILE
+    keys: dict[str, dict[str, Any]] = {}
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):  # none yet, or torn
+        keys = {k["Fingerprint"]: k for k in json.loads(path.read_text())["PublicKeyList"]}
+    failed: list[str] = []
+    for region in regions:
+        client = boto.client("cloudtrail", region_name=region)
+        token = None
+        try:
+            while True:
+                args: dict[str, Any] = {"StartTime": lo, "EndTime": hi}
+                if token:
+                    args["NextToken"] = token
+                page = retry.call(lambda a=args, c=client: c.list_public_keys(**a))
+                for k in page.get("PublicKeyList", []):
+                    keys[k["Fingerprint"]] = {
+                        "Fingerprint": k["Fingerprint"], "Region": region,
+                        "Value": base64.b64encode(k["Value"]).decode(),
+                        "ValidityStartTime": _iso(k.get("ValidityStartTime")),
+                        "ValidityEndTime": _iso(k.get("ValidityEndTime"))}
+                token = page.get("NextToken")
+                if not token:
+                    break
+        except Exception as exc:
+            failed.append(f"{region} ({describe(exc)})")
+    tmp = path.with_name(f".{PUBLIC_KEYS_FILE}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(json.dumps({"PublicKeyList": list(keys.values())}, indent=1))
+    os.replace(tmp, path)
+    note = f"{len(keys):,} CloudTrail public key(s) for {len(regions)} region(s) in {path}"
+    if failed:
+        note += ("; ListPublicKeys failed in " + ", ".join(failed)
+                 + ": digests signed there stay 'not verifiable' (the policy needs "
+                   "cloudtrail:ListPublicKeys)")
+    return note
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
 def _download(client: Any, bucket: str, obj: S3Object, local: Path, backoff: Backoff,
-              on_bytes: Any) -> S3Object:
+              on_bytes: Any, on_metadata: Any = None) -> S3Object:
     """Stream one object to a hidden temporary file, check its size, rename it into place;
-    returns the object as fetched (its ETag and size from the GetObject response)."""
+    returns the object as fetched (its ETag and size from the GetObject response).
+    ``on_metadata(fetched, metadata)`` receives the object's user metadata (digests: their
+    signature) once the file is in place."""
     local.parent.mkdir(parents=True, exist_ok=True)
     got: list[S3Object] = []
 
@@ -354,6 +456,8 @@ def _download(client: Any, bucket: str, obj: S3Object, local: Path, backoff: Bac
             os.replace(tmp, local)
             # the object may have been replaced since it was listed: index what was fetched
             got.append(S3Object(obj.key, done, str(response.get("ETag", obj.etag)).strip('"')))
+            if on_metadata is not None:
+                on_metadata(got[-1], response.get("Metadata") or {})
         except BaseException:
             on_bytes(-done)
             tmp.unlink(missing_ok=True)
@@ -539,6 +643,7 @@ def fetch(
     mirror = mirror_root(url, cache_dir)
     mirror.mkdir(parents=True, exist_ok=True)
     index = _Index(mirror)
+    signed = _Signatures(mirror, bucket) if digests else None
     todo: list[tuple[S3Object, Path]] = []
     ready: list[str] = []
     for obj in listed:
@@ -547,7 +652,7 @@ def fetch(
             failures.append((f"s3://{bucket}/{obj.key}", unsafe))
             continue
         local = mirror / obj.key
-        if index.fresh(obj, local):
+        if index.fresh(obj, local) and (signed is None or signed.has(obj)):
             ready.append(str(local))
         else:
             todo.append((obj, local))
@@ -564,7 +669,9 @@ def fetch(
     def get(item: tuple[S3Object, Path]) -> tuple[S3Object, Path, BaseException | None]:
         obj, local = item
         try:
-            fetched = _download(client, bucket, obj, local, retry, on_bytes)
+            fetched = _download(client, bucket, obj, local, retry, on_bytes,
+                                signed.record if signed is not None and _is_digest_key(obj.key)
+                                else None)
         except Exception as exc:
             return obj, local, exc
         index.record(fetched)
@@ -581,7 +688,14 @@ def fetch(
     finally:
         bar.close()
 
-    # 4. say what happened
+    # 4. the public keys the digests were signed with (validate-logs needs them too)
+    if digests:
+        digest_keys = [o.key for o in listed if _is_digest_key(o.key)]
+        fetched_digests = any(_is_digest_key(o.key) for o, _ in todo)
+        if digest_keys and (fetched_digests or not (mirror / PUBLIC_KEYS_FILE).exists()):
+            notes.append(_fetch_public_keys(boto, mirror, digest_keys, start, end, retry))
+
+    # 5. say what happened
     where = f"s3://{bucket}/{prefix}"
     scope = []
     if plan.accounts:
