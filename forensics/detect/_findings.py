@@ -1,0 +1,305 @@
+"""``Findings``: what the rules found, one row per hit, as a Polars frame.
+
+A detection rule's hit is one event; a correlation's hit is a group of events (``event_ids``
+lists them all, ``time``/``last_time`` span them, and the who/where columns are the first
+member's). ``actor`` is the events table's ``actor`` column where the table has one, else
+``principal``.
+
+>>> import polars as pl
+>>> f = Findings(empty_findings())
+>>> len(f), f.summary().height
+(0, 0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+
+from forensics._schema import TIME_DTYPE
+from forensics.detect._rules import LEVELS, RuleProblem, RuleSet
+
+__all__ = ["FINDINGS_SCHEMA", "Findings", "empty_findings", "level_rank"]
+
+FINDINGS_SCHEMA = pl.Schema(
+    {
+        "rule_id": pl.String,
+        "title": pl.String,
+        "level": pl.String,
+        "tactics": pl.List(pl.String),
+        "techniques": pl.List(pl.String),
+        "time": TIME_DTYPE,
+        "last_time": TIME_DTYPE,
+        "event_ids": pl.List(pl.String),
+        "event_count": pl.UInt32,
+        "principal": pl.String,
+        "actor": pl.String,
+        "access_key_id": pl.String,
+        "account_id": pl.String,
+        "aws_region": pl.String,
+        "source_ip": pl.String,
+        "kind": pl.String,
+        "rule_source": pl.String,
+        "rule_author": pl.String,
+    }
+)
+
+
+def empty_findings() -> pl.DataFrame:
+    """A findings frame with no rows and the exact schema."""
+    return pl.DataFrame(schema=FINDINGS_SCHEMA)
+
+
+def level_rank(level: str) -> int:
+    """Sigma level -> 0 (informational) .. 4 (critical); raises ValueError naming the levels.
+
+    >>> level_rank("high")
+    3
+    """
+    try:
+        return LEVELS.index(level.lower())
+    except ValueError:
+        raise ValueError(f"unknown level {level!r}; use one of {', '.join(LEVELS)}") from None
+
+
+_RANK = pl.col("level").replace_strict(
+    {lv: i for i, lv in enumerate(LEVELS)}, default=0, return_dtype=pl.Int8
+)
+
+
+@dataclass(frozen=True)
+class Findings:
+    """Hits of Sigma rules over a trail (``.frame``), and the rules that did not load.
+
+    Filters return new ``Findings``: :meth:`for_principal`, :meth:`between`, :meth:`at_least`.
+    """
+
+    frame: pl.DataFrame
+    problems: tuple[RuleProblem, ...] = ()
+    rules: RuleSet | None = field(default=None, repr=False, compare=False)
+
+    def __len__(self) -> int:
+        return self.frame.height
+
+    def __repr__(self) -> str:
+        return f"Findings({self.frame.height} hits of {self.frame['rule_id'].n_unique()} rules)"
+
+    def _with(self, frame: pl.DataFrame) -> Findings:
+        return Findings(frame, self.problems, self.rules)
+
+    def for_principal(self, who: str) -> Findings:
+        """Hits whose principal, actor, access key or session ARN is ``who`` (or ends ``/who``).
+
+        >>> Findings(empty_findings()).for_principal("alice").frame.height
+        0
+        """
+        cols = ("principal", "actor", "access_key_id")
+        hit = pl.any_horizontal(
+            [(pl.col(c) == who) | pl.col(c).str.ends_with("/" + who) for c in cols]
+        ).fill_null(False)
+        return self._with(self.frame.filter(hit))
+
+    def between(
+        self, start: datetime | date | str | None = None, end: datetime | date | str | None = None
+    ) -> Findings:
+        """Hits whose time span overlaps ``[start, end)`` (UTC; either may be None).
+
+        >>> Findings(empty_findings()).between("2026-03-04", "2026-03-05").frame.height
+        0
+        """
+        from forensics._trail import to_utc
+
+        lo, hi = to_utc(start), to_utc(end)
+        cond = pl.lit(True)
+        if lo is not None:
+            cond = cond & (pl.col("last_time") >= lo)
+        if hi is not None:
+            cond = cond & (pl.col("time") < hi)
+        return self._with(self.frame.filter(cond))
+
+    def at_least(self, level: str) -> Findings:
+        """Hits of rules at ``level`` or above (``informational`` .. ``critical``)."""
+        rank = level_rank(level)
+        return self._with(self.frame.filter(_RANK >= rank))
+
+    def summary(self) -> pl.DataFrame:
+        """One row per rule: level, ATT&CK, hits, events, first/last, principals; worst first."""
+        if self.frame.height == 0:
+            return pl.DataFrame(
+                schema={
+                    "rule_id": pl.String,
+                    "title": pl.String,
+                    "level": pl.String,
+                    "tactics": pl.List(pl.String),
+                    "techniques": pl.List(pl.String),
+                    "hits": pl.UInt32,
+                    "events": pl.UInt32,
+                    "first": TIME_DTYPE,
+                    "last": TIME_DTYPE,
+                    "principals": pl.List(pl.String),
+                    "rule_author": pl.String,
+                }
+            )
+        return (
+            self.frame.group_by("rule_id")
+            .agg(
+                pl.col("title").first(),
+                pl.col("level").first(),
+                pl.col("tactics").first(),
+                pl.col("techniques").first(),
+                pl.len().cast(pl.UInt32).alias("hits"),
+                pl.col("event_ids").list.explode(keep_nulls=False, empty_as_null=False).n_unique().cast(pl.UInt32).alias("events"),
+                pl.col("time").min().alias("first"),
+                pl.col("last_time").max().alias("last"),
+                pl.col("principal").drop_nulls().unique().sort().alias("principals"),
+                pl.col("rule_author").first(),
+            )
+            .with_columns(_RANK.alias("__rank"))
+            .sort(["__rank", "hits", "title"], descending=[True, True, False])
+            .drop("__rank")
+        )
+
+    def event_ids(self) -> list[str]:
+        """Every event id any hit names, each once, in time order of the hits."""
+        return (
+            self.frame.sort("time")
+            .select(pl.col("event_ids").list.explode(keep_nulls=False, empty_as_null=False).unique(maintain_order=True))
+            .to_series()
+            .drop_nulls()
+            .to_list()
+        )
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+
+def build(
+    frame: pl.DataFrame, ruleset: RuleSet, matches: dict[str, pl.Series]
+) -> pl.DataFrame:
+    """The findings frame from each rule's matched rows (detections) or hits (correlations)."""
+    actor = "actor" if "actor" in frame.columns else "principal"
+    account = pl.coalesce(pl.col("recipient_account_id"), pl.col("account_id")).alias("account_id")
+    details = frame.select(
+        pl.col("event_time"),
+        pl.col("event_id"),
+        pl.col("principal"),
+        pl.col(actor).alias("actor"),
+        pl.col("access_key_id"),
+        account,
+        pl.col("aws_region"),
+        pl.col("source_ip"),
+    )
+    meta_rows: list[dict[str, Any]] = []
+    singles_rule: list[int] = []
+    singles_row: list[pl.Series] = []
+    multi_rule: list[int] = []
+    multi_hits: list[pl.Series] = []
+    for i, rule in enumerate(ruleset.rules):
+        meta_rows.append(
+            {
+                "__r": i,
+                "rule_id": rule.id,
+                "title": rule.title,
+                "level": rule.level,
+                "tactics": list(rule.tactics),
+                "techniques": list(rule.techniques),
+                "kind": "correlation" if rule.correlation is not None else "event",
+                "rule_source": rule.source,
+                "rule_author": rule.author,
+            }
+        )
+        got = matches.get(rule.id)
+        if not rule.output or got is None or got.len() == 0:
+            continue
+        if rule.correlation is not None:
+            multi_rule.append(i)
+            multi_hits.append(got)
+        else:
+            singles_rule.append(i)
+            singles_row.append(got.cast(pl.UInt32))
+    meta = pl.DataFrame(
+        meta_rows,
+        schema={
+            "__r": pl.Int64,
+            "rule_id": pl.String,
+            "title": pl.String,
+            "level": pl.String,
+            "tactics": pl.List(pl.String),
+            "techniques": pl.List(pl.String),
+            "kind": pl.String,
+            "rule_source": pl.String,
+            "rule_author": pl.String,
+        },
+    )
+    parts = []
+    if singles_row:
+        rows = pl.concat(singles_row)
+        owner = pl.Series(
+            "__r", [i for i, s in zip(singles_rule, singles_row, strict=True) for _ in range(s.len())],
+            dtype=pl.Int64,
+        )
+        ev = details[rows].with_columns(owner)
+        parts.append(
+            ev.select(
+                "__r",
+                pl.col("event_time").alias("time"),
+                pl.col("event_time").alias("last_time"),
+                pl.concat_list([pl.col("event_id")]).alias("event_ids"),
+                pl.lit(1, pl.UInt32).alias("event_count"),
+                "principal",
+                "actor",
+                "access_key_id",
+                "account_id",
+                "aws_region",
+                "source_ip",
+            )
+        )
+    if multi_hits:
+        hits = pl.DataFrame(
+            {
+                "__r": pl.Series(
+                    [i for i, h in zip(multi_rule, multi_hits, strict=True) for _ in range(h.len())],
+                    dtype=pl.Int64,
+                ),
+                "__members": pl.concat(multi_hits),
+            }
+        ).with_row_index("__hit")
+        exploded = hits.explode("__members")
+        ev = details[exploded["__members"]].with_columns(
+            exploded["__hit"], exploded["__r"]
+        )
+        parts.append(
+            ev.sort(["__hit", "event_time"])
+            .group_by("__hit", maintain_order=True)
+            .agg(
+                pl.col("__r").first(),
+                pl.col("event_time").min().alias("time"),
+                pl.col("event_time").max().alias("last_time"),
+                pl.col("event_id").alias("event_ids"),
+                pl.len().cast(pl.UInt32).alias("event_count"),
+                *(
+                    pl.col(c).drop_nulls().first().alias(c)
+                    for c in (
+                        "principal",
+                        "actor",
+                        "access_key_id",
+                        "account_id",
+                        "aws_region",
+                        "source_ip",
+                    )
+                ),
+            )
+            .drop("__hit")
+        )
+    if not parts:
+        return empty_findings()
+    out = pl.concat(parts).join(meta, on="__r", how="left")
+    return (
+        out.with_columns(_RANK.alias("__rank"))
+        .sort(["time", "__rank", "rule_id"], descending=[False, True, False])
+        .select(FINDINGS_SCHEMA.names())
+        .cast(dict(FINDINGS_SCHEMA))
+    )
