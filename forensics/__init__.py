@@ -36,6 +36,8 @@ _LAZY = {
     "identity": ("forensics.identity", None),
     "resources": ("forensics.resources", None),
     "graph": ("forensics.graph", None),
+    "detect": ("forensics.detect", "detect"),
+    "Findings": ("forensics.detect", "Findings"),
 }
 
 
@@ -56,6 +58,7 @@ __all__ = [
     "COLUMNS",
     "EVENTS_SCHEMA",
     "BlastRadius",
+    "Findings",
     "CorruptFileError",
     "ForensicsError",
     "LoadError",
@@ -66,6 +69,7 @@ __all__ = [
     "__version__",
     "blast_radius",
     "charts",
+    "detect",
     "export",
     "graph",
     "identity",

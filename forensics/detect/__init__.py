@@ -14,6 +14,8 @@ ships its own rules in ``rules/``; community rule sets (SigmaHQ, Suzaku) load fr
 from __future__ import annotations
 
 import os
+import sys
+import types
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -120,3 +122,18 @@ def _frame(trail: Any) -> pl.DataFrame:
         return events
     raise TypeError(f"detect() needs a Trail or an events DataFrame, not {type(trail).__name__}")
 
+
+
+class _CallableModule(types.ModuleType):
+    """``forensics.detect`` is both this package and the function ``fx.detect``.
+
+    Python binds a package to its parent's attribute once imported (``forensics.detect`` becomes
+    this module, whichever of ``fx.detect`` and ``import forensics.detect`` came first), so the
+    package itself is made callable: ``fx.detect(trail, ...)`` always runs :func:`detect`.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Findings:
+        return detect(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
