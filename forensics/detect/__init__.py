@@ -51,7 +51,9 @@ COMMUNITY_ENV = "FORENSICS_COMMUNITY_RULES"
 RulesArg = RuleSet | str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None
 
 
-def _ruleset(rules: RulesArg, include_community: bool | str | os.PathLike[str], builtin: bool) -> RuleSet:
+def _ruleset(
+    rules: RulesArg, include_community: bool | str | os.PathLike[str], builtin: bool
+) -> RuleSet:
     if isinstance(rules, RuleSet):
         extra = _community(include_community)
         return rules + load_rules(extra, builtin=False) if extra else rules
@@ -121,7 +123,6 @@ def _frame(trail: Any) -> pl.DataFrame:
     if isinstance(events, pl.DataFrame):
         return events
     raise TypeError(f"detect() needs a Trail or an events DataFrame, not {type(trail).__name__}")
-
 
 
 class _CallableModule(types.ModuleType):

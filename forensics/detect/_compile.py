@@ -255,7 +255,9 @@ def _on_text(s: pl.Expr, value: Any) -> pl.Expr:
     """A predicate on a String expression."""
     if isinstance(value, SigmaString):
         if value.contains_placeholder():
-            raise CompileError(f"placeholder in value {value} (the expand modifier) is not supported")
+            raise CompileError(
+                f"placeholder in value {value} (the expand modifier) is not supported"
+            )
         return _string_match(s, value, cased=isinstance(value, SigmaCasedString))
     if isinstance(value, SigmaBool):
         return s.str.to_lowercase() == ("true" if bool(value) else "false")

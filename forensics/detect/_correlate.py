@@ -55,7 +55,11 @@ def _events(frame: pl.DataFrame, corr: Correlation, matches: dict[str, pl.Series
         )
         parts.append(
             sub.select(
-                pl.col(_ROW), pl.col("event_time"), pl.lit(i, pl.Int32).alias("__rule"), *keys, *value
+                pl.col(_ROW),
+                pl.col("event_time"),
+                pl.lit(i, pl.Int32).alias("__rule"),
+                *keys,
+                *value,
             )
         )
     if not parts:
@@ -67,9 +71,7 @@ def _events(frame: pl.DataFrame, corr: Correlation, matches: dict[str, pl.Series
     return ev.sort([*keys, "event_time", _ROW])
 
 
-def correlate(
-    frame: pl.DataFrame, corr: Correlation, matches: dict[str, pl.Series]
-) -> pl.Series:
+def correlate(frame: pl.DataFrame, corr: Correlation, matches: dict[str, pl.Series]) -> pl.Series:
     """Hits of one correlation: a Series of member row lists (one list per hit)."""
     empty = pl.Series("hits", [], dtype=pl.List(pl.UInt32))
     ev = _events(frame, corr, matches)
@@ -116,7 +118,11 @@ def correlate(
     members = (
         ev.sort("event_time")
         .join_asof(
-            bursts, left_on="event_time", right_on="__start", by=keys, strategy="backward",
+            bursts,
+            left_on="event_time",
+            right_on="__start",
+            by=keys,
+            strategy="backward",
             check_sortedness=False,
         )
         .filter(pl.col("event_time") <= pl.col("__end"))
@@ -141,16 +147,21 @@ def _ordered(ev: pl.DataFrame, corr: Correlation, keys: list[str]) -> pl.Series:
         )
         step = (
             step.sort("__tcur")
-            .join_asof(right, left_on="__tcur", right_on=f"__t{j}", by=keys, strategy="forward", check_sortedness=False)
+            .join_asof(
+                right,
+                left_on="__tcur",
+                right_on=f"__t{j}",
+                by=keys,
+                strategy="forward",
+                check_sortedness=False,
+            )
             .drop_nulls(f"__r{j}")
             .with_columns(pl.col(f"__t{j}").alias("__tcur"))
         )
         if step.height == 0:
             return pl.Series("hits", [], dtype=pl.List(pl.UInt32))
     last = f"__r{k - 1}"
-    step = step.filter(
-        pl.col("__tcur") - pl.col("__t0") <= pl.duration(seconds=corr.timespan)
-    )
+    step = step.filter(pl.col("__tcur") - pl.col("__t0") <= pl.duration(seconds=corr.timespan))
     # several starts reaching the same end: keep the latest start (the tightest chain)
     step = step.sort("__t0").group_by([*keys, last]).last().sort("__t0")
     hits = step.select(

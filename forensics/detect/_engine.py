@@ -7,7 +7,7 @@ predicates in one Polars ``select`` (run in parallel, shared sub-expressions com
 Rules that do not name an API run together over the whole table. Within a rule, the conjuncts that
 read only columns run first and the ones that read JSON text run on the rows those kept.
 
-The result is, per rule id, the row numbers (``__row``: positions in the table) it matched.
+The result is, per rule key, the row numbers (``__row``: positions in the table) it matched.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def match_rows(frame: pl.DataFrame, ruleset: RuleSet) -> dict[str, pl.Series]:
     out: dict[str, pl.Series] = {}
     if frame.height == 0:
         empty = pl.Series(ROW, [], dtype=pl.UInt32)
-        return {r.id: empty for r in ruleset.rules}
+        return {r.key: empty for r in ruleset.rules}
     groups: dict[str, pl.Series] = {}
     if any(k is not None for k in by_names):
         grouped = (
@@ -60,7 +60,7 @@ def match_rows(frame: pl.DataFrame, ruleset: RuleSet) -> dict[str, pl.Series]:
             present = [groups[n] for n in sorted(names) if n in groups]
             if not present:
                 empty = pl.Series(ROW, [], dtype=pl.UInt32)
-                out.update({r.id: empty for r in rules})
+                out.update({r.key: empty for r in rules})
                 continue
             idx = pl.Series(ROW, [i for rows in present for i in rows], dtype=pl.UInt32)
             cols = {ROW} | {c for r in rules for c in r.plan.columns}  # type: ignore[union-attr]
@@ -68,7 +68,7 @@ def match_rows(frame: pl.DataFrame, ruleset: RuleSet) -> dict[str, pl.Series]:
         out.update(_run_batch(sub, rules))
     for rule in ruleset.rules:
         if rule.correlation is not None:
-            out[rule.id] = correlate(frame, rule.correlation, out)
+            out[rule.key] = correlate(frame, rule.correlation, out)
     return out
 
 
@@ -83,11 +83,11 @@ def _run_batch(sub: pl.DataFrame, rules: list[Rule]) -> dict[str, pl.Series]:
         mask = flags[f"r{i}"].fill_null(False)
         costly = rule.plan.costly  # type: ignore[union-attr]
         if costly is None:
-            out[rule.id] = flags[ROW].filter(mask)
+            out[rule.key] = flags[ROW].filter(mask)
             continue
         kept = sub.filter(mask)
         if kept.height == 0:
-            out[rule.id] = kept[ROW]
+            out[rule.key] = kept[ROW]
             continue
-        out[rule.id] = kept.filter(costly.fill_null(False))[ROW]
+        out[rule.key] = kept.filter(costly.fill_null(False))[ROW]
     return out

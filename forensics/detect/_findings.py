@@ -123,7 +123,7 @@ class Findings:
     def at_least(self, level: str) -> Findings:
         """Hits of rules at ``level`` or above (``informational`` .. ``critical``)."""
         rank = level_rank(level)
-        return self._with(self.frame.filter(_RANK >= rank))
+        return self._with(self.frame.filter(rank <= _RANK))
 
     def summary(self) -> pl.DataFrame:
         """One row per rule: level, ATT&CK, hits, events, first/last, principals; worst first."""
@@ -151,7 +151,11 @@ class Findings:
                 pl.col("tactics").first(),
                 pl.col("techniques").first(),
                 pl.len().cast(pl.UInt32).alias("hits"),
-                pl.col("event_ids").list.explode(keep_nulls=False, empty_as_null=False).n_unique().cast(pl.UInt32).alias("events"),
+                pl.col("event_ids")
+                .list.explode(keep_nulls=False, empty_as_null=False)
+                .n_unique()
+                .cast(pl.UInt32)
+                .alias("events"),
                 pl.col("time").min().alias("first"),
                 pl.col("last_time").max().alias("last"),
                 pl.col("principal").drop_nulls().unique().sort().alias("principals"),
@@ -166,7 +170,11 @@ class Findings:
         """Every event id any hit names, each once, in time order of the hits."""
         return (
             self.frame.sort("time")
-            .select(pl.col("event_ids").list.explode(keep_nulls=False, empty_as_null=False).unique(maintain_order=True))
+            .select(
+                pl.col("event_ids")
+                .list.explode(keep_nulls=False, empty_as_null=False)
+                .unique(maintain_order=True)
+            )
             .to_series()
             .drop_nulls()
             .to_list()
@@ -176,9 +184,7 @@ class Findings:
         return self.summary()._repr_html_()
 
 
-def build(
-    frame: pl.DataFrame, ruleset: RuleSet, matches: dict[str, pl.Series]
-) -> pl.DataFrame:
+def build(frame: pl.DataFrame, ruleset: RuleSet, matches: dict[str, pl.Series]) -> pl.DataFrame:
     """The findings frame from each rule's matched rows (detections) or hits (correlations)."""
     actor = "actor" if "actor" in frame.columns else "principal"
     account = pl.coalesce(pl.col("recipient_account_id"), pl.col("account_id")).alias("account_id")
@@ -211,7 +217,7 @@ def build(
                 "rule_author": rule.author,
             }
         )
-        got = matches.get(rule.id)
+        got = matches.get(rule.key)
         if not rule.output or got is None or got.len() == 0:
             continue
         if rule.correlation is not None:
@@ -238,7 +244,8 @@ def build(
     if singles_row:
         rows = pl.concat(singles_row)
         owner = pl.Series(
-            "__r", [i for i, s in zip(singles_rule, singles_row, strict=True) for _ in range(s.len())],
+            "__r",
+            [i for i, s in zip(singles_rule, singles_row, strict=True) for _ in range(s.len())],
             dtype=pl.Int64,
         )
         ev = details[rows].with_columns(owner)
@@ -261,16 +268,18 @@ def build(
         hits = pl.DataFrame(
             {
                 "__r": pl.Series(
-                    [i for i, h in zip(multi_rule, multi_hits, strict=True) for _ in range(h.len())],
+                    [
+                        i
+                        for i, h in zip(multi_rule, multi_hits, strict=True)
+                        for _ in range(h.len())
+                    ],
                     dtype=pl.Int64,
                 ),
                 "__members": pl.concat(multi_hits),
             }
         ).with_row_index("__hit")
         exploded = hits.explode("__members")
-        ev = details[exploded["__members"]].with_columns(
-            exploded["__hit"], exploded["__r"]
-        )
+        ev = details[exploded["__members"]].with_columns(exploded["__hit"], exploded["__r"])
         parts.append(
             ev.sort(["__hit", "event_time"])
             .group_by("__hit", maintain_order=True)

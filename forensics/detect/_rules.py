@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sigma.collection import SigmaCollection
 from sigma.correlations import (
     SigmaCorrelationCondition,
     SigmaCorrelationRule,
@@ -73,7 +72,7 @@ class Correlation:
     """A Sigma correlation: its type, the base rules (by id), grouping, window and condition."""
 
     type: str  # event_count | value_count | temporal | temporal_ordered
-    rules: tuple[str, ...]
+    rules: tuple[str, ...]  # the base rules' keys
     group_by: tuple[tuple[str, ...], ...]  # per base rule: the field of each group-by key
     timespan: int  # seconds
     op: str | None  # gte gt lte lt eq neq
@@ -91,6 +90,7 @@ class Rule:
     tags: tuple[str, ...]
     source: str
     author: str
+    key: str = field(default="", compare=False)  # unique in its set (ids repeat across files)
     references: tuple[str, ...] = ()
     description: str = ""
     plan: Plan | None = None
@@ -160,9 +160,7 @@ def _files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[Ru
     return files, problems
 
 
-def load_rules(
-    paths: Sequence[str | os.PathLike[str]] = (), *, builtin: bool = True
-) -> RuleSet:
+def load_rules(paths: Sequence[str | os.PathLike[str]] = (), *, builtin: bool = True) -> RuleSet:
     """Load Sigma rules from files and folders (recursively, ``*.yml``/``*.yaml``).
 
     ``builtin`` adds the rules shipped with the kit. Never raises for a bad rule: see
@@ -189,10 +187,14 @@ def load_rules(
             docs.append((path, d))
     _name_by_title(docs)
     rules: list[Rule] = []
-    sigma_rules: list[tuple[Path, SigmaRule | SigmaCorrelationRule]] = []
-    for path, d in docs:
+    sigma_rules: list[tuple[Path, str, SigmaRule | SigmaCorrelationRule]] = []
+    for n, (path, d) in enumerate(docs):
         if "action" in d:  # a collection's global/reset/repeat action
-            problems.append(RuleProblem(str(path), d.get("title"), "rule collections' action documents are not supported"))
+            problems.append(
+                RuleProblem(
+                    str(path), d.get("title"), "collection action documents are not supported"
+                )
+            )
             continue
         try:
             cls = SigmaCorrelationRule if "correlation" in d else SigmaRule
@@ -201,26 +203,41 @@ def load_rules(
             problems.append(RuleProblem(str(path), d.get("title"), _one_line(e)))
             continue
         except Exception as e:  # pySigma's own bugs on odd input must not stop the rest
-            problems.append(RuleProblem(str(path), d.get("title"), f"{type(e).__name__}: {_one_line(e)}"))
+            problems.append(
+                RuleProblem(str(path), d.get("title"), f"{type(e).__name__}: {_one_line(e)}")
+            )
             continue
         if rule.errors:
             problems.append(RuleProblem(str(path), rule.title, _one_line(rule.errors[0])))
             continue
-        sigma_rules.append((path, rule))
-    collection = SigmaCollection([r for _, r in sigma_rules], resolve_references=False)
-    resolved: dict[int, str | None] = {}
-    referenced_silent: set[str] = set()
-    for path, rule in sigma_rules:
-        if isinstance(rule, SigmaCorrelationRule):
-            try:
-                rule.resolve_rule_references(collection)
-            except SigmaError as e:
-                resolved[id(rule)] = _one_line(e)
-                continue
+        sigma_rules.append((path, f"{path}#{n}", rule))
+    # correlation references: the same file first (Suzaku repeats a base rule's id elsewhere)
+    refs: dict[tuple[Path | None, str], str] = {}
+    kinds: dict[str, bool] = {}
+    for path, key, rule in sigma_rules:
+        kinds[key] = isinstance(rule, SigmaCorrelationRule)
+        for ref in (str(rule.id) if rule.id else None, rule.name):
+            if ref:
+                refs.setdefault((path, ref), key)
+                refs.setdefault((None, ref), key)
+    resolved: dict[str, list[str] | str] = {}
+    silent: set[str] = set()
+    for path, key, rule in sigma_rules:
+        if not isinstance(rule, SigmaCorrelationRule):
+            continue
+        names = [r.reference for r in rule.rules or []]
+        keys = [refs.get((path, n)) or refs.get((None, n)) for n in names]
+        missing = [n for n, k in zip(names, keys, strict=True) if k is None]
+        if missing:
+            resolved[key] = f"its rule {missing[0]!r} is not in the rule set"
+        elif any(kinds[k] for k in keys if k):
+            resolved[key] = "correlations of correlations are not supported"
+        else:
+            resolved[key] = [k for k in keys if k]
             if not rule.generate:
-                referenced_silent.update(_rule_id(r.rule) for r in rule.rules or [])
+                silent.update(resolved[key])
     base: dict[str, Rule] = {}
-    for path, rule in sigma_rules:
+    for path, key, rule in sigma_rules:
         if isinstance(rule, SigmaCorrelationRule):
             continue
         try:
@@ -229,21 +246,22 @@ def load_rules(
         except CompileError as e:
             problems.append(RuleProblem(str(path), rule.title, str(e)))
             continue
-        r = _make(rule, path, plan=plan, output=_rule_id(rule) not in referenced_silent)
-        base[r.id] = r
+        r = _make(rule, path, key=key, plan=plan, output=key not in silent)
+        base[key] = r
         rules.append(r)
-    for path, rule in sigma_rules:
+    for path, key, rule in sigma_rules:
         if not isinstance(rule, SigmaCorrelationRule):
             continue
-        if resolved.get(id(rule)):
-            problems.append(RuleProblem(str(path), rule.title, resolved[id(rule)] or ""))
+        target = resolved.get(key)
+        if isinstance(target, str):
+            problems.append(RuleProblem(str(path), rule.title, target))
             continue
         try:
-            corr = _correlation(rule, base)
+            corr = _correlation(rule, target or [], base)
         except CompileError as e:
             problems.append(RuleProblem(str(path), rule.title, str(e)))
             continue
-        rules.append(_make(rule, path, correlation=corr, output=True))
+        rules.append(_make(rule, path, key=key, correlation=corr, output=True))
     return RuleSet(tuple(rules), tuple(problems))
 
 
@@ -272,7 +290,9 @@ def _name_by_title(docs: list[tuple[Path, dict[str, Any]]]) -> None:
             if isinstance(ref, str) and ref not in known:
                 target = by_file.get(path, {}).get(ref) or everywhere.get(ref)
                 if target is not None:
-                    name = target.get("name") or "title-" + hashlib.sha1(ref.encode()).hexdigest()[:12]
+                    name = (
+                        target.get("name") or "title-" + hashlib.sha1(ref.encode()).hexdigest()[:12]
+                    )
                     target["name"] = name
                     known.add(name)
                     ref = name
@@ -284,7 +304,7 @@ def _check_logsource(rule: SigmaRule) -> None:
     ls = rule.logsource
     product = (ls.product or "").lower()
     service = (ls.service or "").lower()
-    if product and product != "aws" or service and service != "cloudtrail":
+    if (product and product != "aws") or (service and service != "cloudtrail"):
         raise CompileError(
             f"log source product={ls.product} service={ls.service} is not AWS CloudTrail"
         )
@@ -316,16 +336,12 @@ def _make(rule: Any, path: Path, **kw: Any) -> Rule:
 _OPS = {"GTE": "gte", "GT": "gt", "LTE": "lte", "LT": "lt", "EQ": "eq", "NEQ": "neq"}
 
 
-def _correlation(rule: SigmaCorrelationRule, base: dict[str, Rule]) -> Correlation:
+def _correlation(rule: SigmaCorrelationRule, keys: list[str], base: dict[str, Rule]) -> Correlation:
     refs = []
-    for ref in rule.rules or []:
-        target = ref.rule
-        if isinstance(target, SigmaCorrelationRule):
-            raise CompileError("correlations of correlations are not supported")
-        rid = _rule_id(target)
-        if rid not in base:
+    for ref, key in zip(rule.rules or [], keys, strict=True):
+        if key not in base:
             raise CompileError(f"its base rule {ref.reference!r} did not load")
-        refs.append((ref, rid))
+        refs.append((ref, key))
     if not refs:
         raise CompileError("a correlation needs at least one rule")
     aliases = {a.alias: a for a in rule.aliases}
@@ -337,8 +353,7 @@ def _correlation(rule: SigmaCorrelationRule, base: dict[str, Rule]) -> Correlati
             alias = aliases.get(field_name)
             if alias is not None:
                 mapped = {r.reference: f for r, f in alias.mapping.items()}
-                mapped.update({_rule_id(r.rule): f for r, f in alias.mapping.items()})
-                name = mapped.get(ref.reference) or mapped.get(_rule_id(ref.rule)) or field_name
+                name = mapped.get(ref.reference) or field_name
             try:
                 field_access(name)
             except UnsupportedField as e:
@@ -376,7 +391,7 @@ def _correlation(rule: SigmaCorrelationRule, base: dict[str, Rule]) -> Correlati
         raise CompileError("a correlation needs a timespan")
     return Correlation(
         type=supported[ctype],
-        rules=tuple(rid for _, rid in refs),
+        rules=tuple(key for _, key in refs),
         group_by=group_by,
         timespan=int(rule.timespan.seconds),
         op=op,
