@@ -36,7 +36,7 @@ _LAZY = {
     "identity": ("forensics.identity", None),
     "resources": ("forensics.resources", None),
     "graph": ("forensics.graph", None),
-    "detect": ("forensics.detect", "detect"),
+    "detect": ("forensics.detect", None),  # a callable package: fx.detect(trail), fx.detect.load_rules
     "Findings": ("forensics.detect", "Findings"),
 }
 
@@ -58,8 +58,8 @@ __all__ = [
     "COLUMNS",
     "EVENTS_SCHEMA",
     "BlastRadius",
-    "Findings",
     "CorruptFileError",
+    "Findings",
     "ForensicsError",
     "LoadError",
     "LoadReport",

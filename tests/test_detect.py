@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -496,3 +497,49 @@ def test_include_community_true_needs_a_folder(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delenv("FORENSICS_COMMUNITY_RULES", raising=False)
     with pytest.raises(ValueError, match="FORENSICS_COMMUNITY_RULES"):
         fx.detect(events(record()), include_community=True)
+
+
+# -- the command line ------------------------------------------------------------------------------
+def _write_trail(tmp_path: Path, *recs: dict[str, Any]) -> Path:
+    path = tmp_path / "trail.json"
+    path.write_text(
+        json.dumps({"Records": [dict(r, eventID=f"ev-{i}") for i, r in enumerate(recs)]})
+    )
+    return path
+
+
+def test_cli_exit_code_follows_the_fail_level(tmp_path: Path, capsys) -> None:
+    from forensics._cli import main
+
+    bad = _write_trail(
+        tmp_path, record(eventName="StopLogging", eventSource="cloudtrail.amazonaws.com")
+    )
+    assert main(["detect", str(bad), "--no-cache"]) == 1
+    assert "CloudTrail logging stopped" in capsys.readouterr().out
+    assert main(["detect", str(bad), "--no-cache", "--fail-level", "critical"]) == 0
+    calm = tmp_path / "calm"
+    calm.mkdir()
+    _write_trail(calm, record())
+    assert main(["detect", str(calm), "--no-cache"]) == 0
+    assert main(["detect", str(calm), "--no-cache", "--rules", str(tmp_path / "none")]) == 2
+
+
+def test_cli_csv_and_json_outputs_neutralise_event_text(tmp_path: Path) -> None:
+    from forensics._cli import main
+
+    trail = _write_trail(
+        tmp_path,
+        record(
+            eventName="StopLogging",
+            eventSource="cloudtrail.amazonaws.com",
+            userIdentity={"type": "IAMUser", "arn": '=HYPERLINK("http://x")', "accountId": "1"},
+        ),
+    )
+    out = tmp_path / "f.csv"
+    assert main(["detect", str(trail), "--no-cache", "--format", "csv", "--out", str(out)]) == 1
+    frame = pl.read_csv(out)
+    assert frame["principal"][0].startswith("'=")
+    out = tmp_path / "f.json"
+    main(["detect", str(trail), "--no-cache", "--format", "json", "--out", str(out)])
+    rows = json.loads(out.read_text())
+    assert rows[0]["title"] == "CloudTrail logging stopped" and rows[0]["event_ids"] == ["ev-0"]
