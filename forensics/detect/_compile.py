@@ -81,6 +81,7 @@ class _Node:
     names: frozenset[str] | None = None  # the lowercase event names this node can match
     kind: str = "leaf"
     children: tuple[_Node, ...] = ()
+    name_filter: pl.Expr | None = None  # a predicate on event_name every match satisfies
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,9 @@ class Plan:
     costly: pl.Expr | None
     names: frozenset[str] | None
     columns: frozenset[str] = field(default_factory=frozenset)
+    #: a predicate on ``event_name`` alone that every match satisfies (the engine runs it on the
+    #: distinct names to pick the rows to look at), or None
+    name_filter: pl.Expr | None = None
 
     @property
     def expr(self) -> pl.Expr:
@@ -124,6 +128,7 @@ def _plan(node: _Node) -> Plan:
         costly=_and(costly).expr if costly else None,
         names=node.names,
         columns=node.columns,
+        name_filter=node.name_filter,
     )
 
 
@@ -151,6 +156,7 @@ def _and(nodes: list[_Node]) -> _Node:
         return flat[0]
     named = [n.names for n in flat if n.names is not None]
     names = reduce(lambda a, b: a & b, named) if named else None
+    filters = [n.name_filter for n in flat if n.name_filter is not None]
     return _Node(
         pl.all_horizontal([n.expr for n in flat]),
         max(n.cost for n in flat),
@@ -158,6 +164,7 @@ def _and(nodes: list[_Node]) -> _Node:
         names,
         "and",
         tuple(flat),
+        pl.all_horizontal(filters) if filters else None,
     )
 
 
@@ -169,6 +176,7 @@ def _or(nodes: list[_Node]) -> _Node:
         if all(n.names is not None for n in nodes)
         else None
     )
+    filters = [n.name_filter for n in nodes]
     return _Node(
         pl.any_horizontal([n.expr for n in nodes]),
         max(n.cost for n in nodes),
@@ -176,6 +184,7 @@ def _or(nodes: list[_Node]) -> _Node:
         names,
         "or",
         tuple(nodes),
+        pl.any_horizontal(filters) if all(f is not None for f in filters) else None,  # type: ignore[arg-type]
     )
 
 
@@ -194,14 +203,12 @@ def _field_value(name: str, value: Any) -> _Node:
         expr = _on_access(access, value)
         cost = access.cost
     names = None
-    if (
-        access.columns == ("event_name",)
-        and access.cost == 0
-        and isinstance(value, SigmaString)
-        and not value.contains_special()
-    ):
-        names = frozenset({str(value).lower()})
-    return _Node(expr.fill_null(False), cost, frozenset(columns), names)
+    name_filter = None
+    if access.columns == ("event_name",) and access.cost == 0:
+        name_filter = expr.fill_null(False)
+        if isinstance(value, SigmaString) and not value.contains_special():
+            names = frozenset({str(value).lower()})
+    return _Node(expr.fill_null(False), cost, frozenset(columns), names, name_filter=name_filter)
 
 
 def _keyword(value: Any) -> _Node:
@@ -267,15 +274,16 @@ def _on_text(s: pl.Expr, value: Any) -> pl.Expr:
     if isinstance(value, SigmaRegularExpression):
         return _regex(s, value)
     if isinstance(value, SigmaCIDRExpression):
-        parts = []
+        # pySigma expands a network to address prefixes on octet (or hex group) boundaries
+        alternatives = []
         for pattern in value.expand("*"):
             if pattern == "*":
-                parts.append(s.is_not_null())
-            elif pattern.endswith("*"):
-                parts.append(s.str.to_lowercase().str.starts_with(pattern[:-1].lower()))
+                return s.is_not_null()
+            if pattern.endswith("*"):
+                alternatives.append(re.escape(pattern[:-1]))
             else:
-                parts.append(s.str.to_lowercase() == pattern.lower())
-        return pl.any_horizontal(parts)
+                alternatives.append(re.escape(pattern) + "$")
+        return s.str.contains("(?i)^(?:" + "|".join(alternatives) + ")")
     if isinstance(value, SigmaCompareExpression):
         n = s.cast(pl.Float64, strict=False)
         x = float(value.number.number)

@@ -44,7 +44,6 @@ def _events(frame: pl.DataFrame, corr: Correlation, matches: dict[str, pl.Series
         rows = matches.get(rid)
         if rows is None or rows.len() == 0:
             continue
-        sub = frame[rows.cast(pl.UInt32)]
         keys = [
             value_expr(corr.group_by[i][k]).fill_null("").alias(f"__g{k}") for k in range(n_keys)
         ]
@@ -53,6 +52,8 @@ def _events(frame: pl.DataFrame, corr: Correlation, matches: dict[str, pl.Series
             if corr.value_field is not None
             else [pl.lit(None, pl.String).alias("__v")]
         )
+        needed = {_ROW, "event_time"} | {c for e in (*keys, *value) for c in e.meta.root_names()}
+        sub = frame.select([c for c in frame.columns if c in needed])[rows.cast(pl.UInt32)]
         parts.append(
             sub.select(
                 pl.col(_ROW),

@@ -24,6 +24,7 @@ an :class:`UnsupportedField`; the rule using it is reported, never silently run 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -165,10 +166,9 @@ def _values_at(doc: Any, keys: list[str], out: list[str]) -> None:
                 return
 
 
-def _json_values(series: pl.Series, keys: tuple[str, ...]) -> pl.Series:
-    path = list(keys)
-    result: list[list[str] | None] = []
-    for text in series.to_list():
+def _decode_values(texts: list[str | None], keys: list[str]) -> list[list[str]]:
+    result: list[list[str]] = []
+    for text in texts:
         if text is None:
             result.append([])
             continue
@@ -178,9 +178,42 @@ def _json_values(series: pl.Series, keys: tuple[str, ...]) -> pl.Series:
             result.append([])
             continue
         out: list[str] = []
-        _values_at(doc, path, out)
+        _values_at(doc, keys, out)
         result.append(out)
-    return pl.Series(series.name, result, dtype=pl.List(pl.String))
+    return result
+
+
+def _json_values(series: pl.Series, keys: tuple[str, ...]) -> pl.Series:
+    """Every value at ``keys`` in each JSON text: Polars' JSONPath first, Python where needed.
+
+    ``json_path_match`` (native) answers a path through objects only; the rows where it finds
+    nothing but the text mentions the last key (the path may cross an array, or differ in case),
+    or where it finds an array, are decoded in Python and walked with Sigma's list semantics.
+    """
+    path = "$" + "".join(f"[{orjson.dumps(k).decode()}]" for k in keys)
+    native = series.str.json_path_match(path)
+    mentions = series.str.contains("(?i)" + re.escape(orjson.dumps(keys[-1]).decode()))
+    redo = (native.is_null() & mentions.fill_null(False)) | native.str.starts_with("[").fill_null(
+        False
+    )
+    values = (
+        native.to_frame("v")
+        .select(
+            pl.when(pl.col("v").is_null())
+            .then(pl.lit([], pl.List(pl.String)))
+            .otherwise(pl.concat_list(pl.col("v")))
+        )
+        .to_series()
+    )
+    if redo.any():
+        idx = redo.arg_true()
+        full: list[list[str] | None] = [None] * series.len()
+        decoded = _decode_values(series.gather(idx).to_list(), list(keys))
+        for i, d in zip(idx.to_list(), decoded, strict=True):
+            full[i] = d
+        patch = pl.Series(full, dtype=pl.List(pl.String))
+        values = pl.select(pl.when(redo).then(patch).otherwise(values)).to_series()
+    return values.alias(series.name)
 
 
 def json_path(column: str, keys: tuple[str, ...]) -> pl.Expr:
