@@ -243,10 +243,12 @@ def build(frame: pl.DataFrame, ruleset: RuleSet, matches: dict[str, pl.Series]) 
     parts = []
     if singles_row:
         rows = pl.concat(singles_row)
-        owner = pl.Series(
-            "__r",
-            [i for i, s in zip(singles_rule, singles_row, strict=True) for _ in range(s.len())],
-            dtype=pl.Int64,
+        owner = pl.Series("__r", singles_rule, dtype=pl.Int64).gather(
+            pl.Series([s.len() for s in singles_row], dtype=pl.Int64)
+            .to_frame("n")
+            .with_row_index("i")
+            .select(pl.col("i").repeat_by("n").explode())
+            .to_series()
         )
         ev = details[rows].with_columns(owner)
         parts.append(
@@ -305,10 +307,15 @@ def build(frame: pl.DataFrame, ruleset: RuleSet, matches: dict[str, pl.Series]) 
         )
     if not parts:
         return empty_findings()
-    out = pl.concat(parts).join(meta, on="__r", how="left")
-    return (
-        out.with_columns(_RANK.alias("__rank"))
-        .sort(["time", "__rank", "rule_id"], descending=[False, True, False])
-        .select(FINDINGS_SCHEMA.names())
-        .cast(dict(FINDINGS_SCHEMA))
+    # order: time, then worst level first; sorting integers before the rule's text is attached
+    meta = meta.with_columns(_RANK.alias("__rank"))
+    order = meta.select("__r", "__rank", "rule_id").sort(
+        ["__rank", "rule_id"], descending=[True, False]
+    ).with_row_index("__o")
+    out = (
+        pl.concat(parts)
+        .join(order.select("__r", "__o"), on="__r", how="left")
+        .sort(["time", "__o"], nulls_last=True)
+        .join(meta.drop("__rank"), on="__r", how="left", maintain_order="left")
     )
+    return out.select(FINDINGS_SCHEMA.names()).cast(dict(FINDINGS_SCHEMA))
