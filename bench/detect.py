@@ -51,6 +51,7 @@ def _sigma_fields(paths: list[Path]) -> tuple[list, set[str]]:
     import yaml
     from sigma.collection import SigmaCollection
     from sigma.rule import SigmaRule
+    from sigma.types import SigmaFieldReference
 
     rules, fields = [], set()
     for path in paths:
@@ -74,6 +75,9 @@ def _sigma_fields(paths: list[Path]) -> tuple[list, set[str]]:
                         stack.extend(item.detection_items)
                     elif item.field:
                         fields.add(item.field)
+                        fields.update(
+                            v.field for v in item.value if isinstance(v, SigmaFieldReference)
+                        )
     return rules, fields
 
 
