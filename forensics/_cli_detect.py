@@ -92,7 +92,9 @@ def _table(findings, events: int, rules: int) -> str:
 
 def _flat(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(
-        pl.col(c).list.join(";") for c, t in frame.schema.items() if isinstance(t, pl.List)
+        pl.col(c).cast(pl.List(pl.String)).list.join(";")
+        for c, t in frame.schema.items()
+        if isinstance(t, pl.List)
     ).with_columns(
         pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
         for c, t in frame.schema.items()
@@ -107,7 +109,7 @@ def _csv(frame: pl.DataFrame) -> str:
     flat = flat.with_columns(
         pl.col(c).map_elements(csv_cell, return_dtype=pl.String)
         for c, t in flat.schema.items()
-        if t == pl.String
+        if t in (pl.String, pl.Categorical)
     )
     return flat.write_csv()
 

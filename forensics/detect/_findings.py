@@ -24,26 +24,30 @@ from forensics.detect._rules import LEVELS, RuleProblem, RuleSet
 
 __all__ = ["FINDINGS_SCHEMA", "Findings", "empty_findings", "level_rank"]
 
+#: Text repeated on every hit of a rule (its title, file, tags...) is Categorical: a million
+#: hits of a few hundred rules then cost a few bytes each, not a copy of the text.
+_CAT = pl.Categorical()
+
 FINDINGS_SCHEMA = pl.Schema(
     {
-        "rule_id": pl.String,
-        "title": pl.String,
-        "level": pl.String,
-        "tactics": pl.List(pl.String),
-        "techniques": pl.List(pl.String),
+        "rule_id": _CAT,
+        "title": _CAT,
+        "level": _CAT,
+        "tactics": pl.List(_CAT),
+        "techniques": pl.List(_CAT),
         "time": TIME_DTYPE,
         "last_time": TIME_DTYPE,
         "event_ids": pl.List(pl.String),
         "event_count": pl.UInt32,
-        "principal": pl.String,
-        "actor": pl.String,
-        "access_key_id": pl.String,
-        "account_id": pl.String,
-        "aws_region": pl.String,
-        "source_ip": pl.String,
-        "kind": pl.String,
-        "rule_source": pl.String,
-        "rule_author": pl.String,
+        "principal": _CAT,
+        "actor": _CAT,
+        "access_key_id": _CAT,
+        "account_id": _CAT,
+        "aws_region": _CAT,
+        "source_ip": _CAT,
+        "kind": _CAT,
+        "rule_source": _CAT,
+        "rule_author": _CAT,
     }
 )
 
@@ -97,9 +101,10 @@ class Findings:
         0
         """
         cols = ("principal", "actor", "access_key_id")
-        hit = pl.any_horizontal(
-            [(pl.col(c) == who) | pl.col(c).str.ends_with("/" + who) for c in cols]
-        ).fill_null(False)
+        text = [pl.col(c).cast(pl.String) for c in cols]
+        hit = pl.any_horizontal([(t == who) | t.str.ends_with("/" + who) for t in text]).fill_null(
+            False
+        )
         return self._with(self.frame.filter(hit))
 
     def between(
@@ -158,7 +163,12 @@ class Findings:
                 .alias("events"),
                 pl.col("time").min().alias("first"),
                 pl.col("last_time").max().alias("last"),
-                pl.col("principal").drop_nulls().unique().sort().alias("principals"),
+                pl.col("principal")
+                .cast(pl.String)
+                .drop_nulls()
+                .unique()
+                .sort()
+                .alias("principals"),
                 pl.col("rule_author").first(),
             )
             .with_columns(_RANK.alias("__rank"))
@@ -191,12 +201,12 @@ def build(frame: pl.DataFrame, ruleset: RuleSet, matches: dict[str, pl.Series]) 
     details = frame.select(
         pl.col("event_time"),
         pl.col("event_id"),
-        pl.col("principal"),
-        pl.col(actor).alias("actor"),
-        pl.col("access_key_id"),
-        account,
-        pl.col("aws_region"),
-        pl.col("source_ip"),
+        pl.col("principal").cast(_CAT),
+        pl.col(actor).cast(_CAT).alias("actor"),
+        pl.col("access_key_id").cast(_CAT),
+        account.cast(_CAT),
+        pl.col("aws_region").cast(_CAT),
+        pl.col("source_ip").cast(_CAT),
     )
     meta_rows: list[dict[str, Any]] = []
     singles_rule: list[int] = []
@@ -239,7 +249,7 @@ def build(frame: pl.DataFrame, ruleset: RuleSet, matches: dict[str, pl.Series]) 
             "rule_source": pl.String,
             "rule_author": pl.String,
         },
-    )
+    ).cast({c: FINDINGS_SCHEMA[c] for c in FINDINGS_SCHEMA.names() if c in meta_rows[0]})
     parts = []
     if singles_row:
         rows = pl.concat(singles_row)
@@ -309,9 +319,11 @@ def build(frame: pl.DataFrame, ruleset: RuleSet, matches: dict[str, pl.Series]) 
         return empty_findings()
     # order: time, then worst level first; sorting integers before the rule's text is attached
     meta = meta.with_columns(_RANK.alias("__rank"))
-    order = meta.select("__r", "__rank", "rule_id").sort(
-        ["__rank", "rule_id"], descending=[True, False]
-    ).with_row_index("__o")
+    order = (
+        meta.select("__r", "__rank", "rule_id")
+        .sort(["__rank", "rule_id"], descending=[True, False])
+        .with_row_index("__o")
+    )
     out = (
         pl.concat(parts)
         .join(order.select("__r", "__o"), on="__r", how="left")
