@@ -543,3 +543,29 @@ def test_cli_csv_and_json_outputs_neutralise_event_text(tmp_path: Path) -> None:
     main(["detect", str(trail), "--no-cache", "--format", "json", "--out", str(out)])
     rows = json.loads(out.read_text())
     assert rows[0]["title"] == "CloudTrail logging stopped" and rows[0]["event_ids"] == ["ev-0"]
+
+
+def test_blast_radius_lists_the_findings_inside_its_closure() -> None:
+    recs = [
+        record(eventName="StopLogging", eventSource="cloudtrail.amazonaws.com"),
+        record(
+            eventName="DeleteTrail",
+            eventSource="cloudtrail.amazonaws.com",
+            userIdentity={
+                "type": "IAMUser",
+                "arn": "arn:aws:iam::111122223333:user/bob",
+                "accountId": "111122223333",
+                "userName": "bob",
+                "accessKeyId": "AKIAOTHERKEY00000001",
+            },
+        ),
+    ]
+    trail = fx.Trail(events(*recs))
+    br = fx.blast_radius(trail, "AKIAEXAMPLE000000009")
+    assert br.findings().frame["title"].to_list() == ["CloudTrail logging stopped"]
+    by = fx.detect(trail).by_principal()
+    assert by["highest_level"].to_list() == ["high", "high"]
+    assert set(by["principal"]) == {
+        "arn:aws:iam::111122223333:user/alice",
+        "arn:aws:iam::111122223333:user/bob",
+    }

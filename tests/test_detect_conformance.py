@@ -153,7 +153,10 @@ def stratus_table(external: Path) -> tuple[str, list[str]]:
         want = STRATUS_ATTACK[technique]
         found = fx.detect(fx.load(p, cache=False), rules).frame
         mapped = found.filter(
-            pl.col("techniques").list.eval(pl.element().str.starts_with(want)).list.any()
+            pl.col("techniques")
+            .cast(pl.List(pl.String))
+            .list.eval(pl.element().str.starts_with(want))
+            .list.any()
         )
         titles = sorted(set(zip(mapped["title"].to_list(), mapped["level"].to_list(), strict=True)))
         if not titles:

@@ -176,6 +176,31 @@ class Findings:
             .drop("__rank")
         )
 
+    def by_principal(self) -> pl.DataFrame:
+        """One row per principal: hits, rules, the highest level and when; worst first.
+
+        >>> Findings(empty_findings()).by_principal().height
+        0
+        """
+        return (
+            self.frame.with_columns(_RANK.alias("__rank"))
+            .group_by(pl.col("principal").cast(pl.String))
+            .agg(
+                pl.len().cast(pl.UInt32).alias("findings"),
+                pl.col("rule_id").n_unique().cast(pl.UInt32).alias("rules"),
+                pl.col("__rank").max().alias("__rank"),
+                pl.col("time").min().alias("first"),
+                pl.col("last_time").max().alias("last"),
+            )
+            .with_columns(
+                pl.col("__rank")
+                .replace_strict(dict(enumerate(LEVELS)), return_dtype=pl.String)
+                .alias("highest_level")
+            )
+            .sort(["__rank", "findings"], descending=True)
+            .drop("__rank")
+        )
+
     def event_ids(self) -> list[str]:
         """Every event id any hit names, each once, in time order of the hits."""
         return (
