@@ -10,6 +10,8 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import forensics as fx
 from forensics._normalize import normalize_records
@@ -569,3 +571,39 @@ def test_blast_radius_lists_the_findings_inside_its_closure() -> None:
         "arn:aws:iam::111122223333:user/alice",
         "arn:aws:iam::111122223333:user/bob",
     }
+
+
+# -- wildcard matching against a reference (hypothesis) ------------------------------------------
+
+_ALPHABET = "aB.*?\\[]()|+^$ x-"
+
+
+def _reference(pattern: str, text: str) -> bool:
+    """Sigma's wildcard matching, spelled out: * any run, ? one char, \\ escapes, no case."""
+    import re as _re
+
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern) and pattern[i + 1] in "*?\\":
+            out.append(_re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(".*" if c == "*" else "." if c == "?" else _re.escape(c))
+        i += 1
+    return _re.fullmatch("".join(out), text, _re.S | _re.I) is not None
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    pattern=st.text(alphabet=_ALPHABET, min_size=1, max_size=8),
+    texts=st.lists(st.text(alphabet=_ALPHABET, max_size=10), min_size=1, max_size=6),
+)
+def test_wildcard_values_match_like_the_reference(pattern: str, texts: list[str]) -> None:
+    from sigma.types import SigmaString
+
+    from forensics.detect._compile import _string_match
+
+    expr = _string_match(pl.col("t"), SigmaString(pattern), cased=False)
+    got = pl.DataFrame({"t": texts}).select(expr.fill_null(False)).to_series().to_list()
+    assert got == [_reference(pattern, t) for t in texts]
