@@ -607,3 +607,10 @@ def test_wildcard_values_match_like_the_reference(pattern: str, texts: list[str]
     expr = _string_match(pl.col("t"), SigmaString(pattern), cased=False)
     got = pl.DataFrame({"t": texts}).select(expr.fill_null(False)).to_series().to_list()
     assert got == [_reference(pattern, t) for t in texts]
+
+
+def test_timestamp_parts_and_keyword_numbers(tmp_path: Path) -> None:
+    t = lambda h: (T0 + timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    recs = [record(eventTime=t(0)), record(eventTime=t(3))]
+    assert hits(tmp_path, "s: {eventTime|hour: 17}\ncondition: s", *recs) == ["ev-0001"]
+    assert hits(tmp_path, "s: {eventTime|day: 4}\ncondition: s", *recs) == ["ev-0000", "ev-0001"]
