@@ -135,17 +135,17 @@ class Findings:
         if self.frame.height == 0:
             return pl.DataFrame(
                 schema={
-                    "rule_id": pl.String,
-                    "title": pl.String,
-                    "level": pl.String,
-                    "tactics": pl.List(pl.String),
-                    "techniques": pl.List(pl.String),
+                    "rule_id": _CAT,
+                    "title": _CAT,
+                    "level": _CAT,
+                    "tactics": pl.List(_CAT),
+                    "techniques": pl.List(_CAT),
                     "hits": pl.UInt32,
                     "events": pl.UInt32,
                     "first": TIME_DTYPE,
                     "last": TIME_DTYPE,
                     "principals": pl.List(pl.String),
-                    "rule_author": pl.String,
+                    "rule_author": _CAT,
                 }
             )
         return (
