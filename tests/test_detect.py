@@ -614,3 +614,46 @@ def test_timestamp_parts_and_keyword_numbers(tmp_path: Path) -> None:
     recs = [record(eventTime=t(0)), record(eventTime=t(3))]
     assert hits(tmp_path, "s: {eventTime|hour: 17}\ncondition: s", *recs) == ["ev-0001"]
     assert hits(tmp_path, "s: {eventTime|day: 4}\ncondition: s", *recs) == ["ev-0000", "ev-0001"]
+
+
+_RULE_BITS = st.sampled_from(
+    [
+        "eventName",
+        "userIdentity.arn",
+        "requestParameters.a.b",
+        "nosuch",
+        "|contains",
+        "|re",
+        "|cidr",
+        "|base64offset",
+        "|all",
+        "|exists",
+        "|bogus",
+        "|i",
+        ": x",
+        ": [a, '*b?']",
+        ": null",
+        ": 10.0.0.0/8",
+        ": '('",
+        ": true",
+        "\n",
+        " ",
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    bits=st.lists(_RULE_BITS, max_size=8),
+    condition=st.sampled_from(["s", "1 of s*", "s and", "not s", "s | count()"]),
+)
+def test_any_rule_text_loads_or_is_reported_never_raises(tmp_path_factory, bits, condition) -> None:
+    folder = tmp_path_factory.mktemp("fuzz")
+    body = "title: fuzz\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n"
+    body += "    s:\n        " + "".join(bits).replace("\n", "\n        ") + "\n"
+    body += f"    condition: {condition}\n"
+    (folder / "r.yml").write_text(body)
+    rs = load_rules([folder], builtin=False)
+    assert len(rs.rules) + len(rs.problems) >= 1
+    found = detect(events(record(), record(userAgent=None)), rs)  # what loads also runs
+    assert found.frame.height >= 0

@@ -261,6 +261,8 @@ def build(frame: pl.DataFrame, ruleset: RuleSet, matches: dict[str, pl.Series]) 
         else:
             singles_rule.append(i)
             singles_row.append(got.cast(pl.UInt32))
+    if not meta_rows:  # no rule loaded
+        return empty_findings()
     meta = pl.DataFrame(
         meta_rows,
         schema={
