@@ -657,3 +657,17 @@ def test_any_rule_text_loads_or_is_reported_never_raises(tmp_path_factory, bits,
     assert len(rs.rules) + len(rs.problems) >= 1
     found = detect(events(record(), record(userAgent=None)), rs)  # what loads also runs
     assert found.frame.height >= 0
+
+
+def test_findings_timeline_chart_aggregates_by_rule_and_bin() -> None:
+    t = lambda m: (T0 + timedelta(minutes=m)).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    recs = [
+        record(eventTime=t(m), eventName="StopLogging", eventSource="cloudtrail.amazonaws.com")
+        for m in (0, 1, 2, 300)
+    ] + [record(eventTime=t(5), eventName="ListUsers")]
+    found = fx.detect(events(*recs))
+    data = fx.charts.findings_timeline_data(found, every="1h")
+    assert data.filter(pl.col("title") == "CloudTrail logging stopped")["hits"].to_list() == [3, 1]
+    chart = fx.charts.findings_timeline(found, every="1h")
+    assert fx.charts.chart_rows(chart) == data.height
+    assert fx.charts.findings_timeline_data(found, min_level="critical").height == 0

@@ -8,6 +8,7 @@ most), so they stay small and fast on a million events. Times are UTC and say so
 >>> fx.charts.heatmap(trail); fx.charts.top(trail, "source_ip", 10)  # doctest: +SKIP
 """
 
+from forensics.charts._findings import findings_timeline, findings_timeline_data
 from forensics.charts._first_seen import first_seen, first_seen_data
 from forensics.charts._graph import blast_graph, graph_data
 from forensics.charts._heatmap import heatmap, heatmap_data
@@ -18,6 +19,8 @@ __all__ = [
     "BY_CHOICES",
     "blast_graph",
     "chart_rows",
+    "findings_timeline",
+    "findings_timeline_data",
     "first_seen",
     "first_seen_data",
     "graph_data",
