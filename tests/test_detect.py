@@ -671,3 +671,17 @@ def test_findings_timeline_chart_aggregates_by_rule_and_bin() -> None:
     chart = fx.charts.findings_timeline(found, every="1h")
     assert fx.charts.chart_rows(chart) == data.height
     assert fx.charts.findings_timeline_data(found, min_level="critical").height == 0
+
+
+def test_min_level_leaves_lower_rules_out() -> None:
+    recs = [
+        record(eventName="StopLogging", eventSource="cloudtrail.amazonaws.com"),
+        record(eventName="UpdateFunctionCode20150331v2", eventSource="lambda.amazonaws.com"),
+    ]
+    everything = fx.detect(events(*recs))
+    assert {"high", "low"} <= set(everything.frame["level"].cast(pl.String))
+    high = fx.detect(events(*recs), min_level="high")
+    assert set(high.frame["level"].cast(pl.String)) == {"high"}
+    assert high.frame.equals(everything.at_least("high").frame)
+    with pytest.raises(ValueError, match="unknown level"):
+        fx.detect(events(*recs), min_level="severe")

@@ -110,8 +110,8 @@ def detect(
     from forensics.detect._engine import match_rows
 
     matches = match_rows(frame, ruleset)
-    found = Findings(build(frame, ruleset, matches), ruleset.problems, ruleset)
-    return found.at_least(min_level) if min_level else found
+    floor = level_rank(min_level) if min_level else 0
+    return Findings(build(frame, ruleset, matches, floor), ruleset.problems, ruleset)
 
 
 def _frame(trail: Any) -> pl.DataFrame:

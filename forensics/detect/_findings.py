@@ -219,8 +219,13 @@ class Findings:
         return self.summary()._repr_html_()
 
 
-def build(frame: pl.DataFrame, ruleset: RuleSet, matches: dict[str, pl.Series]) -> pl.DataFrame:
-    """The findings frame from each rule's matched rows (detections) or hits (correlations)."""
+def build(
+    frame: pl.DataFrame, ruleset: RuleSet, matches: dict[str, pl.Series], min_level: int = 0
+) -> pl.DataFrame:
+    """The findings frame from each rule's matched rows (detections) or hits (correlations).
+
+    Rules below ``min_level`` (a :func:`level_rank`) are left out before any row is gathered.
+    """
     actor = "actor" if "actor" in frame.columns else "principal"
     account = pl.coalesce(pl.col("recipient_account_id"), pl.col("account_id")).alias("account_id")
     details = frame.select(
@@ -253,7 +258,7 @@ def build(frame: pl.DataFrame, ruleset: RuleSet, matches: dict[str, pl.Series]) 
             }
         )
         got = matches.get(rule.key)
-        if not rule.output or got is None or got.len() == 0:
+        if not rule.output or got is None or got.len() == 0 or level_rank(rule.level) < min_level:
             continue
         if rule.correlation is not None:
             multi_rule.append(i)
