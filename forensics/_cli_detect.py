@@ -62,7 +62,9 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     rules = fx.detect.load_rules(args.rules, builtin=not args.no_builtin)
     for problem in rules.problems:
         print(_safe(f"rule not run: {problem}"), file=sys.stderr)
-    findings = fx.detect(trail, rules)
+    # rules below both --min-level and --fail-level cannot change the output or the exit code
+    floor = min(_LEVELS.index(args.min_level or "informational"), _LEVELS.index(args.fail_level))
+    findings = fx.detect(trail, rules, min_level=_LEVELS[floor])
     shown = findings.at_least(args.min_level) if args.min_level else findings
     if args.format == "table":
         text = _table(shown, len(trail), len(rules))
