@@ -36,7 +36,8 @@ _LAZY = {
     "identity": ("forensics.identity", None),
     "resources": ("forensics.resources", None),
     "graph": ("forensics.graph", None),
-    "detect": ("forensics.detect", None),  # a callable package: fx.detect(trail), fx.detect.load_rules
+    # a callable package: fx.detect(trail) runs it, fx.detect.load_rules(...) is its helper
+    "detect": ("forensics.detect", None),
     "Findings": ("forensics.detect", "Findings"),
 }
 
