@@ -52,7 +52,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_detect(args: argparse.Namespace) -> int:
     import forensics as fx
-    from forensics._cli import _safe
+
+    try:  # the command-line package (forensics/cli/__init__.py) on main
+        from forensics.cli import safe as _safe
+    except ImportError:  # the single-module CLI this branch started from
+        from forensics._cli import _safe
 
     for path in args.rules:
         if not Path(path).exists():
