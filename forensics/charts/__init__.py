@@ -8,10 +8,10 @@ most), so they stay small and fast on a million events. Times are UTC and say so
 >>> fx.charts.heatmap(trail); fx.charts.top(trail, "source_ip", 10)  # doctest: +SKIP
 """
 
-from forensics.charts._findings import findings_timeline, findings_timeline_data
 from forensics.charts._first_seen import first_seen, first_seen_data
 from forensics.charts._graph import blast_graph, graph_data
 from forensics.charts._heatmap import heatmap, heatmap_data
+from forensics.charts._rule_hits import findings_timeline, findings_timeline_data
 from forensics.charts._timeline import BY_CHOICES, timeline, timeline_data
 from forensics.charts._top import top, top_data
 
