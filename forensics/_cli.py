@@ -20,7 +20,6 @@ __all__ = ["main"]
 _SUBCOMMAND_MODULES = (
     "forensics.sample._cli",  # forensics sample OUT
     "forensics.export._cli",  # forensics ticket DATA ...
-    "forensics.cli._detect",  # forensics detect DATA ...
 )
 
 
