@@ -38,6 +38,9 @@ _LAZY = {
     "integrity": ("forensics.integrity", None),
     "verify": ("forensics.integrity", "verify"),
     "Verification": ("forensics.integrity", "Verification"),
+    # a callable package: fx.detect(trail) runs it, fx.detect.load_rules(...) is its helper
+    "detect": ("forensics.detect", None),
+    "Findings": ("forensics.detect", "Findings"),
 }
 
 
@@ -59,6 +62,7 @@ __all__ = [
     "EVENTS_SCHEMA",
     "BlastRadius",
     "CorruptFileError",
+    "Findings",
     "ForensicsError",
     "LoadError",
     "LoadReport",
@@ -69,6 +73,7 @@ __all__ = [
     "__version__",
     "blast_radius",
     "charts",
+    "detect",
     "export",
     "graph",
     "identity",

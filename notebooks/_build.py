@@ -759,11 +759,162 @@ print("ok")
     ),
 ]
 
+TRIAGE = [
+    (
+        "md",
+        """
+# 04 · Triage: where do I look first?
+
+Runs the kit's Sigma rules (ATT&CK-tagged; add your own folders, or SigmaHQ's and Suzaku's, in
+`RULES`) over the trail, then follows the worst finding: **findings by level and tactic → pick
+one → its actor's timeline → the blast radius of its key → the ticket**.
+
+**How to use it:** set `DATA` (and a window), run all cells. `PICK` chooses another finding
+(0 is the worst and earliest with an access key).
+""",
+    ),
+    (
+        "parameters",
+        """
+# Parameters: change these, then run all cells.
+DATA = "../data/sample"    # folder / files / glob of CloudTrail logs, or an s3:// URL
+SINCE = None               # start of the window (UTC), or None
+UNTIL = None               # exclusive end, or None
+MIN_LEVEL = "high"         # informational, low, medium, high, critical
+RULES = []                 # extra Sigma rule files or folders, e.g. ["../../shared/data/rules"]
+PICK = 0                   # which finding to follow (0: the worst, earliest, with an access key)
+OUT = "../out/INC-triage"  # ticket folder to write
+""",
+    ),
+    ("code", SETUP),
+    ("code", LOAD),
+    (
+        "md",
+        """
+## Step 1 · Findings by level and tactic
+
+One row per rule that fired, worst first; rules that could not run are listed with their file and
+reason.
+""",
+    ),
+    (
+        "code",
+        """
+findings = fx.detect(trail, rules=RULES)
+for problem in findings.problems[:10]:
+    print("not run:", problem)
+top = findings.at_least(MIN_LEVEL)
+print(f"{len(findings):,} findings; {len(top):,} at {MIN_LEVEL} or above")
+top.summary()
+""",
+    ),
+    (
+        "code",
+        """
+by_tactic = (
+    top.frame.explode("tactics")
+    .group_by(pl.col("tactics").cast(pl.String).alias("tactic"), pl.col("level").cast(pl.String))
+    .agg(pl.len().alias("hits"), pl.col("rule_id").n_unique().alias("rules"))
+    .sort("hits", descending=True)
+)
+display(by_tactic)
+fx.charts.findings_timeline(findings, min_level=MIN_LEVEL)
+""",
+    ),
+    (
+        "md",
+        """
+## Step 2 · Pick one: who, with which key
+
+The finding followed below, and everything its principal did (with the sessions its keys
+minted) over time.
+""",
+    ),
+    (
+        "code",
+        """
+rank = {lv: i for i, lv in enumerate(fx.detect.LEVELS)}
+candidates = (
+    (top if len(top) else findings).frame
+    .filter(pl.col("access_key_id").is_not_null())
+    .with_columns(pl.col("level").cast(pl.String).replace_strict(rank, default=0).alias("rank"))
+    .sort(["rank", "time"], descending=[True, False])
+)
+assert candidates.height > 0, "no finding names an access key: lower MIN_LEVEL or add RULES"
+pick = candidates.row(min(PICK, candidates.height - 1), named=True)
+KEY, WHO = pick["access_key_id"], pick["principal"]
+print(f"{pick['level']}: {pick['title']} at {pick['time']:%Y-%m-%d %H:%M:%S} UTC")
+print(f"principal {WHO}, actor {pick['actor']}, key {KEY}, ATT&CK {', '.join(pick['techniques'])}")
+findings.for_principal(WHO).summary()
+""",
+    ),
+    (
+        "code",
+        """
+fx.charts.timeline(trail.for_principal(WHO, derived=True), by="event_name", top=10,
+                   title=f"Everything {WHO.split(':')[-1]} did, and its minted sessions")
+""",
+    ),
+    (
+        "md",
+        """
+## Step 3 · Blast radius of its key
+
+Every credential the key reached (minted, created, console sessions), what they touched, and
+the findings inside that closure.
+""",
+    ),
+    (
+        "code",
+        """
+br = fx.blast_radius(trail, KEY)
+print(br.summary())
+br.findings().summary()
+""",
+    ),
+    (
+        "md",
+        """
+## Step 4 · The ticket
+
+The same folder `03_ticket_export` writes; its `summary.md` has a findings section with each
+rule's level, ATT&CK ids, counts, first/last time and author.
+""",
+    ),
+    (
+        "code",
+        """
+from pathlib import Path
+
+files = fx.export.ticket(br, OUT, title=f"Triage: {pick['title']}")
+text = (Path(files.folder) / "summary.md").read_text()
+print(text[text.index("## Findings"):text.index("## Indicators")])
+""",
+    ),
+    (
+        "md",
+        """
+The cell below is a sanity check the test suite also runs; it should print `ok`.
+""",
+    ),
+    (
+        "code",
+        """
+# Sanity checks (run by the test suite too): they must hold for any trail.
+assert len(findings) >= len(top) > 0
+assert KEY in set(br.credentials["access_key_id"])
+assert "## Findings" in (Path(files.folder) / "summary.md").read_text()
+print("ok")
+""",
+    ),
+]
+
 NOTEBOOKS = {
     "00_start_here.ipynb": START_HERE,
     "01_principal_timeline.ipynb": PRINCIPAL_TIMELINE,
     "02_blast_radius.ipynb": BLAST_RADIUS,
     "03_ticket_export.ipynb": TICKET_EXPORT,
+    "04_triage.ipynb": TRIAGE,
 }
 
 

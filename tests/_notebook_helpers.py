@@ -16,6 +16,7 @@ NOTEBOOK_NAMES = (
     "01_principal_timeline.ipynb",
     "02_blast_radius.ipynb",
     "03_ticket_export.ipynb",
+    "04_triage.ipynb",
 )
 # The external sources that make up the "other trail" the notebooks are re-run on.
 EXTERNAL_SOURCES = (

@@ -35,6 +35,7 @@ EXPECTED_PARAMETERS = {
     "01_principal_timeline.ipynb": ["DATA", "PRINCIPAL", "SINCE", "UNTIL"],
     "02_blast_radius.ipynb": ["DATA", "SEED", "SINCE", "UNTIL"],
     "03_ticket_export.ipynb": ["DATA", "SEED", "SINCE", "UNTIL", "OUT", "TITLE"],
+    "04_triage.ipynb": ["DATA", "SINCE", "UNTIL", "MIN_LEVEL", "RULES", "PICK", "OUT"],
 }
 
 
@@ -85,6 +86,7 @@ OTHER_TRAIL = {
         [OTRF_STOLEN_KEY, OTRF_BUCKET, "ok"],
     ),
     "03_ticket_export.ipynb": ({"SEED": OTRF_STOLEN_KEY, "SINCE": None}, ["summary.md", "ok"]),
+    "04_triage.ipynb": ({}, ["at high or above", "principal arn:aws:", "## Findings", "ok"]),
 }
 
 

@@ -82,6 +82,15 @@ class BlastRadius:
         )
 
     # -- views --------------------------------------------------------------------------------
+    def findings(self, rules: Any = None) -> Any:
+        """Sigma findings among the closure's events: ``fx.detect(self.events, rules)``.
+
+        Correlations see only the closure's events. Example: ``br.findings().summary()``.
+        """
+        from forensics.detect import detect  # detect is a sibling analysis, loaded on use
+
+        return detect(self.events, rules)
+
     def indicators(self) -> dict[str, list[str]]:
         """Indicators for a ticket: ``source_ips``, ``access_keys``, ``arns`` (principals,
         sessions and created identities), ``user_agents``, ``regions``; sorted, distinct.

@@ -13,6 +13,7 @@ from forensics.charts._coverage import delivery, delivery_data
 from forensics.charts._first_seen import first_seen, first_seen_data
 from forensics.charts._graph import blast_graph, graph_data
 from forensics.charts._heatmap import heatmap, heatmap_data
+from forensics.charts._rule_hits import findings_timeline, findings_timeline_data
 from forensics.charts._timeline import BY_CHOICES, timeline, timeline_data
 from forensics.charts._top import top, top_data
 
@@ -23,6 +24,8 @@ __all__ = [
     "chart_rows",
     "delivery",
     "delivery_data",
+    "findings_timeline",
+    "findings_timeline_data",
     "first_seen",
     "first_seen_data",
     "graph_data",

@@ -15,6 +15,7 @@ import polars as pl
 from forensics.export._charts import chart_bytes
 from forensics.export._events import ticket_frame, to_csv_bytes
 from forensics.export._facts import Facts, facts_of, file_digest
+from forensics.export._findings_md import findings_markdown
 from forensics.export._html import render_html
 from forensics.export._summary_md import render_summary
 
@@ -211,7 +212,9 @@ def ticket(
 
     inputs = _inputs(facts.events)
     listed = sorted([*outputs, "summary.md", "report.html", MANIFEST])
-    outputs["summary.md"] = render_summary(facts, listed).encode("utf-8")
+    summary = render_summary(facts, listed)  # + the findings, before the indicators
+    summary = summary.replace("## Indicators", findings_markdown(facts.events) + "## Indicators", 1)
+    outputs["summary.md"] = summary.encode("utf-8")
     outputs["report.html"] = render_html(facts, charts_svg, listed, inputs).encode("utf-8")
 
     from importlib.metadata import version
