@@ -20,6 +20,7 @@ __all__ = ["main"]
 _SUBCOMMAND_MODULES = (
     "forensics.sample._cli",  # forensics sample OUT
     "forensics.export._cli",  # forensics ticket DATA ...
+    "forensics.athena._cli",  # forensics athena ddl BUCKET ...
 )
 
 
