@@ -28,9 +28,7 @@ from forensics.sources._files import layout_of
 __all__ = ["DuckDBEngine", "duckdb_type", "trail_files"]
 
 _ONE_DAY = timedelta(days=1)
-_LAYOUT_SQL = (
-    r"AWSLogs/(?:o-[a-z0-9]+/)?(\d{12})/CloudTrail/([a-z0-9-]+)/(\d{4}/\d{2}/\d{2})/"
-)
+_LAYOUT_SQL = r"AWSLogs/(?:o-[a-z0-9]+/)?(\d{12})/CloudTrail/([a-z0-9-]+)/(\d{4}/\d{2}/\d{2})/"
 
 
 def duckdb_type(kind: object) -> str:
@@ -59,7 +57,11 @@ def trail_files(root: str | os.PathLike[str]) -> list[tuple[str, int]]:
         for name in sorted(names):
             path = os.path.join(folder, name)
             lay = layout_of(path)
-            if lay is not None and lay.kind == "CloudTrail" and name.endswith((".json", ".json.gz")):
+            if (
+                lay is not None
+                and lay.kind == "CloudTrail"
+                and name.endswith((".json", ".json.gz"))
+            ):
                 out.append((path, os.path.getsize(path)))
     return out
 
@@ -75,6 +77,24 @@ class Ran:
     files: int
     seconds: float
     output: str | None = None
+
+
+def _select(name: str, kind: object) -> str:
+    """One column of the view. Hive's JSON SerDe matches keys ignoring case; DuckDB's struct
+    cast does not, so ``resources`` entries (``ARN`` in CloudTrail, ``arn`` in hand-made
+    records) are read by either spelling."""
+    if isinstance(kind, str):
+        return f'r."{name}" AS {name.lower()}'
+    if name == "resources":
+        pick = "coalesce(x->>'{0}', x->>'{1}')"
+        return (
+            "CASE WHEN json_type(r.resources) = 'ARRAY' THEN list_transform("
+            "CAST(r.resources AS JSON[]), lambda x: CASE WHEN json_type(x) = 'OBJECT' THEN "
+            f'struct_pack("ARN" := {pick.format("ARN", "arn")}, '
+            f'"accountId" := {pick.format("accountId", "accountid")}, '
+            "\"type\" := x->>'type') END) END AS resources"
+        )
+    return f'TRY_CAST(r."{name}" AS {duckdb_type(kind)}) AS {name.lower()}'
 
 
 class DuckDBEngine:
@@ -112,20 +132,30 @@ class DuckDBEngine:
 
     def _view(self, files: Iterable[tuple[str, int]]) -> None:
         schema, _, name = self.table.rpartition(".")
-        records = "STRUCT(" + ", ".join(
-            f'"{n}" {duckdb_type(t)}' for n, t in CLOUDTRAIL_COLUMNS) + ")[]"
+        # structs are read as JSON and cast: a value of another shape becomes null (as a
+        # record whose field does not fit the table's struct), not an error for the whole file
+        records = (
+            "STRUCT("
+            + ", ".join(
+                f'"{n}" {"VARCHAR" if isinstance(t, str) else "JSON"}'
+                for n, t in CLOUDTRAIL_COLUMNS
+            )
+            + ")[]"
+        )
         paths = [p for p, _ in files]
-        cols = ",\n".join(f'r."{n}" AS {n.lower()}' for n, _ in CLOUDTRAIL_COLUMNS)
+        cols = ",\n".join(_select(n, t) for n, t in CLOUDTRAIL_COLUMNS)
         if schema:
             self._con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         target = f'"{schema}"."{name}"' if schema else f'"{name}"'
         if not paths:
-            empty = ", ".join(f'CAST(NULL AS {duckdb_type(t)}) AS {n.lower()}'
-                              for n, t in CLOUDTRAIL_COLUMNS)
+            empty = ", ".join(
+                f"CAST(NULL AS {duckdb_type(t)}) AS {n.lower()}" for n, t in CLOUDTRAIL_COLUMNS
+            )
             self._con.execute(
                 f"CREATE OR REPLACE VIEW {target} AS SELECT {empty}, NULL::VARCHAR AS account, "
                 'NULL::VARCHAR AS region, NULL::VARCHAR AS "timestamp", NULL::VARCHAR AS "$path" '
-                "WHERE false")
+                "WHERE false"
+            )
             return
         listing = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
         self._con.execute(
@@ -146,7 +176,13 @@ class DuckDBEngine:
         sql = duckdb(query)
         rows = pl.from_arrow(self._con.sql(sql).to_arrow_table())
         rows = rows.with_columns(pl.all().cast(pl.String))
-        ran = Ran(f"duckdb-{uuid.uuid4()}", sql, rows, sum(s for _, s in files), len(files),
-                  time.perf_counter() - began)
+        ran = Ran(
+            f"duckdb-{uuid.uuid4()}",
+            sql,
+            rows,
+            sum(s for _, s in files),
+            len(files),
+            time.perf_counter() - began,
+        )
         self.runs.append(ran)
         return ran

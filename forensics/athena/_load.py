@@ -27,8 +27,10 @@ __all__ = ["DEFAULT_MAX_SCAN_BYTES", "AthenaEngine", "Engine", "load", "parse_ur
 
 #: The scan budget when none is given: 10 GiB (about $0.05 at $5 per TB scanned).
 DEFAULT_MAX_SCAN_BYTES = 10 * 1024**3
-_URL = re.compile(r"^athena://(?:(?P<catalog>[A-Za-z0-9_-]+)/)?"
-                  r"(?P<db>[A-Za-z_][A-Za-z0-9_]*)\.(?P<table>[A-Za-z_][A-Za-z0-9_]*)$")
+_URL = re.compile(
+    r"^athena://(?:(?P<catalog>[A-Za-z0-9_-]+)/)?"
+    r"(?P<db>[A-Za-z_][A-Za-z0-9_]*)\.(?P<table>[A-Za-z_][A-Za-z0-9_]*)$"
+)
 _ONE_DAY = timedelta(days=1)
 
 
@@ -36,8 +38,10 @@ def parse_url(url: str) -> tuple[str, str]:
     """``athena://db.table`` -> ``(db, table)``; a clear error for anything else."""
     m = _URL.match(url.strip())
     if not m:
-        raise LoadError(f"{url!r}: write the Athena table as athena://DATABASE.TABLE "
-                        "(e.g. athena://security.cloudtrail_logs)")
+        raise LoadError(
+            f"{url!r}: write the Athena table as athena://DATABASE.TABLE "
+            "(e.g. athena://security.cloudtrail_logs)"
+        )
     return m["db"], m["table"]
 
 
@@ -123,12 +127,15 @@ class AthenaEngine:
         except Exception as exc:
             from forensics.sources._aws import describe
 
-            self.notes.append(f"scan not estimated before running (table location unknown: "
-                              f"{describe(exc)}; pass location=)")
+            self.notes.append(
+                f"scan not estimated before running (table location unknown: "
+                f"{describe(exc)}; pass location=)"
+            )
             return None
         params = meta.get("Parameters", {})
-        template = params.get("storage.location.template") or meta.get(
-            "StorageDescriptor", {}).get("Location")
+        template = params.get("storage.location.template") or meta.get("StorageDescriptor", {}).get(
+            "Location"
+        )
         if not template:
             return None
         return template.split("${", 1)[0]
@@ -145,8 +152,14 @@ class AthenaEngine:
             lo, hi = (f.start - _ONE_DAY).date(), (f.end + _ONE_DAY).date()
             n = (hi - lo).days + 1
             days = [(lo + timedelta(days=i)).strftime("%Y/%m/%d") for i in range(n)]
-        return estimate_scan(self.s3, location, accounts=f.accounts, regions=f.regions,
-                             days=days, stop_above=self.max_scan_bytes)
+        return estimate_scan(
+            self.s3,
+            location,
+            accounts=f.accounts,
+            regions=f.regions,
+            days=days,
+            stop_above=self.max_scan_bytes,
+        )
 
     def run(self, query: Any, f: Filters) -> _Ran:
         from forensics.sources._athena import ScanBudgetError, run_query
@@ -159,7 +172,9 @@ class AthenaEngine:
                     f"the query would scan about {guess[0]:,} bytes in {guess[1]:,} objects, "
                     f"more than max_scan_bytes={self.max_scan_bytes:,}; narrow start/end, "
                     "accounts or regions, or raise max_scan_bytes (None: no budget)",
-                    guess[0], self.max_scan_bytes)
+                    guess[0],
+                    self.max_scan_bytes,
+                )
         sql = trino(query)
         output = self.output
         if self.unload:
@@ -168,9 +183,17 @@ class AthenaEngine:
             output = f"{self.output.rstrip('/')}/forensics-unload/{uuid.uuid4()}/"
             sql = f"UNLOAD ({sql}) TO '{output}' WITH (format = 'PARQUET')"
         run = run_query(
-            self.athena, sql, database=self.database, workgroup=self.workgroup, output=output,
-            catalog=self.catalog, max_scan_bytes=self.max_scan_bytes, unload=self.unload,
-            s3=self.s3, progress=self._show if self.progress else None, sleep=self.sleep,
+            self.athena,
+            sql,
+            database=self.database,
+            workgroup=self.workgroup,
+            output=output,
+            catalog=self.catalog,
+            max_scan_bytes=self.max_scan_bytes,
+            unload=self.unload,
+            s3=self.s3,
+            progress=self._show if self.progress else None,
+            sleep=self.sleep,
         )
         ran = _Ran(run.query_id, sql, run.rows, run.bytes_scanned, None, run.seconds, run.output)
         self.runs.append(ran)
@@ -180,9 +203,11 @@ class AthenaEngine:
         if callable(self.progress):
             self.progress(run)
         else:
-            print(f"\rathena {run.query_id[:8]} {run.state:<9} {run.bytes_scanned:>14,} bytes",
-                  end="" if run.state not in ("SUCCEEDED", "FAILED", "CANCELLED") else "\n",
-                  file=sys.stderr)
+            print(
+                f"\rathena {run.query_id[:8]} {run.state:<9} {run.bytes_scanned:>14,} bytes",
+                end="" if run.state not in ("SUCCEEDED", "FAILED", "CANCELLED") else "\n",
+                file=sys.stderr,
+            )
 
 
 def describe_filters(f: Filters) -> list[str]:
@@ -197,8 +222,9 @@ def describe_filters(f: Filters) -> list[str]:
     return out
 
 
-def query_trail(table: str, f: Filters, engine: Engine, *, source: str,
-                report: LoadReport | None = None) -> tuple[pl.DataFrame, Any]:
+def query_trail(
+    table: str, f: Filters, engine: Engine, *, source: str, report: LoadReport | None = None
+) -> tuple[pl.DataFrame, Any]:
     """Run the one query for ``f`` on ``engine``: the events and the run's facts."""
     query = build(table, filters=f)
     ran = engine.run(query, f)
@@ -247,13 +273,26 @@ def load(
     """
     began = time.perf_counter()
     db, name = parse_url(url)
-    f = Filters.of(start=start, end=end, accounts=accounts, regions=regions,
-                   principals=principals, access_keys=access_keys, event_names=event_names)
+    f = Filters.of(
+        start=start,
+        end=end,
+        accounts=accounts,
+        regions=regions,
+        principals=principals,
+        access_keys=access_keys,
+        event_names=event_names,
+    )
     options = dict(remote or {})
     engine = engine or options.pop("engine", None)
     if engine is None:
-        engine = AthenaEngine(database=db, workgroup=workgroup, output=output, session=session,
-                              profile=profile, **options)
+        engine = AthenaEngine(
+            database=db,
+            workgroup=workgroup,
+            output=output,
+            session=session,
+            profile=profile,
+            **options,
+        )
     report = LoadReport(sources=[url])
     events, _ran = query_trail(f"{db}.{name}", f, engine, source=url, report=report)
     report.notes.extend(getattr(engine, "notes", []))

@@ -130,24 +130,30 @@ def principal_condition(principal: str) -> exp.Expression:
     if m := _ARN.match(p):
         _part, account, kind, name = m.groups()
         if kind == "user":  # an IAM user without an ARN: account + userName
-            ors.append(exp.and_(
-                exp.EQ(this=_col("useridentity.username"), expression=_s(name)),
-                exp.EQ(this=_col("useridentity.accountid"), expression=_s(account)),
-            ))
+            ors.append(
+                exp.and_(
+                    exp.EQ(this=_col("useridentity.username"), expression=_s(name)),
+                    exp.EQ(this=_col("useridentity.accountid"), expression=_s(account)),
+                )
+            )
         else:  # a role session without its issuer: the role name in the session ARN
-            ors.append(_like(
-                "useridentity.arn",
-                f"arn:%:sts::{_like_escape(account)}:assumed-role/{_like_escape(name)}/%",
-            ))
+            ors.append(
+                _like(
+                    "useridentity.arn",
+                    f"arn:%:sts::{_like_escape(account)}:assumed-role/{_like_escape(name)}/%",
+                )
+            )
     elif m := _ROOT.match(p):
         account = m.group(2)
-        ors.append(exp.and_(
-            exp.EQ(this=typ, expression=_s("Root")),
-            exp.or_(
-                exp.EQ(this=_col("useridentity.accountid"), expression=_s(account)),
-                _like("useridentity.arn", f"%:{_like_escape(account)}:%"),
-            ),
-        ))
+        ors.append(
+            exp.and_(
+                exp.EQ(this=typ, expression=_s("Root")),
+                exp.or_(
+                    exp.EQ(this=_col("useridentity.accountid"), expression=_s(account)),
+                    _like("useridentity.arn", f"%:{_like_escape(account)}:%"),
+                ),
+            )
+        )
     elif p.startswith("service:"):
         ors.append(exp.EQ(this=_col("useridentity.invokedby"), expression=_s(p[8:])))
     elif p.startswith("account:"):
@@ -159,8 +165,11 @@ def principal_condition(principal: str) -> exp.Expression:
     elif p == "unknown":
         ors.append(exp.Is(this=typ, expression=exp.null()))
     elif p.startswith(("saml:", "webidentity:", "identitycenter:")):
-        kind = {"saml": "SAMLUser", "webidentity": "WebIdentityUser",
-                "identitycenter": "IdentityCenterUser"}[p.split(":", 1)[0]]
+        kind = {
+            "saml": "SAMLUser",
+            "webidentity": "WebIdentityUser",
+            "identitycenter": "IdentityCenterUser",
+        }[p.split(":", 1)[0]]
         ors.append(exp.EQ(this=typ, expression=_s(kind)))
     elif ":" in p:  # "<type>:<detail>", a type without the fields its rule needs
         ors.append(exp.EQ(this=typ, expression=_s(p.split(":", 1)[0])))
@@ -222,19 +231,30 @@ def build(
     # as the local loader prunes; eventtime by day, with margin for non-UTC offsets
     if f.start is not None:
         where.append(exp.GTE(this=ts, expression=_s(_day(f.start - _ONE_DAY))))
-        where.append(exp.GTE(this=exp.column("eventtime"),
-                             expression=_s((f.start - _ONE_DAY).strftime("%Y-%m-%d"))))
+        where.append(
+            exp.GTE(
+                this=exp.column("eventtime"),
+                expression=_s((f.start - _ONE_DAY).strftime("%Y-%m-%d")),
+            )
+        )
     if f.end is not None:
         where.append(exp.LTE(this=ts, expression=_s(_day(f.end + _ONE_DAY))))
-        where.append(exp.LT(this=exp.column("eventtime"),
-                            expression=_s((f.end + 2 * _ONE_DAY).strftime("%Y-%m-%d"))))
+        where.append(
+            exp.LT(
+                this=exp.column("eventtime"),
+                expression=_s((f.end + 2 * _ONE_DAY).strftime("%Y-%m-%d")),
+            )
+        )
     if f.event_names is not None:
         where.append(_in("eventname", f.event_names))
     if f.access_keys is not None:
         where.append(_in("useridentity.accesskeyid", f.access_keys))
     if f.principals is not None:
-        where.append(exp.or_(*(principal_condition(p) for p in f.principals))
-                     if f.principals else exp.false())
+        where.append(
+            exp.or_(*(principal_condition(p) for p in f.principals))
+            if f.principals
+            else exp.false()
+        )
     if f.shared_event_ids is not None:
         where.append(_in("sharedeventid", f.shared_event_ids))
     alternatives = [w for w in (_who(a) for a in f.any_of) if w is not None]

@@ -11,6 +11,7 @@ null (Athena does not say where in the object a record was).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,9 +28,17 @@ __all__ = ["exact", "records", "to_events"]
 _NAMES = field_names()
 #: STRING columns that hold a JSON document (objects come back as their JSON text).
 _JSON_TEXT = frozenset(
-    {"requestParameters", "responseElements", "additionalEventData", "serviceEventDetails",
-     "edgeDeviceDetails"}
+    {
+        "requestParameters",
+        "responseElements",
+        "additionalEventData",
+        "serviceEventDetails",
+        "edgeDeviceDetails",
+    }
 )
+
+
+_EPOCH = re.compile(r"^\d{9,13}(\.\d+)?$")
 
 
 def _restore(value: Any) -> Any:
@@ -57,8 +66,9 @@ def records(rows: pl.DataFrame) -> list[dict[str, Any]]:
     >>> records(rows)[0]["userIdentity"]
     {'type': 'Root', 'accountId': '1'}
     """
-    present = [(name, name.lower()) for name, _ in CLOUDTRAIL_COLUMNS
-               if name.lower() in rows.columns]
+    present = [
+        (name, name.lower()) for name, _ in CLOUDTRAIL_COLUMNS if name.lower() in rows.columns
+    ]
     structs = {name for name, kind in CLOUDTRAIL_COLUMNS if not isinstance(kind, str)}
     out: list[dict[str, Any]] = []
     for row in rows.select([low for _, low in present]).iter_rows():
@@ -73,6 +83,8 @@ def records(rows: pl.DataFrame) -> list[dict[str, Any]]:
                 rec[name] = parsed
             elif name in _JSON_TEXT:
                 rec[name] = _json(value)
+            elif name == "eventTime" and _EPOCH.match(value):
+                rec[name] = float(value)  # a number in the record (epoch), text in the table
             else:
                 rec[name] = value
         out.append(rec)
@@ -92,8 +104,9 @@ def exact(frame: pl.DataFrame | pl.LazyFrame, f: Filters) -> Any:
     return frame.filter(*keep) if keep else frame
 
 
-def to_events(rows: pl.DataFrame, f: Filters | None = None, *,
-              source: Iterable[str] | None = None) -> pl.DataFrame:
+def to_events(
+    rows: pl.DataFrame, f: Filters | None = None, *, source: Iterable[str] | None = None
+) -> pl.DataFrame:
     """The events table of query rows: normalized, exactly filtered, de-duplicated, sorted.
 
     A record delivered twice (the same event, the same content, read from two objects) is kept
@@ -106,16 +119,30 @@ def to_events(rows: pl.DataFrame, f: Filters | None = None, *,
     if paths is None and source is not None:
         paths = pl.Series(list(source), dtype=pl.String)
     frame = frame.with_columns(
-        (paths.cast(pl.String) if paths is not None else pl.lit(None, pl.String))
-        .alias("source_file"),
+        (paths.cast(pl.String) if paths is not None else pl.lit(None, pl.String)).alias(
+            "source_file"
+        ),
         pl.lit(None, pl.Int64).alias("source_index"),
     )
     if f is not None:
         frame = exact(frame, f)
     content = [c for c in frame.columns if c not in ("source_file", "source_index")]
+    # a record delivered in two objects is one event (as the loader drops an identical copy);
+    # rows alike within one object are kept: the table cannot show how their records differ
     frame = (
         frame.sort(pl.col("source_file").cast(pl.String), nulls_last=True, maintain_order=True)
-        .unique(subset=content, keep="first", maintain_order=True)
-        .sort("event_time", nulls_last=True, maintain_order=True)
+        .with_columns(pl.struct(content).hash().alias("_same"))
+        .filter(
+            pl.col("event_id").is_null()
+            | (pl.col("source_file") == pl.col("source_file").first().over("_same"))
+            | pl.col("source_file").is_null()
+        )
+        .drop("_same")
+        .sort(
+            "event_time",
+            pl.col("source_file").cast(pl.String),
+            nulls_last=True,
+            maintain_order=True,
+        )
     )
     return conform(frame)  # type: ignore[return-value]

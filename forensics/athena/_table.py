@@ -277,11 +277,15 @@ def ddl(
     root = "/".join(p for p in (bucket, prefix.strip("/"), "AWSLogs", org_id or "") if p)
     location = f"s3://{root}/"
     template = f"s3://{root}/${{account}}/CloudTrail/${{region}}/${{timestamp}}"
-    columns = ",\n".join(f"    {name.lower()} {hive_type(kind)}" for name, kind in CLOUDTRAIL_COLUMNS)
+    columns = ",\n".join(
+        f"    {name.lower()} {hive_type(kind)}" for name, kind in CLOUDTRAIL_COLUMNS
+    )
     props = [("projection.enabled", "true")]
     if account_list is not None:
-        props += [("projection.account.type", "enum"),
-                  ("projection.account.values", ",".join(account_list))]
+        props += [
+            ("projection.account.type", "enum"),
+            ("projection.account.values", ",".join(account_list)),
+        ]
     else:
         props += [("projection.account.type", "injected")]
     props += [

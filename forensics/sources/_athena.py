@@ -74,8 +74,15 @@ def split_s3(url: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _start(client: Any, backoff: Backoff, sql: str, database: str | None, workgroup: str | None,
-           output: str | None, catalog: str | None) -> str:
+def _start(
+    client: Any,
+    backoff: Backoff,
+    sql: str,
+    database: str | None,
+    workgroup: str | None,
+    output: str | None,
+    catalog: str | None,
+) -> str:
     kw: dict[str, Any] = {"QueryString": sql}
     context: dict[str, str] = {}
     if database:
@@ -152,11 +159,15 @@ def run_query(
                     f"Athena query {run.query_id} passed the scan budget "
                     f"({run.bytes_scanned:,} > {max_scan_bytes:,} bytes) and was stopped; "
                     "narrow the window/accounts/regions or raise max_scan_bytes",
-                    run.bytes_scanned, max_scan_bytes)
+                    run.bytes_scanned,
+                    max_scan_bytes,
+                )
             if timeout is not None and time.monotonic() - began > timeout:
                 _stop(client, run.query_id)
-                raise SourceError(f"Athena query {run.query_id} still {run.state} after "
-                                  f"{timeout:g} s; it was stopped")
+                raise SourceError(
+                    f"Athena query {run.query_id} still {run.state} after "
+                    f"{timeout:g} s; it was stopped"
+                )
             sleep(delay)
             delay = min(poll_cap, delay * 1.5)
     except KeyboardInterrupt:
@@ -168,8 +179,11 @@ def run_query(
         error = info.get("Status", {}).get("AthenaError", {}).get("ErrorMessage")
         raise SourceError(
             f"Athena query {run.query_id} {run.state}: {error or reason}"
-            + (" (check the table name, the database and the workgroup's output location)"
-               if run.state == "FAILED" else "")
+            + (
+                " (check the table name, the database and the workgroup's output location)"
+                if run.state == "FAILED"
+                else ""
+            )
         )
     if unload:
         if s3 is None or output is None:
@@ -214,8 +228,12 @@ def _results(client: Any, query_id: str, backoff: Backoff) -> pl.DataFrame:
         if not token:
             break
     names = names or []
-    return pl.DataFrame({n: pl.Series(n, c, dtype=pl.String) for n, c in
-                         zip(names, columns or [[] for _ in names], strict=True)})
+    return pl.DataFrame(
+        {
+            n: pl.Series(n, c, dtype=pl.String)
+            for n, c in zip(names, columns or [[] for _ in names], strict=True)
+        }
+    )
 
 
 def read_unload(s3: Any, output: str, backoff: Backoff | None = None) -> pl.DataFrame:
@@ -227,7 +245,9 @@ def read_unload(s3: Any, output: str, backoff: Backoff | None = None) -> pl.Data
         if key.endswith("/") or key.rsplit("/", 1)[-1].startswith(("_", ".")):
             continue
         try:
-            body = backoff.call(lambda key=key: s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            body = backoff.call(
+                lambda key=key: s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            )
         except Exception as exc:
             raise SourceError(f"s3://{bucket}/{key}: {describe(exc)}") from exc
         frames.append(pl.read_parquet(io.BytesIO(body)))
@@ -239,8 +259,9 @@ def _keys(s3: Any, bucket: str, prefix: str, backoff: Backoff) -> Iterable[str]:
         yield obj[0]
 
 
-def _objects(s3: Any, bucket: str, prefix: str, backoff: Backoff,
-             delimiter: str | None = None) -> Iterable[tuple[str, int]]:
+def _objects(
+    s3: Any, bucket: str, prefix: str, backoff: Backoff, delimiter: str | None = None
+) -> Iterable[tuple[str, int]]:
     """``(key, size)`` under ``prefix`` (with a delimiter: ``(common prefix, -1)`` too)."""
     token = None
     while True:
@@ -253,9 +274,10 @@ def _objects(s3: Any, bucket: str, prefix: str, backoff: Backoff,
             page = backoff.call(lambda kw=kw: s3.list_objects_v2(**kw))
         except Exception as exc:
             code = error_code(exc)
-            raise SourceError(f"s3://{bucket}/{prefix}: cannot list ({describe(exc)})"
-                              + ("; the estimate needs s3:ListBucket" if code == "AccessDenied"
-                                 else "")) from exc
+            raise SourceError(
+                f"s3://{bucket}/{prefix}: cannot list ({describe(exc)})"
+                + ("; the estimate needs s3:ListBucket" if code == "AccessDenied" else "")
+            ) from exc
         for item in page.get("Contents", []):
             yield item["Key"], int(item.get("Size", 0))
         for cp in page.get("CommonPrefixes", []):
@@ -285,8 +307,11 @@ def estimate_scan(
     bucket, root = split_s3(location.rstrip("/") + "/")
 
     def children(prefix: str) -> list[str]:
-        return [p[len(prefix):].rstrip("/") for p, size in
-                _objects(s3, bucket, prefix, backoff, delimiter="/") if size < 0]
+        return [
+            p[len(prefix) :].rstrip("/")
+            for p, size in _objects(s3, bucket, prefix, backoff, delimiter="/")
+            if size < 0
+        ]
 
     total = count = 0
     for account in accounts if accounts is not None else children(root):
