@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 import polars as pl
+from sqlglot import exp
 
 from forensics._errors import LoadError, SourceError
 from forensics._report import LoadReport
@@ -164,7 +165,7 @@ class AthenaEngine:
     def run(self, query: Any, f: Filters) -> _Ran:
         from forensics.sources._athena import ScanBudgetError, run_query
 
-        table = query.args["from"].this.sql(dialect="trino")
+        table = query.find(exp.Table).sql(dialect="trino")
         if self.max_scan_bytes is not None:
             guess = self.estimate(table, f)
             if guess is not None and guess[0] > self.max_scan_bytes:
