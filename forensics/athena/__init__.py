@@ -14,6 +14,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS cloudtrail_logs (
 
 from __future__ import annotations
 
+from forensics.athena._closure import Round, Source
 from forensics.athena._duckdb import DuckDBEngine
 from forensics.athena._load import DEFAULT_MAX_SCAN_BYTES, AthenaEngine, load
 from forensics.athena._query import Filters, build, duckdb, trino
@@ -25,6 +26,8 @@ __all__ = [
     "AthenaEngine",
     "DuckDBEngine",
     "Filters",
+    "Round",
+    "Source",
     "build",
     "ddl",
     "duckdb",

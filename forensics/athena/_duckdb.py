@@ -100,10 +100,13 @@ def _select(name: str, kind: object) -> str:
 class DuckDBEngine:
     """Runs the Athena query, transpiled, over the trail files under ``root``.
 
-    ``table`` is the name the query uses (``db.table``).
+    ``table`` is the name the query uses (``db.table``). ``materialize=True`` parses every file
+    once into a DuckDB table and answers each query from the rows of the files it selects (for
+    many small queries, e.g. a closure's rounds); by default each query reads its files.
     """
 
-    def __init__(self, root: str | os.PathLike[str], table: str = "forensics.cloudtrail") -> None:
+    def __init__(self, root: str | os.PathLike[str], table: str = "forensics.cloudtrail", *,
+                 materialize: bool = False) -> None:
         import duckdb as _duckdb
 
         self.root = str(root)
@@ -112,6 +115,8 @@ class DuckDBEngine:
         self._con = _duckdb.connect()
         self._con.execute("SET threads TO 2")
         self.runs: list[Ran] = []
+        self.materialize = materialize
+        self._loaded = False
 
     def select(self, f: Filters) -> list[tuple[str, int]]:
         """The files partition projection reads for ``f`` (accounts, regions, day range)."""
@@ -168,11 +173,30 @@ class DuckDBEngine:
             f"columns={{'Records': '{records}'}}, filename=true, format='unstructured'))"
         )
 
+    def _select_view(self, files: list[tuple[str, int]]) -> None:
+        """The view over the parsed rows of ``files`` (``materialize=True``)."""
+        schema, _, name = self.table.rpartition(".")
+        target = f'"{schema}"."{name}"' if schema else f'"{name}"'
+        if not self._loaded:
+            self._view(self.files)
+            self._con.execute(f"CREATE OR REPLACE TABLE _forensics_rows AS SELECT * FROM {target}")
+            self._loaded = True
+        self._con.execute("CREATE OR REPLACE TEMP TABLE _forensics_selected(path VARCHAR)")
+        if files:
+            self._con.executemany("INSERT INTO _forensics_selected VALUES (?)",
+                                  [(p,) for p, _ in files])
+        self._con.execute(
+            f"CREATE OR REPLACE VIEW {target} AS SELECT * FROM _forensics_rows "
+            'WHERE "$path" IN (SELECT path FROM _forensics_selected)')
+
     def run(self, query: Any, f: Filters) -> Ran:
         """Run ``query`` (the sqlglot AST sent to Athena) for filters ``f``."""
         began = time.perf_counter()
         files = self.select(f)
-        self._view(files)
+        if self.materialize:
+            self._select_view(files)
+        else:
+            self._view(files)
         sql = duckdb(query)
         rows = pl.from_arrow(self._con.sql(sql).to_arrow_table())
         rows = rows.with_columns(pl.all().cast(pl.String))
