@@ -12,36 +12,50 @@ from polars.testing import assert_frame_equal
 import forensics as fx
 from forensics import athena
 
-SAMPLE = Path("data/sample")
-WINDOW = {"start": "2026-03-04", "end": "2026-03-06"}
-SEED = "AKIA2MQW7K2WUMLBECXI"
-SINCE = "2026-03-04T13:52:17Z"
+DAYS = 4
+TRUTH = fx.sample.ground_truth(days=DAYS)
+SEED = TRUTH["leaked_access_key_id"]
+SINCE = TRUTH["first_malicious_event_time"]
+WINDOW: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
-def engine() -> athena.DuckDBEngine:
-    if not (SAMPLE / ".complete").exists():
-        pytest.skip("data/sample missing: run `make sample`")
-    return athena.DuckDBEngine(SAMPLE, materialize=True)
+def sample(tmp_path_factory) -> Path:
+    """The sample incident with less background (hourly files): the same closure, fewer files."""
+    out = tmp_path_factory.mktemp("sample-small")
+    fx.sample.write(out, events=8000, days=DAYS, file_minutes=60)
+    return out
 
 
 @pytest.fixture(scope="module")
-def local() -> fx.Trail:
-    return fx.load(SAMPLE, cache=False, **WINDOW)
+def engine(sample) -> athena.DuckDBEngine:
+    return athena.DuckDBEngine(sample, materialize=True)
+
+
+@pytest.fixture(scope="module")
+def local(sample) -> fx.Trail:
+    return fx.load(sample, cache=False)
 
 
 def same_radius(a: fx.BlastRadius, b: fx.BlastRadius) -> None:
     def events(br: fx.BlastRadius) -> pl.DataFrame:
-        return br.events.drop("source_index").with_columns(
-            pl.col("source_file").cast(pl.String)).sort("event_id", "source_file")
+        return (
+            br.events.drop("source_index")
+            .with_columns(pl.col("source_file").cast(pl.String))
+            .sort("event_id", "source_file")
+        )
 
     assert_frame_equal(events(a), events(b))
     assert_frame_equal(a.credentials.sort("access_key_id"), b.credentials.sort("access_key_id"))
     assert_frame_equal(a.resources.sort("arn"), b.resources.sort("arn"))
-    assert_frame_equal(a.denied.drop("source_index").with_columns(
-        pl.col("source_file").cast(pl.String)).sort("event_id"),
-        b.denied.drop("source_index").with_columns(
-        pl.col("source_file").cast(pl.String)).sort("event_id"))
+    assert_frame_equal(
+        a.denied.drop("source_index")
+        .with_columns(pl.col("source_file").cast(pl.String))
+        .sort("event_id"),
+        b.denied.drop("source_index")
+        .with_columns(pl.col("source_file").cast(pl.String))
+        .sort("event_id"),
+    )
 
 
 def test_blast_radius_over_athena_equals_local(engine, local, capsys) -> None:
@@ -49,7 +63,7 @@ def test_blast_radius_over_athena_equals_local(engine, local, capsys) -> None:
     remote = fx.blast_radius(src, SEED, since=SINCE)
     here = fx.blast_radius(local, SEED, since=SINCE)
     same_radius(here, remote)
-    assert here.credentials.height >= 4  # the sample's chain: minted, cross-account, created
+    assert set(remote.credentials["access_key_id"]) == set(TRUTH["closure_access_key_ids"])
     rounds = src.rounds
     assert len(rounds) >= 3 and rounds[-1].closure_keys == here.credentials.height
     assert all(r.bytes_scanned > 0 for r in rounds)
@@ -58,7 +72,7 @@ def test_blast_radius_over_athena_equals_local(engine, local, capsys) -> None:
     # each round asks only for what is new
     ids = [r.query_id for r in rounds]
     assert len(set(ids)) == len(ids)
-    sql = [run.sql for run in engine.runs[-len(rounds):]]
+    sql = [run.sql for run in engine.runs[-len(rounds) :]]
     assert SEED in sql[0] and all(SEED not in s for s in sql[1:])
 
 
@@ -74,9 +88,13 @@ def test_for_principal_derived_over_athena_equals_local(engine, local) -> None:
     src = athena.Source("athena://forensics.cloudtrail", engine=engine, progress=False, **WINDOW)
     remote = src.for_principal(who, derived=True).events
     here = local.for_principal(who, derived=True).events
+
     def norm(df: pl.DataFrame) -> pl.DataFrame:
-        return df.drop("source_index").with_columns(
-            pl.col("source_file").cast(pl.String)).sort("event_id", "source_file")
+        return (
+            df.drop("source_index")
+            .with_columns(pl.col("source_file").cast(pl.String))
+            .sort("event_id", "source_file")
+        )
 
     assert here.height > 0
     assert_frame_equal(norm(here), norm(remote))

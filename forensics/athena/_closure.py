@@ -76,20 +76,29 @@ class Source:
         db, name = parse_url(self.url)
         self.table = f"{db}.{name}"
         if self.engine is None:
-            self.engine = AthenaEngine(database=db, workgroup=self.workgroup, output=self.output,
-                                       **self.remote)
+            self.engine = AthenaEngine(
+                database=db, workgroup=self.workgroup, output=self.output, **self.remote
+            )
 
     def _filters(self, **who: Any) -> Filters:
-        return Filters.of(start=self.start, end=self.end, accounts=self.accounts,
-                          regions=self.regions, any_of=(Filters.of(**who),))
+        return Filters.of(
+            start=self.start,
+            end=self.end,
+            accounts=self.accounts,
+            regions=self.regions,
+            any_of=(Filters.of(**who),),
+        )
 
     def _show(self, r: Round) -> None:
         if callable(self.progress):
             self.progress(r)
         elif self.progress:
-            print(f"round {r.number}: +{r.keys} keys, +{r.principals} identities, "
-                  f"+{r.shared} shared ids -> {r.events:,} events, {r.bytes_scanned:,} bytes "
-                  f"scanned; closure {r.closure_keys} keys", file=sys.stderr)
+            print(
+                f"round {r.number}: +{r.keys} keys, +{r.principals} identities, "
+                f"+{r.shared} shared ids -> {r.events:,} events, {r.bytes_scanned:,} bytes "
+                f"scanned; closure {r.closure_keys} keys",
+                file=sys.stderr,
+            )
 
     def closure(
         self,
@@ -112,7 +121,8 @@ class Source:
         if not (_KEY.match(seed) or seed.startswith("arn:") or ":" in seed):
             raise PrincipalError(
                 f"{seed!r}: over Athena, give an access key id, a principal ARN or a session "
-                "ARN (names are resolved in a loaded trail; load one first to look them up)")
+                "ARN (names are resolved in a loaded trail; load one first to look them up)"
+            )
         lo, hi = to_utc(since), to_utc(until)
         keys: set[str] = {seed} if _KEY.match(seed) else set()
         principals: set[str] = set() if keys else {seed}
@@ -130,9 +140,11 @@ class Source:
             new_shared = sorted(shared - asked_shared)
             if not (new_keys or new_principals or new_shared):
                 break
-            f = self._filters(access_keys=new_keys or None,
-                              principals=new_principals or None,
-                              shared_event_ids=new_shared or None)
+            f = self._filters(
+                access_keys=new_keys or None,
+                principals=new_principals or None,
+                shared_event_ids=new_shared or None,
+            )
             got, ran = query_trail(self.table, f, self.engine, source=self.url, report=report)
             asked_keys |= set(new_keys)
             asked_principals |= set(new_principals)
@@ -149,30 +161,44 @@ class Source:
             except PrincipalError:
                 seeds, seed_principals = [], []
             if seeds or seed_principals:
-                members, actors = local_closure(trail.lazy, creds, seeds,
-                                                principals=seed_principals, since=lo, until=hi)
+                members, actors = local_closure(
+                    trail.lazy, creds, seeds, principals=seed_principals, since=lo, until=hi
+                )
                 closure_keys = members["access_key_id"].to_list()
                 keys |= set(closure_keys)
                 principals |= set(actors["principal"].to_list())
                 principals |= _password_users(events, closure_keys)
-            mine = events.filter(pl.col("access_key_id").is_in(sorted(keys))
-                                 | pl.col("principal").is_in(sorted(principals))
-                                 | pl.col("principal_arn").is_in(sorted(principals)))
+            mine = events.filter(
+                pl.col("access_key_id").is_in(sorted(keys))
+                | pl.col("principal").is_in(sorted(principals))
+                | pl.col("principal_arn").is_in(sorted(principals))
+            )
             shared |= set(mine["shared_event_id"].drop_nulls().to_list())
-            r = Round(number, len(new_keys), len(new_principals), len(new_shared),
-                      events.height - before, ran.bytes_scanned, ran.query_id,
-                      len(closure_keys))
+            r = Round(
+                number,
+                len(new_keys),
+                len(new_principals),
+                len(new_shared),
+                events.height - before,
+                ran.bytes_scanned,
+                ran.query_id,
+                len(closure_keys),
+            )
             self.rounds.append(r)
             self._show(r)
         else:
-            report.notes.append(f"stopped after {self.max_rounds} rounds; the closure may be "
-                                "incomplete (raise max_rounds)")
+            report.notes.append(
+                f"stopped after {self.max_rounds} rounds; the closure may be "
+                "incomplete (raise max_rounds)"
+            )
         report.records_loaded = events.height
         report.notes.append(
             f"credential closure of {seed} in {len(self.rounds)} round(s), "
-            f"{sum(r.bytes_scanned for r in self.rounds):,} bytes scanned")
-        return Trail(events, report,
-                     filters=(f"athena: events of the credential closure of {seed}",))
+            f"{sum(r.bytes_scanned for r in self.rounds):,} bytes scanned"
+        )
+        return Trail(
+            events, report, filters=(f"athena: events of the credential closure of {seed}",)
+        )
 
     def for_principal(self, who: str, *, derived: bool = False) -> Trail:
         """``trail.for_principal(who, derived=...)`` on the events of ``who``'s closure."""
@@ -181,14 +207,18 @@ class Source:
 
 def _password_users(events: pl.DataFrame, keys: list[str]) -> set[str]:
     """Users whose console password a closure key set: their sign-ins join the closure."""
-    rows = events.filter(
-        pl.col("access_key_id").is_in(keys)
-        & pl.col("event_name").is_in(["CreateLoginProfile", "UpdateLoginProfile"])
-        & pl.col("error_code").is_null()
-    ).select(
-        pl.col("request_parameters").str.json_path_match("$.userName").alias("user"),
-        pl.coalesce("recipient_account_id", "account_id").alias("account"),
-    ).drop_nulls()
+    rows = (
+        events.filter(
+            pl.col("access_key_id").is_in(keys)
+            & pl.col("event_name").is_in(["CreateLoginProfile", "UpdateLoginProfile"])
+            & pl.col("error_code").is_null()
+        )
+        .select(
+            pl.col("request_parameters").str.json_path_match("$.userName").alias("user"),
+            pl.coalesce("recipient_account_id", "account_id").alias("account"),
+        )
+        .drop_nulls()
+    )
     return {f"arn:aws:iam::{a}:user/{u}" for u, a in rows.iter_rows()}
 
 
@@ -197,4 +227,5 @@ def _merge(frames: list[pl.DataFrame]) -> pl.DataFrame:
     merged = pl.concat(frames, how="vertical")
     key = [c for c in merged.columns if c != "source_index"]
     return merged.unique(subset=key, keep="first", maintain_order=True).sort(
-        "event_time", pl.col("source_file").cast(pl.String), nulls_last=True, maintain_order=True)
+        "event_time", pl.col("source_file").cast(pl.String), nulls_last=True, maintain_order=True
+    )

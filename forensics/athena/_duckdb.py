@@ -105,8 +105,13 @@ class DuckDBEngine:
     many small queries, e.g. a closure's rounds); by default each query reads its files.
     """
 
-    def __init__(self, root: str | os.PathLike[str], table: str = "forensics.cloudtrail", *,
-                 materialize: bool = False) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        table: str = "forensics.cloudtrail",
+        *,
+        materialize: bool = False,
+    ) -> None:
         import duckdb as _duckdb
 
         self.root = str(root)
@@ -183,11 +188,13 @@ class DuckDBEngine:
             self._loaded = True
         self._con.execute("CREATE OR REPLACE TEMP TABLE _forensics_selected(path VARCHAR)")
         if files:
-            self._con.executemany("INSERT INTO _forensics_selected VALUES (?)",
-                                  [(p,) for p, _ in files])
+            self._con.executemany(
+                "INSERT INTO _forensics_selected VALUES (?)", [(p,) for p, _ in files]
+            )
         self._con.execute(
             f"CREATE OR REPLACE VIEW {target} AS SELECT * FROM _forensics_rows "
-            'WHERE "$path" IN (SELECT path FROM _forensics_selected)')
+            'WHERE "$path" IN (SELECT path FROM _forensics_selected)'
+        )
 
     def run(self, query: Any, f: Filters) -> Ran:
         """Run ``query`` (the sqlglot AST sent to Athena) for filters ``f``."""
