@@ -36,6 +36,7 @@ _LAZY = {
     "identity": ("forensics.identity", None),
     "resources": ("forensics.resources", None),
     "graph": ("forensics.graph", None),
+    "athena": ("forensics.athena", None),
 }
 
 
@@ -64,6 +65,7 @@ __all__ = [
     "SourceError",
     "Trail",
     "__version__",
+    "athena",
     "blast_radius",
     "charts",
     "export",

@@ -218,3 +218,74 @@ def test_external_principals_and_window(external_trail) -> None:
     )
     assert want.height > 0
     assert_same_events(want, got, repeated_ids_as_sets=True)
+
+
+# -- the DDL --------------------------------------------------------------------------------
+def test_ddl_projects_account_region_day_under_the_org_level() -> None:
+    sql = athena.ddl(
+        "acme-org-cloudtrail-logs",
+        prefix="org/",
+        org_id="o-a1b2c3d4e5",
+        accounts=["222233334444", "111122223333"],
+        regions=["us-east-1", "eu-west-1"],
+        start="2026-03-01",
+        database="security",
+    )
+    assert sql.startswith("CREATE EXTERNAL TABLE IF NOT EXISTS security.cloudtrail_logs (")
+    assert "LOCATION 's3://acme-org-cloudtrail-logs/org/AWSLogs/o-a1b2c3d4e5/'" in sql
+    assert (
+        "'storage.location.template'='s3://acme-org-cloudtrail-logs/org/AWSLogs/"
+        "o-a1b2c3d4e5/${account}/CloudTrail/${region}/${timestamp}'"
+    ) in sql
+    assert "'projection.account.values'='111122223333,222233334444'" in sql
+    assert "'projection.region.values'='eu-west-1,us-east-1'" in sql
+    assert "'projection.timestamp.range'='2026/03/01,NOW'" in sql
+    assert "'projection.timestamp.format'='yyyy/MM/dd'" in sql
+    assert "STORED AS INPUTFORMAT 'com.amazon.emr.cloudtrail.CloudTrailInputFormat'" in sql
+    # every column the query selects is declared, with the partition columns it filters on
+    for name, _ in athena.CLOUDTRAIL_COLUMNS:
+        assert f"\n    {name.lower()} " in sql
+    assert (
+        "PARTITIONED BY (\n    account STRING,\n    region STRING,\n    `timestamp` STRING" in sql
+    )
+
+
+def test_ddl_without_accounts_injects_them_and_refuses_bad_input() -> None:
+    plain = athena.ddl("trail-bucket")
+    assert "'projection.account.type'='injected'" in plain
+    assert "s3://trail-bucket/AWSLogs/${account}/CloudTrail/${region}/${timestamp}" in plain
+    for bad in (
+        {"bucket": "s3://x"},
+        {"bucket": "b-1", "org_id": "org1"},
+        {"bucket": "b-1", "accounts": ["12"]},
+        {"bucket": "b-1", "regions": ["mars"]},
+    ):
+        with pytest.raises(ValueError):
+            athena.ddl(**bad)
+
+
+def test_cli_prints_the_ddl(capsys) -> None:
+    from forensics._cli import main
+
+    assert (
+        main(
+            [
+                "athena",
+                "ddl",
+                "acme-trail",
+                "--org-id",
+                "o-a1b2c3d4e5",
+                "--account",
+                "111122223333",
+                "--region",
+                "us-east-1",
+                "--start",
+                "2026-01-01",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert out.startswith("CREATE EXTERNAL TABLE") and out.rstrip().endswith(");")
+    assert main(["athena", "ddl", "s3://acme-trail"]) == 2
+    assert "not an S3 bucket name" in capsys.readouterr().err

@@ -15,8 +15,10 @@ CREATE EXTERNAL TABLE IF NOT EXISTS cloudtrail_logs (
 from __future__ import annotations
 
 from forensics.athena._closure import Round, Source
-from forensics.athena._duckdb import DuckDBEngine
+from forensics.athena._duckdb import DuckDBEngine, DuckDBParquetEngine
 from forensics.athena._load import DEFAULT_MAX_SCAN_BYTES, AthenaEngine, load
+from forensics.athena._ocsf import load_athena as load_security_lake
+from forensics.athena._ocsf import read_security_lake
 from forensics.athena._query import Filters, build, duckdb, trino
 from forensics.athena._table import CLOUDTRAIL_COLUMNS, ddl
 
@@ -25,6 +27,7 @@ __all__ = [
     "DEFAULT_MAX_SCAN_BYTES",
     "AthenaEngine",
     "DuckDBEngine",
+    "DuckDBParquetEngine",
     "Filters",
     "Round",
     "Source",
@@ -32,5 +35,7 @@ __all__ = [
     "ddl",
     "duckdb",
     "load",
+    "load_security_lake",
+    "read_security_lake",
     "trino",
 ]

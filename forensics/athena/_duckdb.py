@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -207,6 +208,53 @@ class DuckDBEngine:
         sql = duckdb(query)
         rows = pl.from_arrow(self._con.sql(sql).to_arrow_table())
         rows = rows.with_columns(pl.all().cast(pl.String))
+        ran = Ran(
+            f"duckdb-{uuid.uuid4()}",
+            sql,
+            rows,
+            sum(s for _, s in files),
+            len(files),
+            time.perf_counter() - began,
+        )
+        self.runs.append(ran)
+        return ran
+
+
+class DuckDBParquetEngine:
+    """The DuckDB stand-in for a Security Lake table: Parquet files in Security Lake's layout
+    (``region=/accountId=/eventDay=`` partitions), queried with the SQL sent to Athena."""
+
+    def __init__(self, root: str | os.PathLike[str], table: str) -> None:
+        import duckdb as _duckdb
+
+        self.root = str(root)
+        self.table = table
+        self._con = _duckdb.connect()
+        self._con.execute("SET threads TO 2")
+        self.runs: list[Ran] = []
+
+    def run(self, query: Any, f: Filters) -> Ran:
+        from forensics.athena._ocsf import _wanted
+
+        began = time.perf_counter()
+        files = [
+            (str(p), p.stat().st_size)
+            for p in sorted(Path(self.root).rglob("*.parquet"))
+            if _wanted(str(p), f)
+        ]
+        schema, _, name = self.table.rpartition(".")
+        if schema:
+            self._con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        target = f'"{schema}"."{name}"' if schema else f'"{name}"'
+        listing = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p, _ in files) + "]"
+        self._con.execute(
+            f'CREATE OR REPLACE VIEW {target} AS SELECT *, filename AS "$path" FROM '
+            f"read_parquet({listing}, hive_partitioning=true, hive_types_autocast=false, "
+            "union_by_name=true, filename=true)"
+        )
+        sql = duckdb(query)
+        rows = pl.from_arrow(self._con.sql(sql).to_arrow_table())
+        rows = rows.with_columns(pl.all().cast(pl.String))  # type: ignore[union-attr]
         ran = Ran(
             f"duckdb-{uuid.uuid4()}",
             sql,

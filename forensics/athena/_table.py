@@ -12,7 +12,7 @@ Partition projection is on ``account`` (the ``AWSLogs/[o-xxx/]<account>/`` level
 and ``timestamp`` (``yyyy/MM/dd``, AWS's name), so a query that names them reads only the day
 folders of its window.
 
->>> "accesskeyid: STRING" in ddl("my-trail", org_id="o-abc123", accounts=["111122223333"])
+>>> "accesskeyid: STRING" in ddl("my-trail", org_id="o-a1b2c3d4e5", accounts=["111122223333"])
 True
 """
 
