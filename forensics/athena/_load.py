@@ -102,12 +102,9 @@ class AthenaEngine:
         progress: bool | Callable[[Any], None] = False,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        from forensics.sources._aws import make_session
+        from forensics.sources._athena import clients
 
-        boto = make_session(session, profile)
-        self.athena = boto.client("athena", region_name=region)
-        self.s3 = boto.client("s3", region_name=region)
-        self.glue = boto.client("glue", region_name=region)
+        self.athena, self.s3, self.glue = clients(session, profile, region)
         self.database, self.workgroup, self.output = database, workgroup, output
         self.catalog = catalog
         self.max_scan_bytes = max_scan_bytes
@@ -122,24 +119,14 @@ class AthenaEngine:
         """The table's S3 root, from its storage template (Glue ``GetTable``)."""
         if self.location:
             return self.location
+        from forensics.sources._athena import table_location
+
         db, _, name = table.rpartition(".")
         try:
-            meta = self.glue.get_table(DatabaseName=db or self.database, Name=name)["Table"]
-        except Exception as exc:
-            from forensics.sources._aws import describe
-
-            self.notes.append(
-                f"scan not estimated before running (table location unknown: "
-                f"{describe(exc)}; pass location=)"
-            )
+            return table_location(self.glue, db or self.database or "", name)
+        except SourceError as exc:
+            self.notes.append(f"scan not estimated before running ({exc}; pass location=)")
             return None
-        params = meta.get("Parameters", {})
-        template = params.get("storage.location.template") or meta.get("StorageDescriptor", {}).get(
-            "Location"
-        )
-        if not template:
-            return None
-        return template.split("${", 1)[0]
 
     def estimate(self, table: str, f: Filters) -> tuple[int, int] | None:
         """``(bytes, objects)`` the query's partitions hold, or None when unknown."""

@@ -28,6 +28,8 @@ from forensics.sources._aws import Backoff, describe, error_code
 
 __all__ = [
     "QueryRun",
+    "clients",
+    "table_location",
     "ScanBudgetError",
     "estimate_scan",
     "read_unload",
@@ -60,6 +62,35 @@ class QueryRun:
     polls: int = 0
     retries: int = 0
     rows: pl.DataFrame = field(default_factory=pl.DataFrame)
+
+
+def clients(
+    session: Any = None, profile: str | None = None, region: str | None = None
+) -> tuple[Any, Any, Any]:
+    """``(athena, s3, glue)`` clients from a ``boto3.Session``, a profile or the default chain."""
+    from forensics.sources._aws import make_session
+
+    boto = make_session(session, profile)
+    return (
+        boto.client("athena", region_name=region),
+        boto.client("s3", region_name=region),
+        boto.client("glue", region_name=region),
+    )
+
+
+def table_location(glue: Any, database: str, table: str) -> str:
+    """The S3 root of a table with partition projection (its storage template up to the first
+    ``${...}``), from the Glue Data Catalog; raises :class:`SourceError` when unknown."""
+    try:
+        meta = glue.get_table(DatabaseName=database, Name=table)["Table"]
+    except Exception as exc:
+        raise SourceError(f"{database}.{table}: cannot read the table ({describe(exc)})") from exc
+    template = meta.get("Parameters", {}).get("storage.location.template") or meta.get(
+        "StorageDescriptor", {}
+    ).get("Location")
+    if not template:
+        raise SourceError(f"{database}.{table}: the table has no S3 location")
+    return template.split("${", 1)[0]
 
 
 def split_s3(url: str) -> tuple[str, str]:
