@@ -28,13 +28,13 @@ from forensics.sources._aws import Backoff, describe, error_code
 
 __all__ = [
     "QueryRun",
-    "clients",
-    "table_location",
     "ScanBudgetError",
+    "clients",
     "estimate_scan",
     "read_unload",
     "run_query",
     "split_s3",
+    "table_location",
 ]
 
 _DONE = ("SUCCEEDED", "FAILED", "CANCELLED")
