@@ -164,6 +164,7 @@ def test_sample_narrow_window_regions(engine, sample) -> None:
     assert_same_events(local, got)
 
 
+@pytest.mark.slow
 def test_sample_whole_trail(engine, sample) -> None:
     """No filter at all: every event of the sample, by both engines."""
     local = fx.load(sample, cache=False).events
@@ -200,6 +201,7 @@ def external_trail(external, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_external_every_event(external_trail) -> None:
     local = fx.load(external_trail, cache=False).events
     engine = athena.DuckDBEngine(external_trail)
