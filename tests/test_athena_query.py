@@ -66,6 +66,7 @@ def test_trino_sql_parses_and_transpiles_to_the_same_tree() -> None:
         "eventname = 'AssumeRole'",
         "useridentity.accesskeyid = 'AKIAX'",
         "eventtime >= '2026-03-03'",
+        "eventtime < '2026-03-05T14:00:00'",
     ):
         assert piece in where
 

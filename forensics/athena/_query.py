@@ -5,7 +5,7 @@ in tests and benchmarks, transpiled to DuckDB (:func:`duckdb`) and run over a vi
 columns and types on the same files, so the SQL that reaches Athena is the SQL that was tested.
 
 Filters become, in order of cost: the partition columns (``account``, ``region``, ``timestamp``
-day folders: what Athena reads at all), then ``eventtime`` (day-granular, a superset of the
+day folders: what Athena reads at all), then ``eventtime`` (text, with margin: a superset of the
 window), event names, access keys, principals. Where the exact rule lives in Python (the
 durable ``principal`` of a ``userIdentity``, the precise window), the SQL keeps a superset and
 :func:`forensics.athena._rows.to_events` applies the exact filter to the rows that come back, so
@@ -32,6 +32,7 @@ from forensics.athena._table import CLOUDTRAIL_COLUMNS
 __all__ = ["Filters", "build", "duckdb", "principal_condition", "trino"]
 
 _ONE_DAY = timedelta(days=1)
+_OFFSET = timedelta(hours=14)  # the largest UTC offset
 #: Columns selected as JSON text (structs and arrays: their shape is read back in Python).
 JSON_COLUMNS: tuple[str, ...] = tuple(
     name.lower() for name, kind in CLOUDTRAIL_COLUMNS if not isinstance(kind, str)
@@ -228,13 +229,15 @@ def build(
         where.append(_in("region", f.regions))
     ts = exp.column("timestamp", quoted=True)
     # a day folder holds records of either neighbouring day (delivery lag): one day of margin,
-    # as the local loader prunes; eventtime by day, with margin for non-UTC offsets
+    # as the local loader prunes. eventtime is text, compared as text with 14 h of margin for a
+    # time written with a UTC offset: the lower bound by date (a "2026-03-04 13:00" form sorts
+    # before "2026-03-04T..."), the upper one to the second ("T" sorts after " ")
     if f.start is not None:
         where.append(exp.GTE(this=ts, expression=_s(_day(f.start - _ONE_DAY))))
         where.append(
             exp.GTE(
                 this=exp.column("eventtime"),
-                expression=_s((f.start - _ONE_DAY).strftime("%Y-%m-%d")),
+                expression=_s((f.start - _OFFSET).strftime("%Y-%m-%d")),
             )
         )
     if f.end is not None:
@@ -242,7 +245,7 @@ def build(
         where.append(
             exp.LT(
                 this=exp.column("eventtime"),
-                expression=_s((f.end + 2 * _ONE_DAY).strftime("%Y-%m-%d")),
+                expression=_s((f.end + _OFFSET).strftime("%Y-%m-%dT%H:%M:%S")),
             )
         )
     if f.event_names is not None:
