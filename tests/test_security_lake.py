@@ -137,6 +137,16 @@ def test_athena_over_security_lake_table(sample_day, tmp_path) -> None:
     assert_frame_equal(comparable(want, ()), comparable(got, ()))
     sql = engine.runs[-1].sql
     assert "accountid = '222233334444'" in sql and "class_uid = 6003" in sql
+    # the same through fx.load: a Security Lake table name selects the OCSF query
+    again = fx.load(
+        f"athena://{TABLE}",
+        remote={"engine": engine},
+        principals=[who],
+        start="2026-03-04",
+        end="2026-03-05",
+        accounts=["222233334444"],
+    ).events
+    assert_frame_equal(comparable(got, ()), comparable(again, ()))
 
 
 def test_external_roundtrip(external, tmp_path) -> None:

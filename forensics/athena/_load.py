@@ -135,6 +135,12 @@ class AthenaEngine:
         location = self._location(table)
         if location is None:
             return None
+        if "/AWSLogs/" not in location + "/":
+            self.notes.append(
+                f"scan not estimated before running ({location} is not in the "
+                "CloudTrail layout); the budget is checked while the query runs"
+            )
+            return None
         days = None
         if f.start is not None and f.end is not None:
             lo, hi = (f.start - _ONE_DAY).date(), (f.end + _ONE_DAY).date()
@@ -272,6 +278,7 @@ def load(
     )
     options = dict(remote or {})
     engine = engine or options.pop("engine", None)
+    ocsf = bool(options.pop("ocsf", False))
     if engine is None:
         engine = AthenaEngine(
             database=db,
@@ -281,6 +288,10 @@ def load(
             profile=profile,
             **options,
         )
+    if ocsf or "cloud_trail_mgmt" in name:  # a Security Lake table (OCSF 1.1 API Activity)
+        from forensics.athena._ocsf import load_athena as load_ocsf
+
+        return load_ocsf(f"{db}.{name}", engine, filters=f, source=url)
     report = LoadReport(sources=[url])
     events, _ran = query_trail(f"{db}.{name}", f, engine, source=url, report=report)
     report.notes.extend(getattr(engine, "notes", []))

@@ -447,11 +447,49 @@ def _drop_nulls(value: Any) -> Any:
     return value
 
 
-def load_athena(table: str, engine: Any, **kw: Any) -> Trail:
-    """The events of a Security Lake table on Athena (or the DuckDB stand-in) for the filters."""
-    f = Filters.of(**kw)
+def load_athena(
+    table: str,
+    engine: Any = None,
+    *,
+    filters: Filters | None = None,
+    source: str | None = None,
+    **kw: Any,
+) -> Trail:
+    """The events of a Security Lake table on Athena (or the DuckDB stand-in) for the filters.
+
+    ``table`` is ``db.table`` (or ``athena://db.table``); ``engine`` is an
+    :class:`~forensics.athena.AthenaEngine` (built from ``remote=`` options when not given).
+    Also reached through ``fx.load("athena://<db>.<..._cloud_trail_mgmt_...>", ...)``.
+    """
+    if table.startswith("athena://"):
+        source = source or table
+        table = table[len("athena://") :]
+    f = (
+        filters
+        if filters is not None
+        else Filters.of(
+            **{k: v for k, v in kw.items() if k not in ("remote", "workgroup", "output")}
+        )
+    )
+    if engine is None:
+        from forensics.athena._load import AthenaEngine
+
+        db = table.rpartition(".")[0]
+        engine = AthenaEngine(
+            database=db,
+            workgroup=kw.get("workgroup"),
+            output=kw.get("output"),
+            **(kw.get("remote") or {}),
+        )
     ran = engine.run(query(table, f), f)
     events = rows_to_events(ran.rows, f)
-    report = LoadReport(sources=[table], records_read=ran.rows.height, records_loaded=events.height)
-    report.notes.append(f"{table}: query {ran.query_id}, {ran.bytes_scanned:,} bytes scanned")
+    report = LoadReport(
+        sources=[source or table], records_read=ran.rows.height, records_loaded=events.height
+    )
+    report.notes.append(
+        f"{source or table}: query {ran.query_id}, "
+        f"{ran.bytes_scanned:,} bytes scanned"
+        + (f", results in {ran.output}" if getattr(ran, "output", None) else "")
+    )
+    report.notes.extend(getattr(engine, "notes", []))
     return Trail(events, report)
