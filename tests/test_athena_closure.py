@@ -104,3 +104,13 @@ def test_names_are_refused_over_athena(engine) -> None:
     src = athena.Source("athena://forensics.cloudtrail", engine=engine, progress=False, **WINDOW)
     with pytest.raises(fx.PrincipalError, match="access key id, a principal ARN"):
         src.closure("ci-deploy")
+
+
+def test_a_round_too_large_for_one_query_is_split(engine, local) -> None:
+    src = athena.Source("athena://forensics.cloudtrail", engine=engine, progress=False, batch=1)
+    remote = fx.blast_radius(src, SEED, since=SINCE)
+    same_radius(fx.blast_radius(local, SEED, since=SINCE), remote)
+    split = [r for r in src.rounds if r.keys + r.principals + r.shared > 1]
+    assert split and all(
+        r.query_id.count(",") == r.keys + r.principals + r.shared - 1 for r in split
+    )

@@ -70,6 +70,7 @@ class Source:
     engine: Engine | None = None
     progress: bool | Callable[[Round], None] = True
     max_rounds: int = 50
+    batch: int = 2000  # keys + identities + shared ids per query (Athena: 256 KB of SQL)
     rounds: list[Round] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -140,17 +141,18 @@ class Source:
             new_shared = sorted(shared - asked_shared)
             if not (new_keys or new_principals or new_shared):
                 break
-            f = self._filters(
-                access_keys=new_keys or None,
-                principals=new_principals or None,
-                shared_event_ids=new_shared or None,
-            )
-            got, ran = query_trail(self.table, f, self.engine, source=self.url, report=report)
+            # one query per round; past `batch` values it is split (Athena caps a query's text)
+            runs = []
+            for ks, ps, ss in _batches(new_keys, new_principals, new_shared, self.batch):
+                f = self._filters(
+                    access_keys=ks or None, principals=ps or None, shared_event_ids=ss or None
+                )
+                runs.append(query_trail(self.table, f, self.engine, source=self.url, report=report))
             asked_keys |= set(new_keys)
             asked_principals |= set(new_principals)
             asked_shared |= set(new_shared)
             before = events.height
-            frames.append(got)
+            frames.extend(got for got, _ in runs)
             events = _merge(frames)
             frames = [events]
             trail = Trail(events)
@@ -180,8 +182,8 @@ class Source:
                 len(new_principals),
                 len(new_shared),
                 events.height - before,
-                ran.bytes_scanned,
-                ran.query_id,
+                sum(ran.bytes_scanned for _, ran in runs),
+                ",".join(ran.query_id for _, ran in runs),
                 len(closure_keys),
             )
             self.rounds.append(r)
@@ -203,6 +205,18 @@ class Source:
     def for_principal(self, who: str, *, derived: bool = False) -> Trail:
         """``trail.for_principal(who, derived=...)`` on the events of ``who``'s closure."""
         return self.closure(who).for_principal(who, derived=derived)
+
+
+def _batches(
+    keys: list[str], principals: list[str], shared: list[str], size: int
+) -> list[tuple[list[str], list[str], list[str]]]:
+    """The round's selectors in groups of at most ``size`` values (one query each)."""
+    tagged = [(0, v) for v in keys] + [(1, v) for v in principals] + [(2, v) for v in shared]
+    out = []
+    for i in range(0, len(tagged), max(1, size)):
+        part = tagged[i : i + max(1, size)]
+        out.append(tuple([v for t, v in part if t == n] for n in range(3)))
+    return out  # type: ignore[return-value]
 
 
 def _password_users(events: pl.DataFrame, keys: list[str]) -> set[str]:
