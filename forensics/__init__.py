@@ -41,6 +41,7 @@ _LAZY = {
     # a callable package: fx.detect(trail) runs it, fx.detect.load_rules(...) is its helper
     "detect": ("forensics.detect", None),
     "Findings": ("forensics.detect", "Findings"),
+    "athena": ("forensics.ingest.athena", None),
 }
 
 
@@ -71,6 +72,7 @@ __all__ = [
     "Trail",
     "Verification",
     "__version__",
+    "athena",
     "blast_radius",
     "charts",
     "detect",

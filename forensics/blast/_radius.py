@@ -230,7 +230,8 @@ def blast_radius(
     Parameters
     ----------
     trail
-        The loaded trail.
+        The loaded trail, or an Athena source (:class:`forensics.ingest.athena.Source`): the closure
+        is then fetched in rounds of narrow queries first.
     seed
         An access key id (``AKIA...`` / ``ASIA...``), a principal ARN (user, role, root) or an
         assumed-role session ARN.
@@ -264,6 +265,9 @@ def blast_radius(
     >>> br.resources.filter(pl.col("service") == "s3").select("arn", "access").rows()
     [('arn:aws:s3:::loot', 'read'), ('arn:aws:s3:::loot/db.sql', 'read')]
     """
+    if not hasattr(trail, "lazy") and hasattr(trail, "closure"):
+        # a remote source (forensics.ingest.athena.Source): fetch the closure's events in rounds
+        trail = trail.closure(seed, since=since, until=until)
     lo, hi = to_utc(since), to_utc(until)
     creds = all_credentials(trail)
     keys, principals = seed_keys(creds, seed)

@@ -176,6 +176,7 @@ def load(
     session: Any = None,
     profile: str | None = None,
     remote: dict[str, Any] | None = None,
+    **query: Any,
 ) -> Trail:
     """Load CloudTrail files, folders and globs into a :class:`~forensics.Trail`.
 
@@ -204,6 +205,9 @@ def load(
     remote
         More options for ``s3://`` paths (``cache_dir=``, ``workers=``, ``progress=``, ...),
         passed to :func:`forensics.sources._s3.fetch`.
+    query
+        For an ``athena://DATABASE.TABLE`` source only: ``principals=``, ``access_keys=``,
+        ``event_names=``, ``workgroup=``, ``output=`` (see :func:`forensics.ingest.athena.load`).
 
     Examples
     --------
@@ -213,6 +217,14 @@ def load(
     """
     if not paths:
         raise LoadError("load() needs at least one path: a file, a folder or a glob pattern")
+    if len(paths) == 1 and str(paths[0]).startswith("athena://"):
+        from forensics.ingest.athena import load as load_athena  # the query builds its own Trail
+
+        return load_athena(str(paths[0]), start=start, end=end, accounts=accounts,
+                           regions=regions, session=session, profile=profile, remote=remote,
+                           **query)
+    if query:
+        raise TypeError(f"load() got options only an athena:// source takes: {sorted(query)}")
     began = time.perf_counter()
     if session is not None or profile is not None:
         remote = {**(remote or {}), "session": session, "profile": profile}
