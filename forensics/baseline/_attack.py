@@ -82,10 +82,14 @@ def tag_events(frame: pl.LazyFrame, mapping: pl.DataFrame | None = None) -> pl.L
     [[], []]
     """
     mapping = attack_tags() if mapping is None else mapping
-    return frame.join(
-        mapping.lazy().select("event_name", pl.col("tags").alias("_attack_tags")),
-        on="event_name",
-        how="left",
-    ).with_columns(
-        pl.col("_attack_tags").fill_null(pl.lit([], dtype=pl.List(pl.String))).alias("tags")
-    ).drop("_attack_tags")
+    return (
+        frame.join(
+            mapping.lazy().select("event_name", pl.col("tags").alias("_attack_tags")),
+            on="event_name",
+            how="left",
+        )
+        .with_columns(
+            pl.col("_attack_tags").fill_null(pl.lit([], dtype=pl.List(pl.String))).alias("tags")
+        )
+        .drop("_attack_tags")
+    )

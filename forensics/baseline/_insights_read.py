@@ -125,14 +125,16 @@ def insight_rows(events: pl.LazyFrame) -> pl.LazyFrame:
     >>> insight_rows(empty_events().lazy()).collect().height
     0
     """
-    return events.filter(_is_insight()).with_columns(
-        pl.col("extra").str.json_decode(_EXTRA).alias("_x")
-    ).with_columns(
-        pl.col("_x").struct.field("insightDetails").alias("_d"),
-        pl.when(pl.col("_x").struct.field("forensicsComputed").is_not_null())
-        .then(pl.lit("computed"))
-        .otherwise(pl.lit("cloudtrail"))
-        .alias("_origin"),
+    return (
+        events.filter(_is_insight())
+        .with_columns(pl.col("extra").str.json_decode(_EXTRA).alias("_x"))
+        .with_columns(
+            pl.col("_x").struct.field("insightDetails").alias("_d"),
+            pl.when(pl.col("_x").struct.field("forensicsComputed").is_not_null())
+            .then(pl.lit("computed"))
+            .otherwise(pl.lit("cloudtrail"))
+            .alias("_origin"),
+        )
     )
 
 
@@ -244,10 +246,7 @@ def insight_attributions(events: pl.LazyFrame) -> pl.DataFrame:
         .select(
             pl.coalesce("shared_event_id", "event_id").alias("insight_id"),
             pl.col("_d").struct.field("state").alias("state"),
-            pl.col("_d")
-            .struct.field("insightContext")
-            .struct.field("attributions")
-            .alias("_a"),
+            pl.col("_d").struct.field("insightContext").struct.field("attributions").alias("_a"),
         )
         .explode("_a")
         .filter(att.is_not_null())
@@ -257,25 +256,32 @@ def insight_attributions(events: pl.LazyFrame) -> pl.DataFrame:
     for period in ("insight", "baseline"):
         parts.append(
             base.select(
-                "insight_id", "state", "attribute",
+                "insight_id",
+                "state",
+                "attribute",
                 pl.lit(period).alias("period"),
                 att.struct.field(period).alias("_v"),
-            )  # fmt: skip
+            )
             .explode("_v")
             .filter(pl.col("_v").is_not_null())
             .select(
-                "insight_id", "state", "attribute", "period",
+                "insight_id",
+                "state",
+                "attribute",
+                "period",
                 pl.col("_v").struct.field("value").alias("value"),
                 pl.col("_v").struct.field("average").alias("average"),
-            )  # fmt: skip
+            )
         )
         parts.append(
             base.filter(att.struct.field(f"{period}Value").is_not_null()).select(
-                "insight_id", "state", "attribute",
+                "insight_id",
+                "state",
+                "attribute",
                 pl.lit(period).alias("period"),
                 att.struct.field(f"{period}Value").alias("value"),
                 att.struct.field(f"{period}Average").alias("average"),
-            )  # fmt: skip
+            )
         )
     return (
         pl.concat(parts)
