@@ -89,7 +89,8 @@ def first_seen(
 
     An entity that is itself new (not seen while learning: a fresh session key, a new role)
     makes every pair new; those pairs are left out unless ``new_entities=True``, which keeps
-    them as ``informational`` findings.
+    them as ``informational`` findings. A long-term access key (``AKIA...``) that was not used
+    while learning is not such an entity: its first source IP is a ``medium`` finding.
 
     ``pairs`` picks kinds by name (``["api", "key_ip", "region", "user_agent", "asn"]``);
     ``asn`` needs an ``asn`` column (see :func:`forensics.enrichment.add_ip_columns`).
@@ -160,7 +161,14 @@ def first_seen(
         new = (
             grouped.filter(pl.col("time") >= cut)
             .join(known_entities, on=pair.entity, how="left")
-            .with_columns(pl.col("_known").fill_null(False))
+            .with_columns(
+                # a long-term key (AKIA...) unseen while learning is news in itself, unlike a
+                # fresh session key (ASIA...): it is kept and ranked like a known entity
+                (
+                    pl.col("_known").fill_null(False)
+                    | pl.col(pair.entity).cast(pl.String).str.starts_with("AKIA").fill_null(False)
+                ).alias("_known")
+            )
             .filter(pl.col("_known") | pl.lit(new_entities))
             .join(tags, on="event_name", how="left")
         )
