@@ -373,3 +373,21 @@ def test_shipped_mapping_matches_the_rule_set_copy():
     if not csv.exists():
         pytest.skip("rule sets not present")
     assert attack_tags(csv).equals(attack_tags())
+
+
+def test_insights_chart_has_band_and_shaded_windows(incident_frame):
+    from forensics.charts import chart_rows, insights_chart, insights_data
+
+    series, windows = insights_data(incident_frame, "CreateUser", max_points=500)
+    assert series.height <= 500 and {"rate", "baseline", "threshold"} <= set(series.columns)
+    assert windows.rows() == [
+        ("2026-01-09T10:00:00Z", "2026-01-09T10:10:00Z", "computed", "ApiCallRateInsight")
+    ]
+    chart = insights_chart(incident_frame, "CreateUser", max_points=500)
+    spec = chart.to_dict()
+    marks = [layer["mark"]["type"] for layer in spec["layer"]]
+    assert marks == ["rect", "area", "line"]
+    assert chart_rows(chart) <= 501 + 1
+    _, err = insights_data(incident_frame, "ListBuckets", insight_type="ApiErrorRateInsight",
+                           error_code="AccessDenied")  # fmt: skip
+    assert err["start"].to_list() == ["2026-01-09T15:00:00Z"]
