@@ -391,3 +391,38 @@ def test_insights_chart_has_band_and_shaded_windows(incident_frame):
     _, err = insights_data(incident_frame, "ListBuckets", insight_type="ApiErrorRateInsight",
                            error_code="AccessDenied")  # fmt: skip
     assert err["start"].to_list() == ["2026-01-09T15:00:00Z"]
+
+
+def test_first_seen_same_answer_on_an_unsorted_frame():
+    late = T0 + timedelta(days=2, hours=1)
+    extra = [
+        _row(late, "CreateTags", "ec2.amazonaws.com", read_only=False, ip="203.0.113.9", n=1),
+        _row(late + timedelta(minutes=5), "CreateTags", "ec2.amazonaws.com", read_only=False,
+             ip="203.0.113.9", n=2),
+    ]  # fmt: skip
+    ev = frame(steady_rows(days=3, high=1), extra)
+    cut = T0 + timedelta(days=1)
+    a = first_seen(ev, until=cut)
+    b = first_seen(ev.sample(fraction=1.0, shuffle=True, seed=3), until=cut)
+    assert a.equals(b) and a.height > 0
+    key_ip = a.filter(pl.col("rule_id") == "first_seen.key_ip").row(0, named=True)
+    assert key_ip["time"] == late and json.loads(key_ip["details"])["count"] == 2
+
+
+def test_daily_rhythm_is_not_an_insight():
+    # one busy hour a day at 60 calls/min, quiet otherwise: far above the 24h x 7d average
+    # (candidate minutes) every day, but never above the busiest minute of the week before
+    rows = []
+    for day in range(9):
+        for minute in range(60):
+            t = T0 + timedelta(days=day, hours=9, minutes=minute)
+            rows += [_row(t, "PutObject", "s3.amazonaws.com", read_only=False, n=i)
+                     for i in range(60)]  # fmt: skip
+    ev = frame(rows)
+    assert rate_series(ev, event_name="PutObject")["deviates"].any()
+    assert insights(ev, compute=True).height == 0
+    # the same hour at twice the rate on the last day is an Insight
+    last = [_row(T0 + timedelta(days=9, hours=9, minutes=m), "PutObject", "s3.amazonaws.com",
+                 read_only=False, n=i) for m in range(3) for i in range(120)]  # fmt: skip
+    table = insights(frame(rows, last), compute=True)
+    assert table["start"].to_list() == [T0 + timedelta(days=9, hours=9)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 
 import polars as pl
@@ -132,3 +133,57 @@ def test_add_ip_columns_and_first_seen_asn(mmdbs):
 
 def test_schema():
     assert enrich([]).schema == ENRICH_SCHEMA
+
+
+# -- properties: the vectorised parser and prefix match agree with the stdlib ------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_addr = st.one_of(
+    st.integers(0, 2**32 - 1).map(lambda i: str(ipaddress.IPv4Address(i))),
+    st.integers(0, 2**128 - 1).map(lambda i: str(ipaddress.IPv6Address(i))),
+)
+_net = st.one_of(
+    st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 32)).map(
+        lambda t: ipaddress.ip_network((t[0], t[1]), strict=False)
+    ),
+    st.tuples(st.integers(0, 2**128 - 1), st.integers(0, 128)).map(
+        lambda t: ipaddress.ip_network((t[0], t[1]), strict=False)
+    ),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_addr, min_size=1, max_size=30), st.lists(_net, min_size=1, max_size=12),
+       st.lists(st.text(max_size=12), max_size=3))  # fmt: skip
+def test_longest_prefix_matches_stdlib(addrs, nets, junk):
+    doc = {
+        "prefixes": [
+            {"ip_prefix": str(n), "region": str(i), "service": "AMAZON"}
+            for i, n in enumerate(nets)
+            if n.version == 4
+        ],
+        "ipv6_prefixes": [
+            {"ipv6_prefix": str(n), "region": str(i), "service": "AMAZON"}
+            for i, n in enumerate(nets)
+            if n.version == 6
+        ],
+    }
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "r.json"
+        p.write_text(json.dumps(doc))
+        out = {r["source_ip"]: r for r in enrich(addrs + junk, ip_ranges=p).iter_rows(named=True)}
+    for a in addrs:
+        ip = ipaddress.ip_address(a)
+        hits = [n for n in nets if n.version == ip.version and ip in n]
+        best = max(hits, key=lambda n: n.prefixlen) if hits else None
+        assert out[a]["ip_version"] == ip.version
+        assert out[a]["aws_prefix"] == (str(best) if best else None), (a, nets)
+    for j in junk:
+        try:
+            ipaddress.ip_address(j)
+        except ValueError:
+            assert out[j]["ip_version"] is None

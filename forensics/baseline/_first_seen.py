@@ -129,50 +129,104 @@ def first_seen(
         else:
             span = timedelta(minutes=_minutes(learning, "learning"))
         cut = start + span
-    base = lf.filter((pl.col("event_category") != "Insight").fill_null(True)).with_columns(
-        pl.concat_str(
-            pl.col("event_source").fill_null("?"), pl.lit(":"), pl.col("event_name")
-        ).alias("api"),
-        ua_family(pl.col("user_agent")).alias("ua_family"),
-        pl.col(who_col).alias("who"),
-        *([] if "actor" in names else [pl.col("principal").alias("actor")]),
-    )
+    # Phase 1: one narrow group_by per pair (first/last time, count, row of the first event);
+    # user agents are grouped as they are, then folded into families (no regex over every row).
+    base = lf.filter((pl.col("event_category") != "Insight").fill_null(True)).with_row_index("_row")
+    who_expr = pl.col(who_col).alias("who")
     if "asn" in names:
         base = base.with_columns(pl.col("asn").cast(pl.String))
-    tags = attack_tags().select("event_name", "tags", pl.lit(True).alias("_abused")).lazy()
+    # The events table is sorted by time (its contract): then the first event of a group is its
+    # lowest row, far cheaper than the row at the earliest time, which is the fallback.
+    in_order = (
+        base.select(pl.col("event_time").diff().dt.total_microseconds().min() >= 0).collect().item()
+        is not False
+    )
+    first_row = (
+        pl.col("_row").min() if in_order else pl.col("_row").get(pl.col("event_time").arg_min())
+    ).alias("_row")
     plans = []
     for pair in chosen:
-        ent, val = pl.col(pair.entity), pl.col(pair.value)
-        data = base.filter(ent.is_not_null() & val.is_not_null() & (val != ""))
-        first = pl.col("event_time").arg_min()
-        grouped = data.group_by(pair.entity, pair.value).agg(
+        if pair.value == "api":
+            value_cols = [pl.col("event_source").fill_null("?"), pl.col("event_name")]
+        elif pair.value == "ua_family":
+            value_cols = [pl.col("user_agent")]
+        else:
+            value_cols = [pl.col(pair.value)]
+        ent = who_expr if pair.entity == "who" else pl.col(pair.entity).alias("who")
+        data = base.select(ent, *value_cols, "event_time", "_row").filter(
+            pl.all_horizontal(
+                pl.col(c).is_not_null()
+                for c in ["who", *(v.meta.output_name() for v in value_cols)]
+            )
+        )
+        keys = ["who", *(v.meta.output_name() for v in value_cols)]
+        grouped = data.group_by(keys).agg(
             pl.col("event_time").min().alias("time"),
             pl.col("event_time").max().alias("end_time"),
             pl.len().alias("count"),
-            pl.col("event_name").get(first).alias("event_name"),
-            *(pl.col(c).get(first).alias(f"_{c}") for c in _CARRY),
+            first_row,
         )
-        known_entities = (
-            data.filter(pl.col("event_time") < cut)
-            .select(pl.col(pair.entity))
-            .unique()
-            .with_columns(pl.lit(True).alias("_known"))
-        )
-        new = (
+        if pair.value == "api":
+            grouped = grouped.with_columns(
+                pl.concat_str("event_source", pl.lit(":"), "event_name").alias("value")
+            )
+        elif pair.value == "ua_family":
+            grouped = (
+                grouped.with_columns(ua_family(pl.col("user_agent")).alias("value"))
+                .filter(pl.col("value").is_not_null() & (pl.col("value") != ""))
+                .sort("time")
+                .group_by("who", "value")
+                .agg(
+                    pl.col("time").first(),
+                    pl.col("end_time").max(),
+                    pl.col("count").sum(),
+                    pl.col("_row").first(),
+                )
+            )
+        else:
+            grouped = grouped.rename({pair.value: "value"}).filter(pl.col("value") != "")
+        known = grouped.group_by("who").agg((pl.col("time").min() < cut).alias("_known"))
+        plans.append(
             grouped.filter(pl.col("time") >= cut)
-            .join(known_entities, on=pair.entity, how="left")
+            .join(known, on="who", how="left")
             .with_columns(
                 # a long-term key (AKIA...) unseen while learning is news in itself, unlike a
                 # fresh session key (ASIA...): it is kept and ranked like a known entity
                 (
                     pl.col("_known").fill_null(False)
-                    | pl.col(pair.entity).cast(pl.String).str.starts_with("AKIA").fill_null(False)
+                    | pl.col("who").cast(pl.String).str.starts_with("AKIA").fill_null(False)
                 ).alias("_known")
             )
             .filter(pl.col("_known") | pl.lit(new_entities))
-            .join(tags, on="event_name", how="left")
+            .select(
+                "who",
+                pl.col("value").cast(pl.String),
+                "time",
+                "end_time",
+                "count",
+                "_row",
+                "_known",
+            )
         )
-        entity_s, value_s = pl.col(pair.entity).cast(pl.String), pl.col(pair.value).cast(pl.String)
+    found = pl.collect_all(plans)
+    # Phase 2: the first event of each new pair (a handful of rows), for its ids and context.
+    rows = pl.concat([f.select("_row") for f in found]).unique()["_row"]
+    carry = (
+        base.filter(pl.col("_row").is_in(rows.implode()))
+        .select(
+            "_row",
+            *(pl.col(c) if c in names else pl.lit(None, pl.String).alias(c) for c in _CARRY
+              if c != "actor"),
+            (pl.col("actor") if "actor" in names else pl.col("principal")).alias("actor"),
+            "event_name",
+        )
+        .collect()
+    )  # fmt: skip
+    tags = attack_tags().select("event_name", "tags", pl.lit(True).alias("_abused"))
+    frames = []
+    for pair, new in zip(chosen, found, strict=True):
+        new = new.join(carry, on="_row", how="left").join(tags, on="event_name", how="left")
+        entity_s, value_s = pl.col("who").cast(pl.String), pl.col("value")
         pieces = re.split(r"(\{entity\}|\{value\})", pair.title)
         title = pl.concat_str(
             [
@@ -181,7 +235,7 @@ def first_seen(
                 if part
             ]
         )
-        plans.append(
+        frames.append(
             new.select(
                 pl.lit(f"first_seen.{pair.name}").alias("rule_id"),
                 title.alias("title"),
@@ -196,14 +250,14 @@ def first_seen(
                     if pair.value == "api"
                     else pl.lit([], dtype=pl.List(pl.String))
                 ).alias("tags"),
-                pl.concat_list(pl.col("_event_id")).alias("event_ids"),
+                pl.concat_list(pl.col("event_id")).alias("event_ids"),
                 "time",
                 "end_time",
-                pl.col("_principal").alias("principal"),
-                pl.col("_actor").alias("actor"),
-                pl.col("_access_key_id").alias("access_key_id"),
-                pl.col("_account_id").alias("account_id"),
-                pl.col("_aws_region").alias("aws_region"),
+                "principal",
+                "actor",
+                "access_key_id",
+                "account_id",
+                "aws_region",
                 pl.struct(
                     pl.lit(pair.name).alias("pair"),
                     entity_s.alias("entity"),
@@ -216,6 +270,5 @@ def first_seen(
                 .alias("details"),
             )
         )
-    frames = pl.collect_all(plans)
     out = pl.concat([conform_findings(f) for f in frames]) if frames else empty_findings()
     return out.sort("time", "rule_id", "title")

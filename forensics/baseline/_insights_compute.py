@@ -9,7 +9,9 @@ trailing window before that minute (seven days by default, CloudTrail's own; sho
 trail is younger, and nothing is flagged before ``min_history`` of trail has been seen). A minute
 deviates when its count is at least ``min_count`` and at least ``ratio`` times the baseline;
 deviating minutes no more than ``gap`` apart form one Insight, from its first minute to the end
-of its last.
+of its last, and the Insight is kept when its busiest minute is more than ``peak_factor`` times
+the busiest minute of its baseline window (a workload with a daily rhythm has office-hour
+minutes far above its round-the-clock average: those are not deviations).
 
 Each Insight becomes two events-table rows shaped like CloudTrail's own Insight records
 (``eventCategory: Insight``, ``insightDetails`` in ``extra`` with the baseline average, the
@@ -51,6 +53,7 @@ class InsightSettings:
     min_history: str | timedelta = "1d"
     ratio: float = 5.0
     min_count: int = 10
+    peak_factor: float = 1.5
     gap: str | timedelta = "2m"
     write_only: bool = True
     call_rate: bool = True
@@ -61,6 +64,10 @@ class InsightSettings:
             _minutes(getattr(self, name), name)  # validates early, with the option's name
         if self.ratio <= 1:
             raise ValueError(f"ratio={self.ratio}: must be > 1 (times the baseline average)")
+        if self.peak_factor < 1:
+            raise ValueError(
+                f"peak_factor={self.peak_factor}: must be >= 1 (times the busiest baseline minute)"
+            )
         if self.min_count < 1:
             raise ValueError(f"min_count={self.min_count}: must be at least 1 call per minute")
 
@@ -181,6 +188,7 @@ def _windows(scored: pl.LazyFrame, s: InsightSettings) -> pl.LazyFrame:
             pl.col("minute").min().alias("start"),
             (pl.col("minute").max() + pl.duration(minutes=1)).alias("end"),
             pl.col("n").first().alias("first_n"),
+            pl.col("n").max().alias("peak"),
             pl.col("n").sum().alias("total"),
             pl.col("baseline_average").first(),
             pl.col("baseline_minutes").first(),
@@ -281,8 +289,9 @@ def compute_insights(trail: Any, **options: Any) -> pl.DataFrame:
     ``trail`` is a :class:`~forensics.Trail` or an events ``LazyFrame``/``DataFrame``. Options
     (see :class:`InsightSettings`): ``baseline="7d"`` trailing window, ``min_history="1d"``
     of trail before anything is flagged, ``ratio=5.0`` and ``min_count=10`` (a minute deviates
-    when its count is ``>= max(min_count, ratio * baseline average)``), ``gap="2m"`` between
-    deviating minutes of one Insight, ``write_only=True`` (call rate of write calls, as
+    when its count is ``>= max(min_count, ratio * baseline average)``), ``peak_factor=1.5``
+    (an Insight's busiest minute must exceed the baseline window's busiest minute that many
+    times), ``gap="2m"`` between deviating minutes of one Insight, ``write_only=True`` (call rate of write calls, as
     CloudTrail), ``call_rate=True``, ``error_rate=True``.
 
     Read them with :func:`forensics.baseline.read_insights` (or use
@@ -297,9 +306,39 @@ def compute_insights(trail: Any, **options: Any) -> pl.DataFrame:
     origin = ev.select(pl.col("event_time").min()).collect().item()
     if origin is None:
         return pl.DataFrame(schema=EVENTS_SCHEMA)
-    wins = _windows(_scored(_minute_counts(ev, s), origin, s), s).collect()
+    counts = _minute_counts(ev, s).collect()
+    wins = _windows(_scored(counts.lazy(), origin, s), s).collect()
     if wins.height == 0:
         return pl.DataFrame(schema=EVENTS_SCHEMA)
+    # an Insight must also beat the busiest minute of its baseline window by `peak_factor`:
+    # a daily rhythm (busy office hours against a 24 h x 7 d average) is not a deviation
+    w = s.baseline_minutes
+    prior = (
+        wins.select(*_KEYS, "start", "peak")
+        .join(counts, on=_KEYS, how="inner")
+        .filter(
+            (pl.col("minute") < pl.col("start"))
+            & (pl.col("minute") >= pl.col("start") - pl.duration(minutes=w))
+        )
+        .group_by(*_KEYS, "start")
+        .agg(pl.col("n").max().alias("prior_peak"))
+    )
+    wins = (
+        wins.join(prior, on=[*_KEYS, "start"], how="left")
+        .with_columns(pl.col("prior_peak").fill_null(0))
+        .filter(pl.col("peak") > pl.col("prior_peak") * s.peak_factor)
+    )
+    if wins.height == 0:
+        return pl.DataFrame(schema=EVENTS_SCHEMA)
+    # the Insight's average counts every minute inside it, quiet ones within `gap` included
+    totals = (
+        wins.select(*_KEYS, "start", "end")
+        .join(counts, on=_KEYS, how="inner")
+        .filter((pl.col("minute") >= pl.col("start")) & (pl.col("minute") < pl.col("end")))
+        .group_by(*_KEYS, "start")
+        .agg(pl.col("n").sum().alias("total"))
+    )
+    wins = wins.drop("total").join(totals, on=[*_KEYS, "start"], how="left")
     ids = [
         str(uuid.uuid5(_NS, "|".join(str(r[k]) for k in (*_KEYS, "start"))))
         for r in wins.iter_rows(named=True)
@@ -347,6 +386,9 @@ def compute_insights(trail: Any, **options: Any) -> pl.DataFrame:
                     "ratio": s.ratio,
                     "min_count": s.min_count,
                     "deviating_minutes": r["deviating_minutes"],
+                    "peak": r["peak"],
+                    "baseline_peak": r["prior_peak"],
+                    "peak_factor": s.peak_factor,
                 },
             }
             records.append(
@@ -379,7 +421,8 @@ def rate_series(
     **options: Any,
 ) -> pl.DataFrame:
     """The per-minute series behind one API's Insights: ``minute``, ``n`` (0 where quiet),
-    ``baseline_average``, ``threshold``, ``deviates`` (same options as :func:`compute_insights`).
+    ``baseline_average``, ``threshold``, ``deviates`` (same options as :func:`compute_insights`;
+    ``deviates`` marks candidate minutes, before the ``peak_factor`` test on whole Insights).
 
     Summed over accounts and regions. Dense (one row per minute of the trail), for charts.
 
