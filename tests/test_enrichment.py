@@ -142,6 +142,8 @@ from hypothesis import strategies as st  # noqa: E402
 _addr = st.one_of(
     st.integers(0, 2**32 - 1).map(lambda i: str(ipaddress.IPv4Address(i))),
     st.integers(0, 2**128 - 1).map(lambda i: str(ipaddress.IPv6Address(i))),
+    st.integers(0, 2**128 - 1).map(lambda i: ipaddress.IPv6Address(i).exploded.upper()),
+    st.integers(0, 2**16 - 1).map(lambda i: str(ipaddress.IPv6Address(i << 64))),  # many zeros
 )
 _net = st.one_of(
     st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 32)).map(
@@ -155,7 +157,7 @@ _net = st.one_of(
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(_addr, min_size=1, max_size=30), st.lists(_net, min_size=1, max_size=12),
-       st.lists(st.text(max_size=12), max_size=3))  # fmt: skip
+       st.lists(st.text(alphabet="0123456789abcdef:.%", max_size=12), max_size=4))  # fmt: skip
 def test_longest_prefix_matches_stdlib(addrs, nets, junk):
     doc = {
         "prefixes": [
@@ -186,4 +188,6 @@ def test_longest_prefix_matches_stdlib(addrs, nets, junk):
         try:
             ipaddress.ip_address(j)
         except ValueError:
-            assert out[j]["ip_version"] is None
+            assert out[j]["ip_version"] is None, j
+        else:
+            assert out[j]["ip_version"] == ipaddress.ip_address(j).version, j

@@ -115,37 +115,94 @@ def load_ip_ranges(path: str | Path) -> pl.DataFrame:
 def _parse(ips: pl.Series) -> pl.DataFrame:
     """Distinct IPs -> version, high/low 64 bits (null where the text is not an IP)."""
     frame = pl.DataFrame({"source_ip": ips})
-    parts = pl.col("source_ip").str.extract_groups(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")
-    v4 = frame.with_columns(parts.alias("_p")).with_columns(
-        *(pl.col("_p").struct.field(str(i + 1)).cast(pl.UInt64, strict=False).alias(f"_o{i}")
-          for i in range(4))
-    )  # fmt: skip
-    octets = [pl.col(f"_o{i}") for i in range(4)]
-    ok4 = pl.all_horizontal(o.is_not_null() & (o <= 255) for o in octets)
+    parts = pl.col("source_ip").str.split_exact(".", 3)
+    octets = [
+        parts.struct.field(f"field_{i}").cast(pl.UInt64, strict=False).alias(f"_o{i}")
+        for i in range(4)
+    ]
+    v4 = frame.with_columns(*octets)
+    o = [pl.col(f"_o{i}") for i in range(4)]
+    ok4 = (
+        pl.all_horizontal(x.is_not_null() & (x <= 255) for x in o)
+        & pl.col("source_ip").str.contains(r"^[0-9.]+$")
+        & ~pl.col("source_ip").str.contains(r"(^|\.)0[0-9]")
+    )
     v4 = v4.with_columns(
         pl.when(ok4).then(pl.lit(4, pl.Int8)).alias("_v"),
         pl.when(ok4).then(pl.lit(0, pl.UInt64)).alias("_hi"),
-        pl.when(ok4)
-        .then(octets[0] * 16777216 + octets[1] * 65536 + octets[2] * 256 + octets[3])
-        .alias("_lo"),
+        pl.when(ok4).then(o[0] * 16777216 + o[1] * 65536 + o[2] * 256 + o[3]).alias("_lo"),
     ).select("source_ip", "_v", "_hi", "_lo")
     rest = v4.filter(pl.col("_v").is_null() & pl.col("source_ip").str.contains(":"))
     if rest.height:
-        parsed = []
-        for text in rest["source_ip"]:
-            try:
-                a = ipaddress.ip_address(text)
-            except ValueError:
-                parsed.append((text, None, None, None))
-                continue
-            value = int(a)
-            parsed.append((text, a.version, value >> 64, value & _MASK64))
-        six = pl.DataFrame(
-            parsed, schema={"source_ip": pl.String, "_v": pl.Int8, "_hi": pl.UInt64,
-                            "_lo": pl.UInt64}, orient="row",
-        )  # fmt: skip
+        six = _parse_v6(rest.select("source_ip"))
         v4 = pl.concat([v4.join(six.select("source_ip"), on="source_ip", how="anti"), six])
     return v4
+
+
+def _parse_v6(frame: pl.DataFrame) -> pl.DataFrame:
+    """IPv6 text -> (version 6, high 64 bits, low 64 bits), in Polars for the plain forms; zone
+    ids, embedded IPv4 and anything odd go through the stdlib (and are null if not an IP)."""
+    text = pl.col("source_ip")
+    plain = text.str.contains(r"^[0-9A-Fa-f:]+$") & (text.str.count_matches("::") <= 1)
+    halves = text.str.split_exact("::", 1)
+    left = halves.struct.field("field_0").str.split(":")
+    right = halves.struct.field("field_1").str.split(":")
+    has_gap = text.str.contains("::", literal=True)
+    left = (
+        pl.when(halves.struct.field("field_0") == "")
+        .then(pl.lit([], pl.List(pl.String)))
+        .otherwise(left)
+    )
+    right = (
+        pl.when(has_gap & (halves.struct.field("field_1") != ""))
+        .then(right)
+        .otherwise(pl.lit([], pl.List(pl.String)))
+    )
+    fill = 8 - left.list.len() - right.list.len()
+    groups = (
+        pl.when(has_gap)
+        .then(pl.concat_list(left, pl.lit("0").repeat_by(fill.clip(0)), right))
+        .otherwise(left)
+    )
+    ok = (
+        plain
+        & (groups.list.len() == 8)
+        & (~has_gap | (fill >= 1))
+        & groups.list.eval(pl.element().str.len_chars().is_between(1, 4)).list.all()
+    )
+    words = groups.list.eval(pl.element().str.to_integer(base=16, strict=False).cast(pl.UInt64))
+
+    def half(offset: int) -> pl.Expr:
+        return (
+            words.list.get(offset) * (1 << 48)
+            + words.list.get(offset + 1) * (1 << 32)
+            + words.list.get(offset + 2) * (1 << 16)
+            + words.list.get(offset + 3)
+        )
+
+    fast = frame.with_columns(ok.alias("_ok")).with_columns(
+        pl.when(pl.col("_ok")).then(pl.lit(6, pl.Int8)).alias("_v"),
+        pl.when(pl.col("_ok")).then(half(0)).alias("_hi"),
+        pl.when(pl.col("_ok")).then(half(4)).alias("_lo"),
+    )
+    odd = fast.filter(~pl.col("_ok").fill_null(False))
+    parsed = []
+    for value in odd["source_ip"]:
+        try:
+            a = ipaddress.ip_address(value)
+        except ValueError:
+            parsed.append((value, None, None, None))
+            continue
+        n = int(a)
+        parsed.append((value, a.version, n >> 64, n & _MASK64))
+    slow = pl.DataFrame(
+        parsed,
+        schema={"source_ip": pl.String, "_v": pl.Int8, "_hi": pl.UInt64, "_lo": pl.UInt64},
+        orient="row",
+    )
+    return pl.concat(
+        [fast.filter(pl.col("_ok").fill_null(False)).select("source_ip", "_v", "_hi", "_lo"), slow]
+    )
 
 
 def _longest_match(ips: pl.DataFrame, prefixes: pl.DataFrame, carry: Sequence[str]) -> pl.DataFrame:
@@ -157,6 +214,7 @@ def _longest_match(ips: pl.DataFrame, prefixes: pl.DataFrame, carry: Sequence[st
             .clear()
         )
     found = []
+    by_version = {v: ips.filter(pl.col("_v") == v) for v in (4, 6)}
     for (v, length), group in prefixes.group_by("_v", "_len"):
         bits = 32 if v == 4 else 128
         host = bits - int(length)
@@ -165,7 +223,9 @@ def _longest_match(ips: pl.DataFrame, prefixes: pl.DataFrame, carry: Sequence[st
             mhi, mlo = mask >> 64, mask & _MASK64
         else:
             mhi, mlo = 0, mask
-        keyed = ips.filter(pl.col("_v") == v).with_columns(
+        if by_version[v].height == 0:
+            continue
+        keyed = by_version[v].with_columns(
             (pl.col("_hi") & pl.lit(mhi, pl.UInt64)).alias("_hi"),
             (pl.col("_lo") & pl.lit(mlo, pl.UInt64)).alias("_lo"),
         )
@@ -174,6 +234,8 @@ def _longest_match(ips: pl.DataFrame, prefixes: pl.DataFrame, carry: Sequence[st
                 "source_ip", pl.col("_len"), *carry
             )
         )
+    if not found:
+        return _longest_match(ips, prefixes.clear(), carry)
     return (
         pl.concat(found)
         .sort("_len", descending=True)
