@@ -77,9 +77,9 @@ def attack_tags(path: str | Path | None = None) -> pl.DataFrame:
 def tag_events(frame: pl.LazyFrame, mapping: pl.DataFrame | None = None) -> pl.LazyFrame:
     """Add a ``tags`` column (list of ATT&CK tags, empty when unmapped) by ``event_name``.
 
-    >>> lf = pl.LazyFrame({"event_name": ["CreateAccessKey", "StopInstances"]})
+    >>> lf = pl.LazyFrame({"event_name": ["CreateAccessKey", "StopInstances", "GetObject"]})
     >>> tag_events(lf).collect()["tags"].to_list()
-    [[], []]
+    [[], ['attack.t1578.003'], []]
     """
     mapping = attack_tags() if mapping is None else mapping
     return (
