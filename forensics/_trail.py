@@ -63,9 +63,7 @@ class Trail:
         filters: tuple[str, ...] = (),
     ) -> None:
         self._lazy = events.lazy() if isinstance(events, pl.DataFrame) else events
-        self._collected: pl.DataFrame | None = (
-            events if isinstance(events, pl.DataFrame) else None
-        )
+        self._collected: pl.DataFrame | None = events if isinstance(events, pl.DataFrame) else None
         self.report = report
         self._originals = originals
         #: Human-readable description of every filter applied, in order (goes into tickets).
@@ -269,9 +267,7 @@ class Trail:
 
         parts = [f"<b>Trail</b>: {len(self):,} events"]
         if self.filters:
-            parts.append(
-                "<br>filters: " + "; ".join(html.escape(f) for f in self.filters)
-            )
+            parts.append("<br>filters: " + "; ".join(html.escape(f) for f in self.filters))
         if self.report is not None and hasattr(self.report, "_repr_html_"):
             parts.append(self.report._repr_html_())
         return "".join(parts)

@@ -191,3 +191,10 @@ def test_longest_prefix_matches_stdlib(addrs, nets, junk):
             assert out[j]["ip_version"] is None, j
         else:
             assert out[j]["ip_version"] == ipaddress.ip_address(j).version, j
+
+
+def test_add_ip_columns_keeps_the_frame_order():
+    ips = [f"10.0.{i // 256}.{i % 256}" for i in range(3000)][::-1] + ["8.8.8.8"] * 5
+    frame = pl.DataFrame({"source_ip": ips, "i": range(len(ips))})
+    for out in (add_ip_columns(frame), add_ip_columns(frame.lazy()).collect()):
+        assert out["i"].to_list() == list(range(len(ips)))

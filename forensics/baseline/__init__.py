@@ -106,7 +106,7 @@ def insight_findings(trail: Any, *, compute: bool | None = None, **options: Any)
         "baseline_average", "insight_average", "start_insight_average", "insight_duration_min",
         "baseline_duration_min",
     ]  # fmt: skip
-    out = table.join(tags, on="event_name", how="left").select(
+    out = table.join(tags, on="event_name", how="left", maintain_order="left").select(
         pl.concat_str(pl.lit("insight."), pl.col("insight_type")).alias("rule_id"),
         pl.format(
             "{} of {} ({}): {} per minute against a baseline of {}",

@@ -79,7 +79,7 @@ def tag_events(frame: pl.LazyFrame, mapping: pl.DataFrame | None = None) -> pl.L
 
     >>> lf = pl.LazyFrame({"event_name": ["CreateAccessKey", "StopInstances", "GetObject"]})
     >>> tag_events(lf).collect()["tags"].to_list()
-    [[], ['attack.t1578.003'], []]
+    [[], ['attack.t1578.003'], ['attack.t1530', 'attack.t1552.001']]
     """
     mapping = attack_tags() if mapping is None else mapping
     return (
@@ -87,6 +87,7 @@ def tag_events(frame: pl.LazyFrame, mapping: pl.DataFrame | None = None) -> pl.L
             mapping.lazy().select("event_name", pl.col("tags").alias("_attack_tags")),
             on="event_name",
             how="left",
+            maintain_order="left",
         )
         .with_columns(
             pl.col("_attack_tags").fill_null(pl.lit([], dtype=pl.List(pl.String))).alias("tags")

@@ -20,7 +20,7 @@ __all__ = ["blast_chart"]
 
 
 def blast_chart(
-br: BlastRadius, kind: str = "timeline", *, width: int = 640, top: int = 25
+    br: BlastRadius, kind: str = "timeline", *, width: int = 640, top: int = 25
 ) -> alt.Chart:
     """An Altair picture of the closure.
 
@@ -47,9 +47,7 @@ br: BlastRadius, kind: str = "timeline", *, width: int = 640, top: int = 25
 
     agg = (
         ev.with_columns(access_kind(), pl.col("access_key_id").fill_null("(no key)"))
-        .group_by(
-            pl.col("event_time").dt.truncate(every).alias("time"), "access_key_id", "access"
-        )
+        .group_by(pl.col("event_time").dt.truncate(every).alias("time"), "access_key_id", "access")
         .agg(
             pl.len().alias("calls"),
             pl.col("event_name").unique().sort().head(5).str.join(", ").alias("events"),
@@ -85,6 +83,7 @@ br: BlastRadius, kind: str = "timeline", *, width: int = 640, top: int = 25
         )
         .properties(title=f"Blast radius of {br.seed}", width=width)
     )
+
 
 def _chain_chart(br: BlastRadius, *, width: int, top: int) -> alt.Chart:
     creds = br.credentials.select(

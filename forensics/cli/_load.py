@@ -34,8 +34,10 @@ def _summary(trail) -> list[str]:
 
     times = ev.get_column("event_time")
     if times.null_count() < ev.height:
-        lines.append(f"time range: {times.min():%Y-%m-%d %H:%M:%S} UTC .. "
-                     f"{times.max():%Y-%m-%d %H:%M:%S} UTC")
+        lines.append(
+            f"time range: {times.min():%Y-%m-%d %H:%M:%S} UTC .. "
+            f"{times.max():%Y-%m-%d %H:%M:%S} UTC"
+        )
     else:
         lines.append("time range: - (no event has a usable time)")
     lines.append(f"accounts: {top('recipient_account_id', 10)}")
@@ -88,6 +90,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-cache", action="store_true", help="read the files, touch no cache")
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable file")
     p.add_argument("--profile", help="AWS profile for s3:// paths (default: the boto3 chain)")
-    p.add_argument("--max-file-bytes", type=int, metavar="N",
-                   help="refuse files whose decompressed size passes N bytes (default 2 GiB)")
+    p.add_argument(
+        "--max-file-bytes",
+        type=int,
+        metavar="N",
+        help="refuse files whose decompressed size passes N bytes (default 2 GiB)",
+    )
     p.set_defaults(func=_cmd_load)

@@ -387,5 +387,9 @@ def add_ip_columns(
     existing = set(frame.collect_schema().names()) - {"source_ip"}
     joined = table.select("source_ip", *keep)
     if isinstance(frame, pl.LazyFrame):
-        return frame.drop(*(existing & set(keep))).join(joined.lazy(), on="source_ip", how="left")
-    return frame.drop(*(existing & set(keep))).join(joined, on="source_ip", how="left")
+        return frame.drop(*(existing & set(keep))).join(
+            joined.lazy(), on="source_ip", how="left", maintain_order="left"
+        )
+    return frame.drop(*(existing & set(keep))).join(
+        joined, on="source_ip", how="left", maintain_order="left"
+    )

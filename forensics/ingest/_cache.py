@@ -206,9 +206,7 @@ class Cache:
 @functools.cache
 def _outcome_fields(cls: type) -> tuple[str, ...]:
     """What of a FilePart the index keeps: every field but its rows."""
-    return tuple(
-        f.name for f in dataclasses.fields(cls) if f.name != "frame"
-    )
+    return tuple(f.name for f in dataclasses.fields(cls) if f.name != "frame")
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

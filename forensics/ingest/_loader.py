@@ -58,9 +58,7 @@ def _dedupe(frame: pl.DataFrame, report: LoadReport) -> pl.DataFrame:
     ).sort(pl.col("source_file").cast(pl.String), "source_index")  # "first" = in path order
     if shared.height == 0:
         return frame
-    rows_per_file = dict(
-        frame.group_by(pl.col("source_file").cast(pl.String)).len().iter_rows()
-    )
+    rows_per_file = dict(frame.group_by(pl.col("source_file").cast(pl.String)).len().iter_rows())
     drop, unverified, examples = _confirm_duplicates(shared, rows_per_file)
     if unverified:
         report.notes.append(
@@ -153,13 +151,18 @@ def _resolve_remote(
 def _refresh_remote(cached: LoadReport, fresh: LoadReport) -> None:
     """On a cache hit, what this call's S3 fetch did (notes, failed objects) replaces the
     stored account of the previous fetch."""
+
     def remote(text: str) -> bool:
         return text.startswith("s3://")
 
-    cached.notes = [*(n for n in fresh.notes if remote(n)),
-                    *(n for n in cached.notes if not remote(n))]
-    cached.files_failed = [*(f for f in cached.files_failed if not remote(f.path)),
-                           *(f for f in fresh.files_failed if remote(f.path))]
+    cached.notes = [
+        *(n for n in fresh.notes if remote(n)),
+        *(n for n in cached.notes if not remote(n)),
+    ]
+    cached.files_failed = [
+        *(f for f in cached.files_failed if not remote(f.path)),
+        *(f for f in fresh.files_failed if remote(f.path)),
+    ]
 
 
 def load(
@@ -222,11 +225,17 @@ def load(
         from forensics.sources._s3 import mirror_root  # the Parquet cache beside the S3 mirror
 
         cache_dir = mirror_root(str(paths[0]), (remote or {}).get("cache_dir")) / ".forensics-cache"
-    paths = _resolve_remote(paths, start=lo, end=hi, accounts=accounts, regions=regions,
-                            report=report, **(remote or {}))
+    paths = _resolve_remote(
+        paths, start=lo, end=hi, accounts=accounts, regions=regions, report=report, **(remote or {})
+    )
     ignored: list[str] = []
     files, missing, pruned = discover(
-        paths, start=lo, end=hi, accounts=accounts, regions=regions, ignored=ignored,
+        paths,
+        start=lo,
+        end=hi,
+        accounts=accounts,
+        regions=regions,
+        ignored=ignored,
         on_listed=_prestart(workers, cache, cache_dir, paths),
     )
     if ignored:
@@ -243,16 +252,22 @@ def load(
         report.add_failure(path, reason)
     report.files_seen = len(files) + len(missing) + pruned
     if not files and missing and len(missing) == len(report.sources):
-        raise LoadError(
-            "nothing to load: " + "; ".join(f"{p}: {r}" for p, r in missing)
-        )
+        raise LoadError("nothing to load: " + "; ".join(f"{p}: {r}" for p, r in missing))
 
     store = _open_cache(cache, cache_dir, [str(p) for p in paths], report)
     key = None
     if store is not None:
         wait_for_cache(store.root)  # a table this process is still writing there
-        key = store.key(files, {"sources": report.sources, "start": lo, "end": hi,
-                                "max_file_bytes": max_file_bytes, "missing": missing})
+        key = store.key(
+            files,
+            {
+                "sources": report.sources,
+                "start": lo,
+                "end": hi,
+                "max_file_bytes": max_file_bytes,
+                "missing": missing,
+            },
+        )
         hit = _cache_hit(store, key, report, strict, began)
         if hit is not None:
             return hit
@@ -262,10 +277,30 @@ def load(
             hit = _cache_hit(store, key, report, strict, began)
             if hit is not None:
                 return hit
-            return _read_and_merge(files, store, key, report, lo, hi, strict=strict,
-                                   max_file_bytes=max_file_bytes, workers=workers, began=began)
-    return _read_and_merge(files, None, None, report, lo, hi, strict=strict,
-                           max_file_bytes=max_file_bytes, workers=workers, began=began)
+            return _read_and_merge(
+                files,
+                store,
+                key,
+                report,
+                lo,
+                hi,
+                strict=strict,
+                max_file_bytes=max_file_bytes,
+                workers=workers,
+                began=began,
+            )
+    return _read_and_merge(
+        files,
+        None,
+        None,
+        report,
+        lo,
+        hi,
+        strict=strict,
+        max_file_bytes=max_file_bytes,
+        workers=workers,
+        began=began,
+    )
 
 
 #: A walk that finds this many files starts the worker processes before examining them.
@@ -329,7 +364,9 @@ def _read_and_merge(
         if entry is None:
             to_read.append(ref)
             continue
-        outcomes.append(FilePart(**{**entry["outcome"], "skipped": Counter(entry["outcome"]["skipped"])}))
+        outcomes.append(
+            FilePart(**{**entry["outcome"], "skipped": Counter(entry["outcome"]["skipped"])})
+        )
         report.files_from_cache += 1
         if entry.get("part"):
             part = str(store.root / entry["part"])  # type: ignore[union-attr]
@@ -369,9 +406,7 @@ def _read_and_merge(
         frames.append(
             pl.concat(
                 [
-                    pl.scan_parquet(part).filter(
-                        pl.col("source_file").cast(pl.String).is_in(paths)
-                    )
+                    pl.scan_parquet(part).filter(pl.col("source_file").cast(pl.String).is_in(paths))
                     for part, paths in sorted(part_files.items())
                 ],
                 how="vertical",
@@ -502,12 +537,13 @@ def _sort_order(frame: pl.DataFrame) -> pl.Series | None:
     names = files.cast(pl.String).to_list()
     physical = files.to_physical().to_list()
     rank_of = {code: i for i, (_, code) in enumerate(sorted(zip(names, physical, strict=True)))}
-    file_rank = frame.get_column("source_file").to_physical().replace_strict(
-        rank_of, return_dtype=pl.UInt64
+    file_rank = (
+        frame.get_column("source_file")
+        .to_physical()
+        .replace_strict(rank_of, return_dtype=pl.UInt64)
     )
     position = frame.select(
-        (file_rank * pl.lit(1 << 32, dtype=pl.UInt64))
-        + pl.col("source_index").cast(pl.UInt64)
+        (file_rank * pl.lit(1 << 32, dtype=pl.UInt64)) + pl.col("source_index").cast(pl.UInt64)
     ).to_series()
     times = frame.get_column("event_time")
     first = None if position.is_sorted() else position.arg_sort()

@@ -268,7 +268,9 @@ def read_files(
     chunks = _chunks(refs, workers)
     results: list[ChunkResult | None] = [None] * len(chunks)
     with tempfile.TemporaryDirectory(
-        prefix="forensics-", dir=_fast_tmp(), ignore_cleanup_errors=True  # mapped (Windows)
+        prefix="forensics-",
+        dir=_fast_tmp(),
+        ignore_cleanup_errors=True,  # mapped (Windows)
     ) as tmp:
 
         def submit(i: int) -> Future[ChunkResult]:

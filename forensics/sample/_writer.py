@@ -31,6 +31,7 @@ except ImportError:  # pragma: no cover - isal is a dependency; keep a stdlib pa
     def _gzip(data: bytes) -> bytes:
         return _stdgz.compress(data, compresslevel=6, mtime=0)
 
+
 __all__ = ["TrailWriter"]
 
 
@@ -47,9 +48,18 @@ def _day_path(ts: int) -> str:
 class TrailWriter:
     """Writes windows of records as S3-delivered log files, and the hourly digests."""
 
-    def __init__(self, out: str | os.PathLike[str], *, org_id: str, accounts: list[str],
-                 regions: tuple[str, ...] | list[str], trail_name: str, trail_region: str,
-                 bucket: str, rng: random.Random) -> None:
+    def __init__(
+        self,
+        out: str | os.PathLike[str],
+        *,
+        org_id: str,
+        accounts: list[str],
+        regions: tuple[str, ...] | list[str],
+        trail_name: str,
+        trail_region: str,
+        bucket: str,
+        rng: random.Random,
+    ) -> None:
         self.root = Path(out)
         self.org_id, self.accounts, self.regions = org_id, accounts, list(regions)
         self.trail_name, self.trail_region, self.bucket = trail_name, trail_region, bucket
@@ -86,7 +96,7 @@ class TrailWriter:
         for r in records:
             groups[(r["recipientAccountId"], r["awsRegion"])].append(r)
         stamp = _stamp(end)
-        for (account, region) in sorted(groups):
+        for account, region in sorted(groups):
             if region not in self.regions:  # digests are delivered for every region in use
                 self.regions.append(region)
             recs = groups[(account, region)]
@@ -99,14 +109,16 @@ class TrailWriter:
             self.records += len(recs)
             self.bytes_json += len(body)
             self.bytes_gz += len(gz)
-            self._pending[(account, region)].append({
-                "s3Bucket": self.bucket,
-                "s3Object": rel,
-                "hashValue": hashlib.sha256(body).hexdigest(),
-                "hashAlgorithm": "SHA-256",
-                "newestEventTime": recs[-1]["eventTime"],
-                "oldestEventTime": recs[0]["eventTime"],
-            })
+            self._pending[(account, region)].append(
+                {
+                    "s3Bucket": self.bucket,
+                    "s3Object": rel,
+                    "hashValue": hashlib.sha256(body).hexdigest(),
+                    "hashAlgorithm": "SHA-256",
+                    "newestEventTime": recs[-1]["eventTime"],
+                    "oldestEventTime": recs[0]["eventTime"],
+                }
+            )
 
     def close(self) -> None:
         if self._hour is not None:
@@ -121,8 +133,10 @@ class TrailWriter:
             for region in self.regions:
                 files = self._pending.pop((account, region), [])
                 rel_dir = self._key(account, "CloudTrail-Digest", region, end)
-                name = (f"{account}_CloudTrail-Digest_{region}_{self.trail_name}_"
-                        f"{self.trail_region}_{stamp}.json.gz")
+                name = (
+                    f"{account}_CloudTrail-Digest_{region}_{self.trail_name}_"
+                    f"{self.trail_region}_{stamp}.json.gz"
+                )
                 rel = f"{rel_dir}/{name}"
                 prev = self._previous.get((account, region))
                 digest: dict[str, Any] = {

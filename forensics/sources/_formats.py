@@ -171,8 +171,10 @@ def gunzip_bytes_capped(data: bytes, max_bytes: int) -> bytes:
                     "a decompression bomb or a file far larger than CloudTrail writes"
                 )
             if not d.eof:
-                raise Unreadable("truncated gzip: compressed file ended before the "
-                                 "end-of-stream marker was reached")
+                raise Unreadable(
+                    "truncated gzip: compressed file ended before the "
+                    "end-of-stream marker was reached"
+                )
             rest = d.unused_data.lstrip(b"\x00")  # members may be padded with zeros
             if rest and not rest.startswith(_GZIP_MAGIC):
                 raise Unreadable("corrupt gzip: trailing data after the last member")

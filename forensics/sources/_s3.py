@@ -67,7 +67,7 @@ def split_url(url: str) -> tuple[str, str]:
     """``s3://bucket/prefix`` -> ``(bucket, prefix)``; the prefix ends with ``/`` when not empty."""
     if not url.startswith("s3://"):
         raise ValueError(f"not an s3:// URL: {url!r}")
-    rest = url[len("s3://"):]
+    rest = url[len("s3://") :]
     bucket, _, prefix = rest.partition("/")
     if not bucket:
         raise SourceError(f"{url}: no bucket name; write s3://BUCKET or s3://BUCKET/PREFIX")
@@ -137,7 +137,7 @@ class _Lister:
         out: list[str] = []
         for page in self._pages(Prefix=prefix, Delimiter="/"):
             for cp in page.get("CommonPrefixes", []) or []:
-                name = cp["Prefix"][len(prefix):].rstrip("/")
+                name = cp["Prefix"][len(prefix) :].rstrip("/")
                 if name:
                     out.append(name)
         return sorted(set(out))
@@ -148,7 +148,9 @@ class _Lister:
         for page in self._pages(Prefix=prefix):
             for obj in page.get("Contents", []) or []:
                 out.append(
-                    S3Object(obj["Key"], int(obj.get("Size", 0)), str(obj.get("ETag", "")).strip('"'))
+                    S3Object(
+                        obj["Key"], int(obj.get("Size", 0)), str(obj.get("ETag", "")).strip('"')
+                    )
                 )
         return out
 
@@ -220,8 +222,10 @@ def _walk(
                     day += _ONE_DAY
                 return
             for y in lister.folders(prefix):
-                if y.isdigit() and (lo is None or int(y) >= lo.year) and (
-                    hi is None or int(y) <= hi.year
+                if (
+                    y.isdigit()
+                    and (lo is None or int(y) >= lo.year)
+                    and (hi is None or int(y) <= hi.year)
                 ):
                     go(f"{prefix}{y}/", [*segs, y])
             return
@@ -302,8 +306,9 @@ class _Index:
                 fh.write(line)
 
 
-def _download(client: Any, bucket: str, obj: S3Object, local: Path, backoff: Backoff,
-              on_bytes: Any) -> S3Object:
+def _download(
+    client: Any, bucket: str, obj: S3Object, local: Path, backoff: Backoff, on_bytes: Any
+) -> S3Object:
     """Stream one object to a hidden temporary file, check its size, rename it into place;
     returns the object as fetched (its ETag and size from the GetObject response)."""
     local.parent.mkdir(parents=True, exist_ok=True)
@@ -374,8 +379,15 @@ def _progress_bar(total: int, count: int, enabled: bool | None, desc: str) -> An
     from tqdm.auto import tqdm
 
     disable = enabled is False or count == 0
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc,
-                disable=disable, leave=False)
+    return tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=desc,
+        disable=disable,
+        leave=False,
+    )
 
 
 def fetch(
@@ -443,8 +455,10 @@ def fetch(
     bucket, prefix = split_url(url)
     want_accounts = set(accounts) if accounts else None
     want_regions = set(regions) if regions else None
-    kinds = ("CloudTrail",) + (("CloudTrail-Digest",) if digests else ()) + (
-        ("CloudTrail-Insight",) if insights else ()
+    kinds = (
+        ("CloudTrail",)
+        + (("CloudTrail-Digest",) if digests else ())
+        + (("CloudTrail-Insight",) if insights else ())
     )
     boto = make_session(session, profile)
     from botocore.config import Config
@@ -464,8 +478,15 @@ def fetch(
         else:
             roots = _find_roots(lister, prefix)
             if roots:
-                plan = _walk(lister, roots[0], start=start, end=end, accounts=want_accounts,
-                             regions=want_regions, kinds=kinds)
+                plan = _walk(
+                    lister,
+                    roots[0],
+                    start=start,
+                    end=end,
+                    accounts=want_accounts,
+                    regions=want_regions,
+                    kinds=kinds,
+                )
             else:
                 plan = _Plan([prefix], set(), set())
                 notes.append(
@@ -477,7 +498,7 @@ def fetch(
         hint = {
             "NoSuchBucket": "check the bucket name",
             "AccessDenied": "the credentials need s3:ListBucket on this bucket "
-                            "(see docs/iam-policy.json)",
+            "(see docs/iam-policy.json)",
         }.get(code or "", "check the URL, the credentials and the network")
         raise SourceError(f"{url}: cannot list the bucket ({describe(exc)}); {hint}") from exc
 
@@ -512,9 +533,13 @@ def fetch(
     for obj in listed:
         rel = safe_relpath(obj.key)
         if rel is None:
-            failures.append((f"s3://{bucket}/{obj.key}",
-                             "object key is not a safe relative path (.., absolute or empty "
-                             "segments); not downloaded"))
+            failures.append(
+                (
+                    f"s3://{bucket}/{obj.key}",
+                    "object key is not a safe relative path (.., absolute or empty "
+                    "segments); not downloaded",
+                )
+            )
             continue
         local = mirror / rel
         if index.fresh(obj, local):
