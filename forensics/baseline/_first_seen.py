@@ -185,6 +185,11 @@ def first_seen(
             )
         else:
             grouped = grouped.rename({pair.value: "value"}).filter(pl.col("value") != "")
+            if pair.value == "source_ip":
+                # a service acting for the caller (s3.amazonaws.com, AWS Internal) is no address
+                grouped = grouped.filter(
+                    ~pl.col("value").str.contains(r"(?i)amazonaws\.com$|^aws internal$")
+                )
         known = grouped.group_by("who").agg((pl.col("time").min() < cut).alias("_known"))
         plans.append(
             grouped.filter(pl.col("time") >= cut)

@@ -3,6 +3,7 @@
     forensics load PATH... [--start T] [--end T] [--account A] [--region R] [--no-cache]
     forensics sample OUT
     forensics ticket DATA... (--principal WHO | --seed KEY) --out DIR
+    forensics baseline PATH... [--until T] [--out FILE] [--fail-on LEVEL]
 
 Each command is one module of this package (see ``_SUBCOMMAND_MODULES``).
 """
@@ -23,6 +24,7 @@ _SUBCOMMAND_MODULES = (
     "forensics.cli._load",  # forensics load PATH...
     "forensics.cli._sample",  # forensics sample OUT
     "forensics.cli._ticket",  # forensics ticket DATA ...
+    "forensics.cli._baseline",  # forensics baseline PATH...
 )
 
 
