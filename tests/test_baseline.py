@@ -280,6 +280,7 @@ def test_insight_findings_have_the_shared_schema(incident_frame):
     assert f.schema == FINDINGS_SCHEMA
     assert f["level"].to_list() == ["medium", "high"]  # AccessDenied storm is high
     assert f["event_ids"].list.len().to_list() == [2, 2]
+    assert f["principal"].to_list() == ["arn:aws:iam::111122223333:user/mallory"] * 2
 
 
 def test_rate_series_marks_the_burst(incident_frame):
@@ -426,3 +427,12 @@ def test_daily_rhythm_is_not_an_insight():
                  read_only=False, n=i) for m in range(3) for i in range(120)]  # fmt: skip
     table = insights(frame(rows, last), compute=True)
     assert table["start"].to_list() == [T0 + timedelta(days=9, hours=9)]
+
+
+def test_read_insight_findings_name_the_role_of_the_top_session(insight_trail):
+    f = insight_findings(insight_trail)
+    assert f.height == 3 and f.schema == FINDINGS_SCHEMA
+    assert set(f["principal"]) == {"arn:aws:iam::123456789012:role/Admin"}
+    assert f.filter(pl.col("rule_id") == "insight.ApiErrorRateInsight")["level"].to_list() == [
+        "high"
+    ]

@@ -101,6 +101,23 @@ def insight_findings(trail: Any, *, compute: bool | None = None, **options: Any)
     from forensics._schema import is_denied
 
     tags = attack_tags().select("event_name", "tags")
+    # the identity that made most of the unusual activity (an assumed-role session is
+    # attributed to its role, as the events table's ``principal`` does)
+    top = (
+        insight_attributions(lf)
+        .filter((pl.col("attribute") == "userIdentityArn") & (pl.col("period") == "insight"))
+        .sort("state", "average", descending=[False, True])  # End (whole Insight) first
+        .group_by("insight_id", maintain_order=True)
+        .first()
+        .select(
+            "insight_id",
+            pl.col("value")
+            .str.replace(r"^arn:(aws[a-z-]*):sts::(\d+):assumed-role/([^/]+)/.*$",
+                         "arn:$1:iam::$2:role/$3")
+            .alias("_top"),
+        )
+    )  # fmt: skip
+    table = table.join(top, on="insight_id", how="left", maintain_order="left")
     detail_cols = [
         "insight_id", "origin", "insight_type", "event_source", "event_name", "error_code",
         "baseline_average", "insight_average", "start_insight_average", "insight_duration_min",
@@ -128,8 +145,8 @@ def insight_findings(trail: Any, *, compute: bool | None = None, **options: Any)
         .alias("event_ids"),
         pl.col("start").alias("time"),
         pl.coalesce("end", "start").alias("end_time"),
-        pl.lit(None, pl.String).alias("principal"),
-        pl.lit(None, pl.String).alias("actor"),
+        pl.col("_top").alias("principal"),
+        pl.col("_top").alias("actor"),
         pl.lit(None, pl.String).alias("access_key_id"),
         "account_id",
         "aws_region",
