@@ -144,14 +144,31 @@ def test_bad_files_name_the_file(tmp_path):
 
 
 def test_seed_goes_straight_into_blast_radius(tmp_path):
-    sample = (
-        fx.load("data/sample")
-        if (fx.sample and __import__("pathlib").Path("data/sample/.complete").exists())
-        else None
-    )
-    if sample is None:
-        pytest.skip("sample not written (make sample)")
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    if not (sample / ".complete").exists():
+        pytest.skip("the sample incident is not written (make sample)")
+    sample = fx.load(sample)
     [seed] = fx.findings_from(_write(tmp_path, "gd.json", {"Findings": [GD]}))
     br = fx.blast_radius(sample, seed.key, since=seed.since)
     assert br.events.height > 0
     assert sample.for_principal(seed.principal_arn).events.height > 0
+
+
+def test_ec2_findings_name_the_instance(tmp_path):
+    gd = {**GD, "Type": "Backdoor:EC2/C&CActivity.B", "Resource": {"ResourceType": "Instance",
+          "InstanceDetails": {"InstanceId": "i-0123456789abcdef0", "IamInstanceProfile": {
+              "Arn": "arn:aws:iam::222233334444:instance-profile/web", "Id": "AIPA"}}}}  # fmt: skip
+    sh = {**ASFF, "Resources": [{"Type": "AwsEc2Instance",
+          "Id": "arn:aws:ec2:us-east-1:222233334444:instance/i-0fedcba9876543210",
+          "Details": {"AwsEc2Instance": {
+              "IamInstanceProfileArn": "arn:aws:iam::222233334444:instance-profile/api"}}}]}  # fmt: skip
+    a, b = findings_from(_write(tmp_path, "ec2.json", [gd, sh]))
+    assert (a.instance_id, a.instance_profile_arn) == (
+        "i-0123456789abcdef0",
+        "arn:aws:iam::222233334444:instance-profile/web",
+    )
+    assert (b.instance_id, b.instance_profile_arn) == (
+        "i-0fedcba9876543210", "arn:aws:iam::222233334444:instance-profile/api")  # fmt: skip
+    assert a.access_key_id is None and a.key is None

@@ -48,6 +48,8 @@ class Seed:
     last_seen: datetime | None = None
     source_ips: tuple[str, ...] = ()
     api_calls: tuple[str, ...] = ()
+    instance_id: str | None = None  # EC2 findings: the instance (its role sessions are named so)
+    instance_profile_arn: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -136,6 +138,7 @@ def _guardduty(f: dict[str, Any]) -> Seed:
             apis.append(f"{_get(call, 'ServiceName') or '?'}:{api}")
     account = _get(f, "AccountId")
     user_type, name = _get(key, "UserType"), _get(key, "UserName")
+    instance = _get(f, "Resource", "InstanceDetails") or {}
     return Seed(
         source="guardduty",
         finding_id=str(_get(f, "Id") or ""),
@@ -153,12 +156,15 @@ def _guardduty(f: dict[str, Any]) -> Seed:
         last_seen=_time(_get(f, "Service", "EventLastSeen") or _get(f, "UpdatedAt")),
         source_ips=tuple(ips),
         api_calls=tuple(apis),
+        instance_id=_get(instance, "InstanceId"),
+        instance_profile_arn=_get(instance, "IamInstanceProfile", "Arn"),
         raw=f,
     )
 
 
 def _securityhub(f: dict[str, Any]) -> Seed:
     access_key = principal_id = user_name = user_type = principal_arn = None
+    instance_id = profile_arn = None
     for res in _get(f, "Resources") or []:
         rtype = _get(res, "Type")
         rid = str(_get(res, "Id") or "")
@@ -178,6 +184,11 @@ def _securityhub(f: dict[str, Any]) -> Seed:
             user_type = user_type or _get(d, "PrincipalType")
         elif rtype in ("AwsIamUser", "AwsIamRole") and rid.startswith("arn:"):
             principal_arn = principal_arn or rid
+        elif rtype == "AwsEc2Instance":
+            instance_id = instance_id or rid.rsplit("/", 1)[-1] or None
+            profile_arn = profile_arn or _get(
+                res, "Details", "AwsEc2Instance", "IamInstanceProfileArn"
+            )
     account = _get(f, "AwsAccountId")
     principal_arn = principal_arn or _arn_for(account, user_type, user_name)
     ips: list[str] = []
@@ -216,6 +227,8 @@ def _securityhub(f: dict[str, Any]) -> Seed:
         last_seen=_time(_get(f, "LastObservedAt") or _get(f, "UpdatedAt")),
         source_ips=tuple(ips),
         api_calls=tuple(apis),
+        instance_id=instance_id,
+        instance_profile_arn=profile_arn,
         raw=f,
     )
 
