@@ -38,8 +38,8 @@ def _leaf(value: Any, flt: Any) -> bool:
     ((op, arg),) = flt.items()
     if op == "exists":
         return (value is not _MISSING) == arg
-    if value is _MISSING:
-        return op == "anything-but"
+    if value is _MISSING:  # every filter but exists:false needs the field
+        return False
     if op == "prefix":
         if isinstance(arg, dict):
             return isinstance(value, str) and value.lower().startswith(

@@ -73,23 +73,69 @@ def test_first_seen_findings_alarm_matches_their_events_not_near_misses(trail):
             rec = rec[0] if isinstance(rec, list) else rec
             assert _both(a, rec) == (True, True), (f["title"], a.metric_filter_pattern)
             miss = copy.deepcopy(rec)
-            miss["eventName"] = "GetCallerIdentity"
+            if f["rule_id"] == "first_seen.key_ip":
+                miss["userIdentity"]["accessKeyId"] = "AKIAOTHERKEY00000000"
+            else:
+                miss["eventName"] = "GetCallerIdentity"
             assert _both(a, miss) == (False, False), f["title"]
+            other = copy.deepcopy(rec)
+            other["userIdentity"]["arn"] = "arn:aws:iam::111122223333:user/bob"
+            other["userIdentity"]["accessKeyId"] = "AKIABOBBOBBOBBOB0000"
+            assert _both(a, other) == (False, False), f["title"]
         json.loads(a.cloudformation_json())  # valid JSON template
 
 
-def test_key_ip_alarm_is_about_that_key_and_ip(trail):
+def test_key_ip_alarm_is_about_that_key_from_an_address_it_never_used(trail):
     f = first_seen(trail, until=T + timedelta(hours=49), pairs=["key_ip"]).row(0, named=True)
     a = alarm(f, trail=trail)
-    assert a.conditions["userIdentity.accessKeyId"] == ["AKIAEXAMPLEALICE0001"]
-    assert a.conditions["sourceIPAddress"] == ["203.0.113.9"]
+    assert a.conditions == {"userIdentity.accessKeyId": ["AKIAEXAMPLEALICE0001"]}
+    assert a.excluded == {"sourceIPAddress": ["198.51.100.7"]}  # its address while learning
     rec = trail.original(f["event_ids"][0])
+    assert _both(a, rec) == (True, True)
+    elsewhere = copy.deepcopy(rec)
+    elsewhere["sourceIPAddress"] = "192.0.2.99"
+    elsewhere["eventName"] = "ListUsers"  # any call counts
+    assert _both(a, elsewhere) == (True, True)
+    known_ip = copy.deepcopy(rec)
+    known_ip["sourceIPAddress"] = "198.51.100.7"
+    assert _both(a, known_ip) == (False, False)
     other_key = copy.deepcopy(rec)
     other_key["userIdentity"]["accessKeyId"] = "AKIAOTHERKEY00000000"
     assert _both(a, other_key) == (False, False)
-    other_ip = copy.deepcopy(rec)
-    other_ip["sourceIPAddress"] = "198.51.100.7"
-    assert _both(a, other_ip) == (False, False)
+    # without the trail: the one address of the finding
+    b = alarm(f)
+    assert b.conditions["sourceIPAddress"] == ["203.0.113.9"] and not b.excluded
+    assert _both(b, rec) == (True, True) and _both(b, elsewhere) == (False, False)
+
+
+def test_region_alarm_follows_the_role_sessions(tmp_path):
+    recs = []
+    for h in range(30):
+        r = _rec(T + timedelta(hours=h), "DescribeInstances", "ec2.amazonaws.com", n=h)
+        r["userIdentity"] = {
+            "type": "AssumedRole", "arn": f"arn:aws:sts::111122223333:assumed-role/ops/s{h}",
+            "accountId": "111122223333", "accessKeyId": f"ASIAOPS{h:013d}",
+            "sessionContext": {"sessionIssuer": {
+                "type": "Role", "arn": "arn:aws:iam::111122223333:role/ops",
+                "accountId": "111122223333", "userName": "ops"}},
+        }  # fmt: skip
+        recs.append(r)
+    late = copy.deepcopy(recs[-1])
+    late["eventTime"] = (T + timedelta(hours=40)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    late["eventID"] = "late"
+    late["awsRegion"] = "ap-southeast-3"
+    recs.append(late)
+    p = tmp_path / "t.json"
+    p.write_text(json.dumps({"Records": recs}))
+    trail = fx.load(p, cache=False)
+    [f] = first_seen(trail, until=T + timedelta(hours=35), pairs=["region"]).iter_rows(named=True)
+    a = alarm(f, trail=trail)
+    assert a.conditions == {
+        "userIdentity.sessionContext.sessionIssuer.arn": ["arn:aws:iam::111122223333:role/ops"]
+    }
+    assert a.excluded == {"awsRegion": ["us-east-1"]}
+    assert _both(a, late) == (True, True)
+    assert _both(a, recs[0]) == (False, False)  # a known region
 
 
 def test_failed_call_alarm_requires_the_error(trail):

@@ -34,6 +34,8 @@ class Alarm:
     period_seconds: int = 300
     read_only: bool = False
     notes: list[str] = field(default_factory=list)
+    #: CloudTrail record path -> values that must NOT be there (``anything-but`` / ``!=``)
+    excluded: dict[str, list[str]] = field(default_factory=dict)
 
     def cloudformation(
         self, *, log_group_parameter: str = "CloudTrailLogGroupName"
@@ -131,22 +133,30 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _metric_filter(conditions: dict[str, list[str]]) -> str:
+def _metric_filter(
+    conditions: dict[str, list[str]], excluded: dict[str, list[str]] | None = None
+) -> str:
     terms = []
     for path, values in conditions.items():
         alts = [f"($.{path} = {_quote(v)})" for v in values]
         terms.append(alts[0] if len(alts) == 1 else "(" + " || ".join(alts) + ")")
+    for path, values in (excluded or {}).items():
+        terms.extend(f"($.{path} != {_quote(v)})" for v in sorted(set(values)))
     return "{ " + " && ".join(terms) + " }"
 
 
-def _nest(conditions: dict[str, list[str]]) -> dict[str, Any]:
+def _nest(
+    conditions: dict[str, list[str]], excluded: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for path, values in conditions.items():
+    leaves = [(p, sorted(set(v))) for p, v in conditions.items()]
+    leaves += [(p, [{"anything-but": sorted(set(v))}]) for p, v in (excluded or {}).items()]
+    for path, value in leaves:
         node = out
         *parents, leaf = path.split(".")
         for p in parents:
             node = node.setdefault(p, {})
-        node[leaf] = sorted(set(values))
+        node[leaf] = value
     return out
 
 
@@ -250,19 +260,34 @@ def alarm(item: Any, *, trail: Any = None, name: str | None = None) -> Alarm:
         )
         ident: dict[str, str | None] = {}
         rule = str(item["rule_id"])
-        if rule.startswith("first_seen."):
-            pair = details.get("pair")
-            if pair == "key_ip":
-                ident = {"userIdentity.accessKeyId": item.get("access_key_id"),
-                         "sourceIPAddress": details.get("value")}  # fmt: skip
-            elif pair == "region":
-                ident = {"awsRegion": details.get("value")}
-        if (
-            item.get("access_key_id")
-            and "userIdentity.accessKeyId" not in ident
-            and rule.startswith("first_seen.")
-        ):
-            ident["userIdentity.accessKeyId"] = item.get("access_key_id")
+        pair = details.get("pair") if rule.startswith("first_seen.") else None
+        label = name or str(item.get("title") or rule)
+        if pair in ("key_ip", "region"):
+            # "the same again, live": this key (or identity) from an address (a region) it was
+            # not seen at while learning; without a trail, the one address (region) it used
+            column, path = ("source_ip", "sourceIPAddress") if pair == "key_ip" else (
+                "aws_region", "awsRegion")  # fmt: skip
+            who = (
+                {"userIdentity.accessKeyId": item.get("access_key_id")}
+                if pair == "key_ip"
+                else {"principal": item.get("principal")}
+            )
+            who = {k: v for k, v in who.items() if v}
+            live = (
+                {"userIdentity.accessKeyId": [who["userIdentity.accessKeyId"]]}
+                if pair == "key_ip" and who
+                else {k: [v] for k, v in _identity(item.get("principal")).items()}
+            )
+            known = (
+                _known_before(trail, column, who, details.get("learning_until"))
+                if trail is not None and who
+                else []
+            )
+            if known:
+                return _build_any(label, live, {path: known})
+            return _build_any(label, {**live, path: [str(details.get("value"))]})
+        if pair is not None:
+            ident = dict(_identity(item.get("principal")))
         if rule.startswith("insight.") and details.get("event_name"):
             return alarm(details | {"insight_type": details.get("insight_type")}, name=name)
         events = None
@@ -290,7 +315,7 @@ def alarm(item: Any, *, trail: Any = None, name: str | None = None) -> Alarm:
             }
         else:
             cond = _from_events(events, ident)
-        return _build(name or str(item.get("title") or rule), cond)
+        return _build(label, cond)
     names = item.get("event_name")
     cond = {
         "eventSource": [item["event_source"]] if item.get("event_source") else [],
@@ -304,9 +329,45 @@ def alarm(item: Any, *, trail: Any = None, name: str | None = None) -> Alarm:
     return _build(name or item.get("name") or "rule", cond)
 
 
-def _build_any(name: str, cond: dict[str, list[str]]) -> Alarm:
+def _build_any(
+    name: str, cond: dict[str, list[str]], excluded: dict[str, list[str]] | None = None
+) -> Alarm:
     """An alarm on identity alone (any API): e.g. every call made with a leaked key."""
+    cond = {k: sorted(set(v)) for k, v in cond.items() if v}
+    excluded = {k: sorted(set(v)) for k, v in (excluded or {}).items() if v}
+    if not cond:
+        raise ValueError(f"cannot build an alarm for {name!r}: no identity to match")
     pattern = {"detail-type": ["AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail"],
-               "detail": _nest(cond)}  # fmt: skip
-    return Alarm(name, cond, pattern, _metric_filter(cond), 1.0, 300, True,
-                 ["matches every call made with this identity, read-only calls included"])  # fmt: skip
+               "detail": _nest(cond, excluded)}  # fmt: skip
+    return Alarm(name, cond, pattern, _metric_filter(cond, excluded), 1.0, 300, True,
+                 ["matches every call made with this identity, read-only calls included"],
+                 excluded)  # fmt: skip
+
+
+def _identity(principal: str | None) -> dict[str, str]:
+    """How a ``principal`` of the events table shows in a live record (role: its sessions)."""
+    if not principal or not principal.startswith("arn:"):
+        return {}
+    if ":role/" in principal:
+        return {"userIdentity.sessionContext.sessionIssuer.arn": principal}
+    return {"userIdentity.arn": principal}
+
+
+def _known_before(trail: Any, column: str, where: dict[str, str], until: str | None) -> list[str]:
+    """Values of ``column`` seen for an identity before ``until`` (the learning window)."""
+    from forensics._schema import to_utc
+
+    lf = (
+        trail
+        if isinstance(trail, pl.LazyFrame)
+        else trail.lazy()
+        if isinstance(trail, pl.DataFrame)
+        else trail.lazy
+    )
+    cols = {"userIdentity.accessKeyId": "access_key_id", "principal": "principal"}
+    pred = pl.all_horizontal(pl.col(cols[k]) == v for k, v in where.items())
+    if until:
+        pred = pred & (pl.col("event_time") < to_utc(until))
+    return sorted(
+        v for v in lf.filter(pred).select(pl.col(column).unique()).collect().to_series() if v
+    )
