@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 
 import polars as pl
 import pytest
@@ -55,14 +56,14 @@ def test_kinds_and_non_ips():
     out = dict(
         enrich(
             ["10.0.0.1", "100.64.1.1", "169.254.169.254", "192.0.2.10", "fd00::1", "8.8.4.4",
-             "s3.amazonaws.com", "AWS Internal", "not-an-ip", "1.2.3.999"]
+             "s3.amazonaws.com", "AWS Internal", "not-an-ip", "1.2.3.999", "010.001.002.003", "1.2.3"]
         ).select("source_ip", "ip_kind").rows()
     )  # fmt: skip
     assert out == {
         "10.0.0.1": "private", "100.64.1.1": "shared-cgnat", "169.254.169.254": "link-local",
         "192.0.2.10": "documentation", "fd00::1": "private", "8.8.4.4": "public",
         "s3.amazonaws.com": "service", "AWS Internal": "service", "not-an-ip": "invalid",
-        "1.2.3.999": "invalid",
+        "1.2.3.999": "invalid", "010.001.002.003": "private", "1.2.3": "invalid",
     }  # fmt: skip
 
 
@@ -185,12 +186,14 @@ def test_longest_prefix_matches_stdlib(addrs, nets, junk):
         assert out[a]["ip_version"] == ip.version
         assert out[a]["aws_prefix"] == (str(best) if best else None), (a, nets)
     for j in junk:
+        quad = re.fullmatch(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})", j)
+        decimal = ".".join(str(int(x)) for x in quad.groups()) if quad else j  # 010 is ten
         try:
-            ipaddress.ip_address(j)
+            ipaddress.ip_address(decimal)
         except ValueError:
             assert out[j]["ip_version"] is None, j
         else:
-            assert out[j]["ip_version"] == ipaddress.ip_address(j).version, j
+            assert out[j]["ip_version"] == ipaddress.ip_address(decimal).version, j
 
 
 def test_add_ip_columns_keeps_the_frame_order():

@@ -124,8 +124,8 @@ def _parse(ips: pl.Series) -> pl.DataFrame:
     o = [pl.col(f"_o{i}") for i in range(4)]
     ok4 = (
         pl.all_horizontal(x.is_not_null() & (x <= 255) for x in o)
-        & pl.col("source_ip").str.contains(r"^[0-9.]+$")
-        & ~pl.col("source_ip").str.contains(r"(^|\.)0[0-9]")
+        # decimal octets; leading zeros (anonymised datasets write them) read as decimal too
+        & pl.col("source_ip").str.contains(r"^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$")
     )
     v4 = v4.with_columns(
         pl.when(ok4).then(pl.lit(4, pl.Int8)).alias("_v"),
@@ -306,7 +306,8 @@ def enrich(
 
     ``data`` is a :class:`~forensics.Trail`, a frame with a ``source_ip`` column, or IPs.
     ``ip_kind`` is the special-purpose range an address is in (``private``, ``loopback``,
-    ``documentation``, ``shared-cgnat``, ...), ``public`` otherwise, ``service`` for the AWS
+    ``documentation``, ``shared-cgnat``, ...), ``public`` otherwise (IPv4 octets are decimal,
+    leading zeros as found in anonymised datasets included), ``service`` for the AWS
     service names CloudTrail puts there (``ec2.amazonaws.com``, ``AWS Internal``), ``invalid``
     for other text. ``ip_ranges`` is AWS's ``ip-ranges.json`` (a path, or a frame from
     :func:`load_ip_ranges`); ``mmdb`` one or more MaxMind databases (ASN, Country, City, or
