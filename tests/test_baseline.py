@@ -436,3 +436,16 @@ def test_read_insight_findings_name_the_role_of_the_top_session(insight_trail):
     assert f.filter(pl.col("rule_id") == "insight.ApiErrorRateInsight")["level"].to_list() == [
         "high"
     ]
+
+
+def test_baseline_findings_is_insights_and_first_seen(incident_frame):
+    from forensics.baseline import baseline_findings
+
+    both = baseline_findings(incident_frame, until=T0 + timedelta(days=8))
+    assert both.schema == FINDINGS_SCHEMA
+    rules = both["rule_id"].to_list()
+    assert rules.count("insight.ApiCallRateInsight") == 1
+    assert rules.count("insight.ApiErrorRateInsight") == 1
+    # mallory is new (informational pairs left out), alice's pairs are all known
+    assert not [r for r in rules if r.startswith("first_seen.")]
+    assert both["time"].is_sorted()

@@ -44,6 +44,7 @@ __all__ = [
     "LEVELS",
     "InsightSettings",
     "attack_tags",
+    "baseline_findings",
     "compute_insights",
     "conform_findings",
     "empty_findings",
@@ -153,3 +154,29 @@ def insight_findings(trail: Any, *, compute: bool | None = None, **options: Any)
         pl.struct(detail_cols).struct.json_encode().alias("details"),
     )
     return conform_findings(out)
+
+
+def baseline_findings(
+    trail: Any,
+    *,
+    until: Any = None,
+    learning: Any = None,
+    pairs: Any = None,
+    compute: bool | None = None,
+    **insight_options: Any,
+) -> pl.DataFrame:
+    """Every baseline finding of a trail in one table: Insights and first-seen pairs.
+
+    What ``fx.detect`` adds to the Sigma findings (same :data:`FINDINGS_SCHEMA`), sorted by time.
+    ``until`` / ``learning`` / ``pairs`` go to :func:`first_seen`, ``compute`` and the other
+    options to :func:`insight_findings`.
+
+    >>> from forensics._schema import empty_events
+    >>> baseline_findings(empty_events()).height
+    0
+    """
+    parts = [
+        insight_findings(trail, compute=compute, **insight_options),
+        first_seen(trail, until=until, learning=learning, pairs=pairs),
+    ]
+    return pl.concat([conform_findings(p) for p in parts]).sort("time", "rule_id", "title")

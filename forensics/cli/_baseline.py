@@ -17,16 +17,12 @@ __all__ = ["register"]
 
 def _cmd_baseline(args: argparse.Namespace) -> int:
     import forensics as fx
-    from forensics.baseline import LEVELS, conform_findings, first_seen, insight_findings
+    from forensics.baseline import LEVELS, baseline_findings
 
     trail = fx.load(*args.paths, cache=not args.no_cache)
-    found = pl.concat(
-        [
-            insight_findings(trail, baseline=args.baseline),
-            first_seen(trail, until=args.until, learning=args.learning),
-        ]
+    found = baseline_findings(
+        trail, until=args.until, learning=args.learning, baseline=args.baseline
     )
-    found = conform_findings(found).sort("time", "rule_id")
     print(f"findings: {found.height:,}")
     for row in found.iter_rows(named=True):
         when = f"{row['time']:%Y-%m-%d %H:%M:%S}Z" if row["time"] else "-"
