@@ -172,3 +172,43 @@ def test_ec2_findings_name_the_instance(tmp_path):
     assert (b.instance_id, b.instance_profile_arn) == (
         "i-0fedcba9876543210", "arn:aws:iam::222233334444:instance-profile/api")  # fmt: skip
     assert a.access_key_id is None and a.key is None
+
+
+# -- the parser never crashes on odd documents (values of the wrong type, missing parts) -------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from forensics.sources._findings import findings_from_documents  # noqa: E402
+
+_scalar = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+                    st.text(max_size=8))  # fmt: skip
+_json = st.recursive(
+    _scalar,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(
+            st.sampled_from(["Type", "Resource", "Service", "AccessKeyDetails", "AccessKeyId",
+                             "Severity", "Findings", "detail", "findings", "SchemaVersion",
+                             "ProductArn", "Resources", "Details", "AwsIamAccessKey", "Action",
+                             "AwsApiCallAction", "RemoteIpDetails", "EventFirstSeen", "Id",
+                             "UserType", "AccountId", "Label", "InstanceDetails", "Network"]),
+            inner, max_size=5),
+    ),
+    max_leaves=20,
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(_json)
+def test_odd_documents_give_seeds_or_nothing(doc):
+    # wrapped as each accepted container, so the finding readers themselves see the odd parts
+    shells = [doc, {"Findings": [doc]}, {"Findings": [{"SchemaVersion": "1", "ProductArn": "a",
+              **(doc if isinstance(doc, dict) else {})}]},
+              {"detail": {"Type": "x", "Resource": doc, "Service": doc}}]  # fmt: skip
+    for shell in shells:
+        for seed in findings_from_documents(shell):
+            assert seed.source in ("guardduty", "securityhub")
+            assert seed.level in ("informational", "low", "medium", "high", "critical")
+            for name in ("access_key_id", "principal_arn", "user_name", "account_id", "region"):
+                assert getattr(seed, name) is None or isinstance(getattr(seed, name), str)
+            assert seed.key is None or isinstance(seed.key, str)

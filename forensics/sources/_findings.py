@@ -83,11 +83,23 @@ def _get(doc: Any, *path: str) -> Any:
     return cur
 
 
+def _str(value: Any) -> str | None:
+    """A non-empty string, else None (a finding's fields are typed by AWS, not by the file)."""
+    return value if isinstance(value, str) and value else None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _time(value: Any) -> datetime | None:
     if not value:
         return None
     if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value / (1000 if value > 1e11 else 1), tz=UTC)
+        try:  # epoch seconds or milliseconds
+            return datetime.fromtimestamp(value / (1000 if value > 1e11 else 1), tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
     text = str(value).strip().replace("Z", "+00:00").replace("z", "+00:00")
     try:
         t = datetime.fromisoformat(text)
@@ -128,16 +140,16 @@ def _guardduty(f: dict[str, Any]) -> Seed:
     apis: list[str] = []
     call = _get(action, "AwsApiCallAction")
     if isinstance(call, dict):
-        ip = _get(call, "RemoteIpDetails", "IpAddressV4") or _get(
-            call, "RemoteIpDetails", "IpAddressV6"
+        ip = _str(_get(call, "RemoteIpDetails", "IpAddressV4")) or _str(
+            _get(call, "RemoteIpDetails", "IpAddressV6")
         )
         if ip:
             ips.append(ip)
-        api = _get(call, "Api")
+        api = _str(_get(call, "Api"))
         if api:
-            apis.append(f"{_get(call, 'ServiceName') or '?'}:{api}")
-    account = _get(f, "AccountId")
-    user_type, name = _get(key, "UserType"), _get(key, "UserName")
+            apis.append(f"{_str(_get(call, 'ServiceName')) or '?'}:{api}")
+    account = _str(_get(f, "AccountId"))
+    user_type, name = _str(_get(key, "UserType")), _str(_get(key, "UserName"))
     instance = _get(f, "Resource", "InstanceDetails") or {}
     return Seed(
         source="guardduty",
@@ -146,9 +158,9 @@ def _guardduty(f: dict[str, Any]) -> Seed:
         finding_type=str(_get(f, "Type") or ""),
         level=_gd_level(_get(f, "Severity")),
         account_id=account,
-        region=_get(f, "Region"),
-        access_key_id=_get(key, "AccessKeyId") or None,
-        principal_id=_get(key, "PrincipalId"),
+        region=_str(_get(f, "Region")),
+        access_key_id=_str(_get(key, "AccessKeyId")),
+        principal_id=_str(_get(key, "PrincipalId")),
         user_name=name,
         user_type=user_type,
         principal_arn=_arn_for(account, user_type, name),
@@ -156,8 +168,8 @@ def _guardduty(f: dict[str, Any]) -> Seed:
         last_seen=_time(_get(f, "Service", "EventLastSeen") or _get(f, "UpdatedAt")),
         source_ips=tuple(ips),
         api_calls=tuple(apis),
-        instance_id=_get(instance, "InstanceId"),
-        instance_profile_arn=_get(instance, "IamInstanceProfile", "Arn"),
+        instance_id=_str(_get(instance, "InstanceId")),
+        instance_profile_arn=_str(_get(instance, "IamInstanceProfile", "Arn")),
         raw=f,
     )
 
@@ -165,7 +177,7 @@ def _guardduty(f: dict[str, Any]) -> Seed:
 def _securityhub(f: dict[str, Any]) -> Seed:
     access_key = principal_id = user_name = user_type = principal_arn = None
     instance_id = profile_arn = None
-    for res in _get(f, "Resources") or []:
+    for res in _list(_get(f, "Resources")):
         rtype = _get(res, "Type")
         rid = str(_get(res, "Id") or "")
         if rtype == "AwsIamAccessKey":
@@ -179,37 +191,37 @@ def _securityhub(f: dict[str, Any]) -> Seed:
                     else None
                 )
             )
-            principal_id = principal_id or _get(d, "PrincipalId")
-            user_name = user_name or _get(d, "PrincipalName") or _get(d, "UserName")
-            user_type = user_type or _get(d, "PrincipalType")
+            principal_id = principal_id or _str(_get(d, "PrincipalId"))
+            user_name = user_name or _str(_get(d, "PrincipalName")) or _str(_get(d, "UserName"))
+            user_type = user_type or _str(_get(d, "PrincipalType"))
         elif rtype in ("AwsIamUser", "AwsIamRole") and rid.startswith("arn:"):
             principal_arn = principal_arn or rid
         elif rtype == "AwsEc2Instance":
             instance_id = instance_id or rid.rsplit("/", 1)[-1] or None
-            profile_arn = profile_arn or _get(
-                res, "Details", "AwsEc2Instance", "IamInstanceProfileArn"
+            profile_arn = profile_arn or _str(
+                _get(res, "Details", "AwsEc2Instance", "IamInstanceProfileArn")
             )
-    account = _get(f, "AwsAccountId")
+    account = _str(_get(f, "AwsAccountId"))
     principal_arn = principal_arn or _arn_for(account, user_type, user_name)
     ips: list[str] = []
-    ip = _get(f, "Network", "SourceIpV4") or _get(f, "Network", "SourceIpV6")
+    ip = _str(_get(f, "Network", "SourceIpV4")) or _str(_get(f, "Network", "SourceIpV6"))
     if ip:
         ips.append(ip)
     call = _get(f, "Action", "AwsApiCallAction")
     apis = []
     if isinstance(call, dict):
-        rip = _get(call, "RemoteIpDetails", "IpAddressV4")
+        rip = _str(_get(call, "RemoteIpDetails", "IpAddressV4"))
         if rip and rip not in ips:
             ips.append(rip)
-        if _get(call, "Api"):
-            apis.append(f"{_get(call, 'ServiceName') or '?'}:{_get(call, 'Api')}")
+        if _str(_get(call, "Api")):
+            apis.append(f"{_str(_get(call, 'ServiceName')) or '?'}:{_get(call, 'Api')}")
     severity = _get(f, "Severity") or {}
     label = _get(severity, "Label") or _get(severity, "Normalized")
     if isinstance(label, (int, float)):
         level = _gd_level(label / 10)
     else:
         level = _ASFF_LEVELS.get(str(label).upper(), "medium")
-    types = _get(f, "Types") or []
+    types = _list(_get(f, "Types"))
     return Seed(
         source="securityhub",
         finding_id=str(_get(f, "Id") or ""),
@@ -217,7 +229,7 @@ def _securityhub(f: dict[str, Any]) -> Seed:
         finding_type=str(types[0] if types else _get(f, "GeneratorId") or ""),
         level=level,
         account_id=account,
-        region=_get(f, "Region"),
+        region=_str(_get(f, "Region")),
         access_key_id=access_key,
         principal_id=principal_id,
         user_name=user_name,
