@@ -449,3 +449,27 @@ def test_baseline_findings_is_insights_and_first_seen(incident_frame):
     # mallory is new (informational pairs left out), alice's pairs are all known
     assert not [r for r in rules if r.startswith("first_seen.")]
     assert both["time"].is_sorted()
+
+
+def test_odd_insight_records_are_read_not_fatal():
+    from forensics._schema import conform
+
+    odd = [
+        {"insightDetails": {"state": "Start", "insightContext": {
+            "statistics": {"baseline": {"average": "abc"}, "insight": {"average": 3}}}}},
+        {"insightDetails": "oops"},
+        {"insightDetails": {"state": "End", "insightContext": {"attributions": "x"}}},
+        {"insightDetails": {"state": "Start", "insightContext": {"attributions": [
+            {"attribute": "userAgent", "insight": [{"value": 5, "average": "2.5"}]}]}}},
+        {"insightDetails": {"state": ["Start"], "eventName": {"a": 1}}},
+    ]  # fmt: skip
+    extra = [json.dumps(o) for o in odd] + ["not json"]
+    ev = conform(pl.DataFrame({"event_category": ["Insight"] * 6,
+                               "shared_event_id": [f"s{i}" for i in range(6)], "extra": extra}))  # fmt: skip
+    table = read_insights(ev.lazy())
+    assert sorted(table["insight_id"]) == [f"s{i}" for i in range(6)]
+    s0 = table.filter(pl.col("insight_id") == "s0").row(0, named=True)
+    assert s0["baseline_average"] is None and s0["insight_average"] == 3.0
+    assert insight_attributions(ev.lazy()).rows() == [
+        ("s3", "Start", "userAgent", "insight", "5", 2.5)
+    ]

@@ -22,6 +22,9 @@ Rows computed by :mod:`forensics.baseline._insights_compute` have the same shape
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 import polars as pl
 
 from forensics._schema import TIME_DTYPE
@@ -118,6 +121,40 @@ def _is_insight() -> pl.Expr:
     ).fill_null(False)
 
 
+def _coerce(value: Any, dtype: Any) -> Any:
+    """``value`` shaped to ``dtype``: a part of the wrong type becomes null, not an error."""
+    if isinstance(dtype, pl.Struct):
+        if not isinstance(value, dict):
+            return None
+        return {f.name: _coerce(value.get(f.name), f.dtype) for f in dtype.fields}
+    if isinstance(dtype, pl.List):
+        if not isinstance(value, list):
+            return None
+        return [_coerce(v, dtype.inner) for v in value]
+    if dtype == pl.Float64:
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, (int, float)):
+            return float(value)
+        try:
+            return float(value) if isinstance(value, str) else None
+        except ValueError:
+            return None
+    if isinstance(value, str):
+        return value
+    return None if value is None or isinstance(value, (dict, list)) else str(value)
+
+
+def _clean(text: str) -> str | None:
+    """An Insight record's ``extra`` with every part of the documented shape typed as documented
+    (Insight rows are few: this runs on them alone, before the typed ``json_decode``)."""
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return orjson.dumps(_coerce(doc, _EXTRA)).decode()
+
+
 def insight_rows(events: pl.LazyFrame) -> pl.LazyFrame:
     """The Insight records of an events table, with ``extra`` decoded into ``_d`` (a struct).
 
@@ -127,7 +164,12 @@ def insight_rows(events: pl.LazyFrame) -> pl.LazyFrame:
     """
     return (
         events.filter(_is_insight())
-        .with_columns(pl.col("extra").str.json_decode(_EXTRA).alias("_x"))
+        .with_columns(
+            pl.col("extra")
+            .map_elements(_clean, return_dtype=pl.String, skip_nulls=True)
+            .str.json_decode(_EXTRA)
+            .alias("_x")
+        )
         .with_columns(
             pl.col("_x").struct.field("insightDetails").alias("_d"),
             pl.when(pl.col("_x").struct.field("forensicsComputed").is_not_null())
@@ -197,7 +239,9 @@ def read_insights(events: pl.LazyFrame) -> pl.DataFrame:
         "insight_id", "origin", "insight_type", "account_id", "aws_region", "event_source",
         "event_name", "error_code",
     ]  # fmt: skip
-    starts = rows.filter(pl.col("state") != "End").unique("insight_id", keep="first")
+    starts = rows.filter(
+        (pl.col("state") != "End").fill_null(True)
+    )  # unknown state: a Start.unique("insight_id", keep="first")
     ends = rows.filter(pl.col("state") == "End").unique("insight_id", keep="first")
     e = {c: f"{c}_end" for c in rows.collect_schema().names() if c != "insight_id"}
     paired = starts.join(ends.rename(e), on="insight_id", how="full", coalesce=True)
