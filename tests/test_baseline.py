@@ -473,3 +473,15 @@ def test_odd_insight_records_are_read_not_fatal():
     assert insight_attributions(ev.lazy()).rows() == [
         ("s3", "Start", "userAgent", "insight", "5", 2.5)
     ]
+
+
+def test_duplicate_start_records_make_one_insight(tmp_path):
+    records = [
+        _insight("Start", "dup", "2023-01-02T02:51:00Z"),
+        _insight("Start", "dup", "2023-01-02T02:51:00Z"),
+        _insight("End", "dup", "2023-01-02T03:00:00Z", duration=9),
+    ]
+    records[1]["eventID"] = "dup-Start-copy"  # the same Start delivered twice (two trails)
+    path = tmp_path / "dup.json"
+    path.write_text(json.dumps({"Records": records}))
+    assert read_insights(fx.load(path, cache=False).lazy).height == 1

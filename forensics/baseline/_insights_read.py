@@ -239,9 +239,10 @@ def read_insights(events: pl.LazyFrame) -> pl.DataFrame:
         "insight_id", "origin", "insight_type", "account_id", "aws_region", "event_source",
         "event_name", "error_code",
     ]  # fmt: skip
-    starts = rows.filter(
-        (pl.col("state") != "End").fill_null(True)
-    )  # unknown state: a Start.unique("insight_id", keep="first")
+    # a record whose state is unreadable counts as a Start (kept, never dropped)
+    starts = rows.filter((pl.col("state") != "End").fill_null(True)).unique(
+        "insight_id", keep="first"
+    )
     ends = rows.filter(pl.col("state") == "End").unique("insight_id", keep="first")
     e = {c: f"{c}_end" for c in rows.collect_schema().names() if c != "insight_id"}
     paired = starts.join(ends.rename(e), on="insight_id", how="full", coalesce=True)
