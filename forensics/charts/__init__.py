@@ -13,6 +13,7 @@ from forensics.charts._coverage import delivery, delivery_data
 from forensics.charts._first_seen import first_seen, first_seen_data
 from forensics.charts._graph import blast_graph, graph_data
 from forensics.charts._heatmap import heatmap, heatmap_data
+from forensics.charts._insights import insights_chart, insights_data
 from forensics.charts._rule_hits import findings_timeline, findings_timeline_data
 from forensics.charts._timeline import BY_CHOICES, timeline, timeline_data
 from forensics.charts._top import top, top_data
@@ -31,11 +32,17 @@ __all__ = [
     "graph_data",
     "heatmap",
     "heatmap_data",
+    "insights",
+    "insights_chart",
+    "insights_data",
     "timeline",
     "timeline_data",
     "top",
     "top_data",
 ]
+
+
+insights = insights_chart  # fx.charts.insights(trail, "CreateUser")
 
 
 def chart_rows(chart) -> int:

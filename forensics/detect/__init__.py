@@ -119,6 +119,8 @@ def _frame(trail: Any) -> pl.DataFrame:
         return trail
     if isinstance(trail, pl.LazyFrame):
         return trail.collect()
+    if hasattr(trail, "with_actors"):  # a Trail: each hit names the person behind the session
+        trail = trail.with_actors()
     events = getattr(trail, "events", None)
     if isinstance(events, pl.DataFrame):
         return events
