@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import altair as alt
 import polars as pl
 
-from forensics.charts._common import utc_axis
+from forensics.charts._common import time_axis
 from forensics.resources import access_kind
 
 if TYPE_CHECKING:
@@ -63,10 +63,10 @@ def blast_chart(
                 "time:T",
                 title=f"time (UTC, per {every})",
                 scale=alt.Scale(type="utc"),
-                axis=utc_axis("%m-%d %H:%M"),
+                axis=time_axis(ev["event_time"].max() - ev["event_time"].min(), width=width),
             ),
-            y=alt.Y("access_key_id:N", title="credential"),
-            size=alt.Size("calls:Q", title="calls"),
+            y=alt.Y("access_key_id:N", title="credential", axis=alt.Axis(labelLimit=0)),
+            size=alt.Size("calls:Q", title="calls", legend=alt.Legend(tickMinStep=1)),
             color=alt.Color(
                 "access:N",
                 scale=alt.Scale(

@@ -35,8 +35,9 @@ BY_CHOICES = {
     "event_name": "event name",
     "source_ip": "source IP",
     "access_key_id": "access key",
+    "user_agent": "user agent",
 }
-_NULL_LABEL = {"error_code": "(success)", "access_key_id": "(no key)"}
+_NULL_LABEL = {"error_code": "(success)", "access_key_id": "(no key)", "user_agent": "(none)"}
 
 
 def timeline_data(
@@ -153,6 +154,7 @@ def timeline(
         "event_name",
         "source_ip",
         "access_key_id",
+        "user_agent",
     ] = "principal",
     every: str | None = None,
     top: int = 8,

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import polars as pl
 
+from forensics.export._annotations import DEFAULT_FILE, annotations_markdown
 from forensics.export._charts import chart_bytes
 from forensics.export._events import ticket_frame, to_csv_bytes
 from forensics.export._facts import Facts, facts_of, file_digest
@@ -30,6 +31,7 @@ _KNOWN = (
     "principals.csv",
     "resources.csv",
     "denied.csv",
+    "annotations.md",
     *(
         f"{name}.{ext}"
         for name in ("timeline", "actions", "blast_radius")
@@ -89,6 +91,7 @@ def ticket(
     redact: bool = True,
     png_scale: float = 2.0,
     generated_at: datetime | str | None = None,
+    annotations: str | os.PathLike[str] | None = DEFAULT_FILE,
 ) -> TicketFiles:
     """Write a folder to attach to a ticket: summary, charts, events, report and manifest.
 
@@ -111,6 +114,10 @@ def ticket(
     generated_at
         A time to record as "generated" (UTC). Omitted by default so that the same input
         gives the same bytes.
+    annotations
+        The responder's annotations file (stars, tags, notes from the explorer widget;
+        default ``annotations.json`` beside the notebook). When it exists, the annotations of
+        this ticket's events are written to ``annotations.md``. ``None``: leave them out.
 
     Returns
     -------
@@ -148,6 +155,10 @@ def ticket(
     outputs["events.csv"] = to_csv_bytes(ticket_frame(facts.events))
     for name, table in facts.tables.items():
         outputs[f"{name}.csv"] = _table_csv(name, table)
+
+    notes = annotations_markdown(annotations, facts.events)
+    if notes:
+        outputs["annotations.md"] = notes.encode("utf-8")
 
     inputs = _inputs(facts.events)
     listed = sorted([*outputs, "summary.md", "report.html", MANIFEST])

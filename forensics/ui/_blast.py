@@ -180,7 +180,7 @@ class BlastRadiusExplorer(widgets.VBox):
         self.identities = widgets.HTML()
         self.resources = widgets.HTML()
         self.events_table = widgets.HTML()
-        self.timeline = chart_widget(timeline(trail.events.head(0)), "fx-timeline")
+        self.timeline = chart_widget(timeline(trail.events.head(0), brush=True), "fx-timeline")
         self.graph = chart_widget(blast_graph(_empty_graph()), "fx-graph")
         self.tabs = widgets.Tab(
             children=[
@@ -244,6 +244,7 @@ class BlastRadiusExplorer(widgets.VBox):
         """Compute the blast radius for the current seed and window and redraw every tab."""
         seed = self.seed.value.strip()
         if not seed:
+            self._clear(seed)
             self.status.value = '<span class="fx-problem">no seed: type an access key or ARN</span>'
             return None
         started = time.perf_counter()
@@ -256,9 +257,11 @@ class BlastRadiusExplorer(widgets.VBox):
             more = (
                 ("<br>candidates: " + "; ".join(esc(c) for c in list(cands)[:10])) if cands else ""
             )
+            self._clear(seed)
             self.status.value = f'<span class="fx-problem">{esc(exc)}</span>{more}'
             return None
         except (ForensicsError, ValueError, KeyError) as exc:
+            self._clear(seed)
             self.status.value = f'<span class="fx-problem">{esc(exc)}</span>'
             return None
         self.result = result
@@ -276,6 +279,20 @@ class BlastRadiusExplorer(widgets.VBox):
             if not self.export_dir.value:
                 self.export_dir.value = str(Path("out") / _safe_name(seed))
         return result
+
+    def _clear(self, seed: str) -> None:
+        """Empty every tab (a failed seed must never sit above the last seed's results)."""
+        self.result = None
+        note = f"no result for {seed!r}: see the message above"
+        self.summary.value = ""
+        for table in (self.credentials, self.identities, self.resources, self.events_table):
+            table.value = f'<p class="fx-note">{esc(note)}</p>'
+        for i, name in enumerate(TAB_NAMES):
+            self.tabs.set_title(i, name)
+        set_chart(self.timeline, timeline(self.trail.events.head(0), brush=True))
+        set_chart(self.graph, blast_graph(_empty_graph()))
+        if self.export is not None:
+            self.export.disabled = True
 
     def _draw(self, result: Any) -> None:
         summary = result.summary() if callable(getattr(result, "summary", None)) else ""
@@ -297,7 +314,9 @@ class BlastRadiusExplorer(widgets.VBox):
         title = f"Events in the blast radius of {result_seed(result, self.seed.value)}"
         set_chart(
             self.timeline,
-            timeline(frame, by="principal", top=8, width=620, height=200, title=title),
+            timeline(
+                frame, by="principal", top=8, width=620, height=200, title=title, brush=True
+            ),
         )
         set_chart(self.graph, blast_graph(result, width=620, height=420))
 
