@@ -87,7 +87,8 @@ def blast_picture_data(
         row_of[key] = row
         who = short_label(c.get("principal"), 30)
         joined = c.get("joined_by") or ""
-        ips = ", ".join((c.get("source_ips") or [])[:4])
+        # source_ips also holds the AWS services that acted for the key (s3.amazonaws.com)
+        ips = ", ".join([ip for ip in c.get("source_ips") or [] if "amazonaws" not in ip][:4])
         nodes.append(
             {
                 "id": key,

@@ -43,7 +43,7 @@ def top_data(trail: Trail | pl.DataFrame | pl.LazyFrame, column: str, n: int = 1
     )
     values = data.get_column("value").to_list()
     # two ARNs from different accounts may shorten to the same label: the account tells them apart
-    short = distinct_labels(values, 60)
+    short = distinct_labels(values, 44)
     labels = [short[v] for v in values]
     return data.with_columns(pl.Series("label", labels, dtype=pl.String))
 
@@ -73,7 +73,7 @@ def top(
         .mark_bar()
         .encode(
             x=alt.X("events:Q", title="events"),
-            y=alt.Y("label:N", title=column, sort=order),
+            y=alt.Y("label:N", title=column, sort=order, axis=alt.Axis(labelLimit=0)),
             tooltip=[
                 alt.Tooltip("value:N", title=column),
                 alt.Tooltip("events:Q", format=","),
