@@ -14,9 +14,9 @@ import polars as pl
 from forensics.export._annotations import DEFAULT_FILE, annotations_markdown
 from forensics.export._charts import chart_bytes
 from forensics.export._events import ticket_frame, to_csv_bytes
-from forensics.export._facts import Facts, facts_of, file_digest
+from forensics.export._facts import Facts, facts_of, file_digest, indicators_frame
 from forensics.export._html import render_html
-from forensics.export._summary_md import render_summary
+from forensics.export._summary_md import SUMMARY_LIMIT, render_summary
 
 __all__ = ["TicketFiles", "ticket"]
 
@@ -32,6 +32,8 @@ _KNOWN = (
     "resources.csv",
     "denied.csv",
     "annotations.md",
+    "indicators.csv",
+    "blast_radius.txt",
     *(
         f"{name}.{ext}"
         for name in ("timeline", "actions", "blast_radius")
@@ -92,6 +94,7 @@ def ticket(
     png_scale: float = 2.0,
     generated_at: datetime | str | None = None,
     annotations: str | os.PathLike[str] | None = DEFAULT_FILE,
+    summary_limit: int | None = SUMMARY_LIMIT,
 ) -> TicketFiles:
     """Write a folder to attach to a ticket: summary, charts, events, report and manifest.
 
@@ -118,6 +121,10 @@ def ticket(
         The responder's annotations file (stars, tags, notes from the explorer widget;
         default ``annotations.json`` beside the notebook). When it exists, the annotations of
         this ticket's events are written to ``annotations.md``. ``None``: leave them out.
+    summary_limit
+        Bytes ``summary.md`` may take (default 4 KB: a ticket body); its lists are cut to
+        their first rows to fit, and are whole in ``indicators.csv`` / ``blast_radius.txt``.
+        ``None``: everything inline.
 
     Returns
     -------
@@ -156,13 +163,16 @@ def ticket(
     for name, table in facts.tables.items():
         outputs[f"{name}.csv"] = _table_csv(name, table)
 
+    outputs["indicators.csv"] = to_csv_bytes(indicators_frame(facts))
+    if facts.summary_text:
+        outputs["blast_radius.txt"] = (facts.summary_text.rstrip("\n") + "\n").encode("utf-8")
     notes = annotations_markdown(annotations, facts.events)
     if notes:
         outputs["annotations.md"] = notes.encode("utf-8")
 
     inputs = _inputs(facts.events)
     listed = sorted([*outputs, "summary.md", "report.html", MANIFEST])
-    outputs["summary.md"] = render_summary(facts, listed).encode("utf-8")
+    outputs["summary.md"] = render_summary(facts, listed, limit=summary_limit).encode("utf-8")
     outputs["report.html"] = render_html(facts, charts_svg, listed, inputs).encode("utf-8")
 
     from importlib.metadata import version

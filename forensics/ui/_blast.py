@@ -277,7 +277,7 @@ class BlastRadiusExplorer(widgets.VBox):
         if self.export is not None:
             self.export.disabled = False
             if not self.export_dir.value:
-                self.export_dir.value = str(Path("out") / _safe_name(seed))
+                self.export_dir.value = str(_default_folder(seed))
         return result
 
     def _clear(self, seed: str) -> None:
@@ -325,7 +325,7 @@ class BlastRadiusExplorer(widgets.VBox):
         """Write the current result with :func:`forensics.export.ticket` into the ticket dir."""
         if self._ticket is None or self.result is None:
             return None
-        out_dir = self.export_dir.value.strip() or str(Path("out") / _safe_name(self.seed.value))
+        out_dir = self.export_dir.value.strip() or str(_default_folder(self.seed.value))
         try:
             written = self._ticket(
                 self.result, out_dir, title=f"Blast radius of {self.seed.value.strip()}"
@@ -354,6 +354,15 @@ def _files(written: Any, out_dir: str) -> list[str]:
     if folder.is_dir():
         return sorted(p.name for p in folder.iterdir())
     return [folder.name]
+
+
+def _default_folder(seed: str) -> Path:
+    """Where notebook 03 writes the same seed's ticket (``../out/<seed>`` from notebooks/)."""
+    try:
+        from forensics.export import ticket_folder
+    except ImportError:  # a kit without the export package
+        return Path("out") / _safe_name(seed)
+    return ticket_folder(seed)
 
 
 def _safe_name(text: str) -> str:
