@@ -8,6 +8,7 @@ dragged, gaps drawn as gaps, the blast-radius picture's labels on separate rows.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
@@ -363,3 +364,48 @@ def test_annotations_are_kept_beside_the_notebook_and_go_into_the_ticket(sample,
         trail.where(principal="nobody-at-all"), tmp_path / "other", annotations=path
     )
     assert "annotations.md" not in elsewhere  # notes on other events stay out
+
+
+# -- the report and the summary -------------------------------------------------------------------
+def test_report_of_a_100k_event_principal_fits_a_laptop_and_5_mb(tmp_path):
+    from _ui_helpers import synthetic_events
+
+    events = synthetic_events(100_000, days=3, principals=1).with_columns(
+        request_parameters=pl.format('{{"bucketName": "b", "key": "{}"}}', pl.col("event_id")),
+        source_file=pl.lit(None, dtype=pl.String).cast(pl.Categorical),
+    )
+    files = fx.export.ticket(fx.Trail(events), tmp_path / "t")
+    page = files["report.html"].read_text("utf-8")
+    assert files["report.html"].stat().st_size <= 5 * 1024 * 1024
+    assert files["summary.md"].stat().st_size <= 4096
+    assert page.count("<table>") == page.count('<div class="scroll"><table>')  # never cut off
+    assert "<details><summary>events 1–100</summary>" in page  # paginated, collapsed
+    assert "<details><summary><h3>ARNs" in page or "ARNs" in page
+    # no cell longer than a few lines of text
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", page)
+    assert max(len(c) for c in cells) <= 240 * 6 + 1
+
+
+def test_summary_counts_agree_with_the_indicator_lists(tmp_path, sample):
+    trail, info = sample
+    br = fx.blast_radius(trail, info.story["leaked_access_key_id"])
+    files = fx.export.ticket(br, tmp_path / "t")
+    text = files["summary.md"].read_text("utf-8")
+    assert len(text.encode()) <= 4096
+    for title, count in (("Source IP addresses", "source IPs"), ("Regions", "regions")):
+        listed = int(re.search(rf"### {title}[^(]*\((\d+)\)", text).group(1))
+        assert f"| {count} | {listed:,} |" in text
+    ips = [
+        r for r in files["indicators.csv"].read_text().splitlines() if r.startswith('"source_ips"')
+    ]
+    assert ips and not any("amazonaws.com" in r for r in ips)
+    assert "also acted via" in text  # the seed's owner had another key in the window
+
+
+def test_blast_summary_says_when_the_owner_acted_through_other_credentials(sample):
+    trail, info = sample
+    br = fx.blast_radius(trail, info.story["leaked_access_key_id"])
+    assert br.owner_elsewhere.height >= 1
+    assert info.story["leaked_access_key_id"] not in br.owner_elsewhere["access_key_id"].to_list()
+    note = [x for x in br.summary().splitlines() if x.startswith("Note:")]
+    assert note and info.story["compromised_user_arn"] in note[0]

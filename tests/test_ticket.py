@@ -26,6 +26,7 @@ from tests._export_helpers import (
 ALLOWED_TAGS = {
     "html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "ul", "li", "b",
     "span", "code", "pre", "table", "thead", "tbody", "tr", "th", "td", "img",
+    "div", "details", "summary",
 }  # fmt: skip
 
 
