@@ -13,7 +13,10 @@ _NS = "{http://www.w3.org/2000/svg}"
 
 
 def _root(svg: str) -> ET.Element:
-    return ET.fromstring(svg)
+    # a browser's outerHTML may leave out the namespace and write HTML entities
+    if "xmlns=" not in svg[:500]:
+        svg = svg.replace("<svg", '<svg xmlns="http://www.w3.org/2000/svg"', 1)
+    return ET.fromstring(svg.replace("&nbsp;", "&#160;"))
 
 
 def _visible(el: ET.Element) -> bool:
