@@ -302,8 +302,6 @@ def _screenshot_outputs(page, stem: Path) -> None:
     )
     for i in range(min(outputs.count(), 12)):
         out = outputs.nth(i)
-        if out.locator(".fx-root").count() and out.locator(":scope .fx-root").count() > 1:
-            continue
         out.scroll_into_view_if_needed()
         out.screenshot(path=f"{stem}_{i:02d}.png")
 
@@ -373,6 +371,7 @@ def _bad_seed_clears_the_widget(page) -> None:
     from playwright.sync_api import expect
 
     widget = page.locator(".fx-blast").first
+    _open_tab(page, "credentials")
     expect(widget.locator(".fx-credentials table")).to_be_visible(timeout=60_000)
     box = widget.locator(".fx-seed input")
     box.fill("AKIANOSUCHKEY0000000")

@@ -25,6 +25,7 @@ __all__ = [
     "time_bounds",
     "to_lazy",
     "utc_axis",
+    "zoom_axis",
 ]
 
 #: How charts write times into their data: ISO 8601 with an explicit ``Z`` (UTC).
@@ -240,6 +241,23 @@ def time_axis(span: timedelta, *, width: int = 640, every: str | None = None, **
     # only knows "minute", so the object is passed as an expression
     vega_unit = {"second": "seconds", "minute": "minutes", "hour": "hours"}.get(unit, unit)
     return utc_axis(fmt, tickCount={"expr": f"{{interval: '{vega_unit}', step: {step}}}"}, **kwargs)
+
+
+def zoom_axis(**kwargs: Any) -> Any:
+    """A UTC time axis for a chart a brush zooms: Vega picks the ticks, each label is whole.
+
+    Vega's own multi-format writes ``:15`` for the seconds between minutes (the same text on
+    every minute); here each label carries its date and time down to the tick's resolution
+    (``03-02 11:40``, ``03-02 11:40:15``, ``03-02`` at midnight), so no two ticks read alike.
+    """
+    import altair as alt
+
+    expr = (
+        "utcseconds(datum.value) ? utcFormat(datum.value, '%m-%d %H:%M:%S') : "
+        "(utchours(datum.value) || utcminutes(datum.value)) ? "
+        "utcFormat(datum.value, '%m-%d %H:%M') : utcFormat(datum.value, '%Y-%m-%d')"
+    )
+    return alt.Axis(labelExpr=expr, labelAngle=0, labelOverlap=True, **kwargs)
 
 
 def utc_axis(fmt: str = "%m-%d %H:%M", **kwargs: Any) -> Any:

@@ -19,6 +19,7 @@ from forensics.charts._common import (
     time_axis,
     time_bounds,
     to_lazy,
+    zoom_axis,
 )
 
 if TYPE_CHECKING:
@@ -253,7 +254,9 @@ def timeline(
                 "bucket:T",
                 title=x_title,
                 scale=alt.Scale(type="utc", domain=brush),
-                axis=axis,
+                # zoomed by the brush: Vega's own UTC ticks, whose format follows the zoom
+                # (fixed intervals would leave a zoomed view with no tick at all)
+                axis=zoom_axis(),
             ),
             y=alt.Y("sum(events):Q", title="events", axis=alt.Axis(tickMinStep=1)),
             color=color,
