@@ -65,7 +65,16 @@ def blast_chart(
                 scale=alt.Scale(type="utc"),
                 axis=time_axis(ev["event_time"].max() - ev["event_time"].min(), width=width),
             ),
-            y=alt.Y("access_key_id:N", title="credential", axis=alt.Axis(labelLimit=0)),
+            y=alt.Y(  # in order of first use, as in the graph's spine
+                "access_key_id:N",
+                title="credential (in order of first use)",
+                sort=agg.group_by("access_key_id")
+                .agg(pl.col("time").min())
+                .sort("time", "access_key_id")
+                .get_column("access_key_id")
+                .to_list(),
+                axis=alt.Axis(labelLimit=0),
+            ),
             size=alt.Size("calls:Q", title="calls", legend=alt.Legend(tickMinStep=1)),
             color=alt.Color(
                 "access:N",

@@ -54,30 +54,49 @@ def md_table(frame: pl.DataFrame, headers: list[str] | None = None, *, limit: in
 
 
 def blast_excerpt(text: str, budget: int | None) -> str:
-    """The first lines of a blast-radius account within ``budget`` bytes, its notes kept.
+    """A blast-radius account cut to about ``budget`` bytes, what matters most kept.
 
-    Lines starting with ``Note:`` (the seed's owner also active through other credentials)
-    are always kept; what is cut is counted and points to ``blast_radius.txt``.
+    Always kept: the ``Note:`` lines (the seed's owner also active through other
+    credentials) and what was left behind (the "Left behind (created)" block, up to 10 lines);
+    then the other lines in order while they fit. What is cut is counted and points to
+    ``blast_radius.txt``.
 
-    >>> blast_excerpt("a\\nb\\nc\\nNote: x", 3)
-    'a\\nNote: x\\n... 2 more lines in blast_radius.txt'
+    >>> print(blast_excerpt("a\\nb\\nLeft behind (created):\\n  - user x\\nc\\nNote: y", 45))
+    a
+    Left behind (created):
+      - user x
+    Note: y
+    ... 2 more lines in blast_radius.txt
     """
     if budget is None:
         return text
     lines = text.splitlines()
-    notes = [line for line in lines if line.startswith("Note:")]
-    kept: list[str] = []
-    used = 0
-    for line in lines:
+    must: set[int] = set()
+    block = False
+    for i, line in enumerate(lines):
+        if line.startswith("Left behind"):
+            block, taken = True, 0
+            must.add(i)
+        elif block and line.startswith("  - ") and taken < 10:
+            must.add(i)
+            taken += 1
+        else:
+            block = False
         if line.startswith("Note:"):
+            must.add(i)
+    used = sum(len(lines[i].encode()) + 1 for i in must)
+    keep = set(must)
+    for i, line in enumerate(lines):
+        if i in keep:
             continue
-        if used + len(line.encode()) + 1 > budget:
+        size = len(line.encode()) + 1
+        if used + size > budget:
             break
-        kept.append(line)
-        used += len(line.encode()) + 1
-    left = len(lines) - len(kept) - len(notes)
+        keep.add(i)
+        used += size
+    left = len(lines) - len(keep)
     tail = [f"... {left} more lines in blast_radius.txt"] if left > 0 else []
-    return "\n".join(kept + notes + tail)
+    return "\n".join([line for i, line in enumerate(lines) if i in keep] + tail)
 
 
 def _window(facts: Facts) -> list[str]:
