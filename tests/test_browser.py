@@ -280,12 +280,12 @@ def _svgs(page) -> list[str]:
     return out
 
 
-def _check_screen(page) -> None:
+def _check_screen(page, *, charts_expected: bool = True) -> None:
     """What every notebook must look like: no repeated axis or legend text, no table cut off."""
     from _svg_helpers import axis_labels, duplicates, legend_labels
 
     charts = _svgs(page)
-    assert charts, "no chart drawn"
+    assert charts or not charts_expected, "no chart drawn"
     for svg in charts:
         for labels in axis_labels(svg):
             assert not duplicates(labels), f"repeated axis labels {labels}"
@@ -335,7 +335,7 @@ def test_each_notebook_reads_right_in_a_real_browser(lab, browser, folder, name)
     shot = ARTIFACTS / f"browser_{folder}_{name[:2]}"
     try:
         _run_all(page, _lab_url(lab, f"{folder}/{name}"))
-        _check_screen(page)
+        _check_screen(page, charts_expected=not name.startswith("03"))  # 03 writes files
         _screenshot_outputs(page, shot)
         if name.startswith("01"):
             _row_click_opens_the_event(page)

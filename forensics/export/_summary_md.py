@@ -22,9 +22,10 @@ _FULL = {"ind": None, "blast": None, "actions": 25, "events": SUMMARY_EVENT_ROWS
 _LEVELS = (
     {"ind": 10, "blast": 1600, "actions": 10, "events": 10, "who": 8, "cell": 120},
     {"ind": 6, "blast": 1100, "actions": 5, "events": 5, "who": 5, "cell": 90},
-    {"ind": 4, "blast": 700, "actions": 3, "events": 0, "who": 3, "cell": 70},
-    {"ind": 3, "blast": 400, "actions": 0, "events": 0, "who": 2, "cell": 60},
-    {"ind": 2, "blast": 0, "actions": 0, "events": 0, "who": 1, "cell": 50},
+    {"ind": 5, "blast": 900, "actions": 3, "events": 0, "who": 3, "cell": 70, "times": False},
+    {"ind": 4, "blast": 500, "actions": 0, "events": 0, "who": 2, "cell": 60, "times": False},
+    {"ind": 3, "blast": 0, "actions": 0, "events": 0, "who": 1, "cell": 50, "times": False},
+    {"ind": 2, "blast": 0, "actions": 0, "events": 0, "who": 1, "cell": 40, "times": False},
 )
 
 
@@ -56,7 +57,7 @@ def md_table(frame: pl.DataFrame, headers: list[str] | None = None, *, limit: in
 def blast_excerpt(text: str, budget: int | None) -> str:
     """A blast-radius account cut to about ``budget`` bytes, what matters most kept.
 
-    Always kept: the ``Note:`` lines (the seed's owner also active through other
+    Always kept: the ``Activity:`` line, the ``Note:`` lines (the seed's owner also active through other
     credentials) and what was left behind (the "Left behind (created)" block, up to 10 lines);
     then the other lines in order while they fit. What is cut is counted and points to
     ``blast_radius.txt``.
@@ -82,7 +83,7 @@ def blast_excerpt(text: str, budget: int | None) -> str:
             taken += 1
         else:
             block = False
-        if line.startswith("Note:"):
+        if line.startswith(("Note:", "Activity:")):
             must.add(i)
     used = sum(len(lines[i].encode()) + 1 for i in must)
     keep = set(must)
@@ -155,7 +156,10 @@ def _render(facts: Facts, files: list[str], level: dict) -> str:
     out += ["", "## Who", ""]
     if facts.principals is not None and facts.principals.height:
         who = facts.principals if level["who"] is None else facts.principals.head(level["who"])
-        out.append(md_table(who, PRINCIPAL_COLUMNS, limit=cell))
+        if level.get("times", True):
+            out.append(md_table(who, PRINCIPAL_COLUMNS, limit=cell))
+        else:
+            out.append(md_table(who.select(who.columns[:4]), PRINCIPAL_COLUMNS[:4], limit=cell))
         if who.height < facts.principals.height:
             out.append(
                 f"\n... and {facts.principals.height - who.height:,} more principals "
@@ -176,7 +180,11 @@ def _render(facts: Facts, files: list[str], level: dict) -> str:
         out += [f"### {INDICATOR_TITLES[kind]} ({table.height})", ""]
         if table.height:
             rows = table if level["ind"] is None else table.head(level["ind"])
-            out.append(md_table(rows, ["value", "events", "first seen", "last seen"], limit=cell))
+            if level.get("times", True):
+                headers = ["value", "events", "first seen", "last seen"]
+                out.append(md_table(rows, headers, limit=cell))
+            else:  # first / last seen of each value: indicators.csv
+                out.append(md_table(rows.select("value", "events"), limit=cell))
             if rows.height < table.height:
                 out.append(f"\n... and {table.height - rows.height:,} more")
                 cut = True
