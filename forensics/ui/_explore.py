@@ -181,7 +181,7 @@ class Explorer(widgets.VBox):
             description="search",
             continuous_update=False,
         )
-        self.tz = widgets.Dropdown(options=TZ_CHOICES, value=0, description="show times in")
+        self.tz = widgets.Dropdown(options=TZ_CHOICES, value=0, description="times in")
         self.status = widgets.HTML()
         self.chart = chart_widget(self._timeline(), "fx-timeline")
         self.brush_note = widgets.HTML()
