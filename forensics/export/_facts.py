@@ -217,9 +217,7 @@ def indicators_frame(facts: Facts) -> pl.DataFrame:
         for kind, table in facts.indicators.items()
     ]
     if not parts:
-        return pl.DataFrame(
-            schema={"kind": pl.String, "value": pl.String, "events": pl.UInt32}
-        )
+        return pl.DataFrame(schema={"kind": pl.String, "value": pl.String, "events": pl.UInt32})
     return pl.concat(parts, how="vertical_relaxed")
 
 

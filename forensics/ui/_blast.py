@@ -314,9 +314,7 @@ class BlastRadiusExplorer(widgets.VBox):
         title = f"Events in the blast radius of {result_seed(result, self.seed.value)}"
         set_chart(
             self.timeline,
-            timeline(
-                frame, by="principal", top=8, width=620, height=200, title=title, brush=True
-            ),
+            timeline(frame, by="principal", top=8, width=620, height=200, title=title, brush=True),
         )
         set_chart(self.graph, blast_graph(result, width=620, height=420))
 
