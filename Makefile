@@ -44,8 +44,8 @@ lab: $(STAMP) $(SAMPLE)/.complete
 		--LabApp.extension_manager=readonly \
 		$(if $(filter 0,$(shell id -u)),--allow-root)
 
-# The notebooks run twice: as committed, on the sample, under nbval (errors and the asserts in
-# their last cells; one notebook per worker), and from tests/test_notebooks.py with their
+# The notebooks run twice: as committed, on the sample, under nbval (no cell may fail; their
+# checks run from tests/test_notebooks.py; one notebook per worker), and from there with their
 # parameters pointed at a trail built from the external samples. The sample's Parquet cache is
 # written first, by one process and with the notebooks' own path (the cache is keyed by the path
 # as given): two kernels filling it at once race (one prunes the parts the other reads).

@@ -93,6 +93,7 @@ OTHER_TRAIL = {
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("sample-notebooks")  # one worker: two kernels filling one cache race
 @pytest.mark.parametrize("name", NOTEBOOK_NAMES)
 def test_notebook_holds_on_the_sample_with_its_defaults(name, tmp_path):
     """The checks (once the notebooks' last cells) on the committed notebooks as they are."""
