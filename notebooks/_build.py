@@ -582,9 +582,12 @@ fx.charts.timeline(br, by="principal", top=8, title="Blast radius events by iden
         """
 ## Step 4 · The graph
 
-Keys (orange) mint sessions and create identities; identities (blue) act on resources (grey).
-The seed is red. Edge colours say how: minted, assumed, created, and read / write / denied
-actions.
+Left, the credentials in the order they were first used (the seed, red, first; each indented
+by how many steps it is from the seed); right, what they touched, grouped by service and type
+with counts ("s3 Object ×32 (2 denied)"). Lines say how: minted / created between credentials,
+and read / write / denied from a credential to a group (thicker: more resources). Hover a dot or
+a label for its full name: the key's principal, IPs and times, or the group's resources.
+`br.chart("graph")` and the widget's graph tab draw the same picture.
 """,
     ),
     (

@@ -311,7 +311,7 @@ def _timeline(events: pl.DataFrame) -> Any:
         from forensics.export._timeline import timeline_chart
 
         return timeline_chart(events, by=by)
-    return timeline(events, by=by, overview=False)
+    return timeline(events, by=by, overview=False, brush=False)  # a picture: nothing to drag
 
 
 def facts_of(
