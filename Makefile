@@ -31,14 +31,21 @@ $(SAMPLE)/.complete: | $(STAMP)
 
 sample: $(SAMPLE)/.complete
 
+# JupyterLab on the repository root (data/, notebooks/, out/ for tickets), no news pop-up, and
+# saving a committed notebook strips its outputs (tools/jupyter/jupyter_server_config.py).
 lab: $(STAMP) $(SAMPLE)/.complete
-	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 \
+	mkdir -p $(JUPYTER_CONFIG_DIR)/labconfig out
+	cp tools/jupyter/jupyter_server_config.py $(JUPYTER_CONFIG_DIR)/jupyter_server_config.py
+	cp tools/jupyter/default_setting_overrides.json \
+		$(JUPYTER_CONFIG_DIR)/labconfig/default_setting_overrides.json
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) --ServerApp.ip=127.0.0.1 \
+		--LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb \
 		--LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
 		--LabApp.extension_manager=readonly \
 		$(if $(filter 0,$(shell id -u)),--allow-root)
 
-# The notebooks run twice: as committed, on the sample, under nbval (errors and the asserts in
-# their last cells; one notebook per worker), and from tests/test_notebooks.py with their
+# The notebooks run twice: as committed, on the sample, under nbval (no cell may fail; their
+# checks run from tests/test_notebooks.py; one notebook per worker), and from there with their
 # parameters pointed at a trail built from the external samples. The sample's Parquet cache is
 # written first, by one process and with the notebooks' own path (the cache is keyed by the path
 # as given): two kernels filling it at once race (one prunes the parts the other reads).

@@ -60,12 +60,19 @@ def with_parameters(nb: nbformat.NotebookNode, **values: Any) -> nbformat.Notebo
 
 
 def run_notebook(
-    path: Path, cwd: Path, *, timeout: int = 600, **values: Any
+    path: Path, cwd: Path, *, timeout: int = 600, checks: bool = False, **values: Any
 ) -> nbformat.NotebookNode:
-    """Execute the notebook at ``path`` in ``cwd`` with ``values`` injected; return it run."""
+    """Execute the notebook at ``path`` in ``cwd`` with ``values`` injected; return it run.
+
+    ``checks=True`` appends the notebook's checks (``tests/_notebook_checks.py``) as a last
+    cell, run in the same kernel: it prints ``ok`` when what the notebook produced holds up.
+    """
+    from _notebook_checks import with_checks
     from nbclient import NotebookClient
 
     nb = with_parameters(nbformat.read(path, as_version=4), **values)
+    if checks:
+        nb = with_checks(nb, path.name)
     client = NotebookClient(
         nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
     )

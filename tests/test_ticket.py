@@ -26,6 +26,7 @@ from tests._export_helpers import (
 ALLOWED_TAGS = {
     "html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "ul", "li", "b",
     "span", "code", "pre", "table", "thead", "tbody", "tr", "th", "td", "img",
+    "div", "details", "summary",
 }  # fmt: skip
 
 
@@ -61,7 +62,7 @@ def test_ticket_folder_has_every_file(hostile_ticket):
     _, _, out, files = hostile_ticket
     names = {p.name for p in out.iterdir()}
     assert names == set(files) == {
-        "summary.md", "report.html", "events.csv", "manifest.json",
+        "summary.md", "report.html", "events.csv", "manifest.json", "indicators.csv",
         "timeline.svg", "timeline.png", "actions.svg", "actions.png",
     }  # fmt: skip
     assert (out / "timeline.png").read_bytes().startswith(b"\x89PNG")
@@ -214,7 +215,15 @@ def test_rerun_into_the_same_folder_removes_stale_outputs(tmp_path):
 
 def test_ticket_of_a_blast_radius(tmp_path):
     events = hostile_events()
-    files = fx.export.ticket(FakeBlastRadius(events, "ASIAEXAMPLEKEY000001"), tmp_path / "t")
+    short = fx.export.ticket(FakeBlastRadius(events, "ASIAEXAMPLEKEY000001"), tmp_path / "s")
+    assert short["summary.md"].stat().st_size <= 4096  # a ticket body; the lists are attached
+    indicators = short["indicators.csv"].read_text("utf-8")
+    assert "arn:aws:s3:::bucket-a" in indicators and "ASIANOTINANYEVENT001" in indicators
+    assert "not a fence break" in short["blast_radius.txt"].read_text("utf-8")
+    # with no limit, everything is inline
+    files = fx.export.ticket(
+        FakeBlastRadius(events, "ASIAEXAMPLEKEY000001"), tmp_path / "t", summary_limit=None
+    )
     for name in (
         "blast_radius.svg",
         "blast_radius.png",
@@ -271,7 +280,7 @@ def test_ticket_of_a_principal_on_invictus(tmp_path, external):
     assert "| 192.168.10.20 | 2104 |" in indicators
     # service names and "AWS Internal" are not addresses: counted, not listed as IP indicators
     assert "### Source IP addresses (3)" in indicators
-    assert "| source IPs | 6 |" in text
+    assert "| source IPs | 3 |" in text  # the count agrees with the list (was 6)
     manifest = json.loads((tmp_path / "t" / "manifest.json").read_text())
     assert sum(i["events"] for i in manifest["inputs"]) == manifest["events"]
     for entry in manifest["inputs"][:5]:
@@ -324,8 +333,10 @@ def test_ticket_of_the_otrf_blast_radius(tmp_path, external):
     fx.export.ticket(result, tmp_path / "t", title="OTRF stolen key")
     text = (tmp_path / "t" / "summary.md").read_text("utf-8")
     indicators = text[text.index("## Indicators") : text.index("## Counts")]
-    for indicator in (STOLEN_KEY, BUCKET_ARN, ROLE_ARN, "1.2.3.4", "us-east-1"):
+    for indicator in (STOLEN_KEY, BUCKET_ARN, "1.2.3.4", "us-east-1"):
         assert f"| {indicator} |" in indicators, indicator
+    assert len(text.encode()) <= 4096
+    assert ROLE_ARN in (tmp_path / "t" / "indicators.csv").read_text()  # the whole list
     assert f"| {BUCKET_ARN}/ring.txt | 2 |" in indicators  # the object, read twice
     assert "| events | 11 |" in text
     page = (tmp_path / "t" / "report.html").read_text("utf-8")
@@ -373,8 +384,10 @@ def _assert_inert_html(page: str) -> None:
             assert re.match(r"https?://", attrs.get("href") or ""), attrs
 
 
-def test_summary_md_renders_inert(hostile_ticket):
-    text = (hostile_ticket[2] / "summary.md").read_text("utf-8")
+def test_summary_md_renders_inert(hostile_ticket, tmp_path):
+    trail = hostile_ticket[0]  # every hostile value inline: no size limit
+    fx.export.ticket(trail, tmp_path / "full", title=HOSTILE_TITLE, summary_limit=None)
+    text = (tmp_path / "full" / "summary.md").read_text("utf-8")
     page = _render_markdown(text)
     _assert_inert_html(page)
     assert "<table>" in page

@@ -73,6 +73,11 @@ class BlastRadius:
     #: What the trail could not have recorded in the window (logging off, S3 buckets touched
     #: without data events); see :func:`forensics.integrity.could_have_logged`.
     not_logged: tuple[str, ...] = ()
+    #: What the seed's owner did in the window through credentials outside the closure (its
+    #: other keys, console sessions): ``principal``, ``access_key_id``, ``minted_by``,
+    #: ``events``. Not in the closure (they do not descend from the seed), but a responder
+    #: must know the owner was active another way.
+    owner_elsewhere: pl.DataFrame = field(repr=False, default_factory=pl.DataFrame)
 
     def __repr__(self) -> str:
         return (
@@ -190,6 +195,24 @@ class BlastRadius:
             names = self.denied.group_by("event_name").len().sort("len", descending=True).head(8)
             lines.append("")
             lines.append("Denied attempts: " + ", ".join(f"{n} x{c}" for n, c in names.iter_rows()))
+        other = self.owner_elsewhere
+        if other.height:
+            lines.append("")
+            for who, rows in other.group_by("principal", maintain_order=True):
+                consoles = rows.filter(pl.col("minted_by") == "console sign-in").height
+                keys = rows.height - consoles
+                how = ", ".join(
+                    part
+                    for part in (
+                        f"{consoles} console session{'s' * (consoles != 1)}" if consoles else "",
+                        f"{keys} other credential{'s' * (keys != 1)}" if keys else "",
+                    )
+                    if part
+                )
+                lines.append(
+                    f"Note: {who[0]} also acted via {how}, {int(rows['events'].sum()):,} events "
+                    "in the window: not in this closure (they do not descend from the seed)"
+                )
         ind = self.indicators()
         lines.append("")
         lines.append("Source IPs: " + (", ".join(ind["source_ips"][:20]) or "-"))
@@ -338,6 +361,23 @@ def blast_radius(
         .sort("depth", pl.coalesce("minted_at", "first_used"), nulls_last=True)
     )
     cred_frame = _add_created_keys(cred_frame, rows, creds)
+    owners = set(principals) | set(
+        cred_frame.filter(pl.col("joined_by") == "seed")["principal"].drop_nulls().to_list()
+    )
+    elsewhere = (
+        lazy.filter(
+            pl.col("principal").is_in(list(owners)),
+            ~pl.col("access_key_id").is_in(cred_frame["access_key_id"].to_list()).fill_null(False),
+            ~in_scope.fill_null(False),
+            *window,
+        )
+        .group_by("principal", "access_key_id")
+        .agg(pl.len().cast(pl.UInt32).alias("events"))
+        .collect()
+        .join(creds.select("access_key_id", "minted_by"), on="access_key_id", how="left")
+        .select("principal", "access_key_id", "minted_by", "events")
+        .sort("principal", "access_key_id", nulls_last=True)
+    )
 
     return BlastRadius(
         seed=seed,
@@ -351,6 +391,7 @@ def blast_radius(
         graph=build_graph(events, resources=rows),
         event_resources=rows,
         not_logged=_not_logged(trail, lo, hi, rows),
+        owner_elsewhere=elsewhere,
     )
 
 

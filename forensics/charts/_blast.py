@@ -5,12 +5,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import altair as alt
 import polars as pl
 
-from forensics.charts._common import utc_axis
+from forensics.charts._common import time_axis
 from forensics.resources import access_kind
 
 if TYPE_CHECKING:
@@ -20,15 +20,15 @@ __all__ = ["blast_chart"]
 
 
 def blast_chart(
-br: BlastRadius, kind: str = "timeline", *, width: int = 640, top: int = 25
+    br: BlastRadius, kind: str = "timeline", *, width: int = 640, top: int = 25
 ) -> alt.Chart:
     """An Altair picture of the closure.
 
     ``kind="timeline"`` (default): one row per credential, marks sized by the number of
     calls per time bucket, coloured by read / write / denied (aggregated first: small).
-    ``kind="graph"``: the credential chain left to right (seed, then what it minted or
-    created, by depth) and the ``top`` most-touched resources on the right, with the
-    minted / created links and each credential's resource links.
+    ``kind="graph"``: the credentials as a spine in order of first use (indented by depth
+    from the seed) and the resources grouped by service and type on the right, with the
+    minted / created links and each credential's links to the groups it touched.
     """
     if kind == "graph":
         return _chain_chart(br, width=width, top=top)
@@ -47,9 +47,7 @@ br: BlastRadius, kind: str = "timeline", *, width: int = 640, top: int = 25
 
     agg = (
         ev.with_columns(access_kind(), pl.col("access_key_id").fill_null("(no key)"))
-        .group_by(
-            pl.col("event_time").dt.truncate(every).alias("time"), "access_key_id", "access"
-        )
+        .group_by(pl.col("event_time").dt.truncate(every).alias("time"), "access_key_id", "access")
         .agg(
             pl.len().alias("calls"),
             pl.col("event_name").unique().sort().head(5).str.join(", ").alias("events"),
@@ -65,10 +63,19 @@ br: BlastRadius, kind: str = "timeline", *, width: int = 640, top: int = 25
                 "time:T",
                 title=f"time (UTC, per {every})",
                 scale=alt.Scale(type="utc"),
-                axis=utc_axis("%m-%d %H:%M"),
+                axis=time_axis(ev["event_time"].max() - ev["event_time"].min(), width=width),
             ),
-            y=alt.Y("access_key_id:N", title="credential"),
-            size=alt.Size("calls:Q", title="calls"),
+            y=alt.Y(  # in order of first use, as in the graph's spine
+                "access_key_id:N",
+                title="credential (in order of first use)",
+                sort=agg.group_by("access_key_id")
+                .agg(pl.col("time").min())
+                .sort("time", "access_key_id")
+                .get_column("access_key_id")
+                .to_list(),
+                axis=alt.Axis(labelLimit=0),
+            ),
+            size=alt.Size("calls:Q", title="calls", legend=alt.Legend(tickMinStep=1)),
             color=alt.Color(
                 "access:N",
                 scale=alt.Scale(
@@ -86,126 +93,10 @@ br: BlastRadius, kind: str = "timeline", *, width: int = 640, top: int = 25
         .properties(title=f"Blast radius of {br.seed}", width=width)
     )
 
-def _chain_chart(br: BlastRadius, *, width: int, top: int) -> alt.Chart:
-    creds = br.credentials.select(
-        "access_key_id", "depth", "joined_by", "via_access_key_id", "principal"
-    )
-    res = br.resources.sort(["wrote", "events"], descending=True).head(top)
-    nodes: list[dict[str, Any]] = []
-    depths = [int(d or 0) for d in creds["depth"].to_list()]
-    # credentials: one line each (in closure order), indented by depth; resources: a column
-    # on the right. Deterministic, so a ticket's picture does not change between runs.
-    for row, (key, _depth, joined, _via, principal) in enumerate(creds.iter_rows()):
-        nodes.append(
-            {
-                "id": key,
-                "x": depths[row],
-                "y": row,
-                "kind": "credential",
-                "label": f"{key} ({joined})",
-                "detail": principal or "",
-            }
-        )
-    res_x = max(depths, default=0) + 3
-    for i, (arn, access) in enumerate(res.select("arn", "access").iter_rows()):
-        nodes.append(
-            {
-                "id": arn,
-                "x": res_x,
-                "y": i,
-                "kind": f"resource ({access})",
-                "label": arn.rsplit(":", 1)[-1][-48:],
-                "detail": arn,
-            }
-        )
-    pos = {n["id"]: (n["x"], n["y"]) for n in nodes}
-    edges: list[dict[str, Any]] = []
-    for key, _depth, joined, via, _p in creds.iter_rows():
-        if via in pos and key in pos:
-            edges.append(
-                {
-                    "x": pos[via][0],
-                    "y": pos[via][1],
-                    "x2": pos[key][0],
-                    "y2": pos[key][1],
-                    "relation": joined,
-                }
-            )
-    shown = set(res["arn"].to_list())
-    links = (
-        br.event_resources.filter(pl.col("arn").is_in(shown))
-        .select("access_key_id", "arn")
-        .drop_nulls()
-        .unique()
-    )
-    for key, arn in links.iter_rows():
-        if key in pos:
-            edges.append(
-                {
-                    "x": pos[key][0],
-                    "y": pos[key][1],
-                    "x2": pos[arn][0],
-                    "y2": pos[arn][1],
-                    "relation": "touched",
-                }
-            )
-    height = 22 * max(len(shown), creds.height, 1)
-    xs = alt.Scale(domain=[-0.2, res_x + 2.5])
-    ys = alt.Scale(reverse=True, domain=[-0.5, max(len(shown), creds.height, 1) - 0.5])
-    edge_layer = (
-        alt.Chart(
-            pl.DataFrame(
-                edges,
-                schema={
-                    "x": pl.Int64,
-                    "y": pl.Int64,
-                    "x2": pl.Int64,
-                    "y2": pl.Int64,
-                    "relation": pl.String,
-                },
-            )
-        )
-        .mark_rule(opacity=0.35)
-        .encode(
-            x=alt.X("x:Q", axis=None, scale=xs),
-            y=alt.Y("y:Q", axis=None, scale=ys),
-            x2="x2:Q",
-            y2="y2:Q",
-            color=alt.Color("relation:N", title="link", legend=alt.Legend(orient="bottom")),
-        )
-    )
-    node_data = pl.DataFrame(
-        nodes,
-        schema={
-            "id": pl.String,
-            "x": pl.Int64,
-            "y": pl.Int64,
-            "kind": pl.String,
-            "label": pl.String,
-            "detail": pl.String,
-        },
-    )
-    node_layer = (
-        alt.Chart(node_data)
-        .mark_point(filled=True, size=90)
-        .encode(
-            x=alt.X("x:Q", scale=xs),
-            y=alt.Y("y:Q", scale=ys),
-            shape=alt.Shape("kind:N", title="node", legend=alt.Legend(orient="bottom")),
-            tooltip=["id:N", "kind:N", "detail:N"],
-        )
-    )
-    text_layer = (
-        alt.Chart(node_data)
-        .mark_text(align="left", dx=8, fontSize=10)
-        .encode(
-            x=alt.X("x:Q", scale=xs),
-            y=alt.Y("y:Q", scale=ys),
-            text="label:N",
-        )
-    )
-    return (edge_layer + node_layer + text_layer).properties(
-        title=f"Blast radius of {br.seed}: credential chain and top resources",
-        width=width,
-        height=height,
-    )
+
+def _chain_chart(br: BlastRadius, *, width: int, top: int) -> alt.LayerChart:
+    # one drawing for this and the widget's graph tab; ``top`` is kept for callers (it was the
+    # number of resources drawn one by one; resources are now grouped by type)
+    from forensics.charts._blast_picture import blast_picture
+
+    return blast_picture(br, width=max(width, 640))

@@ -16,12 +16,16 @@ __all__ = [
     "ISO_UTC",
     "auto_every",
     "capped_category",
+    "distinct_labels",
     "every_to_timedelta",
+    "interactive_renderer",
     "iso_utc",
     "short_label",
+    "time_axis",
     "time_bounds",
     "to_lazy",
     "utc_axis",
+    "zoom_axis",
 ]
 
 #: How charts write times into their data: ISO 8601 with an explicit ``Z`` (UTC).
@@ -141,6 +145,119 @@ def short_label(value: str | None, width: int = 48) -> str:
         parts = text.split(":", 5)
         text = parts[5] if len(parts) == 6 and parts[5] else text
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def distinct_labels(values: list[str | None], width: int = 40) -> dict[str | None, str]:
+    """Short legend labels (:func:`short_label`) that stay distinct and at most ``width`` long.
+
+    Two ARNs that shorten to the same text get their account added; what is still too long is
+    cut in the middle, keeping the distinct tail, so no two series ever show the same text.
+
+    >>> labels = distinct_labels(["arn:aws:iam::111122223333:role/app", "arn:aws:iam::444455556666:role/app"])
+    >>> sorted(labels.values())
+    ['role/app (111122223333)', 'role/app (444455556666)']
+    """
+    short = {v: short_label(v, 10_000) for v in values}
+    counts: dict[str, int] = {}
+    for text in short.values():
+        counts[text] = counts.get(text, 0) + 1
+    out: dict[str | None, str] = {}
+    for v, text in short.items():
+        if counts[text] > 1 and v is not None and str(v).startswith("arn:"):
+            account = str(v).split(":", 5)[4] if str(v).count(":") >= 5 else ""
+            text = f"{text} ({account})" if account else str(v)
+        out[v] = _middle_cut(text, width)
+    seen: dict[str, int] = {}
+    for v, text in out.items():  # still equal (rare): number them
+        seen[text] = seen.get(text, 0) + 1
+        if list(out.values()).count(text) > 1:
+            out[v] = _middle_cut(text, width - 4) + f" #{seen[text]}"
+    return out
+
+
+def _middle_cut(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text
+    head = max(1, (width - 1) // 2 - 2)
+    return text[:head] + "…" + text[-(width - 1 - head) :]
+
+
+_STATIC_RENDERERS = {"svg", "png", "jpeg", "pdf", "mimetype", "json"}
+# Tick steps tried by :func:`time_axis`: (Vega time interval, step, seconds), smallest first.
+_TICK_STEPS = tuple(
+    (unit, step, step * secs)
+    for unit, secs, steps in (
+        ("second", 1, (1, 5, 15, 30)),
+        ("minute", 60, (1, 2, 5, 10, 15, 30)),
+        ("hour", 3600, (1, 2, 3, 6, 12)),
+        ("day", 86400, (1, 2, 7, 14)),
+        ("month", 30 * 86400, (1, 3, 6)),
+        ("year", 365 * 86400, (1, 2, 5, 10)),
+    )
+    for step in steps
+)
+
+
+def interactive_renderer() -> bool:
+    """Whether Altair's active renderer draws live Vega (a brush works) or a static image.
+
+    >>> import altair as alt
+    >>> with alt.renderers.enable("svg"):
+    ...     interactive_renderer()
+    False
+    """
+    import altair as alt
+
+    return alt.renderers.active not in _STATIC_RENDERERS
+
+
+def time_axis(span: timedelta, *, width: int = 640, every: str | None = None, **kwargs: Any) -> Any:
+    """A UTC time axis whose ticks are never closer than a bin nor than the label format shows.
+
+    Ticks fall on whole minutes / hours / days (``tickCount`` as a time interval) chosen so
+    about one label fits every 90 px, and the label format matches the tick step, so no two
+    ticks ever print the same text (no "11:45 11:45" on a 30-second tick).
+
+    >>> from datetime import timedelta
+    >>> time_axis(timedelta(minutes=55), width=640).to_dict()["tickCount"]
+    {'expr': "{interval: 'minutes', step: 10}"}
+    """
+    target = max(2, width // 90)
+    floor = every_to_timedelta(every).total_seconds() if every else 1
+    seconds = max(span.total_seconds(), 1)
+    unit, step, _ = next(
+        ((u, k, s) for u, k, s in _TICK_STEPS if s >= floor and seconds / s <= target),
+        _TICK_STEPS[-1],
+    )
+    if unit in ("second",):
+        fmt = "%H:%M:%S"
+    elif unit in ("minute", "hour"):
+        fmt = "%H:%M" if seconds < 86400 else "%m-%d %H:%M"
+    elif unit == "day":
+        fmt = "%m-%d" if seconds < 300 * 86400 else "%Y-%m-%d"
+    else:
+        fmt = "%Y-%m"
+    # Vega's runtime names the intervals as vega-time does ("minutes"); Vega-Lite's schema
+    # only knows "minute", so the object is passed as an expression
+    vega_unit = {"second": "seconds", "minute": "minutes", "hour": "hours"}.get(unit, unit)
+    return utc_axis(fmt, tickCount={"expr": f"{{interval: '{vega_unit}', step: {step}}}"}, **kwargs)
+
+
+def zoom_axis(**kwargs: Any) -> Any:
+    """A UTC time axis for a chart a brush zooms: Vega picks the ticks, each label is whole.
+
+    Vega's own multi-format writes ``:15`` for the seconds between minutes (the same text on
+    every minute); here each label carries its date and time down to the tick's resolution
+    (``03-02 11:40``, ``03-02 11:40:15``, ``03-02`` at midnight), so no two ticks read alike.
+    """
+    import altair as alt
+
+    expr = (
+        "utcseconds(datum.value) ? utcFormat(datum.value, '%m-%d %H:%M:%S') : "
+        "(utchours(datum.value) || utcminutes(datum.value)) ? "
+        "utcFormat(datum.value, '%m-%d %H:%M') : utcFormat(datum.value, '%Y-%m-%d')"
+    )
+    return alt.Axis(labelExpr=expr, labelAngle=0, labelOverlap=True, **kwargs)
 
 
 def utc_axis(fmt: str = "%m-%d %H:%M", **kwargs: Any) -> Any:

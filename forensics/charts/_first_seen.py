@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import altair as alt
 import polars as pl
 
-from forensics.charts._common import iso_utc, short_label, to_lazy, utc_axis
+from forensics.charts._common import distinct_labels, iso_utc, time_axis, to_lazy
 
 if TYPE_CHECKING:
     from forensics._trail import Trail
@@ -84,9 +84,7 @@ def first_seen_data(
         .collect()
     )
     names = data.get_column("principal").to_list()
-    labels = {p: short_label(p, 40) for p in set(names)}
-    clashes = {lab for lab in labels.values() if list(labels.values()).count(lab) > 1}
-    labels = {p: (p if lab in clashes else lab) for p, lab in labels.items()}
+    labels = distinct_labels(sorted(set(names)), 40)
     return data.with_columns(
         pl.col("principal").replace_strict(labels, return_dtype=pl.String).alias("label")
     ).select(
@@ -117,21 +115,48 @@ def first_seen(
     ...                      since="2024-03-01")  # doctest: +SKIP
     """
     data = first_seen_data(trail, principals, top=top, since=since, max_points=max_points)
-    rows = data.get_column("label").unique(maintain_order=True).to_list()
+    data = data.with_columns(
+        pl.col("event_source").str.replace(r"\.amazonaws\.com$", "").alias("service"),
+    ).with_columns(  # calls first seen in the same service are spread over 3 lanes, in time order
+        (pl.col("first_seen").rank("ordinal").over("service") - 1).mod(3).alias("lane")
+    )
+    services = (
+        data.group_by("service")
+        .agg(pl.col("first_seen").min())
+        .sort("first_seen", "service")
+        .get_column("service")
+        .to_list()
+    )
+    who = data.get_column("label").unique(maintain_order=True).to_list()
     suffix = f", new since {since}" if since is not None else ""
+    if data.height:
+        times = data.get_column("first_seen").str.to_datetime(time_zone="UTC")
+        span = times.max() - times.min()
+    else:
+        span = timedelta(0)
     return (
         alt.Chart(data)
-        .mark_point(filled=True, size=70, opacity=0.85)
+        .mark_point(filled=True, size=60, opacity=0.85)
         .encode(
             x=alt.X(
                 "first_seen:T",
                 title="first call (UTC)",
                 scale=alt.Scale(type="utc"),
-                axis=utc_axis("%m-%d %H:%M"),
+                axis=time_axis(span, width=width),
             ),
-            y=alt.Y("label:N", title="principal", sort=rows),
+            y=alt.Y(
+                "service:N",
+                title="service (first used at the top)",
+                sort=services,
+                axis=alt.Axis(labelLimit=200),
+            ),
+            yOffset=alt.YOffset("lane:O", scale=alt.Scale(paddingOuter=0.3)),
             color=alt.Color(
-                "event_source:N", title="service", scale=alt.Scale(scheme="category20")
+                "label:N",
+                title="principal",
+                sort=who,
+                scale=alt.Scale(scheme="category10"),
+                legend=alt.Legend(orient="top", columns=2, labelLimit=0, symbolLimit=0),
             ),
             shape=alt.condition(
                 alt.datum.errors > 0, alt.value("triangle-up"), alt.value("circle")
@@ -148,7 +173,9 @@ def first_seen(
         )
         .properties(
             width=width,
-            height=max(60, 28 * len(rows)),
-            title=title or f"First-seen API calls per principal ({data.height:,} APIs{suffix})",
+            height=alt.Step(8),
+            title=title
+            or f"First-seen API calls by service ({data.height:,} APIs, "
+            f"{len(who)} principals{suffix}; ▲ = some calls failed)",
         )
     )

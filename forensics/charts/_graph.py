@@ -190,7 +190,12 @@ def blast_graph(
     width: int = 640,
     height: int = 460,
 ) -> alt.LayerChart:
-    """Draw a blast radius (or any networkx graph of the kit) with a networkx spring layout.
+    """Draw a blast radius, or any networkx graph of the kit (spring layout).
+
+    A ``BlastRadius`` is drawn as :func:`forensics.charts._blast_picture.blast_picture`
+    (credentials in time order, resources grouped by type), the same picture as
+    ``br.chart("graph")``; other graphs (a ``Lineage``, a ``Trail``'s graph) with a seeded
+    networkx spring layout, as follows.
 
     Nodes are coloured by kind (the seed in red, credentials, principals, resources); edges by
     relation (``minted``, ``assumed``, ``created``, ``acts_as``) and, for actions, by access
@@ -215,6 +220,11 @@ def blast_graph(
     >>> len(blast_graph(g).to_dict()["layer"])
     3
     """
+    if all(hasattr(result_or_graph, a) for a in ("credentials", "resources", "event_resources")):
+        # a BlastRadius: the same grid picture as br.chart("graph") (readable at 100+ nodes)
+        from forensics.charts._blast_picture import blast_picture
+
+        return blast_picture(result_or_graph, width=max(width, 640), title=title)
     nodes, edges, dropped = graph_data(
         result_or_graph, max_nodes=max_nodes, max_edges=max_edges, seed=seed
     )

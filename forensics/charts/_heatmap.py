@@ -68,14 +68,24 @@ def heatmap(
         alt.Chart(data)
         .mark_rect()
         .encode(
-            x=alt.X("hour:O", title="hour of day (UTC)", scale=alt.Scale(domain=list(range(24)))),
+            x=alt.X(
+                "hour:O",
+                title="hour of day (UTC)",
+                scale=alt.Scale(domain=list(range(24))),
+                axis=alt.Axis(labelAngle=0),
+            ),
             y=alt.Y(
                 "weekday:O",
                 title="day of week (UTC)",
                 sort=list(WEEKDAYS),
                 scale=alt.Scale(domain=list(WEEKDAYS)),
             ),
-            color=alt.Color("events:Q", title="events", scale=alt.Scale(scheme="orangered")),
+            color=alt.Color(  # from 0: a pale cell means few events, not "the fewest"
+                "events:Q",
+                title="events",
+                scale=alt.Scale(scheme="orangered", domainMin=0, zero=True),
+                legend=alt.Legend(tickMinStep=1),
+            ),
             tooltip=[
                 alt.Tooltip("weekday:O", title="day (UTC)"),
                 alt.Tooltip("hour:O", title="hour (UTC)"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 import altair as alt
@@ -12,12 +12,14 @@ from forensics.charts._common import (
     DEFAULT_MAX_BINS,
     auto_every,
     capped_category,
+    distinct_labels,
     every_to_timedelta,
+    interactive_renderer,
     iso_utc,
-    short_label,
+    time_axis,
     time_bounds,
     to_lazy,
-    utc_axis,
+    zoom_axis,
 )
 
 if TYPE_CHECKING:
@@ -34,8 +36,9 @@ BY_CHOICES = {
     "event_name": "event name",
     "source_ip": "source IP",
     "access_key_id": "access key",
+    "user_agent": "user agent",
 }
-_NULL_LABEL = {"error_code": "(success)", "access_key_id": "(no key)"}
+_NULL_LABEL = {"error_code": "(success)", "access_key_id": "(no key)", "user_agent": "(none)"}
 
 
 def timeline_data(
@@ -94,13 +97,42 @@ def timeline_data(
         .collect()
     )
     values = data.get_column("category").unique().sort().to_list()
-    labels = {v: short_label(v, 40) for v in values}
-    clashes = {lab for lab in labels.values() if list(labels.values()).count(lab) > 1}
-    labels = {v: (v if lab in clashes else lab) for v, lab in labels.items()}
+    labels = distinct_labels(values, 40)
     data = data.with_columns(
         pl.col("category").replace_strict(labels, return_dtype=pl.String).alias("label")
     )
     return data, every
+
+
+def _span(data: pl.DataFrame) -> tuple[datetime, datetime]:
+    """First and last bin start of a timeline's rows (UTC)."""
+    if data.height == 0:
+        now = datetime(1970, 1, 1, tzinfo=UTC)
+        return now, now
+    b = data.get_column("bucket")
+    return datetime.fromisoformat(b.min()), datetime.fromisoformat(b.max())
+
+
+def _totals(data: pl.DataFrame, every: str) -> pl.DataFrame:
+    """Events per bin with every bin between the first and the last, empty bins at 0.
+
+    A step area drawn over only the non-empty bins would hold its level across an empty
+    stretch (a line across minutes with no events); with the zeros it drops to the axis.
+    """
+    if data.height == 0:
+        return pl.DataFrame(schema={"bucket": pl.String, "events": pl.UInt32})
+    lo, hi = _span(data)
+    step = every_to_timedelta(every)
+    # one bin past the last, so the step after the last bin closes at 0 too
+    grid = pl.DataFrame(
+        {"bucket": pl.datetime_range(lo, hi + step, every, time_zone="UTC", eager=True)}
+    ).with_columns(iso_utc("bucket"))
+    sums = data.group_by("bucket").agg(pl.col("events").sum())
+    return (
+        grid.join(sums, on="bucket", how="left")
+        .with_columns(pl.col("events").fill_null(0).cast(pl.UInt32))
+        .sort("bucket")
+    )
 
 
 def _axis_format(every: str, data: pl.DataFrame) -> tuple[str, str]:
@@ -123,6 +155,7 @@ def timeline(
         "event_name",
         "source_ip",
         "access_key_id",
+        "user_agent",
     ] = "principal",
     every: str | None = None,
     top: int = 8,
@@ -131,6 +164,7 @@ def timeline(
     width: int = 640,
     height: int = 220,
     overview: bool = True,
+    brush: bool | None = None,
 ) -> alt.Chart | alt.VConcatChart:
     """Events over time, stacked by ``by``, with a brush to select a time range.
 
@@ -155,6 +189,10 @@ def timeline(
     overview
         Add the overview strip with the brush under the main chart (``False``: one chart with
         the brush on it).
+    brush
+        Whether the chart is live (a brush can be dragged): default, when Altair's renderer
+        draws live Vega. With a static renderer (``svg``, ``png``: an image, where nothing can
+        be dragged) there is no brush, no overview strip and no "drag to select".
 
     Examples
     --------
@@ -178,30 +216,37 @@ def timeline(
         .get_column("label")
         .to_list()
     )
-    fmt, day = _axis_format(every, data)
+    _fmt, day = _axis_format(every, data)
+    lo, hi = _span(data)
+    axis = time_axis(hi - lo, width=width, every=every)
     total = int(data.get_column("events").sum() or 0)
+    live = interactive_renderer() if brush is None else brush
     brush = alt.selection_interval(encodings=["x"], name="brush")
     x_title = f"time (UTC){day}, {every} bins"
     base = alt.Chart(data)
-    color = alt.Color("label:N", title=label, scale=alt.Scale(domain=domain), sort=domain)
+    color = alt.Color(  # labels are distinct and <= 40 characters: never cut them
+        "label:N",
+        title=label,
+        scale=alt.Scale(domain=domain),
+        sort=domain,
+        legend=alt.Legend(labelLimit=0),
+    )
     tooltip = [
         alt.Tooltip("utcyearmonthdatehoursminutes(bucket):T", title="bin start (UTC)"),
         alt.Tooltip("category:N", title=label),
         alt.Tooltip("events:Q", title="events", format=","),
     ]
     main_title = title or f"Events per {every} by {label} ({total:,} events)"
-    if not overview:
-        return (
-            base.mark_bar()
-            .encode(
-                x=alt.X("bucket:T", title=x_title, scale=alt.Scale(type="utc"), axis=utc_axis(fmt)),
-                y=alt.Y("sum(events):Q", title="events"),
-                color=color,
-                tooltip=tooltip,
-            )
-            .add_params(brush)
-            .properties(width=width, height=height, title=main_title)
+    if not overview or not live:
+        single = base.mark_bar().encode(
+            x=alt.X("bucket:T", title=x_title, scale=alt.Scale(type="utc"), axis=axis),
+            y=alt.Y("sum(events):Q", title="events", axis=alt.Axis(tickMinStep=1)),
+            color=color,
+            tooltip=tooltip,
         )
+        if live:
+            single = single.add_params(brush)
+        return single.properties(width=width, height=height, title=main_title)
     main = (
         base.mark_bar()
         .encode(
@@ -209,24 +254,27 @@ def timeline(
                 "bucket:T",
                 title=x_title,
                 scale=alt.Scale(type="utc", domain=brush),
-                axis=utc_axis(fmt),
+                # zoomed by the brush: Vega's own UTC ticks, whose format follows the zoom
+                # (fixed intervals would leave a zoomed view with no tick at all)
+                axis=zoom_axis(),
             ),
-            y=alt.Y("sum(events):Q", title="events"),
+            y=alt.Y("sum(events):Q", title="events", axis=alt.Axis(tickMinStep=1)),
             color=color,
             tooltip=tooltip,
         )
         .properties(width=width, height=height, title=main_title)
     )
     strip = (
-        base.mark_area(interpolate="step-after")
+        alt.Chart(_totals(data, every))  # every bin, empty ones at 0: gaps stay gaps
+        .mark_area(interpolate="step-after")
         .encode(
             x=alt.X(
                 "bucket:T",
                 title="drag to select a time range (UTC)",
                 scale=alt.Scale(type="utc"),
-                axis=utc_axis(fmt),
+                axis=axis,
             ),
-            y=alt.Y("sum(events):Q", title=None, axis=alt.Axis(tickCount=2)),
+            y=alt.Y("events:Q", title=None, axis=alt.Axis(tickCount=2, tickMinStep=1)),
         )
         .add_params(brush)
         .properties(width=width, height=50)

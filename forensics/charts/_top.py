@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import altair as alt
 import polars as pl
 
-from forensics.charts._common import short_label, to_lazy
+from forensics.charts._common import distinct_labels, to_lazy
 
 if TYPE_CHECKING:
     from forensics._trail import Trail
@@ -42,9 +42,9 @@ def top_data(trail: Trail | pl.DataFrame | pl.LazyFrame, column: str, n: int = 1
         .collect()
     )
     values = data.get_column("value").to_list()
-    labels = [short_label(v, 60) for v in values]
-    # two ARNs from different accounts may shorten to the same label: keep those in full
-    labels = [lab if labels.count(lab) == 1 else v for lab, v in zip(labels, values, strict=True)]
+    # two ARNs from different accounts may shorten to the same label: the account tells them apart
+    short = distinct_labels(values, 44)
+    labels = [short[v] for v in values]
     return data.with_columns(pl.Series("label", labels, dtype=pl.String))
 
 
@@ -73,7 +73,7 @@ def top(
         .mark_bar()
         .encode(
             x=alt.X("events:Q", title="events"),
-            y=alt.Y("label:N", title=column, sort=order),
+            y=alt.Y("label:N", title=column, sort=order, axis=alt.Axis(labelLimit=0)),
             tooltip=[
                 alt.Tooltip("value:N", title=column),
                 alt.Tooltip("events:Q", format=","),

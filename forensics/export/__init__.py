@@ -14,7 +14,17 @@ CSV formula cells neutralised, Markdown and HTML escaped.
 
 from forensics.export._charts import chart
 from forensics.export._events import TICKET_COLUMNS, events
+from forensics.export._folder import ticket_folder
 from forensics.export._redact import REDACTED, redact_frame
 from forensics.export._ticket import TicketFiles, ticket
 
-__all__ = ["REDACTED", "TICKET_COLUMNS", "TicketFiles", "chart", "events", "redact_frame", "ticket"]
+__all__ = [
+    "REDACTED",
+    "TICKET_COLUMNS",
+    "TicketFiles",
+    "chart",
+    "events",
+    "redact_frame",
+    "ticket",
+    "ticket_folder",
+]

@@ -18,7 +18,14 @@ import polars as pl
 from forensics._schema import conform, is_denied, to_utc
 from forensics.export._redact import redact_frame
 
-__all__ = ["INDICATOR_KINDS", "Facts", "facts_of", "file_digest", "is_blast_radius"]
+__all__ = [
+    "INDICATOR_KINDS",
+    "Facts",
+    "facts_of",
+    "file_digest",
+    "indicators_frame",
+    "is_blast_radius",
+]
 
 #: Indicator kinds, in the order a ticket lists them (the blast-radius ``indicators()`` keys).
 #: The columns of the "who" table, in every format.
@@ -199,6 +206,32 @@ def _indicator_tables(
     return out
 
 
+def indicators_frame(facts: Facts) -> pl.DataFrame:
+    """Every indicator of a ticket in one long table (``indicators.csv``): kind, value, counts."""
+    parts = [
+        table.select(
+            pl.lit(kind).alias("kind"),
+            "value",
+            pl.col("events").cast(pl.UInt32),
+            "first_seen",
+            "last_seen",
+        )
+        for kind, table in facts.indicators.items()
+    ]
+    if not parts:
+        return pl.DataFrame(schema={"kind": pl.String, "value": pl.String, "events": pl.UInt32})
+    return pl.concat(parts, how="vertical_relaxed")
+
+
+#: Counts that are the length of an indicator list: the summary's numbers and lists agree.
+_COUNTED_INDICATORS = {
+    "source IPs": "source_ips",
+    "access keys": "access_keys",
+    "user agents": "user_agents",
+    "regions": "regions",
+}
+
+
 def _principals(events: pl.DataFrame) -> pl.DataFrame:
     return (
         events.group_by("principal")
@@ -280,7 +313,7 @@ def _timeline(events: pl.DataFrame) -> Any:
         from forensics.export._timeline import timeline_chart
 
         return timeline_chart(events, by=by)
-    return timeline(events, by=by, overview=False)
+    return timeline(events, by=by, overview=False, brush=False)  # a picture: nothing to drag
 
 
 def facts_of(
@@ -341,7 +374,12 @@ def facts_of(
         facts.indicators = _indicator_tables(events, None)
     facts.principals = _principals(events)
     facts.actions = _actions(events)
-    facts.counts = _counts(events)
+    facts.counts = [
+        (name, facts.indicators[_COUNTED_INDICATORS[name]].height)
+        if name in _COUNTED_INDICATORS and _COUNTED_INDICATORS[name] in facts.indicators
+        else (name, value)
+        for name, value in _counts(events)
+    ]
     facts.charts["timeline"] = _timeline(events)
     facts.charts["actions"] = actions_chart(events)
     if title:

@@ -20,15 +20,24 @@ __all__ = ["CSP", "render_html"]
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
-#: Events shown in the page (every event is in events.csv).
-HTML_EVENT_ROWS = 2000
-_CELL_LIMIT = 2000
+#: Events shown in the page (every event is in events.csv), in collapsed pages of
+#: ``HTML_PAGE_ROWS``; side tables and indicator lists show at most ``HTML_TABLE_ROWS`` rows.
+HTML_EVENT_ROWS = 1000
+HTML_PAGE_ROWS = 100
+HTML_TABLE_ROWS = 500
+#: Longer cells are cut (the whole value is in the CSV files): no row taller than a few lines.
+_CELL_LIMIT = 240
+#: Sections with more rows than this start collapsed.
+_OPEN_ROWS = 12
 
 _STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#1b1f24}
 h1{font-size:1.6em}h2{border-bottom:1px solid #d0d7de;padding-bottom:.2em;margin-top:1.6em}
+div.scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;margin:.5em 0;font-size:12.5px}
-th,td{border:1px solid #d0d7de;padding:3px 6px;text-align:left;vertical-align:top;max-width:40em;overflow-wrap:anywhere}
+th,td{border:1px solid #d0d7de;padding:3px 6px;text-align:left;vertical-align:top;max-width:32em;overflow-wrap:break-word;word-break:normal}
+td{max-height:6em}
+details>summary{cursor:pointer}details>summary>h2,details>summary>h3{display:inline}
 th{background:#f6f8fa;white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums}
 pre{background:#f6f8fa;padding:.8em;overflow:auto;white-space:pre-wrap}
 .note{color:#57606a}.warn{color:#b35900;font-weight:600}
@@ -53,11 +62,32 @@ def _cell(value: object) -> str:
 
 
 def html_table(frame: pl.DataFrame, headers: list[str] | None = None) -> str:
-    """An HTML table of ``frame``; nested values shown as their Python text, all escaped."""
+    """An HTML table of ``frame`` in a sideways-scrolling box; values escaped, cut if long."""
     names = headers or frame.columns
     head = "".join(f"<th>{html_text(n)}</th>" for n in names)
     body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in frame.iter_rows())
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return (
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
+
+
+def _section(title: str, body: str, rows: int, *, level: str = "h2") -> str:
+    """A titled section, collapsed (``<details>``) when it holds more than a screen of rows."""
+    head = f"<{level}>{title}</{level}>"
+    if rows <= _OPEN_ROWS:
+        return head + body
+    return f"<details><summary>{head}</summary>{body}</details>"
+
+
+def _capped(frame: pl.DataFrame, headers: list[str] | None = None, what: str = "") -> str:
+    shown = frame.head(HTML_TABLE_ROWS)
+    note = (
+        f'<p class="note">first {shown.height:,} of {frame.height:,}; all in {html_text(what)}</p>'
+        if shown.height < frame.height and what
+        else ""
+    )
+    return html_table(shown, headers) + note
 
 
 def _svg_img(svg: bytes, alt: str) -> str:
@@ -110,30 +140,35 @@ def render_html(
         order = ["timeline", "blast_radius", "actions"]
         names = sorted(charts_svg, key=lambda n: (order.index(n) if n in order else 99, n))
         parts += [_svg_img(charts_svg[name], name) for name in names]
-    parts.append("<h2>Who</h2>")
     if facts.principals is not None:
         parts.append(
-            html_table(
-                facts.principals,
-                PRINCIPAL_COLUMNS,
+            _section(
+                f"Who ({facts.principals.height:,})",
+                _capped(facts.principals, PRINCIPAL_COLUMNS, "events.csv"),
+                facts.principals.height,
             )
         )
     if facts.summary_text:
-        parts += ["<h2>Blast radius</h2>", f"<pre>{e(facts.summary_text)}</pre>"]
+        lines = facts.summary_text.count("\n") + 1
+        parts.append(_section("Blast radius", f"<pre>{e(facts.summary_text)}</pre>", lines // 3))
     if facts.not_logged:
         parts += ["<h2>Not in the trail (could not have been logged)</h2>",
                   "<pre>" + e("\n".join(facts.not_logged)) + "</pre>"]
     parts.append("<h2>Indicators</h2>")
     for kind, table in facts.indicators.items():
-        parts.append(f"<h3>{e(INDICATOR_TITLES[kind])} ({table.height})</h3>")
         parts.append(
-            html_table(table, ["value", "events", "first seen", "last seen"])
-            if table.height
-            else "<p>None.</p>"
+            _section(
+                f"{e(INDICATOR_TITLES[kind])} ({table.height:,})",
+                _capped(table, ["value", "events", "first seen", "last seen"], "indicators.csv")
+                if table.height
+                else "<p>None.</p>",
+                table.height,
+                level="h3",
+            )
         )
-    parts.append("<h2>Counts</h2><table><tbody>")
+    parts.append('<h2>Counts</h2><div class="scroll"><table><tbody>')
     parts += [f'<tr><th>{e(n)}</th><td class="n">{v:,}</td></tr>' for n, v in facts.counts]
-    parts.append("</tbody></table>")
+    parts.append("</tbody></table></div>")
     if facts.actions is not None and facts.actions.height:
         parts += [
             "<h3>Most frequent API calls</h3>",
@@ -152,16 +187,27 @@ def render_html(
                 "error_message",
                 "source_ip",
             )
-        parts += [
-            f"<h2>{e(name.capitalize())} ({table.height:,})</h2>",
-            html_table(table.head(HTML_EVENT_ROWS)),
-        ]
+        parts.append(
+            _section(
+                f"{e(name.capitalize())} ({table.height:,})",
+                _capped(table, None, f"{name}.csv"),
+                table.height,
+            )
+        )
     from forensics.export._events import ticket_frame
 
     shown = ticket_frame(facts.events.head(HTML_EVENT_ROWS))
+    parts.append(
+        f"<h2>Events ({shown.height:,} of {facts.events.height:,}; all in events.csv)</h2>"
+    )
+    for start in range(0, shown.height, HTML_PAGE_ROWS):
+        page = shown.slice(start, HTML_PAGE_ROWS)
+        first_page = " open" if start == 0 and shown.height <= _OPEN_ROWS else ""
+        parts.append(
+            f"<details{first_page}><summary>events {start + 1:,}–{start + page.height:,}"
+            f"</summary>{html_table(page)}</details>"
+        )
     parts += [
-        f"<h2>Events ({shown.height:,} of {facts.events.height:,}; all in events.csv)</h2>",
-        html_table(shown),
         "<h2>Input log files</h2>",
         html_table(
             pl.DataFrame(

@@ -12,12 +12,13 @@ from typing import Any
 import orjson
 import polars as pl
 
+from forensics.export._annotations import DEFAULT_FILE, annotations_markdown
 from forensics.export._charts import chart_bytes
 from forensics.export._events import ticket_frame, to_csv_bytes
-from forensics.export._facts import Facts, facts_of, file_digest
+from forensics.export._facts import Facts, facts_of, file_digest, indicators_frame
 from forensics.export._findings_md import findings_markdown
 from forensics.export._html import render_html
-from forensics.export._summary_md import render_summary
+from forensics.export._summary_md import SUMMARY_LIMIT, render_summary
 
 __all__ = ["EmptyResultWarning", "TicketFiles", "empty_reason", "ticket"]
 
@@ -32,6 +33,9 @@ _KNOWN = (
     "principals.csv",
     "resources.csv",
     "denied.csv",
+    "annotations.md",
+    "indicators.csv",
+    "blast_radius.txt",
     *(
         f"{name}.{ext}"
         for name in ("timeline", "actions", "blast_radius")
@@ -143,6 +147,8 @@ def ticket(
     png_scale: float = 2.0,
     generated_at: datetime | str | None = None,
     integrity: Any = None,
+    annotations: str | os.PathLike[str] | None = DEFAULT_FILE,
+    summary_limit: int | None = SUMMARY_LIMIT,
 ) -> TicketFiles:
     """Write a folder to attach to a ticket: summary, charts, events, report and manifest.
 
@@ -169,6 +175,14 @@ def ticket(
         A :func:`forensics.verify` / ``trail.verify()`` result: its verdict and counts go
         into the manifest (``"integrity"``), so the ticket says whether the logs it rests on
         were shown to be whole and unaltered.
+    annotations
+        The responder's annotations file (stars, tags, notes from the explorer widget;
+        default ``annotations.json`` beside the notebook). When it exists, the annotations of
+        this ticket's events are written to ``annotations.md``. ``None``: leave them out.
+    summary_limit
+        Bytes ``summary.md`` may take (default 4 KB: a ticket body); its lists are cut to
+        their first rows to fit, and are whole in ``indicators.csv`` / ``blast_radius.txt``.
+        ``None``: everything inline.
 
     Returns
     -------
@@ -210,10 +224,21 @@ def ticket(
     for name, table in facts.tables.items():
         outputs[f"{name}.csv"] = _table_csv(name, table)
 
+    outputs["indicators.csv"] = to_csv_bytes(indicators_frame(facts))
+    if facts.summary_text:
+        outputs["blast_radius.txt"] = (facts.summary_text.rstrip("\n") + "\n").encode("utf-8")
+    notes = annotations_markdown(annotations, facts.events)
+    if notes:
+        outputs["annotations.md"] = notes.encode("utf-8")
+
     inputs = _inputs(facts.events)
     listed = sorted([*outputs, "summary.md", "report.html", MANIFEST])
-    summary = render_summary(facts, listed)  # + the findings, before the indicators
-    summary = summary.replace("## Indicators", findings_markdown(facts.events) + "## Indicators", 1)
+    # the findings go before the indicators; the rest is cut to fit the limit around them
+    findings = findings_markdown(facts.events)
+    limit = (None if summary_limit is None
+             else max(summary_limit - len(findings.encode("utf-8")), summary_limit // 2))
+    summary = render_summary(facts, listed, limit=limit)
+    summary = summary.replace("## Indicators", findings + "## Indicators", 1)
     outputs["summary.md"] = summary.encode("utf-8")
     outputs["report.html"] = render_html(facts, charts_svg, listed, inputs).encode("utf-8")
 

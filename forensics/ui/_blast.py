@@ -180,7 +180,7 @@ class BlastRadiusExplorer(widgets.VBox):
         self.identities = widgets.HTML()
         self.resources = widgets.HTML()
         self.events_table = widgets.HTML()
-        self.timeline = chart_widget(timeline(trail.events.head(0)), "fx-timeline")
+        self.timeline = chart_widget(timeline(trail.events.head(0), brush=True), "fx-timeline")
         self.graph = chart_widget(blast_graph(_empty_graph()), "fx-graph")
         self.tabs = widgets.Tab(
             children=[
@@ -244,6 +244,7 @@ class BlastRadiusExplorer(widgets.VBox):
         """Compute the blast radius for the current seed and window and redraw every tab."""
         seed = self.seed.value.strip()
         if not seed:
+            self._clear(seed)
             self.status.value = '<span class="fx-problem">no seed: type an access key or ARN</span>'
             return None
         started = time.perf_counter()
@@ -256,9 +257,11 @@ class BlastRadiusExplorer(widgets.VBox):
             more = (
                 ("<br>candidates: " + "; ".join(esc(c) for c in list(cands)[:10])) if cands else ""
             )
+            self._clear(seed)
             self.status.value = f'<span class="fx-problem">{esc(exc)}</span>{more}'
             return None
         except (ForensicsError, ValueError, KeyError) as exc:
+            self._clear(seed)
             self.status.value = f'<span class="fx-problem">{esc(exc)}</span>'
             return None
         self.result = result
@@ -274,8 +277,22 @@ class BlastRadiusExplorer(widgets.VBox):
         if self.export is not None:
             self.export.disabled = False
             if not self.export_dir.value:
-                self.export_dir.value = str(Path("out") / _safe_name(seed))
+                self.export_dir.value = str(_default_folder(seed))
         return result
+
+    def _clear(self, seed: str) -> None:
+        """Empty every tab (a failed seed must never sit above the last seed's results)."""
+        self.result = None
+        note = f"no result for {seed!r}: see the message above"
+        self.summary.value = ""
+        for table in (self.credentials, self.identities, self.resources, self.events_table):
+            table.value = f'<p class="fx-note">{esc(note)}</p>'
+        for i, name in enumerate(TAB_NAMES):
+            self.tabs.set_title(i, name)
+        set_chart(self.timeline, timeline(self.trail.events.head(0), brush=True))
+        set_chart(self.graph, blast_graph(_empty_graph()))
+        if self.export is not None:
+            self.export.disabled = True
 
     def _draw(self, result: Any) -> None:
         summary = result.summary() if callable(getattr(result, "summary", None)) else ""
@@ -297,7 +314,7 @@ class BlastRadiusExplorer(widgets.VBox):
         title = f"Events in the blast radius of {result_seed(result, self.seed.value)}"
         set_chart(
             self.timeline,
-            timeline(frame, by="principal", top=8, width=620, height=200, title=title),
+            timeline(frame, by="principal", top=8, width=620, height=200, title=title, brush=True),
         )
         set_chart(self.graph, blast_graph(result, width=620, height=420))
 
@@ -306,7 +323,7 @@ class BlastRadiusExplorer(widgets.VBox):
         """Write the current result with :func:`forensics.export.ticket` into the ticket dir."""
         if self._ticket is None or self.result is None:
             return None
-        out_dir = self.export_dir.value.strip() or str(Path("out") / _safe_name(self.seed.value))
+        out_dir = self.export_dir.value.strip() or str(_default_folder(self.seed.value))
         try:
             written = self._ticket(
                 self.result, out_dir, title=f"Blast radius of {self.seed.value.strip()}"
@@ -335,6 +352,15 @@ def _files(written: Any, out_dir: str) -> list[str]:
     if folder.is_dir():
         return sorted(p.name for p in folder.iterdir())
     return [folder.name]
+
+
+def _default_folder(seed: str) -> Path:
+    """Where notebook 03 writes the same seed's ticket (``../out/<seed>`` from notebooks/)."""
+    try:
+        from forensics.export import ticket_folder
+    except ImportError:  # a kit without the export package
+        return Path("out") / _safe_name(seed)
+    return ticket_folder(seed)
 
 
 def _safe_name(text: str) -> str:
