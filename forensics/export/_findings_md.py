@@ -13,8 +13,11 @@ from forensics.export._summary_md import md_table
 __all__ = ["findings_markdown"]
 
 
-def findings_markdown(events: pl.DataFrame) -> str:
+def findings_markdown(events: pl.DataFrame, *, budget: int | None = None) -> str:
     """The ``## Findings`` section (Markdown, every value escaped) for these events.
+
+    ``budget``: the bytes the section may take in a ticket body; the worst rules are kept and
+    the rest counted (``fx.detect`` on the same events lists them all).
 
     >>> from forensics._schema import empty_events
     >>> findings_markdown(empty_events()).splitlines()[0]
@@ -38,11 +41,21 @@ def findings_markdown(events: pl.DataFrame) -> str:
         "last",
         "rule_author",
     )
-    lines += [
+    head = [
         f"{len(found):,} hits of {summary.height} of the kit's Sigma rules (`fx.detect`), "
         "worst first:",
         "",
-        md_table(table, ["level", "rule", "ATT&CK", "hits", "events", "first", "last", "author"]),
-        "",
     ]
-    return "\n".join(lines) + "\n"
+    columns = ["level", "rule", "ATT&CK", "hits", "events", "first", "last", "author"]
+    text = ""
+    for rows in (table.height, 10, 5, 3, 1, 0):
+        shown = min(rows, table.height)
+        body = [md_table(table.head(shown), columns), ""] if shown else []
+        if shown < table.height:
+            body.append(f"{table.height - shown} more rule(s): `fx.detect` on the same events "
+                         "lists them all.")
+            body.append("")
+        text = "\n".join(lines + head + body) + "\n"
+        if budget is None or len(text.encode("utf-8")) <= budget:
+            break
+    return text

@@ -234,9 +234,10 @@ def ticket(
     inputs = _inputs(facts.events)
     listed = sorted([*outputs, "summary.md", "report.html", MANIFEST])
     # the findings go before the indicators; the rest is cut to fit the limit around them
-    findings = findings_markdown(facts.events)
-    limit = (None if summary_limit is None
-             else max(summary_limit - len(findings.encode("utf-8")), summary_limit // 2))
+    findings = findings_markdown(
+        facts.events, budget=None if summary_limit is None else summary_limit // 4
+    )
+    limit = None if summary_limit is None else summary_limit - len(findings.encode("utf-8"))
     summary = render_summary(facts, listed, limit=limit)
     summary = summary.replace("## Indicators", findings + "## Indicators", 1)
     outputs["summary.md"] = summary.encode("utf-8")
