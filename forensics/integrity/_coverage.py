@@ -45,15 +45,21 @@ _ON = {"StartLogging", "StartEventDataStoreIngestion"}
 _STAMP = r"_(\d{8}T\d{4})Z_"
 
 
-def _trail_name(params: str | None) -> str | None:
-    """The trail a configuration call names (``name`` / ``trailName`` / event data store)."""
+def _params_object(params: str | None) -> dict | None:
+    """A call's request parameters as a JSON object, or None (absent, not JSON, not an object)."""
     if not params:
         return None
     try:
         obj = json.loads(params)
     except ValueError:
         return None
-    if not isinstance(obj, dict):
+    return obj if isinstance(obj, dict) else None
+
+
+def _trail_name(params: str | None) -> str | None:
+    """The trail a configuration call names (``name`` / ``trailName`` / event data store)."""
+    obj = _params_object(params)
+    if obj is None:
         return None
     for field in ("name", "trailName", "eventDataStore"):
         value = obj.get(field)
@@ -64,13 +70,8 @@ def _trail_name(params: str | None) -> str | None:
 
 def _selectors(params: str | None) -> str | None:
     """Event selectors of a Put*Selectors call, as short text (what data events it asks for)."""
-    if not params:
-        return None
-    try:
-        obj = json.loads(params)
-    except ValueError:
-        return None
-    if not isinstance(obj, dict):
+    obj = _params_object(params)
+    if obj is None:
         return None
     parts = []
     for sel in obj.get("eventSelectors") or []:
