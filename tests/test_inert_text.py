@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import forensics as fx
-from forensics._text import chart_text, terminal_text
 from forensics.export._escape import csv_cell, md_text
 from forensics.export._events import to_csv_bytes
+from forensics.safety._text import chart_text, terminal_text
 from tests._export_helpers import csv_rows_text
 
 #: What GitHub/GitLab/Jira make a live link of without any Markdown syntax.

@@ -1,6 +1,6 @@
 """One redaction mechanism behind every output (issue 13, item 2).
 
-A secret is planted in every field of :data:`forensics._redaction.SECRET_FIELDS` (plus the
+A secret is planted in every field of :data:`forensics.safety._redaction.SECRET_FIELDS` (plus the
 by-name and by-value cases the issue found leaking) and looked for, byte by byte, in every
 output: the event exports in all four formats with every column, the ticket folder, the
 explorer widget's raw-record view and the command line.
@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import forensics as fx
-from forensics._redaction import REDACTED, SECRET_FIELDS, redact_record, redact_text
+from forensics.safety._redaction import REDACTED, SECRET_FIELDS, redact_record, redact_text
 
 
 def _build(steps: list[str], leaf: Any) -> Any:

@@ -11,11 +11,11 @@ import polars as pl
 
 from forensics._errors import PrincipalError
 from forensics._schema import TIME_DTYPE, is_denied, to_utc
-from forensics._text import terminal_line
 from forensics.blast._closure import closure, seed_keys
 from forensics.graph import build_graph
 from forensics.identity import credentials as all_credentials
 from forensics.resources import event_resources
+from forensics.safety._text import terminal_line
 
 if TYPE_CHECKING:
     import altair as alt

@@ -18,7 +18,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from forensics._text import terminal_line
+from forensics.safety._text import terminal_line
 
 __all__ = ["build_parser", "main", "safe", "time_arg"]
 

@@ -10,8 +10,8 @@ import argparse
 
 import polars as pl
 
-from forensics._text import terminal_line
 from forensics.cli import time_arg as _time_arg
+from forensics.safety._text import terminal_line
 
 __all__ = ["register"]
 

@@ -18,9 +18,9 @@ def _cmd_ticket(args: argparse.Namespace) -> int:
 
     from forensics import load
     from forensics._errors import ForensicsError
-    from forensics._text import terminal_text
     from forensics._trail import to_utc
     from forensics.export._ticket import empty_reason, ticket
+    from forensics.safety._text import terminal_text
 
     if args.since and args.until and to_utc(args.since) >= to_utc(args.until):
         print(f"forensics ticket: --since {terminal_text(args.since)} is not before --until "

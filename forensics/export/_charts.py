@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from forensics._text import chart_text
+from forensics.safety._text import chart_text
 
 __all__ = [
     "CHART_FORMATS",
@@ -157,7 +157,7 @@ def canonical_data(spec: dict[str, Any]) -> dict[str, Any]:
 
 def drawable(spec: Any) -> Any:
     """The spec with every string (data, titles, field names alike) passed through
-    :func:`forensics._text.chart_text`: vl-convert aborts the whole process (a dead kernel) on
+    :func:`forensics.safety._text.chart_text`: vl-convert aborts the whole process (a dead kernel) on
     a character XML forbids, and event text may hold any. The one place charts are made safe.
 
     >>> drawable({"data": {"values": [{"event_name": "a\\x07b"}]}})["data"]["values"]

@@ -1,4 +1,4 @@
-"""Redaction for the exports: the kit's one mechanism, :mod:`forensics._redaction`.
+"""Redaction for the exports: the kit's one mechanism, :mod:`forensics.safety._redaction`.
 
 Kept as the export package's name for it; every output (exports, ticket, widgets, CLI) calls
 the same functions.
@@ -9,7 +9,7 @@ the same functions.
 
 from __future__ import annotations
 
-from forensics._redaction import (
+from forensics.safety._redaction import (
     REDACTED,
     REDACTED_COLUMNS,
     SECRET_FIELDS,

@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from forensics._redaction import redact_record
+from forensics.safety._redaction import redact_record
 
 __all__ = ["STYLE", "cell_text", "esc", "html_table", "record_html"]
 
@@ -118,7 +118,7 @@ def html_table(
 def record_html(record: Any, *, note: str = "", redact: bool = True) -> str:
     """An original CloudTrail record (or several) as escaped, indented JSON in a ``<pre>``.
 
-    Secrets are redacted by the kit's one mechanism (:func:`forensics._redaction.redact_record`)
+    Secrets are redacted by the kit's one mechanism (:func:`forensics.safety._redaction.redact_record`)
     unless ``redact=False``.
 
     >>> "&lt;b&gt;" in record_html({"userAgent": "<b>"})
