@@ -25,6 +25,7 @@ import polars as pl
 from forensics._errors import CorruptFileError, LoadError
 from forensics._schema import EVENTS_SCHEMA, empty_events, to_utc
 from forensics._trail import Trail
+from forensics.ingest import _stream
 from forensics.ingest._cache import Cache, default_cache_root
 from forensics.ingest._parallel import read_files, start_workers
 from forensics.ingest._provenance import read_originals
@@ -176,6 +177,8 @@ def load(
     session: Any = None,
     profile: str | None = None,
     remote: dict[str, Any] | None = None,
+    memory_budget: int | str | None = None,
+    progress: bool | None = None,
     **query: Any,
 ) -> Trail:
     """Load CloudTrail files, folders and globs into a :class:`~forensics.Trail`.
@@ -205,6 +208,15 @@ def load(
     remote
         More options for ``s3://`` paths (``cache_dir=``, ``workers=``, ``progress=``, ...),
         passed to :func:`forensics.sources._s3.fetch`.
+    memory_budget
+        Memory the merge may hold (bytes, or ``"2G"``; default ``FORENSICS_MEMORY_BUDGET`` or
+        2 GiB, never more than is free). A trail whose table would need more is merged from the
+        cache parts one time bucket at a time and the trail is a lazy scan of the cache: memory
+        stays bounded at any size. Without a cache (``cache=False``) a trail too big for the
+        memory free is refused before reading, naming a ``cache_dir`` to use instead.
+    progress
+        Progress bars (``tqdm.auto``) on the reading and merging of big trails; ``None``: where
+        a terminal or notebook shows them, ``False``: never.
     query
         For an ``athena://DATABASE.TABLE`` source only: ``principals=``, ``access_keys=``,
         ``event_names=``, ``workgroup=``, ``output=`` (see :func:`forensics.ingest.athena.load`).
@@ -259,7 +271,13 @@ def load(
             "nothing to load: " + "; ".join(f"{p}: {r}" for p, r in missing)
         )
 
+    try:
+        budget = _stream.memory_budget(memory_budget)
+    except ValueError as exc:
+        raise LoadError(str(exc)) from None
     store = _open_cache(cache, cache_dir, [str(p) for p in paths], report)
+    if store is None:
+        _refuse_too_big(files, cache, paths)
     key = None
     if store is not None:
         wait_for_cache(store.root)  # a table this process is still writing there
@@ -276,9 +294,11 @@ def load(
             if hit is not None:
                 return hit
             return _read_and_merge(files, store, key, report, lo, hi, strict=strict,
-                                   max_file_bytes=max_file_bytes, workers=workers, began=began)
+                                   max_file_bytes=max_file_bytes, workers=workers, began=began,
+                                   budget=budget, progress=progress)
     return _read_and_merge(files, None, None, report, lo, hi, strict=strict,
-                           max_file_bytes=max_file_bytes, workers=workers, began=began)
+                           max_file_bytes=max_file_bytes, workers=workers, began=began,
+                           budget=budget, progress=progress)
 
 
 #: A walk that finds this many files starts the worker processes before examining them.
@@ -374,8 +394,16 @@ def _read_and_merge(
     max_file_bytes: int,
     workers: int | None,
     began: float,
+    budget: int = _stream.DEFAULT_BUDGET,
+    progress: bool | None = None,
+    plan: _stream.MergePlan | None = None,
 ) -> Trail:
-    """Read what the cache does not hold (everything, without a cache), then build the table."""
+    """Read what the cache does not hold (everything, without a cache), then build the table:
+    in memory, or (a table bigger than ``budget``, with a cache) from the cache parts one time
+    bucket at a time (:mod:`forensics.ingest._stream`)."""
+    stream = store is not None and _stream.estimate_table_bytes(files) > budget
+    if stream and plan is None:
+        plan = _stream.MergePlan.for_budget(budget)
     outcomes: list[FilePart] = []
     part_files: dict[str, list[str]] = {}  # Parquet part -> the files whose rows it serves
     spelled_as: dict[str, str] = {}  # file -> its path in a cached part's rows
@@ -399,6 +427,9 @@ def _read_and_merge(
         max_file_bytes=max_file_bytes,
         workers=workers,
         part_path=(lambda _i: store.new_part_path()) if store is not None else None,
+        keep_frames=not stream,
+        max_chunk_bytes=_chunk_cap(budget) if stream else None,
+        progress=progress if stream or progress else False,
     )
     by_path = {ref.path: ref for ref in to_read}
     frames: list[pl.DataFrame] = []
@@ -406,7 +437,7 @@ def _read_and_merge(
         report.worker_peak_rss_mb = max(report.worker_peak_rss_mb, result.peak_rss_mb)
         parts = result.file_parts()
         outcomes.extend(parts)
-        if result.frame is not None and result.frame.height:
+        if result.frame is not None and result.frame.height and not stream:
             frames.append(result.frame)  # rows in memory (this process read them): no re-read
         elif result.parquet and result.rows:
             part_files[result.parquet] = [p.path for p in parts]
@@ -415,18 +446,16 @@ def _read_and_merge(
             for part in parts:
                 store.record(by_path[part.path], part, result.parquet)
 
+    if stream:
+        return _merge_streaming(files, part_files, spelled_as, store, key, report, outcomes,
+                                lo, hi, strict=strict, began=began, plan=plan,
+                                progress=progress)
     if part_files:
         # rows that only a cache part holds (read by a worker, or in an earlier load); a part
         # may also hold rows of files that changed since: take only its current files
         frames.extend(_part_rows(part_files, spelled_as, files, store, report, outcomes,
                                  max_file_bytes=max_file_bytes, workers=workers))
-    for part in sorted(outcomes, key=lambda p: p.path):
-        if strict and part.failure is not None:
-            raise CorruptFileError(part.path, part.failure)
-        if strict and part.skipped:
-            reason, count = part.skipped.most_common(1)[0]
-            raise LoadError(f"{part.path}: {count:,} record(s) skipped: {reason}")
-        report.add_file(part)
+    _add_outcomes(outcomes, report, strict)
 
 
     if frames:
@@ -515,6 +544,103 @@ def _write_merged_in_background(
     thread = threading.Thread(target=finish, name="forensics-cache-write", daemon=False)
     _PENDING[str(store.root)] = thread
     thread.start()
+
+
+def _add_outcomes(outcomes: list[FilePart], report: LoadReport, strict: bool) -> None:
+    """Every file's outcome into the report (in path order); ``strict`` raises on the first
+    file that failed or lost records."""
+    for part in sorted(outcomes, key=lambda p: p.path):
+        if strict and part.failure is not None:
+            raise CorruptFileError(part.path, part.failure)
+        if strict and part.skipped:
+            reason, count = part.skipped.most_common(1)[0]
+            raise LoadError(f"{part.path}: {count:,} record(s) skipped: {reason}")
+        report.add_file(part)
+
+
+def _chunk_cap(budget: int) -> int:
+    """Bytes on disk per chunk of files when streaming: a chunk's rows are held whole by the
+    process reading it (the parent reads chunks too), so a chunk's table stays a small share
+    of the budget (gzipped files expand ~10x)."""
+    return max(64 * 1024, budget // 40)
+
+
+def _refuse_too_big(files: list[FileRef], cache: bool, paths: Any) -> None:
+    """Without a cache the whole table is held in memory: refuse, before reading, a trail that
+    would not fit the memory free now (it would swap, or the kernel would kill the process)."""
+    need = _stream.estimate_table_bytes(files)
+    free = _stream.available_memory()
+    if free is None or need <= free * 0.8:
+        return
+    folder = _cache_root(None, [str(p) for p in paths])
+    why = "cache=False holds the whole table in memory" if not cache else (
+        "the cache folder cannot be written, so the whole table would be held in memory")
+    raise LoadError(
+        f"this trail is too big to load without a cache: about {need / 1024**3:.1f} GB of table "
+        f"for {free / 1024**3:.1f} GB of memory free ({why}); load it with a cache folder, e.g. "
+        f"fx.load(..., cache_dir={str(folder)!r}) (any writable folder with a few GB free): "
+        "the table is then merged one time bucket at a time in bounded memory"
+    )
+
+
+def _merge_streaming(
+    files: list[FileRef],
+    part_files: dict[str, list[str]],
+    spelled_as: dict[str, str],
+    store: Cache,
+    key: str,
+    report: LoadReport,
+    outcomes: list[FilePart],
+    lo: datetime | None,
+    hi: datetime | None,
+    *,
+    strict: bool,
+    began: float,
+    plan: _stream.MergePlan,
+    progress: bool | None,
+) -> Trail:
+    """The merged table built from the parts in bounded memory, then a lazy scan of it."""
+    # the parts were checked when their files were looked up (a damaged one is read again)
+    scans: list[pl.LazyFrame] = []
+    for part, paths in sorted(part_files.items()):
+        stored = {spelled_as.get(p, p): p for p in paths}
+        scan = pl.scan_parquet(part).filter(
+            pl.col("source_file").cast(pl.String).is_in(list(stored))
+        )
+        if any(k != v for k, v in stored.items()):
+            scan = scan.with_columns(
+                pl.col("source_file").cast(pl.String).replace(stored)
+                .cast(EVENTS_SCHEMA["source_file"])
+            )
+        scans.append(scan)
+    _note_damaged(store, report)
+    _add_outcomes(outcomes, report, strict)
+    rows = (pl.concat(scans, how="vertical") if scans
+            else empty_events().lazy())
+    path = store.merged_path(key)
+    stats = _stream.merge_parts(rows, path, lo=lo, hi=hi, plan=plan, settle=_confirm_duplicates,
+                                report=report, progress=progress)
+    report.unparsed_event_time = stats.unparsed_event_time
+    if lo is not None or hi is not None:
+        report.outside_window = stats.outside_window
+    report.records_loaded = stats.rows
+    if stats.rows:
+        report.time_min = stats.time_min  # type: ignore[assignment]
+        report.time_max = stats.time_max  # type: ignore[assignment]
+    report.notes.append(
+        f"merged in bounded memory: the table is bigger than the memory budget, so it was "
+        f"sorted in {stats.buckets:,} time bucket(s) from the cache parts and the trail reads "
+        "it lazily from the cache"
+    )
+    report.seconds = time.perf_counter() - began
+    try:
+        store.add_merged(key, report.to_dict(), {"sources": report.sources, "cwd": os.getcwd()})
+        store.prune_merged()
+        store.prune_parts()
+        store.save()
+    except OSError as exc:
+        report.notes.append(f"could not write the cache in {store.root}: {exc}")
+    return Trail(pl.scan_parquet(path), report, originals=_from_here())
 
 
 def _part_rows(

@@ -174,22 +174,26 @@ def _read_chunk(
     return result
 
 
-def _chunks(refs: Sequence[FileRef], workers: int) -> list[list[FileRef]]:
+def _chunks(
+    refs: Sequence[FileRef], workers: int, cap: int | None = None
+) -> list[list[FileRef]]:
     """Split files (in path order) into chunks of shrinking size, biggest first.
 
     Guided scheduling: each chunk holds about ``remaining / (2 * workers)`` of the bytes, down
     to a floor, so the processes start on big chunks (little per-chunk overhead) and finish on
-    small ones (little waiting for the last one).
+    small ones (little waiting for the last one). ``cap``: no chunk holds more bytes than this
+    (a chunk's rows are held whole by the process reading it).
     """
     ordered = sorted(refs, key=lambda r: r.path)
-    if workers <= 1 or len(ordered) < 2:
+    if (workers <= 1 and cap is None) or len(ordered) < 2:
         return [ordered] if ordered else []
     remaining = sum(max(r.size, 1) for r in ordered)
     floor = remaining / (32 * workers)
+    limit = float(cap) if cap is not None else float("inf")
     chunks: list[list[FileRef]] = []
     current: list[FileRef] = []
     size = 0
-    target = max(remaining / (2 * workers), floor)
+    target = min(max(remaining / (2 * workers), floor), limit)
     for ref in ordered:
         current.append(ref)
         size += max(ref.size, 1)
@@ -197,7 +201,7 @@ def _chunks(refs: Sequence[FileRef], workers: int) -> list[list[FileRef]]:
             chunks.append(current)
             remaining -= size
             current, size = [], 0
-            target = max(remaining / (2 * workers), floor)
+            target = min(max(remaining / (2 * workers), floor), limit)
     if current:
         chunks.append(current)
     return chunks
@@ -281,22 +285,33 @@ def read_files(
     max_file_bytes: int,
     workers: int | None = None,
     part_path: Callable[[int], str] | None = None,
+    keep_frames: bool = True,
+    max_chunk_bytes: int | None = None,
+    progress: bool | None = False,
 ) -> list[ChunkResult]:
     """Read files with ``workers`` processes (1: in this process). Results in chunk order.
 
     ``part_path(i)`` names the Parquet part of chunk ``i`` (cache in use); without it, rows come
-    back as frames.
+    back as frames. ``keep_frames=False`` (with ``part_path``): the chunks this process reads
+    are not kept in memory either, only in their parts. ``max_chunk_bytes`` caps a chunk's
+    bytes on disk; ``progress`` shows a ``tqdm.auto`` bar over the bytes read (None: where a
+    terminal or notebook shows it).
     """
     workers = default_workers() if workers is None else max(1, workers)
     total = sum(r.size for r in refs)
+    keep = keep_frames or part_path is None
+    bar = progress_bar(total, progress, "reading the trail")
     # small loads are not worth a process start; big ones get chunks of shrinking size
     if workers == 1 or len(refs) < 2 or total < _MIN_PARALLEL_BYTES:
-        chunks = _chunks(refs, 1)
-        return [
-            read_chunk(c, max_file_bytes, part_path(i) if part_path else None, keep_frame=True)
-            for i, c in enumerate(chunks)
-        ]
-    chunks = _chunks(refs, workers)
+        chunks = _chunks(refs, 1, max_chunk_bytes)
+        done = []
+        for i, c in enumerate(chunks):
+            done.append(read_chunk(c, max_file_bytes, part_path(i) if part_path else None,
+                                   keep_frame=keep))
+            bar.update(sum(r.size for r in c))
+        bar.close()
+        return done
+    chunks = _chunks(refs, workers, max_chunk_bytes)
     results: list[ChunkResult | None] = [None] * len(chunks)
     with tempfile.TemporaryDirectory(
         prefix="forensics-", dir=_fast_tmp(), ignore_cleanup_errors=True  # mapped (Windows)
@@ -314,10 +329,11 @@ def read_files(
 
         def read_here(i: int) -> None:
             mine = read_chunk(
-                chunks[i], max_file_bytes, part_path(i) if part_path else None, keep_frame=True
+                chunks[i], max_file_bytes, part_path(i) if part_path else None, keep_frame=keep
             )
             mine.peak_rss_mb = 0.0  # this process's peak, not a worker's
             results[i] = mine
+            bar.update(sum(r.size for r in chunks[i]))
 
         def collect(future: Future[ChunkResult]) -> None:
             i = running.pop(future)
@@ -327,6 +343,7 @@ def read_files(
                 os.unlink(result.ipc)  # the mapping keeps the pages until the frame is freed
                 result.ipc = None
             results[i] = result
+            bar.update(sum(r.size for r in chunks[i]))
 
         # This process reads chunks too (its rows need no transfer): the pool has one process
         # fewer, and chunks are handed out in order (biggest first) as processes free up. The
@@ -369,7 +386,20 @@ def read_files(
                 else:
                     for future in list(running):
                         collect(future)
+    bar.close()
     return [r for r in results if r is not None]
+
+
+def progress_bar(total: int, progress: bool | None, desc: str, unit: str = "B") -> Any:
+    """A ``tqdm.auto`` bar (``progress=None``: shown where a terminal or notebook shows it;
+    ``False``: a bar that does nothing, without importing tqdm)."""
+    if progress is False:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    scale = unit == "B"
+    return tqdm(total=total, unit=unit, unit_scale=scale, unit_divisor=1024 if scale else 1000,
+                desc=desc, leave=False, disable=None if progress is None else not progress)
 
 
 def _map_ipc(path: str) -> pl.DataFrame:
@@ -412,3 +442,13 @@ def _main_hidden() -> Iterator[None]:
         if main is not None:
             main.__dict__.pop("__spec__", None)
             main.__dict__.update(saved)
+
+
+class _NoBar:
+    """What a disabled bar does (nothing; tqdm is not even imported)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,173 @@
+"""A trail bigger than the memory budget is merged from the cache parts one time bucket at a
+time; the table it gives is the in-memory merge's, row for row (here: tiny budgets)."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import random
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+from _loader_helpers import record, s3_path, write_json, write_lines
+
+import forensics as fx
+from forensics._errors import LoadError
+from forensics.ingest import _loader, _stream
+
+#: A budget so small that any trail streams (capped below at 100 rows a bucket).
+TINY = "16K"
+
+
+def _trail(root, *, seed: int = 3, days: int = 6, per_file: int = 40, files_per_day: int = 5):
+    """Files over several days and regions, times out of order inside files, repeated times."""
+    rng = random.Random(seed)
+    n = 0
+    for day in range(1, days + 1):
+        for f in range(files_per_day):
+            region = ["eu-west-1", "us-east-1"][f % 2]
+            recs = []
+            for _ in range(per_file):
+                n += 1
+                minute, second = rng.randrange(60), rng.randrange(3) * 20  # many equal times
+                recs.append(record(n, eventTime=f"2024-03-{day:02d}T{rng.randrange(24):02d}:"
+                                                f"{minute:02d}:{second:02d}Z",
+                                   awsRegion=region))
+            write_json(s3_path(root, f"2024/03/{day:02d}", region=region, name=f"f{f}"),
+                       {"Records": recs}, gz=True)
+    return n
+
+
+def _both(tmp_path, *paths, **options):
+    """The same load merged in memory and in bounded memory (separate caches)."""
+    memory = fx.load(*paths, cache_dir=tmp_path / "c-mem", **options)
+    streamed = fx.load(*paths, cache_dir=tmp_path / "c-stream", memory_budget=TINY, **options)
+    return memory, streamed
+
+
+def _report(trail) -> dict:
+    doc = trail.report.to_dict()
+    for key in ("seconds", "worker_peak_rss_mb"):
+        doc.pop(key, None)
+    doc["notes"] = [n for n in doc["notes"] if not n.startswith("merged in bounded memory")]
+    return doc
+
+
+def test_streamed_merge_gives_the_in_memory_table(tmp_path):
+    n = _trail(tmp_path / "data")
+    memory, streamed = _both(tmp_path, tmp_path / "data")
+    assert any(note.startswith("merged in bounded memory") for note in streamed.report.notes)
+    assert streamed._collected is None  # a lazy scan of the cache, not a table in memory
+    assert len(memory) == len(streamed) == n
+    assert memory.events.equals(streamed.events)
+    assert _report(memory) == _report(streamed)
+
+
+def test_streamed_table_is_sorted_in_row_groups_that_prune_by_time(tmp_path):
+    _trail(tmp_path / "data", days=8)
+    streamed = fx.load(tmp_path / "data", cache_dir=tmp_path / "c", memory_budget=TINY)
+    [merged] = (tmp_path / "c" / "merged").glob("*.parquet")
+    meta = pq.ParquetFile(merged).metadata
+    assert meta.num_row_groups > 1
+    col = meta.schema.to_arrow_schema().get_field_index("event_time")
+    ranges = [(meta.row_group(i).column(col).statistics.min,
+               meta.row_group(i).column(col).statistics.max) for i in range(meta.num_row_groups)]
+    assert all(lo <= hi for lo, hi in ranges)
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(ranges))
+    times = streamed.events.get_column("event_time")
+    assert times.is_sorted()
+
+
+def test_duplicates_and_collisions_are_settled_as_in_memory(tmp_path):
+    root = tmp_path / "data"
+    _trail(root, days=3)
+    records = [record(10_000 + i, eventTime=f"2024-03-02T0{i}:00:00Z") for i in range(6)]
+    write_json(s3_path(root / "org", "2024/03/02", org="o-abc123def4"), {"Records": records},
+               gz=True)
+    write_json(s3_path(root, "2024/03/02", name="copy"), {"Records": records[2:]}, gz=True)
+    other = copy.deepcopy(records[0])
+    other["requestParameters"] = {"n": -1}  # same eventID, other content: a collision
+    write_lines(root / "extra" / "collide.jsonl", [other])
+    memory, streamed = _both(tmp_path, root)
+    assert memory.report.duplicates_dropped == 4
+    assert memory.report.id_collisions == 2
+    assert memory.events.equals(streamed.events)
+    assert _report(memory) == _report(streamed)
+
+
+def test_window_and_unparsed_times_as_in_memory(tmp_path):
+    root = tmp_path / "data"
+    _trail(root, days=5)
+    bad = [record(20_000 + i, eventTime="not a time") for i in range(3)]
+    write_lines(root / "extra" / "bad.jsonl", bad)
+    memory, streamed = _both(tmp_path, root)
+    assert memory.report.unparsed_event_time == 3
+    assert memory.events.equals(streamed.events)  # rows without a time: last, in both
+    assert streamed.events.get_column("event_time").tail(3).null_count() == 3
+    assert _report(memory) == _report(streamed)
+    w_memory, w_streamed = _both(tmp_path / "w", root, start="2024-03-02", end="2024-03-04")
+    assert 0 < len(w_memory) < len(memory)
+    assert w_memory.events.equals(w_streamed.events)
+    assert w_memory.report.outside_window == w_streamed.report.outside_window > 0
+
+
+def test_streamed_cache_reopens_and_reloads_only_what_changed(tmp_path):
+    root = tmp_path / "data"
+    n = _trail(root, days=4)
+    first = fx.load(root, cache_dir=tmp_path / "c", memory_budget=TINY)
+    again = fx.load(root, cache_dir=tmp_path / "c", memory_budget=TINY)
+    assert again.report.files_from_cache == again.report.files_read
+    assert again.events.equals(first.events)
+    write_json(s3_path(root, "2024/03/09", name="new"), {"Records": [record(99_999)]}, gz=True)
+    grown = fx.load(root, cache_dir=tmp_path / "c", memory_budget=TINY)
+    assert len(grown) == n + 1
+    fresh = fx.load(root, cache=False)
+    assert grown.events.equals(fresh.events)
+
+
+def test_principal_filter_on_a_streamed_trail(tmp_path):
+    root = tmp_path / "data"
+    _trail(root, days=3)
+    write_json(s3_path(root, "2024/03/02", name="bob"),
+               {"Records": [record(50_000, userIdentity={
+                   "type": "IAMUser", "principalId": "AIDABOB", "accountId": "111122223333",
+                   "arn": "arn:aws:iam::111122223333:user/bob", "userName": "bob",
+                   "accessKeyId": "AKIABOBKEY0000000001"})]}, gz=True)
+    memory, streamed = _both(tmp_path, root)
+    a = memory.for_principal("bob").events
+    b = streamed.for_principal("bob").events
+    assert a.height == 1 and a.equals(b)
+
+
+def test_no_cache_and_too_big_for_memory_is_refused_before_reading(tmp_path, monkeypatch):
+    _trail(tmp_path / "data", days=1)
+    monkeypatch.setattr(_stream, "available_memory", lambda: 10)
+    read = []
+    monkeypatch.setattr(_loader, "read_files", lambda *a, **k: read.append(1) or [])
+    with pytest.raises(LoadError, match=r"too big to load without a cache.*cache_dir="):
+        fx.load(tmp_path / "data", cache=False)
+    assert not read
+
+
+@pytest.mark.parametrize("bad", ["lots", "-1G", "0"])
+def test_a_bad_memory_budget_is_named(tmp_path, bad):
+    _trail(tmp_path / "data", days=1)
+    with pytest.raises(LoadError, match="memory budget"):
+        fx.load(tmp_path / "data", cache=False, memory_budget=bad)
+
+
+def test_budget_parsing():
+    assert _stream.memory_budget(4096) <= 4096
+    assert _stream.memory_budget("2G") == min(2 * 1024**3, _stream.available_memory() or 1 << 62)
+    assert _stream.memory_budget("1.5kb") == 1536
+
+
+def test_bucket_bounds_never_split_a_time_value():
+    times = pl.Series([1, 1, 1, 2, 3, 3, 4, 5, 5, 5]).cast(pl.Datetime("us", "UTC"))
+    bounds = _stream._bucket_bounds(times, 2)
+    assert bounds == sorted(set(bounds))
+    assert times.min() == bounds[0]
+    starts = set(bounds)
+    # every bucket starts at a time value; equal values are in one bucket by construction
+    assert starts <= set(times.to_list())
