@@ -64,19 +64,34 @@ def test_streamed_merge_gives_the_in_memory_table(tmp_path):
     assert _report(memory) == _report(streamed)
 
 
-def test_streamed_table_is_sorted_in_row_groups_that_prune_by_time(tmp_path):
+def test_streamed_table_is_time_sorted_segments_whose_row_groups_prune_by_time(tmp_path):
     _trail(tmp_path / "data", days=8)
     streamed = fx.load(tmp_path / "data", cache_dir=tmp_path / "c", memory_budget=TINY)
-    [merged] = (tmp_path / "c" / "merged").glob("*.parquet")
-    meta = pq.ParquetFile(merged).metadata
-    assert meta.num_row_groups > 1
-    col = meta.schema.to_arrow_schema().get_field_index("event_time")
-    ranges = [(meta.row_group(i).column(col).statistics.min,
-               meta.row_group(i).column(col).statistics.max) for i in range(meta.num_row_groups)]
+    segments = sorted((tmp_path / "c" / "merged").glob("*.parquet"))
+    assert len(segments) > 1
+    ranges = []
+    for segment in segments:
+        meta = pq.ParquetFile(segment).metadata
+        col = meta.schema.to_arrow_schema().get_field_index("event_time")
+        ranges += [(meta.row_group(i).column(col).statistics.min,
+                    meta.row_group(i).column(col).statistics.max)
+                   for i in range(meta.num_row_groups)]
+    assert len(ranges) > len(segments)  # several row groups a segment
     assert all(lo <= hi for lo, hi in ranges)
     assert all(a[1] <= b[0] for a, b in itertools.pairwise(ranges))
-    times = streamed.events.get_column("event_time")
-    assert times.is_sorted()
+    assert streamed.events.get_column("event_time").is_sorted()
+    day = streamed.between("2024-03-03", "2024-03-04").events
+    assert day.height and day.get_column("event_time").dt.day().unique().to_list() == [3]
+
+
+def test_a_damaged_segment_is_dropped_and_the_files_read_again(tmp_path):
+    _trail(tmp_path / "data", days=3)
+    first = fx.load(tmp_path / "data", cache_dir=tmp_path / "c", memory_budget=TINY).events
+    segment = sorted((tmp_path / "c" / "merged").glob("*.parquet"))[1]
+    segment.write_bytes(segment.read_bytes()[:100])
+    again = fx.load(tmp_path / "data", cache_dir=tmp_path / "c", memory_budget=TINY)
+    assert any("damaged" in note for note in again.report.notes)
+    assert again.events.equals(first)
 
 
 def test_duplicates_and_collisions_are_settled_as_in_memory(tmp_path):

@@ -6,6 +6,8 @@ Layout (under ``.forensics-cache/`` next to the data, or the ``cache_dir`` given
     files.json              file -> {size, mtime_ns, part, outcome} (read only on a miss)
     parts/<id>.parquet      rows of a chunk of files, as read (before de-duplication)
     merged/<key>.parquet    the finished events table for one exact set of files + options
+    merged/<key>-<n>.parquet  ... or its time-sorted segments, when it was merged in bounded
+                            memory (segment n holds a time range; together, the table in order)
 
 A file is identified by its absolute path (however it was spelled), size, modification time,
 inode and status-change time: a changed or added file is read again and nothing else is, even
@@ -47,7 +49,8 @@ CACHE_DIRNAME = ".forensics-cache"
 FORMAT = "3:" + hashlib.sha256(repr(list(EVENTS_SCHEMA.items())).encode()).hexdigest()[:16]
 _MAX_MERGED = 4
 #: What the cache names its tables: ``merged/<hex>.parquet`` and ``parts/<hex>.parquet``.
-_OWNED_NAME = re.compile(r"(?:merged|parts)/[0-9a-f]{16,64}\.parquet")
+#: A table merged in bounded memory is several time-sorted segments, ``<hex>-<n>.parquet``.
+_OWNED_NAME = re.compile(r"(?:merged|parts)/[0-9a-f]{16,64}(?:-[0-9]{4,6})?\.parquet")
 #: A merged table used this recently is never evicted: a notebook may still be scanning it.
 _KEEP_RECENT_S = 24 * 3600
 
@@ -133,23 +136,28 @@ class Cache:
         return h.hexdigest()[:32]
 
     # -- merged tables --------------------------------------------------------------------------
-    def merged(self, key: str) -> tuple[Path, dict[str, Any]] | None:
-        """The merged table and stored report for a key, if present."""
+    def merged(self, key: str) -> tuple[list[Path], dict[str, Any]] | None:
+        """The merged table (its files: one, or its segments in time order) and the stored
+        report for a key, if present and sound."""
         entry = self.index["merged"].get(key)
         if not entry:
             return None
-        path = self.owned(entry.get("path"), "merged")
-        if path is None or not path.exists():
+        names = entry.get("segments") or [entry.get("path")]
+        checks = entry.get("checks") or [entry.get("check")]
+        paths = [self.owned(name, "merged") for name in names]
+        if any(p is None or not p.exists() for p in paths) or len(checks) != len(paths):
             return None
-        damaged = table_damage(path, entry.get("check"))
-        if damaged is not None:
-            self.damaged.append(f"{entry['path']} ({damaged})")
-            del self.index["merged"][key]
-            with contextlib.suppress(OSError):
-                path.unlink()
-            return None
+        for path, check in zip(paths, checks, strict=True):
+            damaged = table_damage(path, check)  # type: ignore[arg-type]
+            if damaged is not None:
+                self.damaged.append(f"{entry['path']} ({damaged})")
+                del self.index["merged"][key]
+                for p in paths:
+                    with contextlib.suppress(OSError):
+                        p.unlink()  # type: ignore[union-attr]
+                return None
         entry["used"] = time.time()
-        return path, entry["report"]
+        return paths, entry["report"]  # type: ignore[return-value]
 
     def spelled(self, key: str) -> dict[str, Any] | None:
         """How the paths of a merged table's rows were spelled when it was written."""
@@ -172,31 +180,41 @@ class Cache:
         path = (root / sub / name).resolve()
         return path if path.parent == root / sub else None
 
-    def merged_path(self, key: str) -> Path:
+    def merged_path(self, key: str, segment: int | None = None) -> Path:
+        """Where the merged table of ``key`` is written (or its ``segment``-th segment)."""
         (self.root / "merged").mkdir(parents=True, exist_ok=True)
-        return self.root / "merged" / f"{key}.parquet"
+        suffix = "" if segment is None else f"-{segment:04d}"
+        return self.root / "merged" / f"{key}{suffix}.parquet"
 
     def add_merged(
-        self, key: str, report: dict[str, Any], spelled: dict[str, Any] | None = None
+        self, key: str, report: dict[str, Any], spelled: dict[str, Any] | None = None,
+        segments: list[Path] | None = None,
     ) -> None:
+        """Name a written merged table (one file, or its ``segments``) in the index."""
         path = self.root / "merged" / f"{key}.parquet"
-        self.index["merged"][key] = {
+        entry: dict[str, Any] = {
             "path": f"merged/{key}.parquet",
             "report": report,
             "used": time.time(),
-            "check": table_check(path),
             "spelled": spelled,
         }
+        if segments is None:
+            entry["check"] = table_check(path)
+        else:
+            entry["segments"] = [f"merged/{p.name}" for p in segments]
+            entry["checks"] = [table_check(p) for p in segments]
+        self.index["merged"][key] = entry
         # keep the few most recently used merged tables, and any used in the last day
         entries = sorted(self.index["merged"].items(), key=lambda kv: -kv[1].get("used", 0))
         now = time.time()
         for old_key, old in entries[_MAX_MERGED:]:
             if now - old.get("used", 0) < _KEEP_RECENT_S:
                 continue
-            owned = self.owned(old.get("path"), "merged")
-            if owned is not None:  # only ever a file this cache wrote, inside its own root
-                with contextlib.suppress(OSError):
-                    owned.unlink()
+            for name in old.get("segments") or [old.get("path")]:
+                owned = self.owned(name, "merged")
+                if owned is not None:  # only ever a file this cache wrote, inside its own root
+                    with contextlib.suppress(OSError):
+                        owned.unlink()
             del self.index["merged"][old_key]
 
     # -- per-file outcomes ----------------------------------------------------------------------
@@ -247,7 +265,8 @@ class Cache:
     def prune_merged(self) -> None:
         """Delete merged tables the index no longer names (an older format's, say) once they
         have not been touched for a day (a notebook may still be scanning one)."""
-        named = {entry["path"] for entry in self.index["merged"].values()}
+        named = {name for entry in self.index["merged"].values()
+                 for name in [entry["path"], *entry.get("segments", [])]}
         folder = self.root / "merged"
         if folder.is_dir() and not folder.is_symlink():  # never follow a link out of the root
             now = time.time()

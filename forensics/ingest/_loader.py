@@ -341,8 +341,13 @@ def _cache_hit(
     cached.seconds = time.perf_counter() - began
     if strict and (cached.files_failed or cached.records_skipped):
         _raise_strict(cached)
-    scan = _respelled(pl.scan_parquet(path), store.spelled(key), report.sources, files or [])
+    scan = _respelled(_scan(path), store.spelled(key), report.sources, files or [])
     return Trail(scan, cached, originals=_from_here())
+
+
+def _scan(paths: list[Path]) -> pl.LazyFrame:
+    """A lazy scan of a merged table: one file, or its time-sorted segments in order."""
+    return pl.scan_parquet(paths[0] if len(paths) == 1 else paths)
 
 
 def _canonical_source(path: str) -> str:
@@ -617,9 +622,9 @@ def _merge_streaming(
     _add_outcomes(outcomes, report, strict)
     rows = (pl.concat(scans, how="vertical") if scans
             else empty_events().lazy())
-    path = store.merged_path(key)
-    stats = _stream.merge_parts(rows, path, lo=lo, hi=hi, plan=plan, settle=_confirm_duplicates,
-                                report=report, progress=progress)
+    stats = _stream.merge_parts(rows, functools.partial(store.merged_path, key), lo=lo, hi=hi,
+                                plan=plan, settle=_confirm_duplicates, report=report,
+                                progress=progress)
     report.unparsed_event_time = stats.unparsed_event_time
     if lo is not None or hi is not None:
         report.outside_window = stats.outside_window
@@ -634,13 +639,14 @@ def _merge_streaming(
     )
     report.seconds = time.perf_counter() - began
     try:
-        store.add_merged(key, report.to_dict(), {"sources": report.sources, "cwd": os.getcwd()})
+        store.add_merged(key, report.to_dict(), {"sources": report.sources, "cwd": os.getcwd()},
+                         segments=stats.segments)
         store.prune_merged()
         store.prune_parts()
         store.save()
     except OSError as exc:
         report.notes.append(f"could not write the cache in {store.root}: {exc}")
-    return Trail(pl.scan_parquet(path), report, originals=_from_here())
+    return Trail(_scan(stats.segments), report, originals=_from_here())
 
 
 def _part_rows(

@@ -32,6 +32,10 @@ __all__ = ["ChunkResult", "default_workers", "read_chunk", "read_files", "start_
 
 #: Rows per frame before a worker flushes what it holds (keeps lists short and RSS flat).
 _FLUSH_ROWS = 50_000
+#: Rows per row group of a cache part. A part's rows are in file order, so in the S3 layout
+#: each row group spans a few hours of one account and region: a merge bucket (a time range)
+#: reads only the row groups its range overlaps.
+_PART_ROW_GROUP = 64 * 1024
 #: Loads smaller than this (bytes on disk) are read in this process: not worth a process start.
 _MIN_PARALLEL_BYTES = 8 * 1024 * 1024
 
@@ -161,7 +165,8 @@ def _read_chunk(
     result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if parquet_path is not None:
         tmp = f"{parquet_path}.tmp-{os.getpid()}"
-        frame.write_parquet(tmp, compression="zstd", compression_level=1, statistics=True)
+        frame.write_parquet(tmp, compression="zstd", compression_level=1, statistics=True,
+                            row_group_size=_PART_ROW_GROUP)
         os.replace(tmp, parquet_path)
         result.parquet = parquet_path
         if keep_frame:
