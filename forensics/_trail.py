@@ -13,6 +13,7 @@ nothing is copied until ``.events`` is asked for.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,13 +24,55 @@ from forensics._schema import EVENTS_SCHEMA, conform, is_denied, to_utc
 if TYPE_CHECKING:
     from forensics.ingest._report import LoadReport
 
-__all__ = ["Trail", "is_denied", "to_utc"]  # is_denied, to_utc: defined in _schema
+__all__ = ["Segments", "Trail", "is_denied", "to_utc"]  # is_denied, to_utc: defined in _schema
 
 
 #: where() accepts every string column of the table (the events schema, defined once).
 _WHERE_COLUMNS = frozenset(
     name for name, dtype in EVENTS_SCHEMA.items() if dtype in (pl.String, pl.Categorical())
 )
+
+
+@dataclass(frozen=True)
+class Segments:
+    """Where a big trail lies: time-sorted Parquet segments and a key index saying which
+    segments hold which values of a few columns (``principal``, ``access_key_id``).
+
+    A trail selected by those columns scans only the segments that hold the values (see
+    :meth:`Trail.filter`'s ``within``); built by the loader for trails merged in bounded memory.
+    """
+
+    paths: tuple[str, ...]
+    keys: str
+
+    #: The columns the key index lists (written by ``forensics.ingest._stream``).
+    indexed: tuple[str, ...] = ("principal", "access_key_id")
+
+    def holding(self, within: dict[str, Iterable[str]]) -> list[str] | None:
+        """The segments holding any of these values (None: a column is not indexed, or the
+        index cannot be read: then every segment must be scanned)."""
+        if not within or not set(within) <= set(self.indexed):
+            return None
+        clauses = [(pl.col("column") == column) & pl.col("value").is_in(list(values))
+                   for column, values in within.items()]
+        try:
+            found = (
+                pl.scan_parquet(self.keys)
+                .filter(pl.any_horizontal(clauses))
+                .select(pl.col("segment").unique().sort())
+                .collect()
+                .get_column("segment")
+                .to_list()
+            )
+        except Exception:  # an unreadable index: scan every segment (correct, only slower)
+            return None
+        return [self.paths[i] for i in found if i < len(self.paths)]
+
+    def scan(self, paths: list[str]) -> pl.LazyFrame:
+        """A lazy scan of these segments (none: an empty table)."""
+        if not paths:
+            return pl.LazyFrame(schema=EVENTS_SCHEMA)
+        return pl.scan_parquet(paths)
 
 
 class Trail:
@@ -47,6 +90,7 @@ class Trail:
         originals: Any = None,
         filters: tuple[str, ...] = (),
         base: Trail | None = None,
+        segments: Segments | None = None,
     ) -> None:
         self._lazy = events.lazy() if isinstance(events, pl.DataFrame) else events
         self._collected: pl.DataFrame | None = (
@@ -58,6 +102,8 @@ class Trail:
         self.filters: tuple[str, ...] = filters
         #: The trail before any filter (what it could have recorded is a question about it).
         self._base: Trail | None = base
+        #: Segments and key index of a trail merged in bounded memory (selection by key).
+        self._segments = segments
 
     # -- the data -------------------------------------------------------------------------------
     @property
@@ -83,8 +129,17 @@ class Trail:
             base=self._base if self._base is not None else self,
         )
 
-    def filter(self, *predicates: pl.Expr, description: str | None = None) -> Trail:
+    def filter(
+        self,
+        *predicates: pl.Expr,
+        description: str | None = None,
+        within: dict[str, Iterable[str]] | None = None,
+    ) -> Trail:
         """A new trail keeping the rows where every polars predicate holds.
+
+        ``within`` (optional) promises that every kept row has one of the given values in one
+        of the given columns (e.g. ``{"principal": [...], "access_key_id": [...]}``): a trail
+        stored in segments with a key index then scans only the segments holding them.
 
         >>> import polars as pl
         >>> from forensics._schema import conform
@@ -92,10 +147,12 @@ class Trail:
         >>> len(t.filter(pl.col("event_name") == "B"))
         1
         """
-        return self._derive(
-            self._lazy.filter(*predicates),
-            description or " and ".join(str(p) for p in predicates),
-        )
+        text = description or " and ".join(str(p) for p in predicates)
+        if within and self._segments is not None and self._base is None and not self.filters:
+            paths = self._segments.holding(within)
+            if paths is not None:
+                return self._derive(self._segments.scan(paths).filter(*predicates), text)
+        return self._derive(self._lazy.filter(*predicates), text)
 
     # -- filters --------------------------------------------------------------------------------
     def between(
@@ -174,7 +231,9 @@ class Trail:
             parts.append(f"read_only = {read_only}")
         if not preds:
             return self
-        return self._derive(self._lazy.filter(*preds), " and ".join(parts))
+        within = {f: ([v] if isinstance(v, str) else list(v)) for f, v in equals.items()
+                  if f in ("principal", "access_key_id") and v is not None}
+        return self.filter(*preds, description=" and ".join(parts), within=within or None)
 
     # -- analyses (implemented in their own subpackages; thin delegates here) -------------------
     def principals(self) -> pl.DataFrame:

@@ -67,7 +67,7 @@ def test_streamed_merge_gives_the_in_memory_table(tmp_path):
 def test_streamed_table_is_time_sorted_segments_whose_row_groups_prune_by_time(tmp_path):
     _trail(tmp_path / "data", days=8)
     streamed = fx.load(tmp_path / "data", cache_dir=tmp_path / "c", memory_budget=TINY)
-    segments = sorted((tmp_path / "c" / "merged").glob("*.parquet"))
+    segments = sorted((tmp_path / "c" / "merged").glob("*-0*.parquet"))
     assert len(segments) > 1
     ranges = []
     for segment in segments:
@@ -87,7 +87,7 @@ def test_streamed_table_is_time_sorted_segments_whose_row_groups_prune_by_time(t
 def test_a_damaged_segment_is_dropped_and_the_files_read_again(tmp_path):
     _trail(tmp_path / "data", days=3)
     first = fx.load(tmp_path / "data", cache_dir=tmp_path / "c", memory_budget=TINY).events
-    segment = sorted((tmp_path / "c" / "merged").glob("*.parquet"))[1]
+    segment = sorted((tmp_path / "c" / "merged").glob("*-0*.parquet"))[1]
     segment.write_bytes(segment.read_bytes()[:100])
     again = fx.load(tmp_path / "data", cache_dir=tmp_path / "c", memory_budget=TINY)
     assert any("damaged" in note for note in again.report.notes)
@@ -186,3 +186,55 @@ def test_bucket_bounds_never_split_a_time_value():
     starts = set(bounds)
     # every bucket starts at a time value; equal values are in one bucket by construction
     assert starts <= set(times.to_list())
+
+
+def _with_day_key(root):
+    """The trail plus a session key used on one day only (as temporary keys are)."""
+    _trail(root, days=6)
+    ident = {"type": "AssumedRole", "principalId": "AROAEXAMPLE:s", "accountId": "111122223333",
+             "arn": "arn:aws:sts::111122223333:assumed-role/Ops/s",
+             "accessKeyId": "ASIADAYKEY0000000001",
+             "sessionContext": {"sessionIssuer": {
+                 "type": "Role", "arn": "arn:aws:iam::111122223333:role/Ops", "userName": "Ops",
+                 "principalId": "AROAEXAMPLE", "accountId": "111122223333"}}}
+    recs = [record(70_000 + i, eventTime=f"2024-03-04T05:{i:02d}:00Z", userIdentity=ident)
+            for i in range(5)]
+    write_json(s3_path(root, "2024/03/04", name="day"), {"Records": recs}, gz=True)
+    return "ASIADAYKEY0000000001"
+
+
+def test_a_key_selection_scans_only_the_segments_holding_it(tmp_path):
+    key = _with_day_key(tmp_path / "data")
+    memory, streamed = _both(tmp_path, tmp_path / "data")
+    fx.load(tmp_path / "data", cache_dir=tmp_path / "c-b", memory_budget=TINY)
+    reopened = fx.load(tmp_path / "data", cache_dir=tmp_path / "c-b", memory_budget=TINY)
+    assert reopened.report.files_from_cache == reopened.report.files_read
+    for trail in (streamed, reopened):  # as merged, and as re-opened from the cache
+        segments = trail._segments
+        assert segments is not None and len(segments.paths) > 3
+        holding = segments.holding({"access_key_id": [key]})
+        assert holding and len(holding) < len(segments.paths)
+        # the other segments are not read at all: damage them, the selection still works
+        for path in set(segments.paths) - set(holding):
+            with open(path, "r+b") as handle:
+                handle.write(b"not parquet")
+        expected = memory.where(access_key_id=key).events
+        assert expected.height == 5
+        assert trail.where(access_key_id=key).events.equals(expected)
+        assert trail.for_principal(key).events.equals(memory.for_principal(key).events)
+        assert segments.holding({"access_key_id": ["ASIANOTHERE000000000"]}) == []
+        assert len(trail.where(access_key_id="ASIANOTHERE000000000")) == 0
+        assert segments.holding({"event_name": ["x"]}) is None  # not indexed: scan them all
+
+
+def test_selection_by_principal_and_derived_keys_equals_in_memory(tmp_path):
+    _with_day_key(tmp_path / "data")
+    memory, streamed = _both(tmp_path, tmp_path / "data")
+    for who in ("alice", "arn:aws:iam::111122223333:role/Ops"):
+        for derived in (False, True):
+            a = memory.for_principal(who, derived=derived).events
+            b = streamed.for_principal(who, derived=derived).events
+            assert a.height and a.equals(b), (who, derived)
+    filtered = streamed.between("2024-03-04", "2024-03-05")  # filtered first: no narrowing
+    assert filtered.where(principal="alice").events.equals(
+        memory.between("2024-03-04", "2024-03-05").where(principal="alice").events)

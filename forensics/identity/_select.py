@@ -374,17 +374,22 @@ def for_principal(trail: Trail, who: str, *, derived: bool = False) -> Trail:
     match = resolve(trail, who)
     if match.kind == "actor":
         return _for_actor(trail, match, derived=derived)
+    # a trail stored in segments scans only those holding the principal / keys
+    within = {match.column: match.values} if match.kind in ("principal", "key") else None
     if not derived:
-        return trail.filter(match.predicate, description=match.description)
+        return trail.filter(match.predicate, description=match.description, within=within)
     keys = sorted(derived_keys(trail, match))
     if not keys:
         return trail.filter(
-            match.predicate, description=f"{match.description}, and keys minted from it (none)"
+            match.predicate, description=f"{match.description}, and keys minted from it (none)",
+            within=within,
         )
     n = len(keys)
     return trail.filter(
         match.predicate | pl.col("access_key_id").is_in(keys),
         description=f"{match.description}, and the {n} key{'s' if n != 1 else ''} minted from it",
+        within={**within, "access_key_id": [*within.get("access_key_id", ()), *keys]}
+        if within else None,
     )
 
 

@@ -8,6 +8,7 @@ Layout (under ``.forensics-cache/`` next to the data, or the ``cache_dir`` given
     merged/<key>.parquet    the finished events table for one exact set of files + options
     merged/<key>-<n>.parquet  ... or its time-sorted segments, when it was merged in bounded
                             memory (segment n holds a time range; together, the table in order)
+    merged/<key>-keys.parquet which segments hold which principals and access keys
 
 A file is identified by its absolute path (however it was spelled), size, modification time,
 inode and status-change time: a changed or added file is read again and nothing else is, even
@@ -50,7 +51,7 @@ FORMAT = "3:" + hashlib.sha256(repr(list(EVENTS_SCHEMA.items())).encode()).hexdi
 _MAX_MERGED = 4
 #: What the cache names its tables: ``merged/<hex>.parquet`` and ``parts/<hex>.parquet``.
 #: A table merged in bounded memory is several time-sorted segments, ``<hex>-<n>.parquet``.
-_OWNED_NAME = re.compile(r"(?:merged|parts)/[0-9a-f]{16,64}(?:-[0-9]{4,6})?\.parquet")
+_OWNED_NAME = re.compile(r"(?:merged|parts)/[0-9a-f]{16,64}(?:-[0-9]{4,6}|-keys)?\.parquet")
 #: A merged table used this recently is never evicted: a notebook may still be scanning it.
 _KEEP_RECENT_S = 24 * 3600
 
@@ -159,6 +160,12 @@ class Cache:
         entry["used"] = time.time()
         return paths, entry["report"]  # type: ignore[return-value]
 
+    def key_index(self, key: str) -> Path | None:
+        """The key index of a segmented merged table (None: none, or not readable)."""
+        entry = self.index["merged"].get(key) or {}
+        path = self.owned(entry.get("keys"), "merged")
+        return path if path is not None and path.exists() else None
+
     def spelled(self, key: str) -> dict[str, Any] | None:
         """How the paths of a merged table's rows were spelled when it was written."""
         entry = self.index["merged"].get(key) or {}
@@ -183,12 +190,12 @@ class Cache:
     def merged_path(self, key: str, segment: int | None = None) -> Path:
         """Where the merged table of ``key`` is written (or its ``segment``-th segment)."""
         (self.root / "merged").mkdir(parents=True, exist_ok=True)
-        suffix = "" if segment is None else f"-{segment:04d}"
+        suffix = "" if segment is None else "-keys" if segment < 0 else f"-{segment:04d}"
         return self.root / "merged" / f"{key}{suffix}.parquet"
 
     def add_merged(
         self, key: str, report: dict[str, Any], spelled: dict[str, Any] | None = None,
-        segments: list[Path] | None = None,
+        segments: list[Path] | None = None, keys: Path | None = None,
     ) -> None:
         """Name a written merged table (one file, or its ``segments``) in the index."""
         path = self.root / "merged" / f"{key}.parquet"
@@ -203,6 +210,8 @@ class Cache:
         else:
             entry["segments"] = [f"merged/{p.name}" for p in segments]
             entry["checks"] = [table_check(p) for p in segments]
+            if keys is not None:
+                entry["keys"] = f"merged/{keys.name}"
         self.index["merged"][key] = entry
         # keep the few most recently used merged tables, and any used in the last day
         entries = sorted(self.index["merged"].items(), key=lambda kv: -kv[1].get("used", 0))
@@ -210,7 +219,7 @@ class Cache:
         for old_key, old in entries[_MAX_MERGED:]:
             if now - old.get("used", 0) < _KEEP_RECENT_S:
                 continue
-            for name in old.get("segments") or [old.get("path")]:
+            for name in [*(old.get("segments") or [old.get("path")]), old.get("keys")]:
                 owned = self.owned(name, "merged")
                 if owned is not None:  # only ever a file this cache wrote, inside its own root
                     with contextlib.suppress(OSError):
@@ -266,7 +275,7 @@ class Cache:
         """Delete merged tables the index no longer names (an older format's, say) once they
         have not been touched for a day (a notebook may still be scanning one)."""
         named = {name for entry in self.index["merged"].values()
-                 for name in [entry["path"], *entry.get("segments", [])]}
+                 for name in [entry["path"], *entry.get("segments", []), entry.get("keys")]}
         folder = self.root / "merged"
         if folder.is_dir() and not folder.is_symlink():  # never follow a link out of the root
             now = time.time()

@@ -24,7 +24,7 @@ import polars as pl
 
 from forensics._errors import CorruptFileError, LoadError
 from forensics._schema import EVENTS_SCHEMA, empty_events, to_utc
-from forensics._trail import Trail
+from forensics._trail import Segments, Trail
 from forensics.ingest import _stream
 from forensics.ingest._cache import Cache, default_cache_root
 from forensics.ingest._parallel import read_files, start_workers
@@ -341,8 +341,12 @@ def _cache_hit(
     cached.seconds = time.perf_counter() - began
     if strict and (cached.files_failed or cached.records_skipped):
         _raise_strict(cached)
-    scan = _respelled(_scan(path), store.spelled(key), report.sources, files or [])
-    return Trail(scan, cached, originals=_from_here())
+    plain = _scan(path)
+    scan = _respelled(plain, store.spelled(key), report.sources, files or [])
+    keys = store.key_index(key)
+    segments = (Segments(tuple(str(p) for p in path), str(keys))
+                if keys is not None and scan is plain else None)  # respelled: scan them all
+    return Trail(scan, cached, originals=_from_here(), segments=segments)
 
 
 def _scan(paths: list[Path]) -> pl.LazyFrame:
@@ -567,7 +571,7 @@ def _chunk_cap(budget: int) -> int:
     """Bytes on disk per chunk of files when streaming: a chunk's rows are held whole by the
     process reading it (the parent reads chunks too), so a chunk's table stays a small share
     of the budget (gzipped files expand ~10x)."""
-    return max(64 * 1024, budget // 40)
+    return max(64 * 1024, budget // 60)
 
 
 def _refuse_too_big(files: list[FileRef], cache: bool, paths: Any) -> None:
@@ -640,13 +644,15 @@ def _merge_streaming(
     report.seconds = time.perf_counter() - began
     try:
         store.add_merged(key, report.to_dict(), {"sources": report.sources, "cwd": os.getcwd()},
-                         segments=stats.segments)
+                         segments=stats.segments, keys=stats.keys)
         store.prune_merged()
         store.prune_parts()
         store.save()
     except OSError as exc:
         report.notes.append(f"could not write the cache in {store.root}: {exc}")
-    return Trail(_scan(stats.segments), report, originals=_from_here())
+    segments = (Segments(tuple(str(p) for p in stats.segments), str(stats.keys))
+                if stats.keys is not None else None)
+    return Trail(_scan(stats.segments), report, originals=_from_here(), segments=segments)
 
 
 def _part_rows(

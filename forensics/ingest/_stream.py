@@ -13,7 +13,9 @@ the parent process never holds more than one time bucket of rows:
    the parts (row-group statistics skip the rest), sorted by (time, file, index) and written as
    one segment of the merged table (row groups of ``row_group_rows`` rows) -- so the segments
    in order are the table sorted by time, and a time filter prunes segments and row groups when
-   the trail is re-opened.
+   the trail is re-opened;
+5. a key index lists, per segment, the principals and access keys it holds: a trail selected by
+   principal or key (``where``, ``for_principal``) scans only the segments that hold them.
 
 The result is the same table the in-memory merge builds, row for row (tested with tiny budgets).
 
@@ -151,6 +153,7 @@ class MergeStats:
     time_max: datetime | None = None
     buckets: int = 0
     segments: list[Path] = field(default_factory=list)
+    keys: Path | None = None  # the key index: which segments hold which principal / key
 
 
 def merge_parts(
@@ -223,6 +226,7 @@ def merge_parts(
     # a segment is written in a thread while the next bucket is read and sorted (two buckets
     # in memory at most: the plan's bucket size allows for it)
     pool = ThreadPoolExecutor(1, thread_name_prefix="forensics-segment")
+    keys: list[pl.DataFrame] = []
     writing: Future[None] | None = None
     try:
         for cond in windows:
@@ -233,6 +237,7 @@ def merge_parts(
             if writing is not None:
                 writing.result()
             path = segment(len(stats.segments))
+            keys.append(_segment_keys(bucket, len(stats.segments)))
             stats.segments.append(path)
             stats.rows += bucket.height
             writing = pool.submit(_write_segment, bucket, path, plan.row_group_rows)
@@ -242,6 +247,9 @@ def merge_parts(
         if not stats.segments:  # no rows at all: one empty segment of the schema
             _write_segment(pl.DataFrame(schema=EVENTS_SCHEMA), segment(0), plan.row_group_rows)
             stats.segments.append(segment(0))
+        if keys:
+            stats.keys = segment(-1)
+            _write_key_index(pl.concat(keys), stats.keys)
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         for path in stats.segments:
@@ -252,6 +260,24 @@ def merge_parts(
         bar.close()
     stats.buckets = len(windows)
     return stats
+
+
+#: The columns the key index lists per segment (what ``for_principal`` and ``where`` select on).
+INDEXED = ("principal", "access_key_id")
+
+
+def _segment_keys(bucket: pl.DataFrame, number: int) -> pl.DataFrame:
+    """The distinct values of the indexed columns in one segment."""
+    return pl.concat([
+        bucket.select(pl.lit(column).alias("column"), pl.col(column).cast(pl.String).alias("value"))
+        .drop_nulls("value").unique()
+        for column in INDEXED
+    ]).with_columns(pl.lit(number, dtype=pl.UInt32).alias("segment"))
+
+
+def _write_key_index(keys: pl.DataFrame, path: Path) -> None:
+    """The key index, sorted by (column, value) in small row groups: a lookup reads a few."""
+    _write_segment(keys.sort("column", "value", "segment"), path, 16 * 1024)
 
 
 def _write_segment(frame: pl.DataFrame, path: Path, row_group_rows: int) -> None:
