@@ -1,6 +1,7 @@
 """Scale benchmark: how each step grows from 1M to 10M events on one machine, same run.
 
     python bench/scale.py [--sizes 1000000,3000000,10000000] [--runs 1] [--skip-duckdb]
+                          [--only-load]
 
 For every size (trails generated once by the kit's own generator, kept in bench/data/), each
 step runs in a fresh process and reports its wall time and peak RSS (the parent's ``VmHWM``,
@@ -65,6 +66,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="1000000,3000000,10000000")
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--skip-duckdb", action="store_true")
+    ap.add_argument("--only-load", action="store_true",
+                    help="the load steps only (first load, DuckDB, re-open, principal filter)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     has_detect = importlib.util.find_spec("forensics.detect") is not None
@@ -88,6 +91,8 @@ def main() -> None:
         results.append(measure(f"{size:,}: re-open + principal filter",
                                FX_REOPEN_FILTER.format(**fmt), args.runs))
         for name, step in STEPS.items():
+            if args.only_load:
+                break
             if name == "detect()" and not has_detect:
                 continue
             code = _ANALYSIS.format(**fmt, step=step.format(**fmt))

@@ -164,8 +164,9 @@ class Trail:
 
         >>> import polars as pl
         >>> from forensics._schema import conform
-        >>> t = Trail(conform(pl.DataFrame({"event_time": ["2024-01-01T00:00:00Z",
-        ...     "2024-01-03T00:00:00Z"]}).with_columns(pl.col("event_time").str.to_datetime())))
+        >>> from datetime import datetime, timezone
+        >>> t = Trail(conform(pl.DataFrame({"event_time": [
+        ...     datetime(2024, 1, 1, tzinfo=timezone.utc), datetime(2024, 1, 3, tzinfo=timezone.utc)]})))
         >>> len(t.between("2024-01-02", None))
         1
         """
