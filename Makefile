@@ -53,6 +53,7 @@ test: $(STAMP) $(SAMPLE)/.complete
 	$(BIN)/ruff check forensics tests bench tools
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --doctest-modules forensics
 	cd notebooks && ../$(BIN)/forensics load ../$(SAMPLE) >/dev/null
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -p no:cacheprovider \
 		--nbval-lax --nbval-current-env notebooks/
