@@ -301,6 +301,8 @@ def load(
                            budget=budget, progress=progress)
 
 
+#: Reading this many bytes (on disk) or more shows a progress bar (~0.7M gzipped events).
+_BAR_BYTES = 128 * 1024 * 1024
 #: A walk that finds this many files starts the worker processes before examining them.
 _PRESTART_FILES = 1000
 
@@ -438,7 +440,7 @@ def _read_and_merge(
         part_path=(lambda _i: store.new_part_path()) if store is not None else None,
         keep_frames=not stream,
         max_chunk_bytes=_chunk_cap(budget) if stream else None,
-        progress=progress if stream or progress else False,
+        progress=progress if stream or sum(r.size for r in to_read) >= _BAR_BYTES else False,
     )
     by_path = {ref.path: ref for ref in to_read}
     frames: list[pl.DataFrame] = []
