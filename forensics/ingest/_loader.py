@@ -440,7 +440,8 @@ def _read_and_merge(
         part_path=(lambda _i: store.new_part_path()) if store is not None else None,
         keep_frames=not stream,
         max_chunk_bytes=_chunk_cap(budget) if stream else None,
-        progress=progress if stream or sum(r.size for r in to_read) >= _BAR_BYTES else False,
+        progress=progress if progress is not None or stream
+        or sum(r.size for r in to_read) >= _BAR_BYTES else False,
     )
     by_path = {ref.path: ref for ref in to_read}
     frames: list[pl.DataFrame] = []
