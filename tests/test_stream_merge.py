@@ -238,3 +238,12 @@ def test_selection_by_principal_and_derived_keys_equals_in_memory(tmp_path):
     filtered = streamed.between("2024-03-04", "2024-03-05")  # filtered first: no narrowing
     assert filtered.where(principal="alice").events.equals(
         memory.between("2024-03-04", "2024-03-05").where(principal="alice").events)
+
+
+def test_progress_bars_show_when_asked_and_never_when_refused(tmp_path, capsys):
+    _trail(tmp_path / "data", days=2)
+    fx.load(tmp_path / "data", cache_dir=tmp_path / "c", memory_budget=TINY, progress=True)
+    shown = capsys.readouterr().err
+    assert "reading the trail" in shown and "merging the trail" in shown
+    fx.load(tmp_path / "data", cache_dir=tmp_path / "c2", memory_budget=TINY, progress=False)
+    assert "trail" not in capsys.readouterr().err
