@@ -13,7 +13,10 @@ AssumedRole                 the role ARN from sessionContext.sessionIssuer (path
 FederatedUser               the session issuer (the IAM user or root that called
                             GetFederationToken); without one, the federated-user ARN
 AWSService                  ``service:<invokedBy>``
-AWSAccount                  ``account:<accountId>``; anonymous access: ``anonymous``
+AWSAccount                  ``account:<accountId>/<unique id>`` (the caller's IAM unique id, the
+                            head of ``principalId``: ``AIDA…`` a user, ``AROA…`` a role), else
+                            ``account:<accountId>``; anonymous access: ``anonymous``; the trail
+                            joins it to the caller (:func:`link_identities`)
 SAMLUser                    ``saml:<issuer>/<subject>`` where the AssumeRoleWithSAML response
                             names the issuer (:func:`refine_identity`); else
                             ``saml:<namequalifier>/<saml:sub>`` (per account: see actor)
@@ -45,6 +48,8 @@ any other type ``T``        ``T:<arn | principalId | userName | accountId>``, el
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from typing import Any
 
@@ -56,6 +61,7 @@ __all__ = [
     "UNKNOWN",
     "actor_key",
     "identity_details",
+    "link_identities",
     "principal_key",
     "refine_identity",
     "role_arn_from_session_arn",
@@ -174,6 +180,23 @@ def _federated_key(kind: str, identity: dict, user_name: str | None) -> str:
     return f"{prefix}:{provider or 'unknown'}/{subject or 'unknown'}"
 
 
+#: An IAM unique id (``AIDA…`` user, ``AROA…`` role, ``ASIA``/``AKIA`` never: those are keys).
+_UNIQUE_ID = re.compile(r"^A(?:IDA|ROA|GPA|NPA|NVA|PKA)[A-Z0-9]{8,}$")
+
+
+def _unique_id(identity: dict, account: str) -> str | None:
+    """The caller's IAM unique id in the ``principalId`` of a role owner's copy
+    (``AWSAccount``): ``AIDA…`` for a user, ``AROA…`` (before ``:<session>``) for a role.
+
+    >>> _unique_id({"principalId": "AROAEXAMPLEID12345:alice"}, "111122223333")
+    'AROAEXAMPLEID12345'
+    >>> _unique_id({"principalId": "111122223333"}, "111122223333") is None
+    True
+    """
+    head = (_s(identity.get("principalId")) or "").split(":", 1)[0]
+    return head if head != account and _UNIQUE_ID.match(head) else None
+
+
 def _identity_center(identity: dict, account: str | None, user_name: str | None) -> str:
     """``identitycenter:<identityStoreArn>/<userId>``; without a user id, the user name in the
     account that holds the identity store (the pre-2025 ``Unknown`` form gives only that)."""
@@ -258,7 +281,8 @@ def principal_key(identity: Any) -> str:
         ):
             return ANONYMOUS
         if account:
-            return f"account:{account}"
+            uid = _unique_id(identity, account)
+            return f"account:{account}/{uid}" if uid else f"account:{account}"
         return ANONYMOUS
     elif kind in ("SAMLUser", "WebIdentityUser"):
         return _federated_key(kind, identity, user_name)
@@ -352,6 +376,7 @@ DETAIL_COLUMNS: tuple[str, ...] = (
     "in_scope_of",
     "assumed_root",
     "user_identity",
+    "sign_in_session_arn",
 )
 
 
@@ -363,7 +388,7 @@ def identity_details(identity: Any, json_text: Any) -> tuple[Any, ...]:
     'c1'
     """
     if not isinstance(identity, dict):
-        return (None, None, None, None, None, None, json_text(identity))
+        return (None, None, None, None, None, None, json_text(identity), None)
     behalf = identity.get("onBehalfOf")
     scope = identity.get("inScopeOf")
     return (
@@ -376,6 +401,9 @@ def identity_details(identity: Any, json_text: Any) -> tuple[Any, ...]:
         else None,
         _flag(_get(identity, "sessionContext", "assumedRoot")),
         json_text(identity),
+        # AWS Sign-In session (identity-aware console sessions, ``aws login``)
+        _s(_get(identity, "sessionContext", "signInSessionArn"))
+        or _s(identity.get("signInSessionArn")),
     )
 
 
@@ -416,5 +444,219 @@ def refine_identity(frame: pl.DataFrame) -> pl.DataFrame:
         frame = frame.with_columns(
             change.otherwise(pl.col("principal")).alias("principal"),
             change.otherwise(pl.col("actor")).alias("actor"),
+        )
+    return frame
+
+
+# -- rules that need the other records of the trail ----------------------------------------------
+#: Identity Center sign-in events; a successful one names the user in
+#: ``additionalEventData.UserName`` ("Username in sign-in CloudTrail events").
+SIGN_IN_NAMED = ("CredentialChallenge", "CredentialVerification", "UserAuthentication")
+_IDC_TYPES = ("Unknown", "IdentityCenterUser")
+_LINKED = ("principal", "actor")
+
+
+def _account_of(arn: pl.Expr) -> pl.Expr:
+    return arn.str.extract(r"^arn:[^:]*:[^:]*:[^:]*:(\d{12}):", 1)
+
+
+def _idc_name_key() -> pl.Expr:
+    """The name-only Identity Center key of a row, as :func:`_identity_center` builds it."""
+    account = pl.coalesce(
+        pl.when(pl.col("account_id").str.strip_chars() != "").then(pl.col("account_id")),
+        _account_of(pl.col("principal_arn")),
+        _account_of(pl.col("identity_store_arn")),
+        pl.lit("unknown"),
+    )
+    return pl.concat_str(pl.lit("identitycenter:"), account, pl.lit("/"), pl.col("user_name"))
+
+
+def _unambiguous(pairs: pl.DataFrame, key: str, value: str) -> dict[str, str]:
+    """``key -> value`` for the keys that map to exactly one value (two people, one name: none)."""
+    if pairs.height == 0:
+        return {}
+    one = (
+        pairs.drop_nulls()
+        .unique()
+        .group_by(key)
+        .agg(pl.col(value).first(), pl.len().alias("_n"))
+        .filter(pl.col("_n") == 1)
+    )
+    return dict(zip(one[key].to_list(), one[value].to_list(), strict=True))
+
+
+def _idc_links(frame: pl.DataFrame) -> tuple[pl.Series | None, dict[str, str]]:
+    """(rows to rewrite, name key -> user-id key) for the pre-July-2025 Identity Center form."""
+    kind = frame.get_column("identity_type")
+    idc = kind.is_in(_IDC_TYPES)
+    if not idc.any():
+        return None, {}
+    sub = frame.filter(idc)
+    named = pl.col("user_name").is_not_null() & (pl.col("user_name") != HIDDEN)
+    with_id = pl.col("on_behalf_of_user_id").is_not_null()
+    evidence = [
+        sub.filter(named & with_id).select(
+            _idc_name_key().alias("name"), pl.col("principal").alias("id")
+        )
+    ]
+    signed = sub.filter(
+        with_id
+        & pl.col("event_name").is_in(SIGN_IN_NAMED)
+        & pl.col("additional_event_data").str.contains('"UserName"', literal=True)
+    )
+    if signed.height:
+        evidence.append(
+            signed.with_columns(
+                pl.col("additional_event_data").str.json_path_match("$.UserName").alias("user_name")
+            )
+            .filter(named)
+            .select(_idc_name_key().alias("name"), pl.col("principal").alias("id"))
+        )
+    links = _unambiguous(pl.concat(evidence), "name", "id")
+    # a user id seen without its identity store joins the store it is seen with (one only)
+    ids = sub.filter(with_id).select(
+        pl.concat_str(
+            pl.lit("identitycenter:unknown/"), pl.col("on_behalf_of_user_id")
+        ).alias("bare"),
+        pl.col("principal").alias("id"),
+    ).filter(~pl.col("id").str.starts_with("identitycenter:unknown/"))
+    links.update(_unambiguous(ids, "bare", "id"))
+    if not links:
+        return None, {}
+    rows = idc & frame.get_column("principal").str.starts_with("identitycenter:")
+    return rows, links
+
+
+def _saml_links(frame: pl.DataFrame) -> tuple[pl.Series | None, dict[str, str]]:
+    """(rows, ``saml:<nameQualifier>/<subject>`` -> ``saml:<issuer>/<subject>``).
+
+    AWS computes ``nameQualifier = BASE64(SHA1(issuer + account id + "/" + provider name))``
+    (AssumeRoleWithSAML, response elements), so a refused call, which carries no response,
+    joins the issuer key of any issuer seen in a successful response, in any account: the
+    account and provider name are in its own ``requestParameters.principalArn``.
+    """
+    saml = frame.get_column("identity_type") == "SAMLUser"
+    if not saml.any():
+        return None, {}
+    sub = frame.filter(saml)
+    resp = pl.col("response_elements")
+    issuers = (
+        sub.filter(resp.str.contains('"issuer"', literal=True))
+        .select(resp.str.json_path_match("$.issuer").alias("issuer"))
+        .drop_nulls()
+        .unique()
+        .get_column("issuer")
+        .to_list()
+    )
+    keyed = sub.filter(~resp.str.contains('"issuer"', literal=True).fill_null(False))
+    if not issuers or keyed.height == 0:
+        return None, {}
+    refused = keyed.select(
+        "principal",
+        pl.col("principal_id").str.extract(r"^([^:]*):", 1).alias("nq"),
+        pl.col("principal_id").str.extract(r"^[^:]*:(.*)$", 1).alias("subject"),
+        pl.col("request_parameters")
+        .str.json_path_match("$.principalArn")
+        .str.extract(r"^arn:[^:]*:iam::(\d{12}):saml-provider/(.+)$", 0)
+        .alias("provider_arn"),
+    ).drop_nulls().unique()
+    links: dict[str, str] = {}
+    for principal, nq, subject, provider_arn in refused.iter_rows():
+        account, name = provider_arn.split(":")[4], provider_arn.rsplit("/", 1)[-1]
+        found = {
+            issuer
+            for issuer in issuers
+            if base64.b64encode(
+                hashlib.sha1((issuer + account + "/" + name).encode(), usedforsecurity=False)
+                .digest()
+            ).decode()
+            == nq
+        }
+        if len(found) == 1 and principal == f"saml:{nq}/{subject}":
+            links[principal] = f"saml:{found.pop()}/{subject}"
+    return (saml if links else None), links
+
+
+def _copy_links(frame: pl.DataFrame) -> tuple[pl.Series | None, pl.Expr | None]:
+    """The role owner's copy of a cross-account call (``AWSAccount``): the caller's principal,
+    from the caller's copy (same ``sharedEventID``), else from any record of the caller's IAM
+    unique id (``principalId``: ``AIDA…`` user, ``AROA…`` role), else kept as
+    ``account:<caller account>/<unique id>``."""
+    kind = frame.get_column("identity_type")
+    copy = (kind == "AWSAccount") & frame.get_column("principal").str.starts_with("account:")
+    if not copy.any():
+        return None, None
+    copies = frame.filter(copy).select("shared_event_id", "principal_id")
+    ids = copies.get_column("shared_event_id").drop_nulls().unique()
+    shared = frame.filter(
+        (kind != "AWSAccount") & frame.get_column("shared_event_id").is_in(ids.to_list())
+    ).select("shared_event_id", "principal")
+    by_shared = _unambiguous(shared, "shared_event_id", "principal")
+    uid = pl.col("principal_id").str.extract(r"^([^:]+)", 1)
+    # only the unique ids of copies the shared id leaves open are looked for in the rest
+    open_ids = (
+        copies.filter(~pl.col("shared_event_id").is_in(list(by_shared)).fill_null(False))
+        .select(uid.alias("uid"))
+        .get_column("uid")
+        .drop_nulls()
+        .unique()
+        .to_list()
+    )
+    open_ids = [u for u in open_ids if _UNIQUE_ID.match(u)]
+    by_uid: dict[str, str] = {}
+    if open_ids:
+        owners = frame.filter(
+            kind.is_in(["IAMUser", "AssumedRole"])
+            & frame.get_column("principal_id").str.contains(
+                "^(?:" + "|".join(open_ids) + ")(?::|$)"
+            ).fill_null(False)
+        ).select(uid.alias("uid"), "principal")
+        by_uid = _unambiguous(owners, "uid", "principal")
+    parts = [
+        expr.replace_strict(list(m), list(m.values()), default=None, return_dtype=pl.String)
+        for expr, m in ((pl.col("shared_event_id"), by_shared), (uid, by_uid))
+        if m
+    ]
+    if not parts:
+        return None, None
+    return copy, pl.coalesce(*parts, pl.col("principal"))
+
+
+def link_identities(frame: pl.DataFrame) -> pl.DataFrame:
+    """The attribution rules that need other records of the trail (the loader runs this once
+    on the whole table after reading every file; it is idempotent):
+
+    * Identity Center, pre-July-2025 form (``userName``, no user id): the user-id key where a
+      record links name and id (a ``userName`` with ``onBehalfOf.userId``, or a sign-in
+      event's ``additionalEventData.UserName``), and only when the name in that account links
+      to exactly one id; nothing links: the name key stays;
+    * a refused ``AssumeRoleWithSAML`` (``saml:<nameQualifier>/<subject>``): the issuer key,
+      where the ``nameQualifier`` hash of a known issuer matches;
+    * the role owner's copy of a cross-account call: the caller's principal (see
+      :func:`_copy_links`).
+
+    ``principal`` and the record-local ``actor`` are rewritten on those rows only.
+    """
+    if frame.height == 0 or "principal" not in frame.columns:
+        return frame
+    updates: list[tuple[pl.Series, pl.Expr, tuple[str, ...]]] = []
+    rows, idc = _idc_links(frame)
+    if rows is not None:
+        name_only = pl.col("on_behalf_of_user_id").is_null() & pl.col("user_name").is_not_null()
+        key = pl.when(name_only).then(_idc_name_key()).otherwise(pl.col("principal"))
+        linked = key.replace_strict(
+            list(idc), list(idc.values()), default=pl.col("principal"), return_dtype=pl.String
+        )
+        updates.append((rows, linked, _LINKED))
+    rows, saml = _saml_links(frame)
+    if rows is not None:
+        updates.append((rows, pl.col("principal").replace(list(saml), list(saml.values())),
+                        _LINKED))
+    rows, copy = _copy_links(frame)
+    if rows is not None and copy is not None:
+        updates.append((rows, copy, ("principal",)))
+    for rows, expr, columns in updates:
+        frame = frame.with_columns(
+            pl.when(pl.lit(rows)).then(expr).otherwise(pl.col(c)).alias(c) for c in columns
         )
     return frame
