@@ -135,12 +135,15 @@ def _aliases(lazy: pl.LazyFrame) -> dict[str, str]:
             ),
         ]
     )
+    # a name (or a bare user id) that links to two people is left alone: never a guess
+    found: dict[str, set[str]] = {}
     for actor, name, account, user_id, _store in named.iter_rows():
         if actor and actor.startswith("identitycenter:"):
             if account:
-                out.setdefault(f"identitycenter:{account}/{name}", actor)
+                found.setdefault(f"identitycenter:{account}/{name}", set()).add(actor)
             if user_id and not actor.startswith("identitycenter:unknown/"):
-                out.setdefault(f"identitycenter:unknown/{user_id}", actor)
+                found.setdefault(f"identitycenter:unknown/{user_id}", set()).add(actor)
+    out.update({k: next(iter(v)) for k, v in found.items() if len(v) == 1})
     return out
 
 
