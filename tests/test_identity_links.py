@@ -240,3 +240,73 @@ def test_refused_saml_call_joins_the_issuer_by_the_name_qualifier_hash():
     assert by_error[2] == f"saml:{other_nq}/jdoe@corp.example"
     got = t.for_principal(f"saml:{ISSUER}/jdoe@corp.example", derived=True)
     assert got.where(error=True).events.height == 1
+
+
+# -- 4. permission-set sessions through the portal's GetRoleCredentials --------------------------
+def grc(when, user_id, credential, event_id, account=PROD, role="AdministratorAccess"):
+    """GetRoleCredentials as CloudTrail records it: the person, the account and permission set
+    in requestParameters, the credentials hidden (no key in the record)."""
+    return event(
+        when,
+        "GetRoleCredentials",
+        idc_user(user_id, credential),
+        source="sso.amazonaws.com",
+        request={"accountId": account, "roleName": role},
+        response=None,
+        event_id=event_id,
+        recipient=MGMT,
+    )
+
+
+def sso_session(key, name, role="AdministratorAccess"):
+    return session(
+        PROD,
+        f"AWSReservedSSO_{role}_0123456789abcdef",
+        name,
+        key,
+        path="/aws-reserved/sso.amazonaws.com/",
+    )
+
+
+def test_permission_set_session_takes_the_person_of_its_portal_call():
+    t = trail(
+        [
+            grc(0, JANE_ID, "CRED-JANE", "grc-jane"),
+            event(1, "ListBuckets", sso_session("ASIASSOJANE000001", "jane"), event_id="use"),
+            assume_role(2, sso_session("ASIASSOJANE000001", "jane"),
+                        f"arn:aws:iam::{DEV}:role/Deploy", "jane", "ASIACHAINED000009",
+                        event_id="chain"),
+            event(3, "PutObject", session(DEV, "Deploy", "jane", "ASIACHAINED000009"),
+                  source="s3.amazonaws.com", event_id="chained"),
+            # another permission set nobody fetched in the trail: its role, no person
+            event(4, "ListBuckets", sso_session("ASIASSORO00000001", "x", "ReadOnly"),
+                  event_id="other"),
+        ]
+    )
+    assert actor_of(t, "use") == actor_of(t, "chained") == JANE
+    assert actor_of(t, "other") != JANE
+    assert ids(t.for_principal(JANE_ID, derived=True)) == ["chain", "chained", "grc-jane", "use"]
+    jane = t.actors().filter(pl.col("actor") == JANE).row(0, named=True)
+    assert "ASIASSOJANE000001" in jane["access_keys"]
+
+
+def test_portal_calls_are_never_guessed_between():
+    t = trail(
+        [
+            # two people fetch the same permission set before one key is first used
+            grc(0, JANE_ID, "CRED-JANE", "grc-jane"),
+            grc(1, JOHN_ID, "CRED-JOHN", "grc-john"),
+            event(2, "ListBuckets", sso_session("ASIASSOWHO0000001", "who"), event_id="who"),
+            # one call, two keys that only it fits (one of them came from a call not loaded)
+            grc(60, JANE_ID, "CRED-JANE", "grc-jane-2", role="ReadOnly"),
+            event(61, "ListBuckets", sso_session("ASIASSORO00000001", "a", "ReadOnly"),
+                  event_id="ro-1"),
+            event(62, "ListBuckets", sso_session("ASIASSORO00000002", "b", "ReadOnly"),
+                  event_id="ro-2"),
+        ]
+    )
+    for e in ("who", "ro-1", "ro-2"):
+        assert actor_of(t, e) not in (JANE, f"identitycenter:{STORE}/{JOHN_ID}")
+    creds = t.credentials().filter(pl.col("access_key_id").str.starts_with("ASIASSO"))
+    assert set(creds["minted_by"]) == {"GetRoleCredentials"}
+    assert creds["minted_by_event_id"].null_count() == creds.height

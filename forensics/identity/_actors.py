@@ -29,6 +29,7 @@ import polars as pl
 
 from forensics._schema import is_denied
 from forensics.identity._mint import clean_key, trail_mints
+from forensics.identity._portal import portal_links
 
 if TYPE_CHECKING:
     from forensics._trail import Trail
@@ -171,6 +172,13 @@ def key_actors(trail: Trail) -> tuple[dict[str, str], pl.DataFrame]:
             "access_key_id", "parent_key", "minted_by_actor"
         ).iter_rows()
     }
+    # a permission-set key tied to the portal call that made it (GetRoleCredentials): the
+    # caller's sign-in credential is its parent, the caller (an Identity Center user) its origin
+    for k, cred, by_actor in portal_links(trail).select(
+        "access_key_id", "_cred", "_by_actor"
+    ).iter_rows():
+        if k not in minted:
+            minted[k] = (cred, by_actor)
     resolved: dict[str, str] = {}
     for key in {*own, *minted}:
         chain: list[str] = []
