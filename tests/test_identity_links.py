@@ -310,3 +310,58 @@ def test_portal_calls_are_never_guessed_between():
     creds = t.credentials().filter(pl.col("access_key_id").str.starts_with("ASIASSO"))
     assert set(creds["minted_by"]) == {"GetRoleCredentials"}
     assert creds["minted_by_event_id"].null_count() == creds.height
+
+
+# -- 3. AWS Sign-In sessions (signInSessionArn) --------------------------------------------------
+SIS = f"arn:aws:signin:us-east-1:{DEV}:session/"
+
+
+def console(key, sis=None):
+    """An IAM user's console session credentials; ``sessionContext.signInSessionArn`` names the
+    AWS Sign-In session (identity-aware console sessions, ``aws login``)."""
+    ui = user(DEV, "alice", key, principalId="AIDAALICEEXAMPLE0001")
+    ui["sessionContext"] = {
+        "attributes": {"creationDate": "2024-03-01T09:00:00Z", "mfaAuthenticated": "true"}
+    }
+    if sis:
+        ui["sessionContext"]["signInSessionArn"] = sis
+    return ui
+
+
+def test_sign_in_session_arn_is_a_column_and_groups_the_sessions_keys():
+    t = trail(
+        [
+            event(0, "DescribeInstances", console("ASIACONSOLE000001", SIS + "abc"), event_id="a1"),
+            event(1, "ListBuckets", console("ASIACONSOLE000002", SIS + "abc"), event_id="a2"),
+            # a service that does not stamp the ARN: its key still belongs to the session
+            event(2, "GetObject", console("ASIACONSOLE000002"), event_id="a3"),
+            # a grant that starts another sign-in session, made from this one
+            event(3, "CreateOAuth2Token", console("ASIACONSOLE000001", SIS + "new"),
+                  source="signin.amazonaws.com", event_id="grant"),
+            event(4, "ListBuckets", console("ASIACLI0000000001", SIS + "new"), event_id="n1"),
+            # the same user's other sign-in session
+            event(5, "ListBuckets", console("ASIACONSOLE000009", SIS + "def"), event_id="d1"),
+            event(6, "ListBuckets", user(PROD, "bob", "AKIABOB000000001"), event_id="bob"),
+        ]
+    )
+    assert len(t.where(sign_in_session_arn=SIS + "abc")) == 2
+    s = t.sessions()
+    rows = {r["session"]: r for r in s.iter_rows(named=True)}
+    abc = rows[SIS + "abc"]
+    assert abc["kind"] == "sign-in session"
+    assert abc["events"] == 4  # a1, a2, a3 and the grant made in it
+    assert abc["access_keys"] == ["ASIACONSOLE000001", "ASIACONSOLE000002"]
+    assert abc["mfa"] is True
+    assert rows[SIS + "new"]["events"] == 1 and rows[SIS + "new"]["access_keys"] == [
+        "ASIACLI0000000001"
+    ]
+    assert rows[SIS + "def"]["events"] == 1
+    assert rows["AKIABOB000000001"]["kind"] == "access key"
+    assert s["events"].sum() == 7
+
+
+def test_sign_in_session_arn_at_the_top_level_is_read_too():
+    ui = console("ASIACONSOLE000001")
+    ui["signInSessionArn"] = SIS + "top"
+    t = trail([event(0, "ListBuckets", ui)])
+    assert t.events["sign_in_session_arn"].item() == SIS + "top"
