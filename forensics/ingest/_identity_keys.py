@@ -471,6 +471,18 @@ def _idc_name_key() -> pl.Expr:
     return pl.concat_str(pl.lit("identitycenter:"), account, pl.lit("/"), pl.col("user_name"))
 
 
+def _rows(frame: pl.DataFrame, mask: pl.Series, *columns: str) -> pl.DataFrame:
+    """``columns`` of the rows ``mask`` keeps (lazily: only those columns are touched)."""
+    return (
+        frame.lazy()
+        .select(*columns)
+        .with_columns(pl.lit(mask).alias("_rows"))
+        .filter(pl.col("_rows"))
+        .drop("_rows")
+        .collect()
+    )
+
+
 def _unambiguous(pairs: pl.DataFrame, key: str, value: str) -> dict[str, str]:
     """``key -> value`` for the keys that map to exactly one value (two people, one name: none)."""
     if pairs.height == 0:
@@ -491,7 +503,9 @@ def _idc_links(frame: pl.DataFrame) -> tuple[pl.Series | None, dict[str, str]]:
     idc = kind.is_in(_IDC_TYPES)
     if not idc.any():
         return None, {}
-    sub = frame.filter(idc)
+    sub = _rows(frame, idc, "identity_type", "user_name", "account_id", "principal_arn",
+                "identity_store_arn", "on_behalf_of_user_id", "principal", "event_name",
+                "additional_event_data")
     named = pl.col("user_name").is_not_null() & (pl.col("user_name") != HIDDEN)
     with_id = pl.col("on_behalf_of_user_id").is_not_null()
     evidence = [
@@ -538,7 +552,8 @@ def _saml_links(frame: pl.DataFrame) -> tuple[pl.Series | None, dict[str, str]]:
     saml = frame.get_column("identity_type") == "SAMLUser"
     if not saml.any():
         return None, {}
-    sub = frame.filter(saml)
+    sub = _rows(frame, saml, "principal", "principal_id", "request_parameters",
+                "response_elements")
     resp = pl.col("response_elements")
     issuers = (
         sub.filter(resp.str.contains('"issuer"', literal=True))
@@ -586,11 +601,15 @@ def _copy_links(frame: pl.DataFrame) -> tuple[pl.Series | None, pl.Expr | None]:
     copy = (kind == "AWSAccount") & frame.get_column("principal").str.starts_with("account:")
     if not copy.any():
         return None, None
-    copies = frame.filter(copy).select("shared_event_id", "principal_id")
+    copies = _rows(frame, copy, "shared_event_id", "principal_id")
     ids = copies.get_column("shared_event_id").drop_nulls().unique()
-    shared = frame.filter(
-        (kind != "AWSAccount") & frame.get_column("shared_event_id").is_in(ids.to_list())
-    ).select("shared_event_id", "principal")
+    shared = (
+        frame.lazy()
+        .select("shared_event_id", "principal", "identity_type")
+        .filter(pl.col("shared_event_id").is_in(ids.implode()) & (pl.col("identity_type") != "AWSAccount"))
+        .select("shared_event_id", "principal")
+        .collect()
+    )
     by_shared = _unambiguous(shared, "shared_event_id", "principal")
     uid = pl.col("principal_id").str.extract(r"^([^:]+)", 1)
     # only the unique ids of copies the shared id leaves open are looked for in the rest
@@ -605,12 +624,16 @@ def _copy_links(frame: pl.DataFrame) -> tuple[pl.Series | None, pl.Expr | None]:
     open_ids = [u for u in open_ids if _UNIQUE_ID.match(u)]
     by_uid: dict[str, str] = {}
     if open_ids:
-        owners = frame.filter(
-            kind.is_in(["IAMUser", "AssumedRole"])
-            & frame.get_column("principal_id").str.contains(
-                "^(?:" + "|".join(open_ids) + ")(?::|$)"
-            ).fill_null(False)
-        ).select(uid.alias("uid"), "principal")
+        owners = (
+            frame.lazy()
+            .select("principal_id", "principal", "identity_type")
+            .filter(
+                pl.col("identity_type").is_in(["IAMUser", "AssumedRole"])
+                & pl.col("principal_id").str.contains("^(?:" + "|".join(open_ids) + ")(?::|$)")
+            )
+            .select(uid.alias("uid"), "principal")
+            .collect()
+        )
         by_uid = _unambiguous(owners, "uid", "principal")
     parts = [
         expr.replace_strict(list(m), list(m.values()), default=None, return_dtype=pl.String)
@@ -656,7 +679,17 @@ def link_identities(frame: pl.DataFrame) -> pl.DataFrame:
     if rows is not None and copy is not None:
         updates.append((rows, copy, ("principal",)))
     for rows, expr, columns in updates:
+        # evaluated on the rows concerned only, then written back in place (a few rows of many)
+        at = rows.arg_true()
+        new = (
+            frame.lazy()
+            .with_columns(pl.lit(rows).alias("_rows"))
+            .filter(pl.col("_rows"))
+            .select(expr.alias("_new"))
+            .collect()
+            .get_column("_new")
+        )
         frame = frame.with_columns(
-            pl.when(pl.lit(rows)).then(expr).otherwise(pl.col(c)).alias(c) for c in columns
+            frame.get_column(c).scatter(at, new) for c in columns
         )
     return frame
