@@ -17,9 +17,12 @@ import json
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import forensics as fx
-from forensics.ingest._identity_keys import principal_key
+from forensics.ingest._identity_keys import link_identities, principal_key
+from forensics.ingest._normalize import normalize_records
 from tests._identity_helpers import assume_role, event, session, trail, user
 from tests.test_identity_actors import (
     DEV,
@@ -92,7 +95,10 @@ def test_decoys_stay_apart():
             portal(2, dev_jane, "dev-jane"),
             portal(
                 3,
-                {**idc_user(JOHN_ID), "onBehalfOf": {"userId": JOHN_ID, "identityStoreArn": other_store}},
+                {
+                    **idc_user(JOHN_ID),
+                    "onBehalfOf": {"userId": JOHN_ID, "identityStoreArn": other_store},
+                },
                 "dev-john",
             ),
             # an IAM user with the same name
@@ -118,8 +124,13 @@ def test_hidden_user_name_never_links():
     t = trail(
         [
             portal(0, idc_unknown("HIDDEN_DUE_TO_SECURITY_REASONS", JANE_ID), "hidden-with-id"),
-            sign_in(1, "CredentialVerification", idc_unknown("HIDDEN_DUE_TO_SECURITY_REASONS"),
-                    "Failure", event_id="hidden"),
+            sign_in(
+                1,
+                "CredentialVerification",
+                idc_unknown("HIDDEN_DUE_TO_SECURITY_REASONS"),
+                "Failure",
+                event_id="hidden",
+            ),
         ]
     )
     assert principal_of(t, "hidden") == f"hidden-user:{MGMT}"
@@ -159,8 +170,15 @@ def test_owner_copy_takes_the_callers_principal_by_shared_event_id():
         [
             assume_role(0, alice(), ROLE, "s", "ASIASHARED000001", shared="sh-1", recipient=DEV),
             owner_copy(0, "AIDAALICEEXAMPLE0001", DEV, "sh-1", "alice-copy"),
-            assume_role(1, ops("x", "ASIAOPSX00000001"), ROLE, "s", "ASIASHARED000002",
-                        shared="sh-2", recipient=DEV),
+            assume_role(
+                1,
+                ops("x", "ASIAOPSX00000001"),
+                ROLE,
+                "s",
+                "ASIASHARED000002",
+                shared="sh-2",
+                recipient=DEV,
+            ),
             owner_copy(1, "AROAOPSEXAMPLE00001:x", DEV, "sh-2", "ops-copy"),
         ]
     )
@@ -184,7 +202,9 @@ def test_owner_copy_without_the_callers_copy_still_separates_callers():
     )
     assert principal_of(t, "alice-copy") == f"arn:aws:iam::{DEV}:user/alice"
     # one role, two sessions: one principal (the role's unique id), as for the caller's copies
-    assert principal_of(t, "ops-x") == principal_of(t, "ops-y") == f"account:{DEV}/AROAOPSEXAMPLE00001"
+    assert (
+        principal_of(t, "ops-x") == principal_of(t, "ops-y") == f"account:{DEV}/AROAOPSEXAMPLE00001"
+    )
     assert principal_of(t, "bob-copy") == f"account:{DEV}/AIDABOBEXAMPLE000001"
     assert t.principals().filter(pl.col("principal").str.starts_with("account:")).height == 2
 
@@ -194,9 +214,12 @@ def test_owner_copy_shapes_without_a_unique_id_keep_the_account():
     assert principal_key({"type": "AWSAccount", "principalId": DEV, "accountId": DEV}) == (
         f"account:{DEV}"
     )
-    assert principal_key(
-        {"type": "AWSAccount", "principalId": "", "accountId": DEV, "invokedBy": "AWS Internal"}
-    ) == f"account:{DEV}"
+    assert (
+        principal_key(
+            {"type": "AWSAccount", "principalId": "", "accountId": DEV, "invokedBy": "AWS Internal"}
+        )
+        == f"account:{DEV}"
+    )
     assert principal_key({"type": "AWSAccount", "accountId": "ANONYMOUS_PRINCIPAL"}) == "anonymous"
 
 
@@ -273,14 +296,28 @@ def test_permission_set_session_takes_the_person_of_its_portal_call():
         [
             grc(0, JANE_ID, "CRED-JANE", "grc-jane"),
             event(1, "ListBuckets", sso_session("ASIASSOJANE000001", "jane"), event_id="use"),
-            assume_role(2, sso_session("ASIASSOJANE000001", "jane"),
-                        f"arn:aws:iam::{DEV}:role/Deploy", "jane", "ASIACHAINED000009",
-                        event_id="chain"),
-            event(3, "PutObject", session(DEV, "Deploy", "jane", "ASIACHAINED000009"),
-                  source="s3.amazonaws.com", event_id="chained"),
+            assume_role(
+                2,
+                sso_session("ASIASSOJANE000001", "jane"),
+                f"arn:aws:iam::{DEV}:role/Deploy",
+                "jane",
+                "ASIACHAINED000009",
+                event_id="chain",
+            ),
+            event(
+                3,
+                "PutObject",
+                session(DEV, "Deploy", "jane", "ASIACHAINED000009"),
+                source="s3.amazonaws.com",
+                event_id="chained",
+            ),
             # another permission set nobody fetched in the trail: its role, no person
-            event(4, "ListBuckets", sso_session("ASIASSORO00000001", "x", "ReadOnly"),
-                  event_id="other"),
+            event(
+                4,
+                "ListBuckets",
+                sso_session("ASIASSORO00000001", "x", "ReadOnly"),
+                event_id="other",
+            ),
         ]
     )
     assert actor_of(t, "use") == actor_of(t, "chained") == JANE
@@ -299,10 +336,18 @@ def test_portal_calls_are_never_guessed_between():
             event(2, "ListBuckets", sso_session("ASIASSOWHO0000001", "who"), event_id="who"),
             # one call, two keys that only it fits (one of them came from a call not loaded)
             grc(60, JANE_ID, "CRED-JANE", "grc-jane-2", role="ReadOnly"),
-            event(61, "ListBuckets", sso_session("ASIASSORO00000001", "a", "ReadOnly"),
-                  event_id="ro-1"),
-            event(62, "ListBuckets", sso_session("ASIASSORO00000002", "b", "ReadOnly"),
-                  event_id="ro-2"),
+            event(
+                61,
+                "ListBuckets",
+                sso_session("ASIASSORO00000001", "a", "ReadOnly"),
+                event_id="ro-1",
+            ),
+            event(
+                62,
+                "ListBuckets",
+                sso_session("ASIASSORO00000002", "b", "ReadOnly"),
+                event_id="ro-2",
+            ),
         ]
     )
     for e in ("who", "ro-1", "ro-2"):
@@ -336,8 +381,13 @@ def test_sign_in_session_arn_is_a_column_and_groups_the_sessions_keys():
             # a service that does not stamp the ARN: its key still belongs to the session
             event(2, "GetObject", console("ASIACONSOLE000002"), event_id="a3"),
             # a grant that starts another sign-in session, made from this one
-            event(3, "CreateOAuth2Token", console("ASIACONSOLE000001", SIS + "new"),
-                  source="signin.amazonaws.com", event_id="grant"),
+            event(
+                3,
+                "CreateOAuth2Token",
+                console("ASIACONSOLE000001", SIS + "new"),
+                source="signin.amazonaws.com",
+                event_id="grant",
+            ),
             event(4, "ListBuckets", console("ASIACLI0000000001", SIS + "new"), event_id="n1"),
             # the same user's other sign-in session
             event(5, "ListBuckets", console("ASIACONSOLE000009", SIS + "def"), event_id="d1"),
@@ -365,3 +415,35 @@ def test_sign_in_session_arn_at_the_top_level_is_read_too():
     ui["signInSessionArn"] = SIS + "top"
     t = trail([event(0, "ListBuckets", ui)])
     assert t.events["sign_in_session_arn"].item() == SIS + "top"
+
+
+# -- the linking step itself -----------------------------------------------------------------------
+_NAMES = st.sampled_from(["jane", "john", "HIDDEN_DUE_TO_SECURITY_REASONS"])
+_UIDS = st.sampled_from([JANE_ID, JOHN_ID, None])
+_IDENTITIES = st.one_of(
+    st.builds(lambda n, u: idc_unknown(n, u), _NAMES, _UIDS),
+    st.builds(lambda u: idc_user(u), st.sampled_from([JANE_ID, JOHN_ID])),
+    st.builds(
+        lambda pid, acct: {"type": "AWSAccount", "principalId": pid, "accountId": acct},
+        st.sampled_from(["AIDAALICEEXAMPLE0001", "AROAOPSEXAMPLE00001:x", "", DEV]),
+        st.sampled_from([DEV, PROD]),
+    ),
+    st.just(alice()),
+    st.just(ops("x", "ASIAOPSX00000001")),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_IDENTITIES, st.sampled_from(["sh-1", "sh-2", None])), max_size=12))
+def test_linking_is_idempotent_and_never_nulls_a_principal(items):
+    records = [
+        event(i, "AssumeRole", ui, shared=shared, event_id=f"e{i}")
+        for i, (ui, shared) in enumerate(items)
+    ]
+    raw = normalize_records(records, "x.json")
+    once = link_identities(raw)
+    assert once.height == raw.height and once.columns == raw.columns
+    assert once["principal"].null_count() == 0
+    assert once.equals(link_identities(once))
+    untouched = [c for c in raw.columns if c not in ("principal", "actor")]
+    assert once.select(untouched).equals(raw.select(untouched))
