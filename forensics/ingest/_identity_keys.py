@@ -659,6 +659,15 @@ def link_identities(frame: pl.DataFrame) -> pl.DataFrame:
       :func:`_copy_links`).
 
     ``principal`` and the record-local ``actor`` are rewritten on those rows only.
+
+    >>> from forensics.ingest._normalize import normalize_records
+    >>> old = {"type": "Unknown", "accountId": "111122223333", "userName": "jane"}
+    >>> both = {**old, "onBehalfOf": {"userId": "u-1",
+    ...     "identityStoreArn": "arn:aws:identitystore::111122223333:identitystore/d-1"}}
+    >>> rows = normalize_records([{"eventTime": "2024-01-01T00:00:00Z", "userIdentity": ui}
+    ...                           for ui in (old, both)], "x.json")
+    >>> rows["principal"][0], link_identities(rows)["principal"][0]
+    ('identitycenter:111122223333/jane', 'identitycenter:arn:aws:identitystore::111122223333:identitystore/d-1/u-1')
     """
     if frame.height == 0 or "principal" not in frame.columns:
         return frame
