@@ -447,3 +447,27 @@ def test_linking_is_idempotent_and_never_nulls_a_principal(items):
     assert once.equals(link_identities(once))
     untouched = [c for c in raw.columns if c not in ("principal", "actor")]
     assert once.select(untouched).equals(raw.select(untouched))
+
+
+def test_the_access_portal_example_with_a_directory_principal_id_links_too():
+    """The IAM Identity Center guide's access-portal example: ``Unknown`` whose ``principalId``
+    is the directory's (``example.com//S-1-5-21-…``), ``userName`` the person, plus
+    ``onBehalfOf``; the same user's records without ``onBehalfOf`` join it."""
+    ad = {
+        "type": "Unknown",
+        "principalId": "example.com//S-1-5-21-1122334455-3652759393-4233131409-1126",
+        "accountId": MGMT,
+        "userName": "bobsmith@example.com",
+    }
+    bob_id = "94d00cd8-e9e6-4810-b177-b08e84775435"
+    t = trail(
+        [
+            portal(0, ad, "name-only"),
+            portal(1, {**ad, "onBehalfOf": {"userId": bob_id, "identityStoreArn": STORE}}, "both"),
+        ]
+    )
+    assert (
+        principal_of(t, "name-only")
+        == principal_of(t, "both")
+        == f"identitycenter:{STORE}/{bob_id}"
+    )
