@@ -471,41 +471,60 @@ def _idc_name_key() -> pl.Expr:
     return pl.concat_str(pl.lit("identitycenter:"), account, pl.lit("/"), pl.col("user_name"))
 
 
-def _rows(frame: pl.DataFrame, mask: pl.Series, *columns: str) -> pl.DataFrame:
-    """``columns`` of the rows ``mask`` keeps (lazily: only those columns are touched)."""
+def _one_to_one(pairs: pl.DataFrame, key: str, value: str) -> pl.DataFrame:
+    """The ``(key, value)`` rows whose key maps to exactly one value (two people, one name:
+    none)."""
     return (
-        frame.lazy()
-        .select(*columns)
-        .with_columns(pl.lit(mask).alias("_rows"))
-        .filter(pl.col("_rows"))
-        .drop("_rows")
-        .collect()
-    )
-
-
-def _unambiguous(pairs: pl.DataFrame, key: str, value: str) -> dict[str, str]:
-    """``key -> value`` for the keys that map to exactly one value (two people, one name: none)."""
-    if pairs.height == 0:
-        return {}
-    one = (
         pairs.drop_nulls()
         .unique()
         .group_by(key)
         .agg(pl.col(value).first(), pl.len().alias("_n"))
         .filter(pl.col("_n") == 1)
+        .select(key, value)
     )
+
+
+def _unambiguous(pairs: pl.DataFrame, key: str, value: str) -> dict[str, str]:
+    """:func:`_one_to_one` as a dict."""
+    if pairs.height == 0:
+        return {}
+    one = _one_to_one(pairs, key, value)
     return dict(zip(one[key].to_list(), one[value].to_list(), strict=True))
 
 
-def _idc_links(frame: pl.DataFrame) -> tuple[pl.Series | None, dict[str, str]]:
-    """(rows to rewrite, name key -> user-id key) for the pre-July-2025 Identity Center form."""
-    kind = frame.get_column("identity_type")
-    idc = kind.is_in(_IDC_TYPES)
-    if not idc.any():
-        return None, {}
-    sub = _rows(frame, idc, "identity_type", "user_name", "account_id", "principal_arn",
-                "identity_store_arn", "on_behalf_of_user_id", "principal", "event_name",
-                "additional_event_data")
+def _lookup(expr: pl.Expr, mapping: dict[str, str] | pl.DataFrame) -> pl.Expr:
+    """``expr`` looked up in ``mapping`` (a dict, or a frame of key and value columns)."""
+    if isinstance(mapping, pl.DataFrame):
+        old, new = mapping.to_series(0), mapping.to_series(1)
+    else:
+        old, new = pl.Series(list(mapping), dtype=pl.String), pl.Series(
+            list(mapping.values()), dtype=pl.String
+        )
+    return expr.replace_strict(old, new, default=None, return_dtype=pl.String)
+
+
+#: Rows each rule may rewrite (row-local, so the rules also run over a lazy scan).
+_IDC_ROWS = pl.col("identity_type").is_in(_IDC_TYPES) & pl.col("principal").str.starts_with(
+    "identitycenter:"
+)
+_SAML_ROWS = pl.col("identity_type") == "SAMLUser"
+_COPY_ROWS = (pl.col("identity_type") == "AWSAccount") & pl.col("principal").str.starts_with(
+    "account:"
+)
+
+
+def _idc_rule(lazy: pl.LazyFrame) -> pl.Expr | None:
+    """Name-only Identity Center key -> the user-id key (and a bare user id -> its store)."""
+    sub = (
+        lazy.filter(pl.col("identity_type").is_in(_IDC_TYPES))
+        .select(
+            "identity_type", "user_name", "account_id", "principal_arn", "identity_store_arn",
+            "on_behalf_of_user_id", "principal", "event_name", "additional_event_data",
+        )
+        .collect()
+    )
+    if sub.height == 0:
+        return None
     named = pl.col("user_name").is_not_null() & (pl.col("user_name") != HIDDEN)
     with_id = pl.col("on_behalf_of_user_id").is_not_null()
     evidence = [
@@ -529,52 +548,60 @@ def _idc_links(frame: pl.DataFrame) -> tuple[pl.Series | None, dict[str, str]]:
     links = _unambiguous(pl.concat(evidence), "name", "id")
     # a user id seen without its identity store joins the store it is seen with (one only)
     ids = sub.filter(with_id).select(
-        pl.concat_str(
-            pl.lit("identitycenter:unknown/"), pl.col("on_behalf_of_user_id")
-        ).alias("bare"),
+        pl.concat_str(pl.lit("identitycenter:unknown/"), pl.col("on_behalf_of_user_id")).alias(
+            "bare"
+        ),
         pl.col("principal").alias("id"),
     ).filter(~pl.col("id").str.starts_with("identitycenter:unknown/"))
     links.update(_unambiguous(ids, "bare", "id"))
     if not links:
-        return None, {}
-    rows = idc & frame.get_column("principal").str.starts_with("identitycenter:")
-    return rows, links
+        return None
+    name_only = pl.col("on_behalf_of_user_id").is_null() & pl.col("user_name").is_not_null()
+    key = pl.when(name_only).then(_idc_name_key()).otherwise(pl.col("principal"))
+    return pl.coalesce(_lookup(key, links), pl.col("principal"))
 
 
-def _saml_links(frame: pl.DataFrame) -> tuple[pl.Series | None, dict[str, str]]:
-    """(rows, ``saml:<nameQualifier>/<subject>`` -> ``saml:<issuer>/<subject>``).
+def _saml_rule(lazy: pl.LazyFrame) -> pl.Expr | None:
+    """``saml:<nameQualifier>/<subject>`` -> ``saml:<issuer>/<subject>`` of refused calls.
 
     AWS computes ``nameQualifier = BASE64(SHA1(issuer + account id + "/" + provider name))``
     (AssumeRoleWithSAML, response elements), so a refused call, which carries no response,
     joins the issuer key of any issuer seen in a successful response, in any account: the
     account and provider name are in its own ``requestParameters.principalArn``.
     """
-    saml = frame.get_column("identity_type") == "SAMLUser"
-    if not saml.any():
-        return None, {}
-    sub = _rows(frame, saml, "principal", "principal_id", "request_parameters",
-                "response_elements")
+    sub = (
+        lazy.filter(_SAML_ROWS)
+        .select("principal", "principal_id", "request_parameters", "response_elements")
+        .collect()
+    )
+    if sub.height == 0:
+        return None
     resp = pl.col("response_elements")
+    answered = resp.str.contains('"issuer"', literal=True).fill_null(False)
     issuers = (
-        sub.filter(resp.str.contains('"issuer"', literal=True))
+        sub.filter(answered)
         .select(resp.str.json_path_match("$.issuer").alias("issuer"))
         .drop_nulls()
         .unique()
         .get_column("issuer")
         .to_list()
     )
-    keyed = sub.filter(~resp.str.contains('"issuer"', literal=True).fill_null(False))
-    if not issuers or keyed.height == 0:
-        return None, {}
-    refused = keyed.select(
-        "principal",
-        pl.col("principal_id").str.extract(r"^([^:]*):", 1).alias("nq"),
-        pl.col("principal_id").str.extract(r"^[^:]*:(.*)$", 1).alias("subject"),
-        pl.col("request_parameters")
-        .str.json_path_match("$.principalArn")
-        .str.extract(r"^arn:[^:]*:iam::(\d{12}):saml-provider/(.+)$", 0)
-        .alias("provider_arn"),
-    ).drop_nulls().unique()
+    if not issuers:
+        return None
+    refused = (
+        sub.filter(~answered)
+        .select(
+            "principal",
+            pl.col("principal_id").str.extract(r"^([^:]*):", 1).alias("nq"),
+            pl.col("principal_id").str.extract(r"^[^:]*:(.*)$", 1).alias("subject"),
+            pl.col("request_parameters")
+            .str.json_path_match("$.principalArn")
+            .str.extract(r"^arn:[^:]*:iam::(\d{12}):saml-provider/(.+)$", 0)
+            .alias("provider_arn"),
+        )
+        .drop_nulls()
+        .unique()
+    )
     links: dict[str, str] = {}
     for principal, nq, subject, provider_arn in refused.iter_rows():
         account, name = provider_arn.split(":")[4], provider_arn.rsplit("/", 1)[-1]
@@ -582,70 +609,75 @@ def _saml_links(frame: pl.DataFrame) -> tuple[pl.Series | None, dict[str, str]]:
             issuer
             for issuer in issuers
             if base64.b64encode(
-                hashlib.sha1((issuer + account + "/" + name).encode(), usedforsecurity=False)
-                .digest()
+                hashlib.sha1(
+                    (issuer + account + "/" + name).encode(), usedforsecurity=False
+                ).digest()
             ).decode()
             == nq
         }
         if len(found) == 1 and principal == f"saml:{nq}/{subject}":
             links[principal] = f"saml:{found.pop()}/{subject}"
-    return (saml if links else None), links
+    if not links:
+        return None
+    return pl.coalesce(_lookup(pl.col("principal"), links), pl.col("principal"))
 
 
-def _copy_links(frame: pl.DataFrame) -> tuple[pl.Series | None, pl.Expr | None]:
+def _copy_rule(lazy: pl.LazyFrame) -> pl.Expr | None:
     """The role owner's copy of a cross-account call (``AWSAccount``): the caller's principal,
     from the caller's copy (same ``sharedEventID``), else from any record of the caller's IAM
     unique id (``principalId``: ``AIDA…`` user, ``AROA…`` role), else kept as
     ``account:<caller account>/<unique id>``."""
-    kind = frame.get_column("identity_type")
-    copy = (kind == "AWSAccount") & frame.get_column("principal").str.starts_with("account:")
-    if not copy.any():
-        return None, None
-    copies = _rows(frame, copy, "shared_event_id", "principal_id")
+    copies = lazy.filter(_COPY_ROWS).select("shared_event_id", "principal_id").collect()
+    if copies.height == 0:
+        return None
     ids = copies.get_column("shared_event_id").drop_nulls().unique()
     shared = (
-        frame.lazy()
-        .select("shared_event_id", "principal", "identity_type")
-        .filter(pl.col("shared_event_id").is_in(ids.implode()) & (pl.col("identity_type") != "AWSAccount"))
+        lazy.select("shared_event_id", "principal", "identity_type")
+        .filter(
+            pl.col("shared_event_id").is_in(ids.implode())
+            & (pl.col("identity_type") != "AWSAccount")
+        )
         .select("shared_event_id", "principal")
         .collect()
     )
-    by_shared = _unambiguous(shared, "shared_event_id", "principal")
+    by_shared = _one_to_one(shared, "shared_event_id", "principal")
     uid = pl.col("principal_id").str.extract(r"^([^:]+)", 1)
     # only the unique ids of copies the shared id leaves open are looked for in the rest
-    open_ids = (
-        copies.filter(~pl.col("shared_event_id").is_in(list(by_shared)).fill_null(False))
-        .select(uid.alias("uid"))
-        .get_column("uid")
+    open_copies = (
+        copies.filter(
+            ~pl.col("shared_event_id").is_in(by_shared.get_column("shared_event_id").implode())
+            .fill_null(False)
+        )
+        .select("principal_id", uid.alias("uid"))
         .drop_nulls()
         .unique()
-        .to_list()
+        .filter(pl.col("uid").str.contains(_UNIQUE_ID.pattern))
     )
-    open_ids = [u for u in open_ids if _UNIQUE_ID.match(u)]
-    by_uid: dict[str, str] = {}
-    if open_ids:
+    by_pid: dict[str, str] = {}
+    if open_copies.height:
+        wanted = open_copies.get_column("uid").unique().to_list()
         owners = (
-            frame.lazy()
-            .select("principal_id", "principal", "identity_type")
+            lazy.select("principal_id", "principal", "identity_type")
             .filter(
                 pl.col("identity_type").is_in(["IAMUser", "AssumedRole"])
-                & pl.col("principal_id").str.contains("^(?:" + "|".join(open_ids) + ")(?::|$)")
+                & pl.col("principal_id").str.contains("^(?:" + "|".join(wanted) + ")(?::|$)")
             )
             .select(uid.alias("uid"), "principal")
             .collect()
         )
         by_uid = _unambiguous(owners, "uid", "principal")
+        by_pid = {
+            pid: by_uid[u] for pid, u in open_copies.iter_rows() if u in by_uid
+        }
     parts = [
-        expr.replace_strict(list(m), list(m.values()), default=None, return_dtype=pl.String)
-        for expr, m in ((pl.col("shared_event_id"), by_shared), (uid, by_uid))
-        if m
+        _lookup(pl.col(col), m)
+        for col, m in (("shared_event_id", by_shared), ("principal_id", by_pid))
+        if len(m)
     ]
-    if not parts:
-        return None, None
-    return copy, pl.coalesce(*parts, pl.col("principal"))
+    return pl.coalesce(*parts, pl.col("principal")) if parts else None
 
 
-def link_identities(frame: pl.DataFrame) -> pl.DataFrame:
+def link_identities(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
     """The attribution rules that need other records of the trail (the loader runs this once
     on the whole table after reading every file; it is idempotent):
 
@@ -656,9 +688,11 @@ def link_identities(frame: pl.DataFrame) -> pl.DataFrame:
     * a refused ``AssumeRoleWithSAML`` (``saml:<nameQualifier>/<subject>``): the issuer key,
       where the ``nameQualifier`` hash of a known issuer matches;
     * the role owner's copy of a cross-account call: the caller's principal (see
-      :func:`_copy_links`).
+      :func:`_copy_rule`).
 
-    ``principal`` and the record-local ``actor`` are rewritten on those rows only.
+    ``principal`` and the record-local ``actor`` are rewritten on those rows only. A
+    ``LazyFrame`` (a merge streamed from the cache parts) gets the same rules as row-local
+    expressions: the maps are built from a few filtered reads of it.
 
     >>> from forensics.ingest._normalize import normalize_records
     >>> old = {"type": "Unknown", "accountId": "111122223333", "userName": "jane"}
@@ -669,36 +703,29 @@ def link_identities(frame: pl.DataFrame) -> pl.DataFrame:
     >>> rows["principal"][0], link_identities(rows)["principal"][0]
     ('identitycenter:111122223333/jane', 'identitycenter:arn:aws:identitystore::111122223333:identitystore/d-1/u-1')
     """
-    if frame.height == 0 or "principal" not in frame.columns:
+    if isinstance(frame, pl.LazyFrame):
+        lazy = frame
+    elif frame.height == 0 or "principal" not in frame.columns:
         return frame
-    updates: list[tuple[pl.Series, pl.Expr, tuple[str, ...]]] = []
-    rows, idc = _idc_links(frame)
-    if rows is not None:
-        name_only = pl.col("on_behalf_of_user_id").is_null() & pl.col("user_name").is_not_null()
-        key = pl.when(name_only).then(_idc_name_key()).otherwise(pl.col("principal"))
-        linked = key.replace_strict(
-            list(idc), list(idc.values()), default=pl.col("principal"), return_dtype=pl.String
-        )
-        updates.append((rows, linked, _LINKED))
-    rows, saml = _saml_links(frame)
-    if rows is not None:
-        updates.append((rows, pl.col("principal").replace(list(saml), list(saml.values())),
-                        _LINKED))
-    rows, copy = _copy_links(frame)
-    if rows is not None and copy is not None:
-        updates.append((rows, copy, ("principal",)))
-    for rows, expr, columns in updates:
+    else:
+        lazy = frame.lazy()
+    rules = [
+        (_IDC_ROWS, _idc_rule(lazy), _LINKED),
+        (_SAML_ROWS, _saml_rule(lazy), _LINKED),
+        (_COPY_ROWS, _copy_rule(lazy), ("principal",)),
+    ]
+    rules = [(rows, value, columns) for rows, value, columns in rules if value is not None]
+    if isinstance(frame, pl.LazyFrame):
+        for rows, value, columns in rules:  # row-local: fine for a streamed merge
+            frame = frame.with_columns(
+                pl.when(rows).then(value).otherwise(pl.col(c)).alias(c) for c in columns
+            )
+        return frame
+    for rows, value, columns in rules:
         # evaluated on the rows concerned only, then written back in place (a few rows of many)
-        at = rows.arg_true()
-        new = (
-            frame.lazy()
-            .with_columns(pl.lit(rows).alias("_rows"))
-            .filter(pl.col("_rows"))
-            .select(expr.alias("_new"))
-            .collect()
-            .get_column("_new")
-        )
-        frame = frame.with_columns(
-            frame.get_column(c).scatter(at, new) for c in columns
-        )
+        at = frame.select(rows.fill_null(False).arg_true()).to_series()
+        if at.len() == 0:
+            continue
+        new = frame.lazy().filter(rows).select(value.alias("_new")).collect().to_series()
+        frame = frame.with_columns(frame.get_column(c).scatter(at, new) for c in columns)
     return frame
