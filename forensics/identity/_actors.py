@@ -501,8 +501,11 @@ def actors(trail: Trail) -> pl.DataFrame:
 SIGN_IN_GRANTS = ("CreateOAuth2Token",)
 
 
-def _sign_in_session() -> pl.Expr:
+def _sign_in_session(trail: Trail) -> pl.Expr:
     """The event's ``sign_in_session_arn``, except on a grant that starts one (see above)."""
+    present = trail.lazy.select(pl.col("sign_in_session_arn").is_not_null().any()).collect()
+    if not present.item():  # most trails so far: nothing to group by
+        return pl.lit(None, dtype=pl.String).alias("_sis")
     grant = (pl.col("event_source") == "signin.amazonaws.com") & pl.col("event_name").is_in(
         SIGN_IN_GRANTS
     )
@@ -548,7 +551,7 @@ def sessions(trail: Trail) -> pl.DataFrame:
         "source_ip",
         "user_agent",
         "aws_region",
-        by=(_sign_in_session(),),
+        by=(_sign_in_session(trail),),
     )
     key = clean_key(pl.col("access_key_id"))
     first = pl.col("_first")
