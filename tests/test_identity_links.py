@@ -325,6 +325,12 @@ def test_permission_set_session_takes_the_person_of_its_portal_call():
     assert ids(t.for_principal(JANE_ID, derived=True)) == ["chain", "chained", "grc-jane", "use"]
     jane = t.actors().filter(pl.col("actor") == JANE).row(0, named=True)
     assert "ASIASSOJANE000001" in jane["access_keys"]
+    creds = t.credentials().filter(pl.col("access_key_id").str.starts_with("ASIA"))
+    assert dict(creds.select("access_key_id", "actor").iter_rows()) == {
+        "ASIASSOJANE000001": JANE,
+        "ASIACHAINED000009": JANE,
+        "ASIASSORO00000001": None,
+    }
 
 
 def test_portal_calls_are_never_guessed_between():
