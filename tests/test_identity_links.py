@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 import forensics as fx
 from forensics.ingest._identity_keys import link_identities, principal_key
+from forensics.ingest._loader import wait_for_cache
 from forensics.ingest._normalize import normalize_records
 from tests._identity_helpers import assume_role, event, session, trail, user
 from tests.test_identity_actors import (
@@ -237,6 +238,22 @@ def test_the_loader_links_copies_and_forms_across_files(tmp_path):
     t = fx.load(tmp_path, cache=False, workers=1)
     assert principal_of(t, "alice-copy") == f"arn:aws:iam::{DEV}:user/alice"
     assert principal_of(t, "old") == JANE
+    # the cache keeps the linked table; a file added later is linked with the others
+    cache = tmp_path.parent / f"{tmp_path.name}-cache"
+    first = fx.load(tmp_path, cache_dir=cache, workers=1)
+    wait_for_cache(cache)
+    again = fx.load(tmp_path, cache_dir=cache, workers=1)
+    assert again.report.files_from_cache == 2
+    assert again.events.drop("source_file").equals(first.events.drop("source_file"))
+    assert principal_of(again, "alice-copy") == f"arn:aws:iam::{DEV}:user/alice"
+    later = [
+        owner_copy(5, "AROAOPSEXAMPLE00001:x", DEV, None, "ops-copy"),
+        event(6, "ListBuckets", ops("x", "ASIAOPSX00000001"), event_id="ops-own"),
+    ]
+    (tmp_path / "later.json").write_text(json.dumps({"Records": later}))
+    grown = fx.load(tmp_path, cache_dir=cache, workers=1)
+    assert principal_of(grown, "ops-copy") == f"arn:aws:iam::{DEV}:role/Ops"
+    assert principal_of(grown, "old") == JANE
 
 
 # -- 5. refused SAML calls -----------------------------------------------------------------------
