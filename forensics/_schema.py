@@ -75,6 +75,8 @@ EVENTS_SCHEMA: pl.Schema = pl.Schema(
         "assumed_root": pl.Boolean,
         # the whole userIdentity as JSON text; categorical: a trail has few distinct identities
         "user_identity": pl.Categorical(),
+        # userIdentity.sessionContext.signInSessionArn: the AWS Sign-In session of the call
+        "sign_in_session_arn": pl.String,
         "request_parameters": pl.String,
         "response_elements": pl.String,
         "additional_event_data": pl.String,

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import forensics as fx
+from forensics.ingest._identity_keys import link_identities
 from forensics.ingest._normalize import normalize_records
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
@@ -171,5 +172,6 @@ def create_access_key(
 
 
 def trail(records: list[dict[str, Any]]) -> fx.Trail:
-    """A Trail over the records, sorted by time like a loaded one."""
-    return fx.Trail(normalize_records(records, "scenario.json").sort("event_time"))
+    """A Trail over the records, sorted by time and linked like a loaded one."""
+    frame = link_identities(normalize_records(records, "scenario.json"))
+    return fx.Trail(frame.sort("event_time"))

@@ -98,6 +98,7 @@ def test_principal_superset_for_every_kind() -> None:
         ("arn:aws:iam::1:root", "useridentity.type = 'Root'"),
         ("service:ec2.amazonaws.com", "useridentity.invokedby = 'ec2.amazonaws.com'"),
         ("account:1", "useridentity.accountid = '1'"),
+        ("account:1/AROAEXAMPLEID12345", "useridentity.accountid = '1'"),  # an owner's copy
         ("anonymous", "useridentity.type = 'AWSAccount'"),
         ("saml:nq/jdoe", "useridentity.type = 'SAMLUser'"),
         ("identitycenter:arn:x/u", "useridentity.type = 'IdentityCenterUser'"),

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import forensics as fx
-from forensics.ingest._identity_keys import principal_key
+from forensics.ingest._identity_keys import link_identities, principal_key
 from forensics.ingest._normalize import normalize_records
 
 GOLDEN = Path(__file__).parent / "golden" / "identity"
@@ -20,12 +20,15 @@ FILES = sorted(GOLDEN.glob("*.json"))
 
 def _load(path: Path) -> tuple[dict, fx.Trail]:
     doc = json.loads(path.read_text())
-    return doc, fx.Trail(normalize_records(doc["records"], path.name).sort("event_time"))
+    # linked as the loader links a whole trail (rules that read other records)
+    frame = link_identities(normalize_records(doc["records"], path.name))
+    return doc, fx.Trail(frame.sort("event_time"))
 
 
 def test_golden_files_exist():
     names = {p.stem for p in FILES}
-    assert {"saml_federation", "web_identity", "identity_center", "source_identity"} <= names
+    assert {"saml_federation", "web_identity", "identity_center", "source_identity",
+            "cross_account_and_forms"} <= names
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
@@ -34,9 +37,11 @@ def test_principal_of_every_event(path):
     got = dict(trail.events.select("event_id", "principal").iter_rows())
     assert got == doc["expect"]["principal"]
     # The key function itself agrees on the raw userIdentity (the fast decoder calls it too),
-    # except where the rule reads more of the record (refine_identity: the SAML issuer).
+    # except where the rule reads more of the record (refine_identity: the SAML issuer) or
+    # other records of the trail (expect.linked: link_identities).
+    linked = set(doc["expect"].get("linked", []))
     for record in doc["records"]:
-        if record["eventName"] == "AssumeRoleWithSAML":
+        if record["eventName"] == "AssumeRoleWithSAML" or record["eventID"] in linked:
             continue
         assert (
             principal_key(record["userIdentity"]) == doc["expect"]["principal"][record["eventID"]]

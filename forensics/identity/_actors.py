@@ -29,6 +29,7 @@ import polars as pl
 
 from forensics._schema import is_denied
 from forensics.identity._mint import clean_key, trail_mints
+from forensics.identity._portal import portal_links
 
 if TYPE_CHECKING:
     from forensics._trail import Trail
@@ -50,6 +51,7 @@ IDENTITY_FROM_TEXT = (
     "credential_id",
     "session_issuer_arn",
     "principal_arn",
+    "sign_in_session_arn",
 )
 
 
@@ -135,12 +137,15 @@ def _aliases(lazy: pl.LazyFrame) -> dict[str, str]:
             ),
         ]
     )
+    # a name (or a bare user id) that links to two people is left alone: never a guess
+    found: dict[str, set[str]] = {}
     for actor, name, account, user_id, _store in named.iter_rows():
         if actor and actor.startswith("identitycenter:"):
             if account:
-                out.setdefault(f"identitycenter:{account}/{name}", actor)
+                found.setdefault(f"identitycenter:{account}/{name}", set()).add(actor)
             if user_id and not actor.startswith("identitycenter:unknown/"):
-                out.setdefault(f"identitycenter:unknown/{user_id}", actor)
+                found.setdefault(f"identitycenter:unknown/{user_id}", set()).add(actor)
+    out.update({k: next(iter(v)) for k, v in found.items() if len(v) == 1})
     return out
 
 
@@ -168,6 +173,13 @@ def key_actors(trail: Trail) -> tuple[dict[str, str], pl.DataFrame]:
             "access_key_id", "parent_key", "minted_by_actor"
         ).iter_rows()
     }
+    # a permission-set key tied to the portal call that made it (GetRoleCredentials): the
+    # caller's sign-in credential is its parent, the caller (an Identity Center user) its origin
+    for k, cred, by_actor in portal_links(trail).select(
+        "access_key_id", "_cred", "_by_actor"
+    ).iter_rows():
+        if k not in minted:
+            minted[k] = (cred, by_actor)
     resolved: dict[str, str] = {}
     for key in {*own, *minted}:
         chain: list[str] = []
@@ -341,7 +353,7 @@ def actor_directory(trail: Trail) -> pl.DataFrame:
     )
 
 
-def _combos(trail: Trail, *columns: str) -> pl.DataFrame:
+def _combos(trail: Trail, *columns: str, by: tuple[pl.Expr, ...] = ()) -> pl.DataFrame:
     """The distinct combinations of what decides an event's actor and of ``columns``, with
     per-combination counts, and the propagated ``actor`` of each: the analyses aggregate these
     (far fewer rows than events) instead of the events themselves."""
@@ -368,6 +380,7 @@ def _combos(trail: Trail, *columns: str) -> pl.DataFrame:
             *keys,
             # only an owner's copy needs its sharedEventID (step 3): others group together
             pl.when(_COPY).then(pl.col("shared_event_id")).alias("shared_event_id"),
+            *by,
         )
         .agg(
             *(pl.col(c).first() for c in firsts),
@@ -483,15 +496,42 @@ def actors(trail: Trail) -> pl.DataFrame:
     )
 
 
-def sessions(trail: Trail) -> pl.DataFrame:
-    """One row per session: a credential in use (an access key), or a console / portal sign-in
-    session without a key (Identity Center's ``credentialId``).
+#: The AWS Sign-In call that starts a sign-in session (``aws login``, an agent's OAuth grant):
+#: the ``signInSessionArn`` on it may name the session it makes, not the one it was made in.
+SIGN_IN_GRANTS = ("CreateOAuth2Token",)
 
-    Columns: ``session`` (the key or credential id), ``kind`` ("access key" / "sign-in
-    credential"), ``actor``, ``principal``, ``principal_arn`` (the session ARN at first use),
-    ``start``, ``end``, ``duration``, ``events``, ``errors``, ``access_denied``,
-    ``source_ips``, ``user_agents``, ``regions``, ``accounts``, ``mfa`` (any event said MFA),
-    ``assumed_root``. Sorted by ``start``.
+
+def _sign_in_session(trail: Trail) -> pl.Expr:
+    """The event's ``sign_in_session_arn``, except on a grant that starts one (see above)."""
+    present = trail.lazy.select(pl.col("sign_in_session_arn").is_not_null().any()).collect()
+    if not present.item():  # most trails so far: nothing to group by
+        return pl.lit(None, dtype=pl.String).alias("_sis")
+    grant = (pl.col("event_source") == "signin.amazonaws.com") & pl.col("event_name").is_in(
+        SIGN_IN_GRANTS
+    )
+    return (
+        pl.when(grant.fill_null(False))
+        .then(pl.lit(None, dtype=pl.String))
+        .otherwise(pl.col("sign_in_session_arn"))
+        .alias("_sis")
+    )
+
+
+def sessions(trail: Trail) -> pl.DataFrame:
+    """One row per session: an AWS Sign-In session (``signInSessionArn``: a console sign-in,
+    ``aws login``, with every key used in it), else a credential in use (an access key), else
+    a console / portal sign-in session without a key (Identity Center's ``credentialId``).
+
+    A key belongs to the sign-in session any of its events names (AWS may stamp the ARN on some
+    services' records only); a grant that starts a sign-in session (AWS Sign-In
+    ``CreateOAuth2Token``) stays in the session that made it.
+
+    Columns: ``session`` (the sign-in session ARN, key or credential id), ``kind`` ("sign-in
+    session" / "access key" / "sign-in credential"), ``actor``, ``principal``,
+    ``principal_arn`` (the session ARN at first use), ``start``, ``end``, ``duration``,
+    ``events``, ``errors``, ``access_denied``, ``source_ips``, ``user_agents``, ``regions``,
+    ``accounts``, ``mfa`` (any event said MFA), ``assumed_root``, ``access_keys`` (the keys
+    used in it). Sorted by ``start``.
 
     Examples
     --------
@@ -511,14 +551,28 @@ def sessions(trail: Trail) -> pl.DataFrame:
         "source_ip",
         "user_agent",
         "aws_region",
+        by=(_sign_in_session(trail),),
     )
     key = clean_key(pl.col("access_key_id"))
     first = pl.col("_first")
+    combos = combos.with_columns(key.alias("_key"))
+    by_key = (
+        combos.filter(pl.col("_key").is_not_null() & pl.col("_sis").is_not_null())
+        .group_by("_key")
+        .agg(pl.col("_sis").sort_by(first).first().alias("_key_sis"))
+    )
     frame = (
-        combos.with_columns(pl.coalesce(key, pl.col("credential_id")).alias("session"))
+        combos.join(by_key, on="_key", how="left")
+        .with_columns(
+            pl.coalesce("_key_sis", "_sis").alias("_in_sis"),
+        )
+        .with_columns(
+            pl.coalesce("_in_sis", "_key", pl.col("credential_id")).alias("session")
+        )
         .filter(pl.col("session").is_not_null())
         .group_by("session")
         .agg(
+            pl.col("_in_sis").is_not_null().any().alias("_signed"),
             pl.col("access_key_id").is_not_null().any().alias("_keyed"),
             *(pl.col(c).sort_by(first).first() for c in ("actor", "principal")),
             pl.col("principal_arn").sort_by(first).drop_nulls().first(),
@@ -533,6 +587,7 @@ def sessions(trail: Trail) -> pl.DataFrame:
                     ("source_ips", "source_ip"),
                     ("user_agents", "user_agent"),
                     ("regions", "aws_region"),
+                    ("access_keys", "_key"),
                 )
             ),
             pl.coalesce("recipient_account_id", "account_id")
@@ -546,7 +601,9 @@ def sessions(trail: Trail) -> pl.DataFrame:
     )
     return (
         frame.with_columns(
-            pl.when(pl.col("_keyed"))
+            pl.when(pl.col("_signed"))
+            .then(pl.lit("sign-in session"))
+            .when(pl.col("_keyed"))
             .then(pl.lit("access key"))
             .otherwise(pl.lit("sign-in credential"))
             .alias("kind"),
@@ -570,6 +627,7 @@ def sessions(trail: Trail) -> pl.DataFrame:
             "accounts",
             "mfa",
             "assumed_root",
+            "access_keys",
         )
         .sort("start", "session", nulls_last=True)
     )

@@ -70,9 +70,6 @@ SIGN_IN_EVENTS: tuple[str, ...] = (
     "CreateTokenWithIAM",
     "ConsoleLogin",
 )
-#: How long a portal-issued role session may be in use after its GetRoleCredentials (12 h).
-PORTAL_SESSION = timedelta(hours=12)
-
 #: How long after a ConsoleLogin its session keys may still be in use (the console maximum).
 CONSOLE_SESSION = timedelta(hours=12)
 
@@ -269,7 +266,7 @@ def credentials(trail: Trail) -> pl.DataFrame:
         ),
     )
     frame = _link_console(frame, lazy)
-    frame = _link_portal(frame, lazy)
+    frame = _link_portal(frame, trail)
     frame = _with_actor(frame, trail)
     frame = pl.concat([frame, _sign_in_credentials(lazy, trail)], how="diagonal_relaxed")
     frame = (
@@ -387,56 +384,33 @@ def _sign_in_credentials(lazy: pl.LazyFrame, trail: Trail) -> pl.DataFrame:
     )
 
 
-_SSO_ROLE = r"^arn:[^:]*:iam::(\d{12}):role/(?:.*/)?AWSReservedSSO_(.+)_[0-9a-f]{16}$"
-
-
-def _link_portal(frame: pl.DataFrame, lazy: pl.LazyFrame) -> pl.DataFrame:
+def _link_portal(frame: pl.DataFrame, trail: Trail) -> pl.DataFrame:
     """Permission-set sessions (``AWSReservedSSO_<set>_<hash>`` roles) come from the access
     portal's ``GetRoleCredentials``, whose response hides the key. The key is marked
     "GetRoleCredentials"; it is tied to one call (``minted_by_event_id``, and the caller's
-    sign-in credential as ``parent_access_key_id``) only when exactly one such call for that
-    account and permission set precedes its first use within 12 hours: never a guess between
-    two people."""
-    sso = pl.col("principal").str.extract(_SSO_ROLE, 2)
+    sign-in credential as ``parent_access_key_id``) by the rule of
+    :mod:`forensics.identity._portal`: never a guess between two people."""
+    from forensics.identity._portal import SSO_ROLE, portal_links
+
+    sso = pl.col("principal").str.extract(SSO_ROLE, 2)
     unknown = (pl.col("minted_by") == "unknown") & sso.is_not_null()
     if not frame.select(unknown.any()).item():
         return frame
-    calls = (
-        lazy.filter((pl.col("event_name") == "GetRoleCredentials") & pl.col("error_code").is_null())
-        .select(
-            pl.col("request_parameters").str.json_path_match("$.accountId").alias("_acct"),
-            pl.col("request_parameters").str.json_path_match("$.roleName").alias("_set"),
-            pl.col("event_time").alias("_t"),
-            pl.col("event_id").alias("_eid"),
-            pl.col("principal").alias("_by"),
-            pl.col("credential_id").alias("_cred"),
-        )
-        .collect()
-    )
-    keys = frame.filter(unknown).select(
-        "access_key_id",
-        "first_used",
-        pl.col("principal").str.extract(_SSO_ROLE, 1).alias("_acct"),
-        sso.alias("_set"),
-    )
-    pairs = keys.join(calls, on=["_acct", "_set"], how="inner").filter(
-        (pl.col("_t") <= pl.col("first_used"))
-        & (pl.col("_t") >= pl.col("first_used") - PORTAL_SESSION)
-    )
-    one = (
-        pairs.group_by("access_key_id")
-        .agg(pl.len().alias("_n"), pl.col("_eid", "_t", "_by", "_cred").first())
-        .filter(pl.col("_n") == 1)
-    )
-    out = frame.join(one, on="access_key_id", how="left")
-    marked = unknown
+    links = portal_links(trail).drop("_by_actor")
+    out = frame.join(links, on="access_key_id", how="left")
+    tied = unknown & pl.col("_eid").is_not_null()
     return out.with_columns(
-        pl.when(marked)
+        pl.when(unknown)
         .then(pl.lit("GetRoleCredentials"))
         .otherwise(pl.col("minted_by"))
         .alias("minted_by"),
-        pl.coalesce("minted_by_event_id", "_eid").alias("minted_by_event_id"),
-        pl.coalesce("minted_at", "_t").alias("minted_at"),
-        pl.coalesce("minted_by_principal", "_by").alias("minted_by_principal"),
-        pl.coalesce("parent_access_key_id", "_cred").alias("parent_access_key_id"),
-    ).drop("_n", "_eid", "_t", "_by", "_cred")
+        *(
+            pl.when(tied).then(pl.col(src)).otherwise(pl.col(dst)).alias(dst)
+            for dst, src in (
+                ("minted_by_event_id", "_eid"),
+                ("minted_at", "_t"),
+                ("minted_by_principal", "_by"),
+                ("parent_access_key_id", "_cred"),
+            )
+        ),
+    ).drop("_eid", "_t", "_by", "_cred")

@@ -22,7 +22,8 @@ read the ``Trail`` it returns and never import it either (checked by import-lint
 True
 """
 
+from forensics.ingest._identity_keys import link_identities
 from forensics.ingest._loader import load
 from forensics.ingest._report import LoadReport
 
-__all__ = ["LoadReport", "load"]
+__all__ = ["LoadReport", "link_identities", "load"]

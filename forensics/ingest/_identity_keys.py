@@ -13,7 +13,10 @@ AssumedRole                 the role ARN from sessionContext.sessionIssuer (path
 FederatedUser               the session issuer (the IAM user or root that called
                             GetFederationToken); without one, the federated-user ARN
 AWSService                  ``service:<invokedBy>``
-AWSAccount                  ``account:<accountId>``; anonymous access: ``anonymous``
+AWSAccount                  ``account:<accountId>/<unique id>`` (the caller's IAM unique id, the
+                            head of ``principalId``: ``AIDA…`` a user, ``AROA…`` a role), else
+                            ``account:<accountId>``; anonymous access: ``anonymous``; the trail
+                            joins it to the caller (:func:`link_identities`)
 SAMLUser                    ``saml:<issuer>/<subject>`` where the AssumeRoleWithSAML response
                             names the issuer (:func:`refine_identity`); else
                             ``saml:<namequalifier>/<saml:sub>`` (per account: see actor)
@@ -45,6 +48,8 @@ any other type ``T``        ``T:<arn | principalId | userName | accountId>``, el
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from typing import Any
 
@@ -56,6 +61,7 @@ __all__ = [
     "UNKNOWN",
     "actor_key",
     "identity_details",
+    "link_identities",
     "principal_key",
     "refine_identity",
     "role_arn_from_session_arn",
@@ -174,6 +180,23 @@ def _federated_key(kind: str, identity: dict, user_name: str | None) -> str:
     return f"{prefix}:{provider or 'unknown'}/{subject or 'unknown'}"
 
 
+#: An IAM unique id (``AIDA…`` user, ``AROA…`` role, ``ASIA``/``AKIA`` never: those are keys).
+_UNIQUE_ID = re.compile(r"^A(?:IDA|ROA|GPA|NPA|NVA|PKA)[A-Z0-9]{8,}$")
+
+
+def _unique_id(identity: dict, account: str) -> str | None:
+    """The caller's IAM unique id in the ``principalId`` of a role owner's copy
+    (``AWSAccount``): ``AIDA…`` for a user, ``AROA…`` (before ``:<session>``) for a role.
+
+    >>> _unique_id({"principalId": "AROAEXAMPLEID12345:alice"}, "111122223333")
+    'AROAEXAMPLEID12345'
+    >>> _unique_id({"principalId": "111122223333"}, "111122223333") is None
+    True
+    """
+    head = (_s(identity.get("principalId")) or "").split(":", 1)[0]
+    return head if head != account and _UNIQUE_ID.match(head) else None
+
+
 def _identity_center(identity: dict, account: str | None, user_name: str | None) -> str:
     """``identitycenter:<identityStoreArn>/<userId>``; without a user id, the user name in the
     account that holds the identity store (the pre-2025 ``Unknown`` form gives only that)."""
@@ -258,7 +281,8 @@ def principal_key(identity: Any) -> str:
         ):
             return ANONYMOUS
         if account:
-            return f"account:{account}"
+            uid = _unique_id(identity, account)
+            return f"account:{account}/{uid}" if uid else f"account:{account}"
         return ANONYMOUS
     elif kind in ("SAMLUser", "WebIdentityUser"):
         return _federated_key(kind, identity, user_name)
@@ -352,6 +376,7 @@ DETAIL_COLUMNS: tuple[str, ...] = (
     "in_scope_of",
     "assumed_root",
     "user_identity",
+    "sign_in_session_arn",
 )
 
 
@@ -363,7 +388,7 @@ def identity_details(identity: Any, json_text: Any) -> tuple[Any, ...]:
     'c1'
     """
     if not isinstance(identity, dict):
-        return (None, None, None, None, None, None, json_text(identity))
+        return (None, None, None, None, None, None, json_text(identity), None)
     behalf = identity.get("onBehalfOf")
     scope = identity.get("inScopeOf")
     return (
@@ -376,6 +401,9 @@ def identity_details(identity: Any, json_text: Any) -> tuple[Any, ...]:
         else None,
         _flag(_get(identity, "sessionContext", "assumedRoot")),
         json_text(identity),
+        # AWS Sign-In session (identity-aware console sessions, ``aws login``)
+        _s(_get(identity, "sessionContext", "signInSessionArn"))
+        or _s(identity.get("signInSessionArn")),
     )
 
 
@@ -417,4 +445,287 @@ def refine_identity(frame: pl.DataFrame) -> pl.DataFrame:
             change.otherwise(pl.col("principal")).alias("principal"),
             change.otherwise(pl.col("actor")).alias("actor"),
         )
+    return frame
+
+
+# -- rules that need the other records of the trail ----------------------------------------------
+#: Identity Center sign-in events; a successful one names the user in
+#: ``additionalEventData.UserName`` ("Username in sign-in CloudTrail events").
+SIGN_IN_NAMED = ("CredentialChallenge", "CredentialVerification", "UserAuthentication")
+_IDC_TYPES = ("Unknown", "IdentityCenterUser")
+_LINKED = ("principal", "actor")
+
+
+def _account_of(arn: pl.Expr) -> pl.Expr:
+    return arn.str.extract(r"^arn:[^:]*:[^:]*:[^:]*:(\d{12}):", 1)
+
+
+def _idc_name_key() -> pl.Expr:
+    """The name-only Identity Center key of a row, as :func:`_identity_center` builds it."""
+    account = pl.coalesce(
+        pl.when(pl.col("account_id").str.strip_chars() != "").then(pl.col("account_id")),
+        _account_of(pl.col("principal_arn")),
+        _account_of(pl.col("identity_store_arn")),
+        pl.lit("unknown"),
+    )
+    return pl.concat_str(pl.lit("identitycenter:"), account, pl.lit("/"), pl.col("user_name"))
+
+
+def _one_to_one(pairs: pl.DataFrame, key: str, value: str) -> pl.DataFrame:
+    """The ``(key, value)`` rows whose key maps to exactly one value (two people, one name:
+    none)."""
+    return (
+        pairs.drop_nulls()
+        .unique()
+        .group_by(key)
+        .agg(pl.col(value).first(), pl.len().alias("_n"))
+        .filter(pl.col("_n") == 1)
+        .select(key, value)
+    )
+
+
+def _unambiguous(pairs: pl.DataFrame, key: str, value: str) -> dict[str, str]:
+    """:func:`_one_to_one` as a dict."""
+    if pairs.height == 0:
+        return {}
+    one = _one_to_one(pairs, key, value)
+    return dict(zip(one[key].to_list(), one[value].to_list(), strict=True))
+
+
+def _lookup(expr: pl.Expr, mapping: dict[str, str] | pl.DataFrame) -> pl.Expr:
+    """``expr`` looked up in ``mapping`` (a dict, or a frame of key and value columns)."""
+    if isinstance(mapping, pl.DataFrame):
+        old, new = mapping.to_series(0), mapping.to_series(1)
+    else:
+        old, new = pl.Series(list(mapping), dtype=pl.String), pl.Series(
+            list(mapping.values()), dtype=pl.String
+        )
+    return expr.replace_strict(old, new, default=None, return_dtype=pl.String)
+
+
+#: Rows each rule may rewrite (row-local, so the rules also run over a lazy scan).
+_IDC_ROWS = pl.col("identity_type").is_in(_IDC_TYPES) & pl.col("principal").str.starts_with(
+    "identitycenter:"
+)
+_SAML_ROWS = pl.col("identity_type") == "SAMLUser"
+_COPY_ROWS = (pl.col("identity_type") == "AWSAccount") & pl.col("principal").str.starts_with(
+    "account:"
+)
+
+
+def _idc_rule(lazy: pl.LazyFrame) -> pl.Expr | None:
+    """Name-only Identity Center key -> the user-id key (and a bare user id -> its store)."""
+    sub = (
+        lazy.filter(pl.col("identity_type").is_in(_IDC_TYPES))
+        .select(
+            "identity_type", "user_name", "account_id", "principal_arn", "identity_store_arn",
+            "on_behalf_of_user_id", "principal", "event_name", "additional_event_data",
+        )
+        .collect()
+    )
+    if sub.height == 0:
+        return None
+    named = pl.col("user_name").is_not_null() & (pl.col("user_name") != HIDDEN)
+    with_id = pl.col("on_behalf_of_user_id").is_not_null()
+    evidence = [
+        sub.filter(named & with_id).select(
+            _idc_name_key().alias("name"), pl.col("principal").alias("id")
+        )
+    ]
+    signed = sub.filter(
+        with_id
+        & pl.col("event_name").is_in(SIGN_IN_NAMED)
+        & pl.col("additional_event_data").str.contains('"UserName"', literal=True)
+    )
+    if signed.height:
+        evidence.append(
+            signed.with_columns(
+                pl.col("additional_event_data").str.json_path_match("$.UserName").alias("user_name")
+            )
+            .filter(named)
+            .select(_idc_name_key().alias("name"), pl.col("principal").alias("id"))
+        )
+    links = _unambiguous(pl.concat(evidence), "name", "id")
+    # a user id seen without its identity store joins the store it is seen with (one only)
+    ids = sub.filter(with_id).select(
+        pl.concat_str(pl.lit("identitycenter:unknown/"), pl.col("on_behalf_of_user_id")).alias(
+            "bare"
+        ),
+        pl.col("principal").alias("id"),
+    ).filter(~pl.col("id").str.starts_with("identitycenter:unknown/"))
+    links.update(_unambiguous(ids, "bare", "id"))
+    if not links:
+        return None
+    name_only = pl.col("on_behalf_of_user_id").is_null() & pl.col("user_name").is_not_null()
+    key = pl.when(name_only).then(_idc_name_key()).otherwise(pl.col("principal"))
+    return pl.coalesce(_lookup(key, links), pl.col("principal"))
+
+
+def _saml_rule(lazy: pl.LazyFrame) -> pl.Expr | None:
+    """``saml:<nameQualifier>/<subject>`` -> ``saml:<issuer>/<subject>`` of refused calls.
+
+    AWS computes ``nameQualifier = BASE64(SHA1(issuer + account id + "/" + provider name))``
+    (AssumeRoleWithSAML, response elements), so a refused call, which carries no response,
+    joins the issuer key of any issuer seen in a successful response, in any account: the
+    account and provider name are in its own ``requestParameters.principalArn``.
+    """
+    sub = (
+        lazy.filter(_SAML_ROWS)
+        .select("principal", "principal_id", "request_parameters", "response_elements")
+        .collect()
+    )
+    if sub.height == 0:
+        return None
+    resp = pl.col("response_elements")
+    answered = resp.str.contains('"issuer"', literal=True).fill_null(False)
+    issuers = (
+        sub.filter(answered)
+        .select(resp.str.json_path_match("$.issuer").alias("issuer"))
+        .drop_nulls()
+        .unique()
+        .get_column("issuer")
+        .to_list()
+    )
+    if not issuers:
+        return None
+    refused = (
+        sub.filter(~answered)
+        .select(
+            "principal",
+            pl.col("principal_id").str.extract(r"^([^:]*):", 1).alias("nq"),
+            pl.col("principal_id").str.extract(r"^[^:]*:(.*)$", 1).alias("subject"),
+            pl.col("request_parameters")
+            .str.json_path_match("$.principalArn")
+            .str.extract(r"^arn:[^:]*:iam::(\d{12}):saml-provider/(.+)$", 0)
+            .alias("provider_arn"),
+        )
+        .drop_nulls()
+        .unique()
+    )
+    links: dict[str, str] = {}
+    for principal, nq, subject, provider_arn in refused.iter_rows():
+        account, name = provider_arn.split(":")[4], provider_arn.rsplit("/", 1)[-1]
+        found = {
+            issuer
+            for issuer in issuers
+            if base64.b64encode(
+                hashlib.sha1(
+                    (issuer + account + "/" + name).encode(), usedforsecurity=False
+                ).digest()
+            ).decode()
+            == nq
+        }
+        if len(found) == 1 and principal == f"saml:{nq}/{subject}":
+            links[principal] = f"saml:{found.pop()}/{subject}"
+    if not links:
+        return None
+    return pl.coalesce(_lookup(pl.col("principal"), links), pl.col("principal"))
+
+
+def _copy_rule(lazy: pl.LazyFrame) -> pl.Expr | None:
+    """The role owner's copy of a cross-account call (``AWSAccount``): the caller's principal,
+    from the caller's copy (same ``sharedEventID``), else from any record of the caller's IAM
+    unique id (``principalId``: ``AIDA…`` user, ``AROA…`` role), else kept as
+    ``account:<caller account>/<unique id>``."""
+    copies = lazy.filter(_COPY_ROWS).select("shared_event_id", "principal_id").collect()
+    if copies.height == 0:
+        return None
+    ids = copies.get_column("shared_event_id").drop_nulls().unique()
+    shared = (
+        lazy.select("shared_event_id", "principal", "identity_type")
+        .filter(
+            pl.col("shared_event_id").is_in(ids.implode())
+            & (pl.col("identity_type") != "AWSAccount")
+        )
+        .select("shared_event_id", "principal")
+        .collect()
+    )
+    by_shared = _one_to_one(shared, "shared_event_id", "principal")
+    uid = pl.col("principal_id").str.extract(r"^([^:]+)", 1)
+    # only the unique ids of copies the shared id leaves open are looked for in the rest
+    open_copies = (
+        copies.filter(
+            ~pl.col("shared_event_id").is_in(by_shared.get_column("shared_event_id").implode())
+            .fill_null(False)
+        )
+        .select("principal_id", uid.alias("uid"))
+        .drop_nulls()
+        .unique()
+        .filter(pl.col("uid").str.contains(_UNIQUE_ID.pattern))
+    )
+    by_pid: dict[str, str] = {}
+    if open_copies.height:
+        wanted = open_copies.get_column("uid").unique().to_list()
+        owners = (
+            lazy.select("principal_id", "principal", "identity_type")
+            .filter(
+                pl.col("identity_type").is_in(["IAMUser", "AssumedRole"])
+                & pl.col("principal_id").str.contains("^(?:" + "|".join(wanted) + ")(?::|$)")
+            )
+            .select(uid.alias("uid"), "principal")
+            .collect()
+        )
+        by_uid = _unambiguous(owners, "uid", "principal")
+        by_pid = {
+            pid: by_uid[u] for pid, u in open_copies.iter_rows() if u in by_uid
+        }
+    parts = [
+        _lookup(pl.col(col), m)
+        for col, m in (("shared_event_id", by_shared), ("principal_id", by_pid))
+        if len(m)
+    ]
+    return pl.coalesce(*parts, pl.col("principal")) if parts else None
+
+
+def link_identities(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
+    """The attribution rules that need other records of the trail (the loader runs this once
+    on the whole table after reading every file; it is idempotent):
+
+    * Identity Center, pre-July-2025 form (``userName``, no user id): the user-id key where a
+      record links name and id (a ``userName`` with ``onBehalfOf.userId``, or a sign-in
+      event's ``additionalEventData.UserName``), and only when the name in that account links
+      to exactly one id; nothing links: the name key stays;
+    * a refused ``AssumeRoleWithSAML`` (``saml:<nameQualifier>/<subject>``): the issuer key,
+      where the ``nameQualifier`` hash of a known issuer matches;
+    * the role owner's copy of a cross-account call: the caller's principal (see
+      :func:`_copy_rule`).
+
+    ``principal`` and the record-local ``actor`` are rewritten on those rows only. A
+    ``LazyFrame`` (a merge streamed from the cache parts) gets the same rules as row-local
+    expressions: the maps are built from a few filtered reads of it.
+
+    >>> from forensics.ingest._normalize import normalize_records
+    >>> old = {"type": "Unknown", "accountId": "111122223333", "userName": "jane"}
+    >>> both = {**old, "onBehalfOf": {"userId": "u-1",
+    ...     "identityStoreArn": "arn:aws:identitystore::111122223333:identitystore/d-1"}}
+    >>> rows = normalize_records([{"eventTime": "2024-01-01T00:00:00Z", "userIdentity": ui}
+    ...                           for ui in (old, both)], "x.json")
+    >>> rows["principal"][0], link_identities(rows)["principal"][0]
+    ('identitycenter:111122223333/jane', 'identitycenter:arn:aws:identitystore::111122223333:identitystore/d-1/u-1')
+    """
+    if isinstance(frame, pl.LazyFrame):
+        lazy = frame
+    elif frame.height == 0 or "principal" not in frame.columns:
+        return frame
+    else:
+        lazy = frame.lazy()
+    rules = [
+        (_IDC_ROWS, _idc_rule(lazy), _LINKED),
+        (_SAML_ROWS, _saml_rule(lazy), _LINKED),
+        (_COPY_ROWS, _copy_rule(lazy), ("principal",)),
+    ]
+    rules = [(rows, value, columns) for rows, value, columns in rules if value is not None]
+    if isinstance(frame, pl.LazyFrame):
+        for rows, value, columns in rules:  # row-local: fine for a streamed merge
+            frame = frame.with_columns(
+                pl.when(rows).then(value).otherwise(pl.col(c)).alias(c) for c in columns
+            )
+        return frame
+    for rows, value, columns in rules:
+        # evaluated on the rows concerned only, then written back in place (a few rows of many)
+        at = frame.select(rows.fill_null(False).arg_true()).to_series()
+        if at.len() == 0:
+            continue
+        new = frame.lazy().filter(rows).select(value.alias("_new")).collect().to_series()
+        frame = frame.with_columns(frame.get_column(c).scatter(at, new) for c in columns)
     return frame

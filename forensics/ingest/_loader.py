@@ -27,6 +27,7 @@ from forensics._schema import EVENTS_SCHEMA, empty_events, to_utc
 from forensics._trail import Segments, Trail
 from forensics.ingest import _stream
 from forensics.ingest._cache import Cache, default_cache_root
+from forensics.ingest._identity_keys import link_identities
 from forensics.ingest._parallel import read_files, start_workers
 from forensics.ingest._provenance import read_originals
 from forensics.ingest._read import FilePart, read_file
@@ -493,6 +494,7 @@ def _read_and_merge(
         before = frame.height
         frame = frame.filter(keep)
         report.outside_window = before - frame.height
+    frame = link_identities(frame)  # attribution that needs other files' records (identity)
     order = _sort_order(frame)
     if order is not None:
         columns = dict(zip(frame.columns, frame.get_columns(), strict=True))

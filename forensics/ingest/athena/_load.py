@@ -16,6 +16,7 @@ import polars as pl
 
 from forensics._errors import LoadError
 from forensics._trail import Trail
+from forensics.ingest._identity_keys import link_identities
 from forensics.ingest._report import LoadReport
 from forensics.ingest.athena._engine import DEFAULT_MAX_SCAN_BYTES, AthenaEngine, Engine
 from forensics.ingest.athena._query import Filters, build
@@ -130,6 +131,7 @@ def load(
         return load_ocsf(f"{db}.{name}", engine, filters=f, source=url)
     report = LoadReport(sources=[url])
     events, _ran = query_trail(f"{db}.{name}", f, engine, source=url, report=report)
+    events = link_identities(events)  # as fx.load does for files (identity: other records)
     report.notes.extend(getattr(engine, "notes", []))
     report.records_loaded = events.height
     if events.height:

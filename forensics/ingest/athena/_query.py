@@ -158,7 +158,8 @@ def principal_condition(principal: str) -> exp.Expression:
     elif p.startswith("service:"):
         ors.append(exp.EQ(this=_col("useridentity.invokedby"), expression=_s(p[8:])))
     elif p.startswith("account:"):
-        account = p[8:]
+        # account:<acct>, or account:<acct>/<caller unique id> (an owner's copy): the account's
+        account = p[8:].partition("/")[0]
         ors.append(exp.EQ(this=_col("useridentity.accountid"), expression=_s(account)))
         ors.append(_like("useridentity.arn", f"%:{_like_escape(account)}:%"))
     elif p == "anonymous":
