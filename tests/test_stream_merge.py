@@ -247,3 +247,22 @@ def test_progress_bars_show_when_asked_and_never_when_refused(tmp_path, capsys):
     assert "reading the trail" in shown and "merging the trail" in shown
     fx.load(tmp_path / "data", cache_dir=tmp_path / "c2", memory_budget=TINY, progress=False)
     assert "trail" not in capsys.readouterr().err
+
+
+def test_identities_needing_other_records_are_linked_as_in_memory(tmp_path):
+    """The golden records of the two Identity Center forms and the cross-account copies, among
+    enough other events to stream: the links (name -> id, owner's copy -> caller) are made from
+    the whole trail in both merges."""
+    import json
+    from pathlib import Path
+
+    golden = Path(__file__).parent / "golden" / "identity" / "cross_account_and_forms.json"
+    records = json.loads(golden.read_text())["records"]
+    root = tmp_path / "data"
+    _trail(root, days=3)
+    for i, rec in enumerate(records):  # one file each: the links span files (and buckets)
+        write_lines(root / "golden" / f"g{i}.jsonl", [rec])
+    memory, streamed = _both(tmp_path, root)
+    assert memory.events.equals(streamed.events)
+    ids = set(memory.where(event_id=[r["eventID"] for r in records]).events["principal"])
+    assert len(ids) < len(records)  # linking merged some principals

@@ -634,7 +634,7 @@ def _merge_streaming(
     merging = time.perf_counter()
     stats = _stream.merge_parts(rows, functools.partial(store.merged_path, key), lo=lo, hi=hi,
                                 plan=plan, settle=_confirm_duplicates, report=report,
-                                progress=progress)
+                                progress=progress, link=link_identities)
     report.unparsed_event_time = stats.unparsed_event_time
     if lo is not None or hi is not None:
         report.outside_window = stats.outside_window

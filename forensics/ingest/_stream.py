@@ -166,11 +166,13 @@ def merge_parts(
     settle: Callable[[pl.DataFrame], tuple[set[int], int, list[str]]],
     report: Any,
     progress: bool | None = None,
+    link: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
 ) -> MergeStats:
     """Write ``rows`` (a lazy scan of the parts, events schema) de-duplicated, in the window
     and sorted, as segments ``segment(0)``, ``segment(1)``, ... (one a time bucket), holding
     at most one bucket in memory. ``settle`` is the loader's duplicate check (rows sharing an
-    event id -> rows to drop, unverified, examples).
+    event id -> rows to drop, unverified, examples). ``link``: the attribution rules that need
+    other records (applied, as in memory, to the de-duplicated rows in the window).
 
     Returns the counts the load report needs and the segments; sets the report's duplicate
     fields.
@@ -198,6 +200,8 @@ def merge_parts(
         keep = keep & (pl.col("event_time") < hi)
     if lo is not None or hi is not None:
         rows = rows.filter(keep)
+    if link is not None:
+        rows = link(rows)
     windowed = lo is not None or hi is not None
     kept = times.to_frame().filter(keep).get_column("event_time") if windowed else times
     dropped = report.duplicates_dropped
