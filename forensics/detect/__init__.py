@@ -22,6 +22,7 @@ from typing import Any
 
 import polars as pl
 
+from forensics.detect._attach import FINDING_COLUMNS, with_findings
 from forensics.detect._findings import (
     Findings,
     as_findings,
@@ -41,6 +42,7 @@ from forensics.detect._rules import (
 __all__ = [
     "BUILTIN_RULES",
     "COMMUNITY_ENV",
+    "FINDING_COLUMNS",
     "LEVELS",
     "Findings",
     "Rule",
@@ -51,6 +53,7 @@ __all__ = [
     "detect",
     "level_rank",
     "load_rules",
+    "with_findings",
 ]
 
 #: Environment variable naming the community rules folder used by ``include_community=True``.
