@@ -13,7 +13,7 @@ import polars as pl
 
 from forensics.enrichment._ip import enrich
 
-__all__ = ["IP_SUMMARY_COLUMNS", "add_ip_summary", "enrichment_table"]
+__all__ = ["IP_SUMMARY_COLUMNS", "add_ip_summary", "describe_ips", "enrichment_table"]
 
 #: Columns :func:`add_ip_summary` adds, in order (see its docstring).
 IP_SUMMARY_COLUMNS = (
@@ -132,3 +132,47 @@ def add_ip_summary(
             for c in IP_SUMMARY_COLUMNS
         ),
     )
+
+
+def describe_ips(info: pl.DataFrame) -> pl.DataFrame:
+    """(``source_ip``, ``about``): a short text of what each address is, from a frame with
+    ``source_ip`` and enrichment columns (:func:`~forensics.enrichment.enrich`'s, or some).
+
+    ``about`` reads ``private``, ``AWS EC2 us-east-1``, ``AS16509 AMAZON-02, US``...; null for
+    a public address nothing is known of.
+
+    >>> describe_ips(enrich(["10.0.0.1", "8.8.8.8"])).rows()
+    [('10.0.0.1', 'private'), ('8.8.8.8', None)]
+    """
+    have = set(info.columns)
+
+    def col(name: str) -> pl.Expr:
+        return pl.col(name) if name in have else pl.lit(None)
+
+    services = (
+        col("aws_services").cast(pl.List(pl.String)).list.join("/")
+        if "aws_services" in have
+        else pl.lit(None, pl.String)
+    )
+    parts = [
+        pl.when(col("ip_kind").cast(pl.String) != "public").then(col("ip_kind").cast(pl.String)),
+        pl.when(services != "").then(
+            pl.concat_str(
+                pl.lit("AWS "), services, pl.lit(" "), col("aws_ip_region"), ignore_nulls=True
+            ).str.strip_chars()
+        ),
+        pl.when(col("asn").is_not_null()).then(
+            pl.concat_str(
+                pl.lit("AS"),
+                col("asn").cast(pl.String),
+                pl.lit(" "),
+                col("as_org"),
+                ignore_nulls=True,
+            ).str.strip_chars()
+        ),
+        col("country_code").cast(pl.String),
+    ]
+    text = pl.concat_str(parts, separator=", ", ignore_nulls=True)
+    return info.select(
+        pl.col("source_ip").cast(pl.String), pl.when(text != "").then(text).alias("about")
+    ).unique("source_ip", keep="first", maintain_order=True)

@@ -234,38 +234,13 @@ def indicators_frame(facts: Facts) -> pl.DataFrame:
 _IP_COLUMNS = ("ip_kind", "aws_services", "aws_ip_region", "asn", "as_org", "country_code")
 
 
-def _ip_about() -> pl.Expr:
-    """A short text of what an address is: ``AWS EC2 us-east-1, AS16509 AMAZON-02, US``."""
-    services = pl.col("aws_services").list.join("/")
-    parts = [
-        pl.when(pl.col("ip_kind") != "public").then(pl.col("ip_kind")),
-        pl.when(services.is_not_null() & (services != "")).then(
-            pl.concat_str(
-                pl.lit("AWS "), services, pl.lit(" "), pl.col("aws_ip_region"), ignore_nulls=True
-            )
-        ),
-        pl.when(pl.col("asn").is_not_null()).then(
-            pl.concat_str(
-                pl.lit("AS"),
-                pl.col("asn").cast(pl.String),
-                pl.lit(" "),
-                pl.col("as_org"),
-                ignore_nulls=True,
-            ).str.strip_chars()
-        ),
-        pl.col("country_code"),
-    ]
-    text = pl.concat_str(parts, separator=", ", ignore_nulls=True)
-    return pl.when(text != "").then(text).alias("about")
-
-
 def enrich_indicators(facts: Facts, spec: Any) -> None:
     """Add what each source IP indicator is (``about``; enrichment columns in indicators.csv).
 
     ``spec``: ``True``, a dict of ``fx.enrich`` options (``ip_ranges=``, ``mmdb=``), the path
     of ``ip-ranges.json`` or a table from ``fx.enrich``.
     """
-    from forensics.enrichment import enrichment_table  # an analysis below the views
+    from forensics.enrichment import describe_ips, enrichment_table  # analyses below views
 
     table = facts.indicators.get("source_ips")
     if table is None:
@@ -275,7 +250,7 @@ def enrich_indicators(facts: Facts, spec: Any) -> None:
         pl.col("source_ip").alias("value"),
         *(pl.col(c) if c in info.columns else pl.lit(None).alias(c) for c in _IP_COLUMNS),
     )
-    about = columns.select("value", _ip_about())
+    about = describe_ips(info).rename({"source_ip": "value"})
     facts.indicators["source_ips"] = table.join(
         about, on="value", how="left", maintain_order="left"
     ).select("value", "events", "first_seen", "last_seen", "about")
@@ -365,8 +340,9 @@ def _sorted_table(frame: pl.DataFrame) -> pl.DataFrame:
     return cast.sort(keys, nulls_last=True, maintain_order=True)
 
 
-def _timeline(events: pl.DataFrame) -> Any:
-    """The notebook's timeline (``fx.charts``) split by principal when there are several."""
+def _timeline(events: pl.DataFrame, findings: Any = None) -> Any:
+    """The notebook's timeline (``fx.charts``) split by principal when there are several;
+    ``findings`` are marked on it."""
     by = "principal" if events.get_column("principal").n_unique() > 1 else "event_source"
     try:
         from forensics.charts import timeline
@@ -374,7 +350,8 @@ def _timeline(events: pl.DataFrame) -> Any:
         from forensics.export._timeline import timeline_chart
 
         return timeline_chart(events, by=by)
-    return timeline(events, by=by, overview=False, brush=False)  # a picture: nothing to drag
+    # a picture: nothing to drag
+    return timeline(events, by=by, overview=False, brush=False, findings=findings)
 
 
 def facts_of(

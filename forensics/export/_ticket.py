@@ -15,7 +15,7 @@ import polars as pl
 from forensics.export._annotations import DEFAULT_FILE, annotations_markdown
 from forensics.export._charts import chart_bytes
 from forensics.export._events import ticket_frame, to_csv_bytes
-from forensics.export._facts import Facts, facts_of, file_digest, indicators_frame
+from forensics.export._facts import Facts, _timeline, facts_of, file_digest, indicators_frame
 from forensics.export._findings_md import findings_markdown, ticket_findings
 from forensics.export._html import render_html
 from forensics.export._summary_md import SUMMARY_LIMIT, render_summary
@@ -225,6 +225,8 @@ def ticket(
     )
     found = ticket_findings(findings, facts.events)  # one set for summary.md and report.html
     given = findings is not None and findings is not True
+    if found is not None and len(found) and "timeline" in facts.charts:
+        facts.charts["timeline"] = _timeline(facts.events, found)  # findings marked on it
     if facts.events.height == 0:  # written anyway (a record that nothing matched), but said
         warnings.warn(f"the ticket holds no events: {empty_reason(result)}", EmptyResultWarning,
                       stacklevel=2)
