@@ -38,12 +38,11 @@ def ticket_findings(findings: Any, events: pl.DataFrame) -> Any:
     if findings is None or findings is True:
         return detect(events)
     found = as_findings(findings)
-    ids = events.get_column("event_id").drop_nulls().unique()
     hit = (
         found.frame.select(pl.col("event_ids"))
         .with_row_index("__i")
         .explode("event_ids")
-        .filter(pl.col("event_ids").is_in(ids.implode()))
+        .join(events.select("event_id"), left_on="event_ids", right_on="event_id", how="semi")
         .get_column("__i")
         .unique()
         .sort()

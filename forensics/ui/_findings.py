@@ -30,7 +30,6 @@ class FindingIndex:
 
         self.found = as_findings(findings)
         frame = self.found.frame
-        ids = events.get_column("event_id").drop_nulls().unique()
         rank = (
             pl.col("level")
             .cast(pl.String)
@@ -48,7 +47,7 @@ class FindingIndex:
             )
             .explode("event_ids")
             .rename({"event_ids": "event_id"})
-            .filter(pl.col("event_id").is_in(ids.implode()))
+            .join(events.select("event_id"), on="event_id", how="semi")
         )
         self.rules = (
             self.long.group_by("rule_id", "title")
@@ -113,9 +112,8 @@ class FindingIndex:
 
     def on(self, events: pl.DataFrame) -> Any:
         """The findings naming one of ``events`` (for the timeline's marks)."""
-        ids = events.get_column("event_id").drop_nulls()
         hits = (
-            self.long.filter(pl.col("event_id").is_in(ids.implode()))
+            self.long.join(events.select("event_id"), on="event_id", how="semi")
             .get_column("hit")
             .unique()
             .sort()
