@@ -378,3 +378,23 @@ def test_ticket_indicators_enriched(trail, tmp_path):
     assert "what (enrichment)" in page
     plain = fx.export.ticket(trail, tmp_path / "p")
     assert "about" not in pl.read_csv(plain["indicators.csv"]).columns
+
+
+def test_cli_ticket_enrichment_options(tmp_path):
+    from forensics.cli import main
+
+    records = [_record(i, ALICE, "ListUsers", ip, minutes=i)
+               for i, ip in enumerate(["3.1.2.3", "10.0.0.5"])]  # fmt: skip
+    data = tmp_path / "trail.json"
+    data.write_text(json.dumps({"Records": records}))
+    ranges = tmp_path / "ip-ranges.json"
+    ranges.write_text(json.dumps(IP_RANGES))
+    out = tmp_path / "t"
+    argv = ["ticket", str(data), "--principal", "alice", "--out", str(out), "--no-cache"]
+    assert main([*argv, "--ip-ranges", str(ranges)]) == 0
+    summary = (out / "summary.md").read_text()
+    assert "AWS EC2 us-east-1" in summary and "private" in summary
+    assert main([*argv, "--mmdb", str(tmp_path / "missing.mmdb")]) == 2
+    assert main([*argv, "--enrich"]) == 0
+    assert "AWS EC2" not in (out / "summary.md").read_text()
+    assert "private" in (out / "summary.md").read_text()
