@@ -398,3 +398,9 @@ def test_cli_ticket_enrichment_options(tmp_path):
     assert main([*argv, "--enrich"]) == 0
     assert "AWS EC2" not in (out / "summary.md").read_text()
     assert "private" in (out / "summary.md").read_text()
+
+
+def test_findings_chart_takes_a_baseline_table(trail):
+    fs = first_seen(trail, until=T0 + timedelta(days=3))
+    data = fx.charts.findings_timeline_data(fs, min_level="informational")
+    assert data["hits"].sum() == fs.height > 0
