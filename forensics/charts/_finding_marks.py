@@ -103,9 +103,11 @@ def finding_marks_data(
     if enrich is not None and enrich is not False:
         about = ip_about(kept.get_column("source_ip"), enrich)
         kept = kept.join(about, on="source_ip", how="left", maintain_order="left")
-        ip_text = pl.when(pl.col("about").is_not_null()).then(
-            pl.format("{} ({})", pl.col("source_ip"), pl.col("about"))
-        ).otherwise(pl.col("source_ip"))
+        ip_text = (
+            pl.when(pl.col("about").is_not_null())
+            .then(pl.format("{} ({})", pl.col("source_ip"), pl.col("about")))
+            .otherwise(pl.col("source_ip"))
+        )
     kept = kept.with_columns(ip_text.alias("__ip"))
     per_level = (
         kept.group_by("bucket", "level", "__rank")

@@ -63,20 +63,22 @@ def findings_rows(found: Any) -> pl.DataFrame:
         .agg(pl.col("rule_source").first(), pl.col("kind").first())
         .with_columns(pl.col("rule_id").cast(pl.String))
     )
-    return summary.with_columns(pl.col("rule_id").cast(pl.String)).join(
-        extra, on="rule_id", how="left", maintain_order="left"
-    ).select(
-        pl.col("level").cast(pl.String),
-        pl.col("title").cast(pl.String),
-        pl.col("techniques").cast(pl.List(pl.String)).list.join(", "),
-        "hits",
-        "events",
-        "first",
-        "last",
-        pl.col("rule_author").cast(pl.String),
-        pl.col("tactics").cast(pl.List(pl.String)).list.join(", "),
-        _set_name(pl.col("rule_source")).alias("rule_set"),
-        pl.col("kind").cast(pl.String),
+    return (
+        summary.with_columns(pl.col("rule_id").cast(pl.String))
+        .join(extra, on="rule_id", how="left", maintain_order="left")
+        .select(
+            pl.col("level").cast(pl.String),
+            pl.col("title").cast(pl.String),
+            pl.col("techniques").cast(pl.List(pl.String)).list.join(", "),
+            "hits",
+            "events",
+            "first",
+            "last",
+            pl.col("rule_author").cast(pl.String),
+            pl.col("tactics").cast(pl.List(pl.String)).list.join(", "),
+            _set_name(pl.col("rule_source")).alias("rule_set"),
+            pl.col("kind").cast(pl.String),
+        )
     )
 
 
