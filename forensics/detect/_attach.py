@@ -76,17 +76,29 @@ def with_findings(
         .cast(pl.String)
         .replace_strict({lv: i for i, lv in enumerate(LEVELS)}, default=0, return_dtype=pl.Int8)
     )
+    # two steps: (who, rule, level) on the Categorical columns first (a million hits fold into
+    # a few thousand rows), then the level's rank and the per-row sums on those
     per = (
         frame.lazy()
-        .select(pl.col(key).alias("__k"), "rule_id", "time", "last_time", rank.alias("__rank"))
-        .group_by("__k")
+        .group_by(pl.col(key).alias("__k"), "rule_id", "level")
         .agg(
-            pl.len().cast(pl.UInt32).alias("findings"),
-            (pl.col("__rank") >= LEVELS.index("high")).sum().cast(pl.UInt32).alias("high_findings"),
-            pl.col("rule_id").n_unique().cast(pl.UInt32).alias("finding_rules"),
-            pl.col("__rank").max().alias("__rank"),
+            pl.len().alias("__n"),
             pl.col("time").min().alias("first_finding"),
             pl.col("last_time").max().alias("last_finding"),
+        )
+        .with_columns(rank.alias("__rank"))
+        .group_by("__k")
+        .agg(
+            pl.col("__n").sum().cast(pl.UInt32).alias("findings"),
+            pl.col("__n")
+            .filter(pl.col("__rank") >= LEVELS.index("high"))
+            .sum()
+            .cast(pl.UInt32)
+            .alias("high_findings"),
+            pl.col("rule_id").n_unique().cast(pl.UInt32).alias("finding_rules"),
+            pl.col("__rank").max().alias("__rank"),
+            pl.col("first_finding").min(),
+            pl.col("last_finding").max(),
         )
         .with_columns(pl.col("__k").cast(pl.String))
         .collect()
