@@ -316,4 +316,7 @@ def conform_findings(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.La
             expr = pl.lit(None)
         return expr.cast(dtype).alias(name)
 
-    return frame.select(column(c, dtype) for c, dtype in FINDINGS_SCHEMA.items())
+    # with_columns, not select: a literal column keeps the frame's height (0 rows stay 0)
+    return frame.with_columns(column(c, dtype) for c, dtype in FINDINGS_SCHEMA.items()).select(
+        FINDINGS_SCHEMA.names()
+    )

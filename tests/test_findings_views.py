@@ -404,3 +404,9 @@ def test_findings_chart_takes_a_baseline_table(trail):
     fs = first_seen(trail, until=T0 + timedelta(days=3))
     data = fx.charts.findings_timeline_data(fs, min_level="informational")
     assert data["hits"].sum() == fs.height > 0
+
+
+def test_an_empty_table_of_another_shape_gives_no_findings():
+    assert len(Findings(pl.DataFrame({"foo": []}))) == 0
+    assert len(Findings(pl.DataFrame({"foo": [1, 2]}))) == 2  # rows kept, columns null
+    assert conform_findings(pl.LazyFrame({"x": []})).collect().height == 0
