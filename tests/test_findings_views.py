@@ -410,3 +410,20 @@ def test_an_empty_table_of_another_shape_gives_no_findings():
     assert len(Findings(pl.DataFrame({"foo": []}))) == 0
     assert len(Findings(pl.DataFrame({"foo": [1, 2]}))) == 2  # rows kept, columns null
     assert conform_findings(pl.LazyFrame({"x": []})).collect().height == 0
+
+
+def test_cli_detect_with_baselines(trail, tmp_path, capsys):
+    from forensics.cli import main
+
+    records = [_record(i, ALICE, "ListUsers", "3.1.2.3", minutes=i * 1440) for i in range(6)]
+    records.append(_record(9, ALICE, "CreateUser", "3.1.2.3", minutes=6 * 1440))
+    data = tmp_path / "trail.json"
+    data.write_text(json.dumps({"Records": records}))
+    argv = ["detect", str(data), "--no-cache", "--format", "json", "--fail-level", "critical"]
+    assert main(argv) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main([*argv, "--baselines"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    added = [r for r in rows if r["kind"] == "first_seen"]
+    assert len(rows) == len(plain) + len(added) and added
+    assert any("CreateUser" in r["title"] for r in added)
