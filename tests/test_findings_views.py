@@ -427,3 +427,14 @@ def test_cli_detect_with_baselines(trail, tmp_path, capsys):
     added = [r for r in rows if r["kind"] == "first_seen"]
     assert len(rows) == len(plain) + len(added) and added
     assert any("CreateUser" in r["title"] for r in added)
+
+
+def test_summary_and_report_list_the_same_rules_in_the_same_order(trail, tmp_path):
+    files = fx.export.ticket(trail, tmp_path / "t", summary_limit=None)
+    md = _section(files["summary.md"].read_text(), "## Findings", "## Indicators")
+    page = files["report.html"].read_text()
+    html = _section(page, "Findings (", "<h2>Indicators")
+    titles = fx.detect(trail).summary()["title"].cast(pl.String).to_list()
+    assert len(titles) >= 2
+    assert sorted(titles, key=md.index) == titles
+    assert sorted(titles, key=html.index) == titles
