@@ -70,7 +70,7 @@ def main() -> None:
 
     def run(label: str, fn, base: float | None = None) -> float:
         wall, cpu, _ = _timed(fn, args.runs)
-        added = "" if base is None else f"+{wall - base:.3f}"
+        added = "" if base is None else f"{wall - base:+.3f}"
         rows.append([label, f"{wall:.3f}", f"{cpu:.3f}", added])
         return wall
 
