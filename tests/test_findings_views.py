@@ -438,3 +438,14 @@ def test_summary_and_report_list_the_same_rules_in_the_same_order(trail, tmp_pat
     assert len(titles) >= 2
     assert sorted(titles, key=md.index) == titles
     assert sorted(titles, key=html.index) == titles
+
+
+def test_findings_cut_to_a_trail_or_a_blast_radius(trail):
+    found = Findings(_hand_findings())
+    assert len(found.for_events(trail.for_principal(BOB["arn"]))) == 2
+    assert len(found.for_events(trail.events)) == 3  # ev-9999 is no event of the trail
+    br = fx.blast_radius(trail, ALICE["accessKeyId"])
+    mine = br.findings(findings=found)
+    assert set(mine.frame["rule_id"].cast(pl.String)) == {"r-bad"}
+    with pytest.raises(TypeError, match="for_events"):
+        found.for_events(42)

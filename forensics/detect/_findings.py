@@ -138,6 +138,42 @@ class Findings:
             cond = cond & (pl.col("time") < hi)
         return self._with(self.frame.filter(cond))
 
+    def for_events(self, events: Any) -> Findings:
+        """Hits naming at least one of ``events`` (a Trail, a blast radius or an events frame).
+
+        Findings computed once over a whole trail, cut to a principal's events, a blast
+        radius's closure or a ticket's (a semi join on the event ids).
+
+        >>> import polars as pl
+        >>> f = Findings(pl.DataFrame({"rule_id": ["r"], "event_ids": [["e1", "e2"]]}))
+        >>> len(f.for_events(pl.DataFrame({"event_id": ["e2"]}))), len(f.for_events(
+        ...     pl.DataFrame({"event_id": ["e3"]})))
+        (1, 0)
+        """
+        if isinstance(events, pl.DataFrame | pl.LazyFrame):
+            lazy = events.lazy()
+        else:  # a Trail (a lazy plan), or a result holding an events frame
+            lazy = getattr(events, "lazy", None)
+        if not isinstance(lazy, pl.LazyFrame):
+            frame = getattr(events, "events", None)
+            if not isinstance(frame, pl.DataFrame):
+                raise TypeError(
+                    f"for_events() takes a Trail, a blast radius or an events frame, not "
+                    f"{type(events).__name__}"
+                )
+            lazy = frame.lazy()
+        hits = (
+            self.frame.lazy()
+            .select(pl.col("event_ids"))
+            .with_row_index("__i")
+            .explode("event_ids")
+            .join(lazy.select("event_id"), left_on="event_ids", right_on="event_id", how="semi")
+            .select(pl.col("__i").unique().sort())
+            .collect()
+            .to_series()
+        )
+        return self._with(self.frame[hits])
+
     def at_least(self, level: str) -> Findings:
         """Hits of rules at ``level`` or above (``informational`` .. ``critical``)."""
         rank = level_rank(level)

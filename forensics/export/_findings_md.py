@@ -37,17 +37,7 @@ def ticket_findings(findings: Any, events: pl.DataFrame) -> Any:
 
     if findings is None or findings is True:
         return detect(events)
-    found = as_findings(findings)
-    hit = (
-        found.frame.select(pl.col("event_ids"))
-        .with_row_index("__i")
-        .explode("event_ids")
-        .join(events.select("event_id"), left_on="event_ids", right_on="event_id", how="semi")
-        .get_column("__i")
-        .unique()
-        .sort()
-    )
-    return type(found)(found.frame[hit], found.problems, found.rules)
+    return as_findings(findings).for_events(events)
 
 
 def _set_name(source: pl.Expr) -> pl.Expr:
