@@ -321,6 +321,13 @@ def test_explorer_filters_by_finding(trail):
     assert sorted(ui.filtered["event_id"]) == ["ev-0100", "ev-0101"]
     ui.finding.value = ""
     assert ui.filtered.height == trail.events.height
+    # the dropdown's counts follow the other filters (here: bob's events only)
+    ui.principal.value = BOB["arn"]
+    labels = dict((v, label) for label, v in ui.finding.options)
+    assert "(2 events)" in labels["any"] and "(0 events)" in labels["level:3"]
+    assert labels[rule].endswith("(2)")
+    ui.finding.value = "level:3"
+    assert ui.filtered.height == 0
     plain = fx.ui.explore(trail, annotations=None)
     assert plain.finding.disabled and plain.finding.value == ""
 

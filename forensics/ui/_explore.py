@@ -486,6 +486,10 @@ class Explorer(widgets.VBox):
             self.error.value = keep
             self.ip.options = [ip for ip, _ in _counts(under_others("ip"), "source_ip", 2000)]
             self.agent.options = [ua for ua, _ in _counts(under_others("agent"), "user_agent", 500)]
+            if self.findings is not None:  # counts of the events the other filters keep
+                keep = self.finding.value
+                self.finding.options = self.findings.options(under_others("finding"))
+                self.finding.value = keep
         finally:
             self._updating = False
 

@@ -77,19 +77,33 @@ class FindingIndex:
         )  # fmt: skip
         self._cache: dict[str, tuple[pl.Series, str]] = {}
 
-    def options(self) -> list[tuple[str, str]]:
-        """The filter's choices (label, value): all, any finding, a level or above, a rule."""
-        hits = self.long.get_column("hit").n_unique()
+    def options(self, events: pl.DataFrame | None = None) -> list[tuple[str, str]]:
+        """The filter's choices (label, value): all, any finding, a level or above, a rule.
+
+        Counts are of ``events`` when given (the explorer's rows under its other filters),
+        else of all its events; a rule keeps its value (its place in :attr:`rules`) either way.
+        """
+        long, per_event = self.long, self.per_event
+        if events is not None:
+            long = long.join(events.select("event_id"), on="event_id", how="semi")
+            per_event = per_event.join(events.select("event_id"), on="event_id", how="semi")
+        hits = long.get_column("hit").n_unique()
         out = [(f"all events (findings: {hits:,} hits)", "")]
         if self.long.height == 0:
             return out
-        out.append((f"any finding ({self.per_event.height:,} events)", "any"))
+        out.append((f"any finding ({per_event.height:,} events)", "any"))
         for i in range(len(_LEVELS) - 1, 0, -1):
-            n = self.per_event.filter(pl.col("rank") >= i).height
-            if n:
+            n = per_event.filter(pl.col("rank") >= i).height
+            if n or events is not None:
                 out.append((f"{_LEVELS[i]} or above ({n:,} events)", f"level:{i}"))
-        for i, (_rid, title, rank, events) in enumerate(self.rules.head(MAX_RULES).iter_rows()):
-            out.append((f"{_LEVELS[rank]}: {title} ({events:,})", f"rule:{i}"))
+        counts = long.group_by("rule_id", "title").agg(pl.col("event_id").n_unique().alias("n"))
+        shown = (
+            self.rules.head(MAX_RULES)
+            .with_row_index("i")
+            .join(counts, on=["rule_id", "title"], how="left", maintain_order="left")
+        )
+        for i, title, rank, n in shown.select("i", "title", "rank", "n").iter_rows():
+            out.append((f"{_LEVELS[rank]}: {title} ({n or 0:,})", f"rule:{i}"))
         return out
 
     def select(self, value: str) -> tuple[pl.Series, str]:
