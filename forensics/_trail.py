@@ -186,7 +186,8 @@ class Trail:
         worst first (:func:`forensics.detect.with_findings`). ``enrich``: ``True``, a dict of
         ``fx.enrich`` options (``ip_ranges=``, ``mmdb=``) or an ``fx.enrich`` table: adds what
         its source IPs are (:func:`forensics.enrichment.add_ip_summary`). Without either, the
-        table is the same (and as cheap) as before.
+        table is the same (and as cheap) as before. On a filtered trail (``between``,
+        ``where``...) only the findings naming its events count.
         See :func:`forensics.identity.principals`.
         """
         from forensics.identity import principals
@@ -198,8 +199,10 @@ class Trail:
     ) -> pl.DataFrame:
         """The findings and IP enrichment columns on an identity table, when asked for."""
         if findings is not None and findings is not False:
-            from forensics.detect import with_findings
+            from forensics.detect import as_findings, with_findings
 
+            if findings is not True and self.filters:  # a filtered trail: its own hits only
+                findings = as_findings(findings).for_events(self)
             table = with_findings(table, findings, key=key, trail=self)
         if enrich is not None and enrich is not False:
             from forensics.enrichment import add_ip_summary

@@ -456,3 +456,12 @@ def test_findings_cut_to_a_trail_or_a_blast_radius(trail):
     assert set(mine.frame["rule_id"].cast(pl.String)) == {"r-bad"}
     with pytest.raises(TypeError, match="for_events"):
         found.for_events(42)
+
+
+def test_a_filtered_trail_counts_its_own_findings(trail):
+    found = _hand_findings()
+    late = trail.between(T0 + timedelta(days=1), None).principals(findings=found)
+    bob = late.filter(pl.col("principal") == BOB["arn"]).row(0, named=True)
+    assert bob["findings"] == 1  # ev-0100 (day 0) is outside the window
+    alice = late.filter(pl.col("principal") == ALICE["arn"]).row(0, named=True)
+    assert alice["findings"] == 1 and alice["highest_level"] == "high"  # not ev-9999
