@@ -18,12 +18,16 @@ __all__ = [
     "COLUMNS",
     "DENIED_CODES",
     "EVENTS_SCHEMA",
+    "FINDINGS_SCHEMA",
+    "FINDING_LEVELS",
     "JSON_TEXT_COLUMNS",
     "RECORD_FIELDS",
     "RESOURCE_DTYPE",
     "TIME_DTYPE",
     "conform",
+    "conform_findings",
     "empty_events",
+    "empty_findings",
     "is_denied",
     "to_utc",
 ]
@@ -203,4 +207,118 @@ def is_denied(error_code: pl.Expr) -> pl.Expr:
     """
     return error_code.is_in(DENIED_CODES) | error_code.str.contains(
         r"(?i)accessdenied|unauthorized|forbidden"
+    )
+
+
+# -- the findings table: one shape for every producer of findings -----------------------------
+#: Levels of a finding, lowest first (Sigma's vocabulary).
+FINDING_LEVELS: tuple[str, ...] = ("informational", "low", "medium", "high", "critical")
+
+_CAT = pl.Categorical()
+
+#: One row per finding, whoever found it: a Sigma rule's hit (``forensics.detect``), a
+#: correlation (``event_ids`` lists its members), a CloudTrail Insight or a first-seen pair
+#: (``forensics.baseline``). Text repeated on every hit of a rule is Categorical. ``time`` /
+#: ``last_time`` span the finding's events (UTC); ``kind`` says who made it (``event``,
+#: ``correlation``, ``insight``, ``first_seen``); ``details`` is a JSON object as text (the
+#: baselines' numbers; null for Sigma hits).
+FINDINGS_SCHEMA: pl.Schema = pl.Schema(
+    {
+        "rule_id": _CAT,
+        "title": _CAT,
+        "level": _CAT,
+        "tactics": pl.List(_CAT),
+        "techniques": pl.List(_CAT),
+        "time": TIME_DTYPE,
+        "last_time": TIME_DTYPE,
+        "event_ids": pl.List(pl.String),
+        "event_count": pl.UInt32,
+        "principal": _CAT,
+        "actor": _CAT,
+        "access_key_id": _CAT,
+        "account_id": _CAT,
+        "aws_region": _CAT,
+        "source_ip": _CAT,
+        "kind": _CAT,
+        "rule_source": _CAT,
+        "rule_author": _CAT,
+        "details": pl.String,
+    }
+)
+
+
+def empty_findings() -> pl.DataFrame:
+    """A findings table with no rows and the exact schema.
+
+    >>> empty_findings().columns[:3]
+    ['rule_id', 'title', 'level']
+    """
+    return pl.DataFrame(schema=FINDINGS_SCHEMA)
+
+
+_TECHNIQUE = r"(?i)^attack\.t\d{4}(\.\d{3})?$"
+_GROUP_OR_SOFTWARE = r"(?i)^attack\.[gs]\d{4}$"
+
+
+def _from_tags(tags: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(tactics, techniques) from Sigma-style tags, as ``forensics.detect`` reads a rule's tags:
+    ``attack.t1098.003`` -> ``T1098.003``, ``attack.defense_evasion`` -> ``defense-evasion``."""
+    el = pl.element()
+    techniques = tags.list.eval(
+        el.filter(el.str.contains(_TECHNIQUE)).str.slice(7).str.to_uppercase()
+    )
+    tactics = tags.list.eval(
+        el.filter(
+            el.str.starts_with("attack.")
+            & ~el.str.contains(_TECHNIQUE)
+            & ~el.str.contains(_GROUP_OR_SOFTWARE)
+        )
+        .str.slice(7)
+        .str.replace_all("_", "-")
+    )
+    return tactics, techniques
+
+
+def conform_findings(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
+    """Select the findings columns in order, cast; a missing column becomes null.
+
+    The first shape of the baseline findings is read too: ``tags`` (Sigma-style ATT&CK tags)
+    become ``tactics`` / ``techniques``, ``end_time`` becomes ``last_time``; ``event_count`` is
+    the number of ``event_ids`` when not given.
+
+    >>> conform_findings(pl.DataFrame({"rule_id": ["x"]})).columns == list(FINDINGS_SCHEMA)
+    True
+    >>> old = pl.DataFrame({"rule_id": ["x"], "tags": [["attack.t1098.003", "attack.persistence"]]})
+    >>> conform_findings(old).select("tactics", "techniques").cast(pl.List(pl.String)).row(0)
+    (['persistence'], ['T1098.003'])
+    """
+    names = set(frame.collect_schema().names())
+    derived: dict[str, pl.Expr] = {}
+    if "tags" in names:
+        tags = pl.col("tags").cast(pl.List(pl.String))
+        tactics, techniques = _from_tags(tags)
+        derived.setdefault("tactics", tactics)
+        derived.setdefault("techniques", techniques)
+    if "end_time" in names:
+        derived["last_time"] = pl.col("end_time")
+    if "event_ids" in names:
+        derived["event_count"] = pl.col("event_ids").list.len()
+    if "time" in names:
+        derived["last_time"] = pl.coalesce(derived.get("last_time", pl.lit(None)), pl.col("time"))
+    empty_list = {"tactics", "techniques", "event_ids"}
+
+    def column(name: str, dtype: pl.DataType) -> pl.Expr:
+        if name in names:
+            expr = pl.col(name)
+        elif name in derived:
+            expr = derived[name]
+        elif name in empty_list:
+            expr = pl.lit([], dtype=pl.List(pl.String))
+        else:
+            expr = pl.lit(None)
+        return expr.cast(dtype).alias(name)
+
+    # with_columns, not select: a literal column keeps the frame's height (0 rows stay 0)
+    return frame.with_columns(column(c, dtype) for c, dtype in FINDINGS_SCHEMA.items()).select(
+        FINDINGS_SCHEMA.names()
     )

@@ -237,14 +237,38 @@ class Trail:
         return self.filter(*preds, description=" and ".join(parts), within=within or None)
 
     # -- analyses (implemented in their own subpackages; thin delegates here) -------------------
-    def principals(self) -> pl.DataFrame:
+    def principals(self, *, findings: Any = None, enrich: Any = None) -> pl.DataFrame:
         """One row per principal: identity type, account, first/last seen, counts, IPs, ...
 
+        ``findings``: the ``Findings`` of ``fx.detect`` (or any findings table), or ``True`` to
+        run ``fx.detect`` with the kit's rules: adds ``findings``, ``high_findings``,
+        ``finding_rules``, ``highest_level``, ``first_finding``, ``last_finding`` and puts the
+        worst first (:func:`forensics.detect.with_findings`). ``enrich``: ``True``, a dict of
+        ``fx.enrich`` options (``ip_ranges=``, ``mmdb=``) or an ``fx.enrich`` table: adds what
+        its source IPs are (:func:`forensics.enrichment.add_ip_summary`). Without either, the
+        table is the same (and as cheap) as before. On a filtered trail (``between``,
+        ``where``...) only the findings naming its events count.
         See :func:`forensics.identity.principals`.
         """
         from forensics.identity import principals
 
-        return principals(self)
+        return self._with_findings(principals(self), "principal", findings, enrich)
+
+    def _with_findings(
+        self, table: pl.DataFrame, key: str, findings: Any, enrich: Any
+    ) -> pl.DataFrame:
+        """The findings and IP enrichment columns on an identity table, when asked for."""
+        if findings is not None and findings is not False:
+            from forensics.detect import as_findings, with_findings
+
+            if findings is not True and self.filters:  # a filtered trail: its own hits only
+                findings = as_findings(findings).for_events(self)
+            table = with_findings(table, findings, key=key, trail=self)
+        if enrich is not None and enrich is not False:
+            from forensics.enrichment import add_ip_summary
+
+            table = add_ip_summary(table, enrich, ips="source_ips")
+        return table
 
     def credentials(self) -> pl.DataFrame:
         """One row per access key seen, with how it was minted and by what.
@@ -283,14 +307,16 @@ class Trail:
 
         return with_actors(self)
 
-    def actors(self) -> pl.DataFrame:
+    def actors(self, *, findings: Any = None, enrich: Any = None) -> pl.DataFrame:
         """One row per actor (the person or workload behind the credentials).
 
+        ``findings`` and ``enrich`` as for :meth:`principals` (findings counted by their
+        ``actor``, the person behind the session).
         See :func:`forensics.identity.actors`.
         """
         from forensics.identity import actors
 
-        return actors(self)
+        return self._with_findings(actors(self), "actor", findings, enrich)
 
     def sessions(self) -> pl.DataFrame:
         """One row per session (an access key in use, or a sign-in credential).

@@ -818,6 +818,22 @@ fx.charts.findings_timeline(findings, min_level=MIN_LEVEL)
     (
         "md",
         """
+Who the findings are about: each principal's hits, the worst level, and what its source IPs are
+(private or bogon, outside AWS with `{"ip_ranges": "ip-ranges.json"}`, ASN and country with
+`"mmdb": [...]`).
+""",
+    ),
+    (
+        "code",
+        """
+trail.principals(findings=findings, enrich=True).select(
+    "principal", "events", "findings", "high_findings", "highest_level", "ip_kinds", "from_bogon",
+).head(10)
+""",
+    ),
+    (
+        "md",
+        """
 ## Step 2 · Pick one: who, with which key
 
 The finding followed below, and everything its principal did (with the sessions its keys
@@ -847,6 +863,7 @@ findings.for_principal(WHO).summary()
         "code",
         """
 fx.charts.timeline(trail.for_principal(WHO, derived=True), by="event_name", top=10,
+                   findings=findings,  # a mark over each bin with findings, worst level
                    title=f"Everything {WHO.split(':')[-1]} did, and its minted sessions")
 """,
     ),
@@ -872,8 +889,9 @@ br.findings().summary()
         """
 ## Step 4 · The ticket
 
-The same folder `03_ticket_export` writes; its `summary.md` has a findings section with each
-rule's level, ATT&CK ids, counts, first/last time and author.
+The same folder `03_ticket_export` writes; its `summary.md` and `report.html` have a findings
+section (the findings above that name the ticket's events) with each rule's level, ATT&CK ids,
+counts, first/last time and author.
 """,
     ),
     (
@@ -881,7 +899,7 @@ rule's level, ATT&CK ids, counts, first/last time and author.
         """
 from pathlib import Path
 
-files = fx.export.ticket(br, OUT, title=f"Triage: {pick['title']}")
+files = fx.export.ticket(br, OUT, title=f"Triage: {pick['title']}", findings=findings)
 text = (Path(files.folder) / "summary.md").read_text()
 print(text[text.index("## Findings"):text.index("## Indicators")])
 """,

@@ -152,6 +152,15 @@ def insight_findings(trail: Any, *, compute: bool | None = None, **options: Any)
         "account_id",
         "aws_region",
         pl.struct(detail_cols).struct.json_encode().alias("details"),
+        pl.lit("insight").alias("kind"),
+        pl.when(pl.col("origin") == "cloudtrail")
+        .then(pl.lit("AWS CloudTrail Insights"))
+        .otherwise(pl.lit("forensics.baseline (computed Insight)"))
+        .alias("rule_source"),
+        pl.when(pl.col("origin") == "cloudtrail")
+        .then(pl.lit("AWS"))
+        .otherwise(pl.lit("trail forensics"))
+        .alias("rule_author"),
     )
     return conform_findings(out)
 
@@ -167,7 +176,8 @@ def baseline_findings(
 ) -> pl.DataFrame:
     """Every baseline finding of a trail in one table: Insights and first-seen pairs.
 
-    What ``fx.detect`` adds to the Sigma findings (same :data:`FINDINGS_SCHEMA`), sorted by time.
+    What ``fx.detect(trail, baselines=True)`` adds to the Sigma findings (the same
+    :data:`FINDINGS_SCHEMA`; ``fx.Findings(table)`` wraps this table), sorted by time.
     ``until`` / ``learning`` / ``pairs`` go to :func:`first_seen`, ``compute`` and the other
     options to :func:`insight_findings`.
 

@@ -48,7 +48,9 @@ FIRST_SEEN_PAIRS: tuple[Pair, ...] = (
     Pair("asn", "who", "asn", "medium", "{entity} first seen from AS{value}"),
 )  # fmt: skip
 
-_CARRY = ("event_id", "principal", "actor", "access_key_id", "account_id", "aws_region")
+_CARRY = (
+    "event_id", "principal", "actor", "access_key_id", "account_id", "aws_region", "source_ip",
+)  # fmt: skip
 
 
 def ua_family(user_agent: pl.Expr) -> pl.Expr:
@@ -278,6 +280,10 @@ def first_seen(
                 )
                 .struct.json_encode()
                 .alias("details"),
+                "source_ip",
+                pl.lit("first_seen").alias("kind"),
+                pl.lit("forensics.baseline (first-seen)").alias("rule_source"),
+                pl.lit("trail forensics").alias("rule_author"),
             )
         )
     out = pl.concat([conform_findings(f) for f in frames]) if frames else empty_findings()

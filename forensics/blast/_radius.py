@@ -87,13 +87,17 @@ class BlastRadius:
         )
 
     # -- views --------------------------------------------------------------------------------
-    def findings(self, rules: Any = None) -> Any:
+    def findings(self, rules: Any = None, *, findings: Any = None) -> Any:
         """Sigma findings among the closure's events: ``fx.detect(self.events, rules)``.
 
         Correlations see only the closure's events. Example: ``br.findings().summary()``.
+        ``findings``: findings computed already (over the whole trail, with baselines or
+        community rules; any findings table), cut to the hits naming a closure event instead.
         """
-        from forensics.detect import detect  # detect is a sibling analysis, loaded on use
+        from forensics.detect import as_findings, detect  # an analysis below, loaded on use
 
+        if findings is not None:
+            return as_findings(findings).for_events(self.events)
         return detect(self.events, rules)
 
     def indicators(self) -> dict[str, list[str]]:

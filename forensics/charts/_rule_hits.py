@@ -24,14 +24,17 @@ def findings_timeline_data(
 ) -> pl.DataFrame:
     """Hits per rule and time bin: ``title``, ``level``, ``bin`` (ISO UTC), ``hits``, ``events``.
 
-    ``findings``: a :class:`forensics.detect.Findings`. Keeps rules at ``min_level`` or above,
+    ``findings``: a :class:`forensics.detect.Findings` or any findings table (first-seen,
+    Insights). Keeps rules at ``min_level`` or above,
     the ``top`` worst (then busiest) of them.
 
     >>> from forensics.detect._findings import Findings, empty_findings
     >>> findings_timeline_data(Findings(empty_findings())).height
     0
     """
-    frame = findings.at_least(min_level).frame
+    from forensics.detect import as_findings  # a baseline table is findings too
+
+    frame = as_findings(findings).at_least(min_level).frame
     schema = {"title": pl.String, "level": pl.String, "bin": pl.String, "hits": pl.UInt32,
               "events": pl.UInt32, "techniques": pl.String}  # fmt: skip
     if frame.height == 0:

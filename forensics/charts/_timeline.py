@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import altair as alt
 import polars as pl
@@ -165,7 +165,9 @@ def timeline(
     height: int = 220,
     overview: bool = True,
     brush: bool | None = None,
-) -> alt.Chart | alt.VConcatChart:
+    findings: Any = None,
+    enrich: Any = None,
+) -> alt.Chart | alt.LayerChart | alt.VConcatChart:
     """Events over time, stacked by ``by``, with a brush to select a time range.
 
     Counts are aggregated in polars (``dt.truncate`` + ``group_by``) before the chart is built,
@@ -193,6 +195,15 @@ def timeline(
         Whether the chart is live (a brush can be dragged): default, when Altair's renderer
         draws live Vega. With a static renderer (``svg``, ``png``: an image, where nothing can
         be dragged) there is no brush, no overview strip and no "drag to select".
+    findings
+        ``Findings`` (``fx.detect(trail)``, or any findings table): a mark above each bin
+        holding findings on these events, in the colour of its worst level; its tooltip gives
+        the hits by level, the worst rules and the findings' source IPs.
+    enrich
+        What source IPs are, in the tooltips (split by ``source_ip``, and the findings'
+        addresses): ``True``, ``fx.enrich`` options (``{"ip_ranges": ..., "mmdb": [...]}``)
+        or an ``fx.enrich`` table. Without it, enrichment columns already on the events
+        (``fx.enrichment.add_ip_columns``) are shown when present.
 
     Examples
     --------
@@ -200,6 +211,7 @@ def timeline(
     >>> fx.charts.timeline(trail, by="event_source", every="1h", top=5)  # doctest: +SKIP
     """
     data, every = timeline_data(trail, by=by, every=every, top=top)
+    data = _with_about(data, trail, by, enrich)
     label = BY_CHOICES[by]
     order = (
         data.group_by("category")
@@ -236,6 +248,9 @@ def timeline(
         alt.Tooltip("category:N", title=label),
         alt.Tooltip("events:Q", title="events", format=","),
     ]
+    if "about" in data.columns:
+        tooltip.append(alt.Tooltip("about:N", title="what the IP is"))
+    marks = None if findings is None else _finding_layer(findings, trail, data, every, enrich)
     main_title = title or f"Events per {every} by {label} ({total:,} events)"
     if not overview or not live:
         single = base.mark_bar().encode(
@@ -246,6 +261,11 @@ def timeline(
         )
         if live:
             single = single.add_params(brush)
+        if marks is not None:
+            x = alt.X("bucket:T", scale=alt.Scale(type="utc"))
+            return alt.layer(single, marks.encode(x=x)).properties(
+                width=width, height=height, title=main_title
+            )
         return single.properties(width=width, height=height, title=main_title)
     main = (
         base.mark_bar()
@@ -264,6 +284,11 @@ def timeline(
         )
         .properties(width=width, height=height, title=main_title)
     )
+    if marks is not None:
+        zoomed = alt.X("bucket:T", scale=alt.Scale(type="utc", domain=brush))
+        main = alt.layer(main, marks.encode(x=zoomed)).properties(
+            width=width, height=height, title=main_title
+        )
     strip = (
         alt.Chart(_totals(data, every))  # every bin, empty ones at 0: gaps stay gaps
         .mark_area(interpolate="step-after")
@@ -280,3 +305,67 @@ def timeline(
         .properties(width=width, height=50)
     )
     return alt.vconcat(main, strip).resolve_scale(color="independent")
+
+
+def _with_about(data: pl.DataFrame, trail: Any, by: str, enrich: Any) -> pl.DataFrame:
+    """A timeline split by source IP gets ``about`` (what each address is) for its tooltip:
+    from ``enrich``, or from enrichment columns the events already carry."""
+    if by != "source_ip" or data.height == 0:
+        return data
+    from forensics.charts._finding_marks import ENRICH_TOOLTIP, ip_about
+
+    ips = data.get_column("category")
+    if enrich is not None and enrich is not False:
+        about = ip_about(ips, enrich)
+    else:
+        lazy = to_lazy(trail)
+        carried = [c for c in ENRICH_TOOLTIP if c in lazy.collect_schema().names()]
+        if not carried:
+            return data
+        from forensics.enrichment import describe_ips
+
+        info = (
+            lazy.filter(pl.col("source_ip").is_in(ips.unique().implode()))
+            .group_by("source_ip")
+            .agg(pl.col(c).drop_nulls().first() for c in carried)
+            .collect()
+        )
+        about = describe_ips(info)
+    return data.join(
+        about.rename({"source_ip": "category"}), on="category", how="left", maintain_order="left"
+    )
+
+
+def _finding_layer(
+    findings: Any, trail: Any, data: pl.DataFrame, every: str, enrich: Any
+) -> alt.Chart | None:
+    """Marks above the bins that hold findings, coloured by the worst level (no x encoding:
+    the caller sets it, zoomed by the brush or not)."""
+    from forensics.charts._finding_marks import LEVEL_COLOURS, LEVELS, finding_marks_data
+
+    marks = finding_marks_data(findings, to_lazy(trail), every, enrich=enrich)
+    if marks.height == 0 or data.height == 0:
+        return None
+    tops = data.group_by("bucket").agg(pl.col("events").sum().alias("top"))
+    marks = marks.join(tops, on="bucket", how="left").with_columns(pl.col("top").fill_null(0))
+    return (
+        alt.Chart(marks)
+        .mark_point(shape="triangle-down", filled=True, opacity=0.95, yOffset=-7)
+        .encode(
+            y=alt.Y("top:Q"),
+            fill=alt.Fill(
+                "level:N",
+                scale=alt.Scale(domain=LEVELS, range=LEVEL_COLOURS),
+                title="finding (worst level)",
+            ),
+            stroke=alt.value("#1b1f24"),
+            strokeWidth=alt.value(0.5),
+            size=alt.Size("hits:Q", scale=alt.Scale(range=[60, 260]), legend=None),
+            tooltip=[
+                alt.Tooltip("utcyearmonthdatehoursminutes(bucket):T", title="bin start (UTC)"),
+                alt.Tooltip("by_level:N", title="findings"),
+                alt.Tooltip("rules:N", title="worst rules"),
+                alt.Tooltip("source_ips:N", title="source IPs"),
+            ],
+        )
+    )

@@ -30,7 +30,7 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
     if args.out:
         if args.out.endswith(".json"):
             found.with_columns(
-                pl.col("time", "end_time").dt.to_string("%Y-%m-%dT%H:%M:%S%.fZ")
+                pl.col("time", "last_time").dt.to_string("%Y-%m-%dT%H:%M:%S%.fZ")
             ).write_json(args.out)
         else:
             _csv(found, args.out)
@@ -46,8 +46,9 @@ def _csv(found: pl.DataFrame, path: str) -> None:
     from forensics.export._escape import csv_cell  # formula injection in spreadsheets
 
     flat = found.with_columns(
-        pl.col("tags").list.join(" "),
+        pl.col("tactics", "techniques").cast(pl.List(pl.String)).list.join(" "),
         pl.col("event_ids").list.join(" "),
+        pl.col(pl.Categorical).cast(pl.String),
     )
     flat = flat.with_columns(
         pl.col(c).map_elements(csv_cell, return_dtype=pl.String)

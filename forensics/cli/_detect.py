@@ -1,7 +1,8 @@
 """``forensics detect PATH...``: run Sigma rules over a trail and print or write the findings.
 
     forensics detect PATH... [--rules DIR]... [--no-builtin] [--format table|csv|json]
-                             [--out FILE] [--min-level L] [--fail-level L] [--no-cache]
+                             [--out FILE] [--min-level L] [--fail-level L] [--baselines]
+                             [--no-cache]
 
 Exit code: 0 when no finding is at or above ``--fail-level`` (default ``high``), 1 when one is
 (so CI pipelines can gate on it), 2 when the trail or a rules path cannot be read.
@@ -46,6 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="high",
         help="exit 1 when a finding is at or above this level (default: high)",
     )
+    p.add_argument(
+        "--baselines",
+        action="store_true",
+        help="add the baseline findings (Insights read or computed, first-seen pairs)",
+    )
     p.add_argument("--no-cache", action="store_true", help="read the files, touch no cache")
     p.set_defaults(func=_cmd_detect)
 
@@ -68,7 +74,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         print(_safe(f"rule not run: {problem}"), file=sys.stderr)
     # rules below both --min-level and --fail-level cannot change the output or the exit code
     floor = min(_LEVELS.index(args.min_level or "informational"), _LEVELS.index(args.fail_level))
-    findings = fx.detect(trail, rules, min_level=_LEVELS[floor])
+    findings = fx.detect(trail, rules, min_level=_LEVELS[floor], baselines=args.baselines)
     shown = findings.at_least(args.min_level) if args.min_level else findings
     if args.format == "table":
         text = _table(shown, len(trail), len(rules))

@@ -26,6 +26,18 @@ def _cmd_ticket(args: argparse.Namespace) -> int:
         print(f"forensics ticket: --since {terminal_text(args.since)} is not before --until "
               f"{terminal_text(args.until)}: the window is empty", file=sys.stderr)
         return 2
+    from pathlib import Path
+
+    for given in [args.ip_ranges, *(args.mmdb or [])]:
+        if given and not Path(given).is_file():  # before loading: a typo costs no wait
+            print(f"forensics ticket: {terminal_text(given)} is not a file (--ip-ranges takes "
+                  "AWS's ip-ranges.json, --mmdb a MaxMind .mmdb)", file=sys.stderr)
+            return 2
+    enrich: dict | bool | None = None
+    if args.ip_ranges or args.mmdb:
+        enrich = {"ip_ranges": args.ip_ranges, "mmdb": args.mmdb or []}
+    elif args.enrich:
+        enrich = True
     trail = load(*args.data, cache=not args.no_cache, cache_dir=args.cache_dir)
     try:
         if args.principal:
@@ -51,7 +63,7 @@ def _cmd_ticket(args: argparse.Namespace) -> int:
         return 1
     integrity = trail.verify() if args.verify else None
     files = ticket(result, args.out, title=args.title, redact=not args.no_redact,
-                   integrity=integrity)
+                   integrity=integrity, enrich=enrich)
     print(f"{files.folder}: {len(result.events):,} events")
     if integrity is not None:
         print(f"  integrity: {integrity.verdict}")
@@ -95,4 +107,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="keep the Parquet cache here (default: .forensics-cache beside the data)")
     p.add_argument("--verify", action="store_true",
                    help="check the trail's CloudTrail digests; the verdict goes into manifest.json")
+    p.add_argument("--enrich", action="store_true",
+                   help="say what each source IP is (private, bogon, AWS service name)")
+    p.add_argument("--ip-ranges", metavar="FILE",
+                   help="AWS's ip-ranges.json (a file you downloaded): AWS service and region "
+                   "of each source IP (implies --enrich)")
+    p.add_argument("--mmdb", metavar="FILE", action="append",
+                   help="a MaxMind .mmdb (ASN, Country, City): ASN and country of each source "
+                   "IP; repeatable (implies --enrich)")
     p.set_defaults(func=_cmd_ticket)

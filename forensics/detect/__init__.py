@@ -22,7 +22,14 @@ from typing import Any
 
 import polars as pl
 
-from forensics.detect._findings import Findings, build, level_rank
+from forensics.detect._attach import FINDING_COLUMNS, with_findings
+from forensics.detect._findings import (
+    Findings,
+    as_findings,
+    build,
+    concat_findings,
+    level_rank,
+)
 from forensics.detect._rules import (
     BUILTIN_RULES,
     LEVELS,
@@ -35,14 +42,18 @@ from forensics.detect._rules import (
 __all__ = [
     "BUILTIN_RULES",
     "COMMUNITY_ENV",
+    "FINDING_COLUMNS",
     "LEVELS",
     "Findings",
     "Rule",
     "RuleProblem",
     "RuleSet",
+    "as_findings",
+    "concat_findings",
     "detect",
     "level_rank",
     "load_rules",
+    "with_findings",
 ]
 
 #: Environment variable naming the community rules folder used by ``include_community=True``.
@@ -89,6 +100,7 @@ def detect(
     include_community: bool | str | os.PathLike[str] = False,
     builtin: bool = True,
     min_level: str | None = None,
+    baselines: bool | dict[str, Any] = False,
 ) -> Findings:
     """Run Sigma rules over a trail and return their :class:`Findings`.
 
@@ -96,6 +108,10 @@ def detect(
     or a :class:`RuleSet` loaded once with :func:`load_rules`. ``include_community``: a folder of
     community rules (SigmaHQ, Suzaku), or True to use ``$FORENSICS_COMMUNITY_RULES``. Rules that
     cannot run are in ``findings.problems`` (file and reason); the rest run.
+    ``baselines=True`` adds the baseline findings (Insights read or computed, first-seen pairs;
+    :func:`forensics.baseline.baseline_findings`) to the same table; a dict passes its options
+    (``{"until": "2026-03-04", "pairs": ["api", "key_ip"]}``). Findings of any producer join
+    with ``|`` (:func:`concat_findings`).
 
     Example::
 
@@ -109,9 +125,21 @@ def detect(
     frame = _frame(trail)
     from forensics.detect._engine import match_rows
 
+    if not isinstance(baselines, bool | dict):
+        raise TypeError(f"baselines= takes True/False or a dict of options, not {baselines!r}")
     matches = match_rows(frame, ruleset)
     floor = level_rank(min_level) if min_level else 0
-    return Findings(build(frame, ruleset, matches, floor), ruleset.problems, ruleset)
+    found = Findings(build(frame, ruleset, matches, floor), ruleset.problems, ruleset)
+    if baselines is False:
+        return found
+    from forensics.baseline import baseline_findings  # Insights and first-seen, one shape
+
+    extra = baseline_findings(frame, **(baselines if isinstance(baselines, dict) else {}))
+    if floor:
+        extra = extra.filter(
+            pl.col("level").cast(pl.String).is_in(LEVELS[floor:])
+        )
+    return found | extra
 
 
 def _frame(trail: Any) -> pl.DataFrame:

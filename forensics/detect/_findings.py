@@ -19,42 +19,13 @@ from typing import Any
 
 import polars as pl
 
-from forensics._schema import TIME_DTYPE
+from forensics._schema import FINDINGS_SCHEMA, TIME_DTYPE, conform_findings, empty_findings
 from forensics.detect._rules import LEVELS, RuleProblem, RuleSet
 
-__all__ = ["FINDINGS_SCHEMA", "Findings", "empty_findings", "level_rank"]
+__all__ = ["FINDINGS_SCHEMA", "Findings", "as_findings", "concat_findings", "empty_findings",
+           "level_rank"]  # fmt: skip
 
-#: Text repeated on every hit of a rule (its title, file, tags...) is Categorical: a million
-#: hits of a few hundred rules then cost a few bytes each, not a copy of the text.
 _CAT = pl.Categorical()
-
-FINDINGS_SCHEMA = pl.Schema(
-    {
-        "rule_id": _CAT,
-        "title": _CAT,
-        "level": _CAT,
-        "tactics": pl.List(_CAT),
-        "techniques": pl.List(_CAT),
-        "time": TIME_DTYPE,
-        "last_time": TIME_DTYPE,
-        "event_ids": pl.List(pl.String),
-        "event_count": pl.UInt32,
-        "principal": _CAT,
-        "actor": _CAT,
-        "access_key_id": _CAT,
-        "account_id": _CAT,
-        "aws_region": _CAT,
-        "source_ip": _CAT,
-        "kind": _CAT,
-        "rule_source": _CAT,
-        "rule_author": _CAT,
-    }
-)
-
-
-def empty_findings() -> pl.DataFrame:
-    """A findings frame with no rows and the exact schema."""
-    return pl.DataFrame(schema=FINDINGS_SCHEMA)
 
 
 def level_rank(level: str) -> int:
@@ -111,6 +82,24 @@ class Findings:
     problems: tuple[RuleProblem, ...] = ()
     rules: RuleSet | None = field(default=None, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        frame = self.frame
+        if isinstance(frame, pl.LazyFrame):
+            frame = frame.collect()
+        if not isinstance(frame, pl.DataFrame):
+            raise TypeError(
+                f"Findings wraps a findings table (a polars DataFrame), not {type(frame).__name__}"
+            )
+        if frame.schema != FINDINGS_SCHEMA:  # e.g. a baseline table: one shape for all
+            frame = conform_findings(frame)
+        object.__setattr__(self, "frame", frame)
+
+    def __or__(self, other: Findings | pl.DataFrame | pl.LazyFrame) -> Findings:
+        """Both sets of findings in one (``sigma | fx.first_seen(trail)``), in time order."""
+        return concat_findings(self, other)
+
+    __ror__ = __or__
+
     def __len__(self) -> int:
         return self.frame.height
 
@@ -148,6 +137,42 @@ class Findings:
         if hi is not None:
             cond = cond & (pl.col("time") < hi)
         return self._with(self.frame.filter(cond))
+
+    def for_events(self, events: Any) -> Findings:
+        """Hits naming at least one of ``events`` (a Trail, a blast radius or an events frame).
+
+        Findings computed once over a whole trail, cut to a principal's events, a blast
+        radius's closure or a ticket's (a semi join on the event ids).
+
+        >>> import polars as pl
+        >>> f = Findings(pl.DataFrame({"rule_id": ["r"], "event_ids": [["e1", "e2"]]}))
+        >>> len(f.for_events(pl.DataFrame({"event_id": ["e2"]}))), len(f.for_events(
+        ...     pl.DataFrame({"event_id": ["e3"]})))
+        (1, 0)
+        """
+        if isinstance(events, pl.DataFrame | pl.LazyFrame):
+            lazy = events.lazy()
+        else:  # a Trail (a lazy plan), or a result holding an events frame
+            lazy = getattr(events, "lazy", None)
+        if not isinstance(lazy, pl.LazyFrame):
+            frame = getattr(events, "events", None)
+            if not isinstance(frame, pl.DataFrame):
+                raise TypeError(
+                    f"for_events() takes a Trail, a blast radius or an events frame, not "
+                    f"{type(events).__name__}"
+                )
+            lazy = frame.lazy()
+        hits = (
+            self.frame.lazy()
+            .select(pl.col("event_ids"))
+            .with_row_index("__i")
+            .explode("event_ids")
+            .join(lazy.select("event_id"), left_on="event_ids", right_on="event_id", how="semi")
+            .select(pl.col("__i").unique().sort())
+            .collect()
+            .to_series()
+        )
+        return self._with(self.frame[hits])
 
     def at_least(self, level: str) -> Findings:
         """Hits of rules at ``level`` or above (``informational`` .. ``critical``)."""
@@ -241,6 +266,55 @@ class Findings:
 
     def _repr_html_(self) -> str:
         return self.summary()._repr_html_()
+
+
+def as_findings(value: Any, *, what: str = "findings") -> Findings:
+    """``value`` as :class:`Findings`: ``Findings`` as is, a findings table wrapped.
+
+    A findings table is any frame of :data:`FINDINGS_SCHEMA` (or the first baseline shape,
+    with ``tags`` / ``end_time``): ``fx.first_seen(trail)``, ``fx.baseline.baseline_findings``,
+    ``fx.baseline.insight_findings``.
+
+    >>> len(as_findings(empty_findings()))
+    0
+    """
+    if isinstance(value, Findings):
+        return value
+    if isinstance(value, pl.DataFrame | pl.LazyFrame):
+        return Findings(value)
+    raise TypeError(
+        f"{what}= takes the Findings of fx.detect(trail) or a findings table "
+        f"(fx.first_seen(trail), fx.baseline.baseline_findings(trail)), "
+        f"not {type(value).__name__}"
+    )
+
+
+def concat_findings(*parts: Findings | pl.DataFrame | pl.LazyFrame) -> Findings:
+    """One :class:`Findings` from several (Sigma hits, Insights, first-seen pairs...).
+
+    Rows are in time order, the worst level first at equal times; the rule problems and rule
+    sets of the parts are kept. ``a | b`` is ``concat_findings(a, b)``.
+
+    >>> len(concat_findings(Findings(empty_findings()), empty_findings()))
+    0
+    """
+    found = [as_findings(p) for p in parts]
+    if not found:
+        return Findings(empty_findings())
+    frame = pl.concat([f.frame for f in found], how="vertical")
+    if frame.height:
+        frame = (
+            frame.with_columns(_RANK.alias("__rank"))
+            .sort(["time", "__rank", "rule_id"], descending=[False, True, False],
+                  nulls_last=True, maintain_order=True)
+            .drop("__rank")
+        )  # fmt: skip
+    problems = tuple(dict.fromkeys(p for f in found for p in f.problems))
+    rulesets = [f.rules for f in found if f.rules is not None]
+    rules = None
+    for rs in rulesets:
+        rules = rs if rules is None or rules is rs else rules + rs
+    return Findings(frame, problems, rules)
 
 
 def build(
@@ -386,4 +460,5 @@ def build(
         .sort(["time", "__o"], nulls_last=True)
         .join(meta.drop("__rank"), on="__r", how="left", maintain_order="left")
     )
+    out = out.with_columns(pl.lit(None, pl.String).alias("details"))
     return out.select(FINDINGS_SCHEMA.names()).cast(dict(FINDINGS_SCHEMA))

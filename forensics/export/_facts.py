@@ -21,6 +21,7 @@ from forensics.export._redact import redact_frame
 __all__ = [
     "INDICATOR_KINDS",
     "Facts",
+    "enrich_indicators",
     "facts_of",
     "file_digest",
     "indicators_frame",
@@ -78,6 +79,8 @@ class Facts:
     charts: dict[str, Any] = field(default_factory=dict)
     generated_at: datetime | None = None
     redacted: bool = True
+    #: What each source IP indicator is (``value`` + enrichment columns), when asked for.
+    ip_enrichment: pl.DataFrame | None = None
 
     @property
     def first(self) -> datetime | None:
@@ -207,20 +210,53 @@ def _indicator_tables(
 
 
 def indicators_frame(facts: Facts) -> pl.DataFrame:
-    """Every indicator of a ticket in one long table (``indicators.csv``): kind, value, counts."""
-    parts = [
-        table.select(
+    """Every indicator of a ticket in one long table (``indicators.csv``): kind, value, counts
+    (and, with enrichment, what each source IP is: ``about`` and the enrichment columns)."""
+    parts = []
+    for kind, table in facts.indicators.items():
+        part = table.select(
             pl.lit(kind).alias("kind"),
             "value",
             pl.col("events").cast(pl.UInt32),
             "first_seen",
             "last_seen",
+            *(["about"] if "about" in table.columns else []),
         )
-        for kind, table in facts.indicators.items()
-    ]
+        if kind == "source_ips" and facts.ip_enrichment is not None:
+            part = part.join(facts.ip_enrichment, on="value", how="left", maintain_order="left")
+        parts.append(part)
     if not parts:
         return pl.DataFrame(schema={"kind": pl.String, "value": pl.String, "events": pl.UInt32})
-    return pl.concat(parts, how="vertical_relaxed")
+    return pl.concat(parts, how="diagonal_relaxed")
+
+
+#: Enrichment columns a ticket carries for each source IP (see ``fx.enrich``).
+_IP_COLUMNS = ("ip_kind", "aws_services", "aws_ip_region", "asn", "as_org", "country_code")
+
+
+def enrich_indicators(facts: Facts, spec: Any) -> None:
+    """Add what each source IP indicator is (``about``; enrichment columns in indicators.csv).
+
+    ``spec``: ``True``, a dict of ``fx.enrich`` options (``ip_ranges=``, ``mmdb=``), the path
+    of ``ip-ranges.json`` or a table from ``fx.enrich``.
+    """
+    from forensics.enrichment import describe_ips, enrichment_table  # analyses below views
+
+    table = facts.indicators.get("source_ips")
+    if table is None:
+        return
+    info = enrichment_table(spec, table.get_column("value").drop_nulls().unique())
+    columns = info.select(
+        pl.col("source_ip").alias("value"),
+        *(pl.col(c) if c in info.columns else pl.lit(None).alias(c) for c in _IP_COLUMNS),
+    )
+    about = describe_ips(info).rename({"source_ip": "value"})
+    facts.indicators["source_ips"] = table.join(
+        about, on="value", how="left", maintain_order="left"
+    ).select("value", "events", "first_seen", "last_seen", "about")
+    facts.ip_enrichment = columns.with_columns(
+        pl.col("aws_services").cast(pl.List(pl.String)).list.join(" ")
+    )
 
 
 #: Counts that are the length of an indicator list: the summary's numbers and lists agree.
@@ -304,8 +340,9 @@ def _sorted_table(frame: pl.DataFrame) -> pl.DataFrame:
     return cast.sort(keys, nulls_last=True, maintain_order=True)
 
 
-def _timeline(events: pl.DataFrame) -> Any:
-    """The notebook's timeline (``fx.charts``) split by principal when there are several."""
+def _timeline(events: pl.DataFrame, findings: Any = None) -> Any:
+    """The notebook's timeline (``fx.charts``) split by principal when there are several;
+    ``findings`` are marked on it."""
     by = "principal" if events.get_column("principal").n_unique() > 1 else "event_source"
     try:
         from forensics.charts import timeline
@@ -313,7 +350,8 @@ def _timeline(events: pl.DataFrame) -> Any:
         from forensics.export._timeline import timeline_chart
 
         return timeline_chart(events, by=by)
-    return timeline(events, by=by, overview=False, brush=False)  # a picture: nothing to drag
+    # a picture: nothing to drag
+    return timeline(events, by=by, overview=False, brush=False, findings=findings)
 
 
 def facts_of(
@@ -322,8 +360,10 @@ def facts_of(
     title: str | None = None,
     redact: bool = True,
     generated_at: datetime | str | None = None,
+    enrich: Any = None,
 ) -> Facts:
-    """Collect the facts of a ``Trail`` or a blast-radius result (duck-typed)."""
+    """Collect the facts of a ``Trail`` or a blast-radius result (duck-typed); ``enrich``
+    (see :func:`enrich_indicators`) says what each source IP indicator is."""
     from forensics.export._timeline import actions_chart
 
     events = getattr(result, "events", None)
@@ -372,6 +412,8 @@ def facts_of(
                 facts.tables[name] = table
     else:
         facts.indicators = _indicator_tables(events, None)
+    if enrich is not None and enrich is not False:
+        enrich_indicators(facts, enrich)
     facts.principals = _principals(events)
     facts.actions = _actions(events)
     facts.counts = [

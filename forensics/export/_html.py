@@ -14,6 +14,7 @@ import polars as pl
 
 from forensics.export._escape import html_text
 from forensics.export._facts import INDICATOR_TITLES, PRINCIPAL_COLUMNS, Facts
+from forensics.export._findings_md import FINDINGS_HEADERS, findings_rows
 from forensics.export._summary_md import time_text
 
 __all__ = ["CSP", "render_html"]
@@ -95,10 +96,36 @@ def _svg_img(svg: bytes, alt: str) -> str:
     return f'<img class="chart" alt="{html_text(alt)}" src="data:image/svg+xml;base64,{data}">'
 
 
+def _findings_section(found: object, given: bool) -> str:
+    """Findings: one row per rule, worst first (the rows summary.md shows, all of them)."""
+    table = findings_rows(found)
+    source = "the findings given" if given else "the kit's Sigma rules (fx.detect)"
+    if table.height == 0:
+        text = "No finding given names these events." if given else (
+            "No rule of the kit fired on these events (fx.detect).")  # fmt: skip
+        return f"<h2>Findings</h2><p>{html_text(text)}</p>"
+    note = (
+        f'<p class="note">{len(found):,} hits of {table.height:,} rule(s) from '  # type: ignore[arg-type]
+        f"{html_text(source)}, worst first; the author and rule set of each rule are its "
+        "attribution.</p>"
+    )
+    return _section(
+        f"Findings ({table.height:,} rules)",
+        note + _capped(table, FINDINGS_HEADERS, "fx.detect"),
+        table.height,
+    )
+
+
 def render_html(
-    facts: Facts, charts_svg: dict[str, bytes], files: list[str], inputs: list[dict]
+    facts: Facts,
+    charts_svg: dict[str, bytes],
+    files: list[str],
+    inputs: list[dict],
+    findings: object = None,
+    *,
+    findings_given: bool = False,
 ) -> str:
-    """The whole ``report.html``."""
+    """The whole ``report.html`` (with a findings section when ``findings`` are given)."""
     e = html_text
     parts = [
         "<!DOCTYPE html>",
@@ -154,12 +181,17 @@ def render_html(
     if facts.not_logged:
         parts += ["<h2>Not in the trail (could not have been logged)</h2>",
                   "<pre>" + e("\n".join(facts.not_logged)) + "</pre>"]
+    if findings is not None:
+        parts.append(_findings_section(findings, findings_given))
     parts.append("<h2>Indicators</h2>")
     for kind, table in facts.indicators.items():
+        headers = ["value", "events", "first seen", "last seen"]
+        if "about" in table.columns:  # enrichment of the source IPs, when asked for
+            headers.append("what (enrichment)")
         parts.append(
             _section(
                 f"{e(INDICATOR_TITLES[kind])} ({table.height:,})",
-                _capped(table, ["value", "events", "first seen", "last seen"], "indicators.csv")
+                _capped(table, headers, "indicators.csv")
                 if table.height
                 else "<p>None.</p>",
                 table.height,

@@ -183,11 +183,12 @@ def _render(facts: Facts, files: list[str], level: dict) -> str:
         out += [f"### {INDICATOR_TITLES[kind]} ({table.height})", ""]
         if table.height:
             rows = table if level["ind"] is None else table.head(level["ind"])
+            about = ["about"] if "about" in rows.columns else []  # enrichment, when asked
             if level.get("times", True):
-                headers = ["value", "events", "first seen", "last seen"]
+                headers = ["value", "events", "first seen", "last seen", *about]
                 out.append(md_table(rows, headers, limit=cell))
             else:  # first / last seen of each value: indicators.csv
-                out.append(md_table(rows.select("value", "events"), limit=cell))
+                out.append(md_table(rows.select("value", "events", *about), limit=cell))
             if rows.height < table.height:
                 out.append(f"\n... and {table.height - rows.height:,} more")
                 cut = True

@@ -15,8 +15,8 @@ import polars as pl
 from forensics.export._annotations import DEFAULT_FILE, annotations_markdown
 from forensics.export._charts import chart_bytes
 from forensics.export._events import ticket_frame, to_csv_bytes
-from forensics.export._facts import Facts, facts_of, file_digest, indicators_frame
-from forensics.export._findings_md import findings_markdown
+from forensics.export._facts import Facts, _timeline, facts_of, file_digest, indicators_frame
+from forensics.export._findings_md import findings_markdown, ticket_findings
 from forensics.export._html import render_html
 from forensics.export._summary_md import SUMMARY_LIMIT, render_summary
 
@@ -149,6 +149,8 @@ def ticket(
     integrity: Any = None,
     annotations: str | os.PathLike[str] | None = DEFAULT_FILE,
     summary_limit: int | None = SUMMARY_LIMIT,
+    findings: Any = None,
+    enrich: Any = None,
 ) -> TicketFiles:
     """Write a folder to attach to a ticket: summary, charts, events, report and manifest.
 
@@ -183,6 +185,17 @@ def ticket(
         Bytes ``summary.md`` may take (default 4 KB: a ticket body); its lists are cut to
         their first rows to fit, and are whole in ``indicators.csv`` / ``blast_radius.txt``.
         ``None``: everything inline.
+    findings
+        The findings section of ``summary.md`` and ``report.html``: by default the kit's own
+        Sigma rules run over the ticket's events; given ``Findings`` (``fx.detect(trail,
+        baselines=True, include_community=...)``, ``sigma | fx.first_seen(trail)``) are cut to
+        the hits naming one of the ticket's events; ``False`` leaves the section out.
+    enrich
+        Say what each source IP indicator is (AWS service and region, private/bogon, ASN,
+        country): ``True`` (no file needed: private, bogon and service names), a dict of
+        ``fx.enrich`` options (``{"ip_ranges": "ip-ranges.json", "mmdb": ["GeoLite2-ASN.mmdb"]}``)
+        or a table from ``fx.enrich``. Shown as ``about`` in both reports, every column in
+        ``indicators.csv``.
 
     Returns
     -------
@@ -207,7 +220,13 @@ def ticket(
     >>> trail = fx.load("data/sample")  # doctest: +SKIP
     >>> fx.export.ticket(trail.for_principal("alice"), "out/INC-123", title="INC-123")  # doctest: +SKIP
     """
-    facts: Facts = facts_of(result, title=title, redact=redact, generated_at=generated_at)
+    facts: Facts = facts_of(
+        result, title=title, redact=redact, generated_at=generated_at, enrich=enrich
+    )
+    found = ticket_findings(findings, facts.events)  # one set for summary.md and report.html
+    given = findings is not None and findings is not True
+    if found is not None and len(found) and "timeline" in facts.charts:
+        facts.charts["timeline"] = _timeline(facts.events, found)  # findings marked on it
     if facts.events.height == 0:  # written anyway (a record that nothing matched), but said
         warnings.warn(f"the ticket holds no events: {empty_reason(result)}", EmptyResultWarning,
                       stacklevel=2)
@@ -234,14 +253,23 @@ def ticket(
     inputs = _inputs(facts.events)
     listed = sorted([*outputs, "summary.md", "report.html", MANIFEST])
     # the findings go before the indicators; the rest is cut to fit the limit around them
-    findings = findings_markdown(
-        facts.events, budget=None if summary_limit is None else summary_limit // 4
+    section = (
+        ""
+        if found is None
+        else findings_markdown(
+            facts.events,
+            budget=None if summary_limit is None else summary_limit // 4,
+            findings=found,
+            given=given,
+        )
     )
-    limit = None if summary_limit is None else summary_limit - len(findings.encode("utf-8"))
+    limit = None if summary_limit is None else summary_limit - len(section.encode("utf-8"))
     summary = render_summary(facts, listed, limit=limit)
-    summary = summary.replace("## Indicators", findings + "## Indicators", 1)
+    summary = summary.replace("## Indicators", section + "## Indicators", 1)
     outputs["summary.md"] = summary.encode("utf-8")
-    outputs["report.html"] = render_html(facts, charts_svg, listed, inputs).encode("utf-8")
+    outputs["report.html"] = render_html(
+        facts, charts_svg, listed, inputs, found, findings_given=given
+    ).encode("utf-8")
 
     from importlib.metadata import version
 

@@ -16,6 +16,7 @@ from forensics.charts import timeline
 from forensics.charts._common import short_label
 from forensics.export._annotations import DEFAULT_FILE, Annotations
 from forensics.ui._chart_widget import chart_widget, set_chart
+from forensics.ui._findings import FindingIndex
 from forensics.ui._html import STYLE, esc, html_table, record_html
 from forensics.ui._table import ClickTable
 
@@ -74,7 +75,8 @@ class Explorer(widgets.VBox):
     """The widget :func:`explore` returns (a ``VBox``); its parts are attributes for scripting.
 
     Attributes: ``search``, ``principal``, ``since``, ``until``, ``service``, ``event_name``,
-    ``error``, ``by``, ``chart`` (a ``JupyterChart``), ``table``, ``prev``, ``next``,
+    ``error``, ``by``, ``finding`` (with ``findings=``), ``chart`` (a ``JupyterChart``),
+    ``table``, ``prev``, ``next``,
     ``event``, ``record``, ``status``; ``filtered`` is the current events frame and
     ``last_redraw_ms`` how long the last filter change took in the kernel.
     """
@@ -87,6 +89,7 @@ class Explorer(widgets.VBox):
         principal: str | None = None,
         derived: bool = False,
         annotations: str | Path | None = DEFAULT_FILE,
+        findings: Any = None,
     ) -> None:
         if isinstance(trail, pl.DataFrame | pl.LazyFrame):
             from forensics._trail import Trail as _Trail
@@ -113,6 +116,7 @@ class Explorer(widgets.VBox):
         self._derived_cache: dict[str, pl.DataFrame] = {}
         self._updating = False
         self.notes = Annotations(annotations) if annotations is not None else None
+        self.findings = FindingIndex(findings, self.base) if findings is not None else None
 
         self.search = widgets.Text(
             placeholder="search principals (ARN, name, key...)",
@@ -182,6 +186,14 @@ class Explorer(widgets.VBox):
             continuous_update=False,
         )
         self.tz = widgets.Dropdown(options=TZ_CHOICES, value=0, description="times in")
+        self.finding = widgets.Dropdown(
+            options=self.findings.options() if self.findings is not None else [
+                ("(no findings given)", ALL)],
+            value=ALL,
+            description="finding",
+            disabled=self.findings is None,
+            layout=widgets.Layout(width="420px"),
+        )  # fmt: skip
         self.status = widgets.HTML()
         self.chart = chart_widget(self._timeline(), "fx-timeline")
         self.brush_note = widgets.HTML()
@@ -222,12 +234,13 @@ class Explorer(widgets.VBox):
             (self.derived, "fx-derived"), (self.ip, "fx-ip"), (self.agent, "fx-agent"),
             (self.grep, "fx-grep"), (self.tz, "fx-tz"), (self.star, "fx-star"),
             (self.tags, "fx-tags"), (self.note, "fx-note-text"), (self.annotate, "fx-annotate"),
+            (self.finding, "fx-finding"),
         ):  # fmt: skip
             w.add_class(cls)
 
         self.search.observe(self._on_search, names="value")
         filters = [self.since, self.until, self.service, self.event_name, self.error, self.by]
-        pivots = [self.derived, self.ip, self.agent, self.grep, self.tz]
+        pivots = [self.derived, self.ip, self.agent, self.grep, self.tz, self.finding]
         for w in (self.principal, *filters, *pivots):
             w.observe(self._on_filter, names="value")
         self.table.observe(self._on_row_click, names="selected")
@@ -247,7 +260,7 @@ class Explorer(widgets.VBox):
                     [
                         widgets.VBox([self.search, self.principal, self.derived]),
                         widgets.VBox(filters),
-                        widgets.VBox([self.ip, self.agent, self.grep, self.tz]),
+                        widgets.VBox([self.ip, self.agent, self.grep, self.tz, self.finding]),
                     ],
                     layout=widgets.Layout(flex_flow="row wrap"),
                 ),
@@ -349,6 +362,9 @@ class Explorer(widgets.VBox):
         needle = self.grep.value.strip()
         if needle:
             keyed["grep"] = (_search_expr(needle), f"search {needle}")
+        if self.findings is not None and self.finding.value:
+            ids, label = self.findings.select(self.finding.value)
+            keyed["finding"] = (pl.col("event_id").is_in(ids.implode()), f"finding: {label}")
         preds = []
         err = self.error.value
         if err == "ok":
@@ -386,9 +402,11 @@ class Explorer(widgets.VBox):
         return "event_source" if self.principal.value else "principal"
 
     def _timeline(self):
+        marks = self.findings.on(self.filtered) if self.findings is not None else None
         return timeline(  # a live JupyterChart: the brush works whatever the renderer
-            self.filtered, by=self._split(), top=8, width=620, height=200, brush=True
-        )
+            self.filtered, by=self._split(), top=8, width=620, height=200, brush=True,
+            findings=marks,
+        )  # fmt: skip
 
     def _on_filter(self, _change: dict[str, Any] | None = None) -> None:
         self.refresh()
@@ -468,6 +486,10 @@ class Explorer(widgets.VBox):
             self.error.value = keep
             self.ip.options = [ip for ip, _ in _counts(under_others("ip"), "source_ip", 2000)]
             self.agent.options = [ua for ua, _ in _counts(under_others("agent"), "user_agent", 500)]
+            if self.findings is not None:  # counts of the events the other filters keep
+                keep = self.finding.value
+                self.finding.options = self.findings.options(under_others("finding"))
+                self.finding.value = keep
         finally:
             self._updating = False
 
@@ -540,9 +562,11 @@ class Explorer(widgets.VBox):
 
     def _render_table(self) -> None:
         shown, titles = self._display(self._page_rows)
+        if self.findings is not None:
+            shown = self.findings.label_rows(shown)
         self.table.value = html_table(
             shown,
-            ["★", *TABLE_COLUMNS],
+            ["★", *TABLE_COLUMNS[:3], "finding", *TABLE_COLUMNS[3:]],
             titles=titles,
             first_index=self._first + 1,
             limit=90,
@@ -709,6 +733,7 @@ def explore(
     page_size: int = 20,
     derived: bool = False,
     annotations: str | Path | None = DEFAULT_FILE,
+    findings: Any = None,
 ) -> Explorer:
     """An explorer widget: search and pick a principal, set a time range and filters.
 
@@ -733,6 +758,10 @@ def explore(
         The JSON file where stars, tags and notes on events are kept (default
         ``annotations.json`` beside the notebook; :func:`forensics.export.ticket` reads it).
         ``None``: no annotations.
+    findings
+        ``Findings`` (``fx.detect(trail)``, ``fx.detect(trail, baselines=True)``, or any
+        findings table): a ``finding`` filter (events with any finding, at a level or above,
+        or of one rule), marks on the timeline, and a ``finding`` column in the table.
 
     Besides the filters: pivot by source IP and user agent, search request parameters,
     responses and errors for text or a ``/regex/``, and show times at another offset (the
@@ -745,5 +774,10 @@ def explore(
     >>> ui.service.value = "iam.amazonaws.com"; ui.filtered.height  # doctest: +SKIP
     """
     return Explorer(
-        trail, page_size=page_size, principal=principal, derived=derived, annotations=annotations
+        trail,
+        page_size=page_size,
+        principal=principal,
+        derived=derived,
+        annotations=annotations,
+        findings=findings,
     )
