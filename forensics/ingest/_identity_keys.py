@@ -51,6 +51,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
@@ -709,20 +710,51 @@ def link_identities(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.Laz
         return frame
     else:
         lazy = frame.lazy()
+    rules = _link_rules(lazy)
+    if isinstance(frame, pl.LazyFrame):
+        for rows, value, columns in rules:  # row-local: fine for a lazy plan
+            frame = frame.with_columns(
+                pl.when(rows).then(value).otherwise(pl.col(c)).alias(c) for c in columns
+            )
+        return frame
+    return _apply_links(frame, rules)
+
+
+def linker(lazy: pl.LazyFrame) -> Callable[[pl.DataFrame], pl.DataFrame]:
+    """:func:`link_identities` in two steps, for a table merged in pieces: the maps from the
+    whole table (``lazy``), applied to each piece by the returned function.
+
+    >>> from forensics.ingest._normalize import normalize_records
+    >>> old = {"type": "Unknown", "accountId": "111122223333", "userName": "jane"}
+    >>> both = {**old, "onBehalfOf": {"userId": "u-1",
+    ...     "identityStoreArn": "arn:aws:identitystore::111122223333:identitystore/d-1"}}
+    >>> rows = normalize_records([{"eventTime": "2024-01-01T00:00:00Z", "userIdentity": ui}
+    ...                           for ui in (old, both)], "x.json")
+    >>> apply = linker(rows.lazy())  # the maps, from the whole table
+    >>> apply(rows.head(1))["principal"][0]  # one piece
+    'identitycenter:arn:aws:identitystore::111122223333:identitystore/d-1/u-1'
+    """
+    if "principal" not in lazy.collect_schema().names():
+        return lambda piece: piece
+    rules = _link_rules(lazy)
+    return lambda piece: _apply_links(piece, rules) if piece.height else piece
+
+
+def _link_rules(lazy: pl.LazyFrame) -> list[tuple[pl.Expr, pl.Expr, tuple[str, ...]]]:
+    """(rows concerned, new value, columns rewritten) of each rule that applies to this trail."""
     rules = [
         (_IDC_ROWS, _idc_rule(lazy), _LINKED),
         (_SAML_ROWS, _saml_rule(lazy), _LINKED),
         (_COPY_ROWS, _copy_rule(lazy), ("principal",)),
     ]
-    rules = [(rows, value, columns) for rows, value, columns in rules if value is not None]
-    if isinstance(frame, pl.LazyFrame):
-        for rows, value, columns in rules:  # row-local: fine for a streamed merge
-            frame = frame.with_columns(
-                pl.when(rows).then(value).otherwise(pl.col(c)).alias(c) for c in columns
-            )
-        return frame
+    return [(rows, value, columns) for rows, value, columns in rules if value is not None]
+
+
+def _apply_links(
+    frame: pl.DataFrame, rules: list[tuple[pl.Expr, pl.Expr, tuple[str, ...]]]
+) -> pl.DataFrame:
+    """The rules evaluated on the rows concerned only, written back in place (few of many)."""
     for rows, value, columns in rules:
-        # evaluated on the rows concerned only, then written back in place (a few rows of many)
         at = frame.select(rows.fill_null(False).arg_true()).to_series()
         if at.len() == 0:
             continue

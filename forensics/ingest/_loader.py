@@ -27,7 +27,7 @@ from forensics._schema import EVENTS_SCHEMA, empty_events, to_utc
 from forensics._trail import Segments, Trail
 from forensics.ingest import _stream
 from forensics.ingest._cache import Cache, default_cache_root
-from forensics.ingest._identity_keys import link_identities
+from forensics.ingest._identity_keys import link_identities, linker
 from forensics.ingest._parallel import read_files, start_workers
 from forensics.ingest._provenance import read_originals
 from forensics.ingest._read import FilePart, read_file
@@ -441,6 +441,7 @@ def _read_and_merge(
         part_path=(lambda _i: store.new_part_path()) if store is not None else None,
         keep_frames=not stream,
         max_chunk_bytes=_chunk_cap(budget) if stream else None,
+        sort_parts=stream,
         progress=progress if progress is not None or stream
         or sum(r.size for r in to_read) >= _BAR_BYTES else False,
     )
@@ -634,7 +635,7 @@ def _merge_streaming(
     merging = time.perf_counter()
     stats = _stream.merge_parts(rows, functools.partial(store.merged_path, key), lo=lo, hi=hi,
                                 plan=plan, settle=_confirm_duplicates, report=report,
-                                progress=progress, link=link_identities)
+                                progress=progress, link=linker)
     report.unparsed_event_time = stats.unparsed_event_time
     if lo is not None or hi is not None:
         report.outside_window = stats.outside_window

@@ -55,8 +55,7 @@ _PLAIN_FACTOR = 1.5
 DEFAULT_BUDGET = 2 * 1024**3
 #: Memory one sorted bucket costs per row (the rows ~1.1 KB, the sort's copy, the Arrow view).
 _BYTES_PER_ROW = 2560
-#: Sort-key column names used while merging (not in the events schema).
-_FILE_KEY = "__forensics_file"
+#: Column names used while merging (not in the events schema).
 _HASH = "__forensics_id_hash"
 
 
@@ -166,13 +165,14 @@ def merge_parts(
     settle: Callable[[pl.DataFrame], tuple[set[int], int, list[str]]],
     report: Any,
     progress: bool | None = None,
-    link: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
+    link: Callable[[pl.LazyFrame], Callable[[pl.DataFrame], pl.DataFrame]] | None = None,
 ) -> MergeStats:
     """Write ``rows`` (a lazy scan of the parts, events schema) de-duplicated, in the window
     and sorted, as segments ``segment(0)``, ``segment(1)``, ... (one a time bucket), holding
     at most one bucket in memory. ``settle`` is the loader's duplicate check (rows sharing an
     event id -> rows to drop, unverified, examples). ``link``: the attribution rules that need
-    other records (applied, as in memory, to the de-duplicated rows in the window).
+    other records: given the de-duplicated rows in the window (as in memory), what to apply to
+    each bucket.
 
     Returns the counts the load report needs and the segments; sets the report's duplicate
     fields.
@@ -200,8 +200,7 @@ def merge_parts(
         keep = keep & (pl.col("event_time") < hi)
     if lo is not None or hi is not None:
         rows = rows.filter(keep)
-    if link is not None:
-        rows = link(rows)
+    relink = link(rows) if link is not None else None
     windowed = lo is not None or hi is not None
     kept = times.to_frame().filter(keep).get_column("event_time") if windowed else times
     dropped = report.duplicates_dropped
@@ -216,8 +215,10 @@ def merge_parts(
     has_nulls = kept.null_count() > 0
     stats.time_min, stats.time_max = kept.min(), kept.max()  # type: ignore[assignment]
     del kept
-    order = [pl.col("event_time"), pl.col(_FILE_KEY), pl.col("source_index")]
-    keyed = rows.with_columns(pl.col("source_file").cast(pl.String).alias(_FILE_KEY))
+    # a Categorical sorts by its text (as the in-memory merge ranks the file names), 2x faster
+    # than sorting the names as strings; the test against the in-memory merge guards it
+    order = [pl.col("event_time"), pl.col("source_file"), pl.col("source_index")]
+    keyed = rows
     windows: list[pl.Expr] = []
     for i, start in enumerate(bounds):
         cond = pl.col("event_time") >= start
@@ -234,7 +235,9 @@ def merge_parts(
     writing: Future[None] | None = None
     try:
         for cond in windows:
-            bucket = keyed.filter(cond).sort(order, nulls_last=True).drop(_FILE_KEY).collect()
+            bucket = keyed.filter(cond).sort(order, nulls_last=True).collect()
+            if relink is not None:
+                bucket = relink(bucket)
             bar.update(1)
             if bucket.height == 0 and stats.segments:
                 continue
