@@ -117,3 +117,21 @@ def test_progress_is_off_unless_asked(monkeypatch: pytest.MonkeyPatch, capsys) -
     finally:
         set_progress(None)
 
+
+
+def _sorted_findings(findings) -> pl.DataFrame:
+    frame = findings.frame
+    flat = [c for c in frame.columns if not isinstance(frame.schema[c], pl.List)]
+    return frame.sort([*flat, pl.col("event_ids").list.join(",")])
+
+
+def test_detect_in_small_batches_equals_the_whole_table(
+    sample: fx.Trail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import forensics.detect._engine as engine
+
+    whole = _sorted_findings(fx.detect(sample.with_actors().events))  # in memory, one frame
+    assert whole.height > 0
+    assert (whole["kind"] == "correlation").any()  # correlations run over the kept rows too
+    monkeypatch.setattr(engine, "BATCH_ROWS", 89)
+    assert_frame_equal(_sorted_findings(fx.detect(sample)), whole)

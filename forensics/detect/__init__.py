@@ -106,24 +106,25 @@ def detect(
     if min_level is not None:
         level_rank(min_level)  # a bad level fails before the work
     ruleset = _ruleset(rules, include_community, builtin)
-    frame = _frame(trail)
-    from forensics.detect._engine import match_rows
+    from forensics.detect._engine import match_in_batches, match_rows
 
-    matches = match_rows(frame, ruleset)
+    if isinstance(trail, pl.DataFrame):
+        frame, matches = trail, match_rows(trail, ruleset)
+    else:
+        # read in batches: the rows some rule matched are kept, never the whole table
+        frame, matches = match_in_batches(_lazy(trail), ruleset)
     floor = level_rank(min_level) if min_level else 0
     return Findings(build(frame, ruleset, matches, floor), ruleset.problems, ruleset)
 
 
-def _frame(trail: Any) -> pl.DataFrame:
-    if isinstance(trail, pl.DataFrame):
-        return trail
+def _lazy(trail: Any) -> pl.LazyFrame:
     if isinstance(trail, pl.LazyFrame):
-        return trail.collect()
+        return trail
     if hasattr(trail, "with_actors"):  # a Trail: each hit names the person behind the session
         trail = trail.with_actors()
-    events = getattr(trail, "events", None)
-    if isinstance(events, pl.DataFrame):
-        return events
+    lazy = getattr(trail, "lazy", None)
+    if isinstance(lazy, pl.LazyFrame):
+        return lazy
     raise TypeError(f"detect() needs a Trail or an events DataFrame, not {type(trail).__name__}")
 
 
