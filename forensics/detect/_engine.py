@@ -16,7 +16,7 @@ from collections import defaultdict
 
 import polars as pl
 
-from forensics._progress import progress
+from forensics._batches import batches
 from forensics.detect._correlate import correlate
 from forensics.detect._fields import value_expr
 from forensics.detect._rules import Rule, RuleSet
@@ -119,13 +119,10 @@ def match_in_batches(
     """
     schema = lazy.collect_schema()
     columns = _needed(schema, ruleset)
-    batches = lazy.select(columns).collect_batches(
-        chunk_size=batch_rows or BATCH_ROWS, engine="streaming"
-    )
     kept: list[pl.DataFrame] = []
     found: dict[str, list[pl.Series]] = defaultdict(list)
     offset = 0
-    for batch in progress(batches, "detect: events"):
+    for _, batch in batches(lazy.select(columns), batch_rows or BATCH_ROWS, desc="detect"):
         if batch.height == 0:
             continue
         local = match_rows(batch, ruleset, correlations=False)

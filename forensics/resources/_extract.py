@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import polars as pl
 
+from forensics._batches import batches
 from forensics._schema import TIME_DTYPE, is_denied
 from forensics.resources._mapping import _PLACEHOLDER, RULES, Rule
 
@@ -605,11 +606,10 @@ _ROW_INFO = (
 
 
 def _prepared(lazy: pl.LazyFrame) -> pl.LazyFrame:
-    """The columns the extraction reads, with a row number over the whole trail."""
+    """The columns the extraction reads."""
     extra_cols = ["principal_arn", "session_issuer_arn"]
     return (
         lazy.select(*_NEEDED, *extra_cols)
-        .with_row_index("_row")
         .with_columns(
             pl.coalesce(pl.col("recipient_account_id"), pl.col("account_id"))
             .fill_null("")
@@ -630,12 +630,13 @@ def _prepared(lazy: pl.LazyFrame) -> pl.LazyFrame:
 def _batches(
     trail: Trail | pl.DataFrame | pl.LazyFrame, batch_rows: int | None = None
 ) -> Iterator[pl.DataFrame]:
-    """The prepared rows of a trail, ``batch_rows`` at a time (streaming engine)."""
+    """The prepared rows of a trail, ``batch_rows`` at a time, with ``_row`` (the row number
+    in the whole trail)."""
     lazy = trail.lazy() if isinstance(trail, pl.DataFrame | pl.LazyFrame) else trail.lazy
     size = batch_rows or BATCH_ROWS
-    for batch in _prepared(lazy).collect_batches(chunk_size=size, engine="streaming"):
+    for start, batch in batches(_prepared(lazy), size, desc="resources"):
         if batch.height:
-            yield batch
+            yield batch.with_row_index("_row", offset=start)
 
 
 def _completable(col: str) -> pl.Expr:
