@@ -273,7 +273,7 @@ def _attributions(ev: pl.LazyFrame, wins: pl.DataFrame, s: InsightSettings) -> d
         .sort("average", "value", descending=[True, False])
         .group_by("insight_id", "period", "attribute", maintain_order=True)
         .head(_TOP)
-        .collect()
+        .collect(engine="streaming")
     )
     out: dict[str, Any] = {}
     for r in rows.iter_rows(named=True):
@@ -303,11 +303,11 @@ def compute_insights(trail: Any, **options: Any) -> pl.DataFrame:
     """
     s = InsightSettings(**options)
     ev = _lazy(trail)
-    origin = ev.select(pl.col("event_time").min()).collect().item()
+    origin = ev.select(pl.col("event_time").min()).collect(engine="streaming").item()
     if origin is None:
         return pl.DataFrame(schema=EVENTS_SCHEMA)
-    counts = _minute_counts(ev, s).collect()
-    wins = _windows(_scored(counts.lazy(), origin, s), s).collect()
+    counts = _minute_counts(ev, s).collect(engine="streaming")
+    wins = _windows(_scored(counts.lazy(), origin, s), s).collect(engine="streaming")
     if wins.height == 0:
         return pl.DataFrame(schema=EVENTS_SCHEMA)
     # an Insight must also beat the busiest minute of its baseline window by `peak_factor`:
@@ -448,7 +448,7 @@ def rate_series(
             pl.col("event_time").min().dt.truncate("1m").alias("a"),
             pl.col("event_time").max().dt.truncate("1m").alias("b"),
         )
-        .collect()
+        .collect(engine="streaming")
     )
     schema = {
         "minute": EVENTS_SCHEMA["event_time"], "n": pl.Int64, "baseline_average": pl.Float64,
@@ -481,4 +481,4 @@ def rate_series(
         )
         .with_columns((pl.col("_ok") & (pl.col("n") >= pl.col("threshold"))).alias("deviates"))
     )
-    return out.select(list(schema)).collect()
+    return out.select(list(schema)).collect(engine="streaming")

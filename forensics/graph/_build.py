@@ -289,9 +289,9 @@ def _resource_aggregates(
                 pl.col("event_time").max().alias("last_seen"),
             )
         )
-        if sum(e.height for e in edges) > _FOLD_ROWS and len(edges) > 1:
+        if _pile_up(edges):
             edges = [_fold_edges(edges)]
-        if sum(n.height for n in nodes) > _FOLD_ROWS and len(nodes) > 1:
+        if _pile_up(nodes):
             nodes = [_fold_nodes(nodes)]
         made.append(
             part.filter(
@@ -348,6 +348,13 @@ def _resource_aggregates(
         .with_columns(_iso("time"))
     )
     return node_df, actions, created
+
+
+def _pile_up(parts: list[pl.DataFrame]) -> bool:
+    """Whether partial rows are worth folding: many, and as many again as the last fold's
+    (so that each row is folded a bounded number of times)."""
+    pending = sum(p.height for p in parts[1:])
+    return len(parts) > 1 and pending > max(_FOLD_ROWS, parts[0].height)
 
 
 def _fold_nodes(parts: list[pl.DataFrame]) -> pl.DataFrame:
