@@ -715,6 +715,13 @@ def _finish(hits: pl.DataFrame, info: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _compact(frame: pl.DataFrame) -> pl.DataFrame:
+    """A copy holding only its own text: a few rows kept from a batch would otherwise keep the
+    whole batch's string buffers alive (Polars' string views share them)."""
+    copied = pl.from_arrow(frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
+    return copied.cast(frame.schema)  # type: ignore[union-attr]
+
+
 def resource_parts(
     trail: Trail | pl.DataFrame | pl.LazyFrame, *, batch_rows: int | None = None
 ) -> Iterator[tuple[str, pl.DataFrame, tuple[int, int]]]:
@@ -750,8 +757,10 @@ def resource_parts(
         later = hits.filter(held)
         info = rows.select(*_ROW_INFO)
         if later.height:
-            held_hits.append(later)
-            held_info.append(info.join(later.select("_row").unique(), on="_row", how="semi"))
+            held_hits.append(_compact(later))
+            held_info.append(
+                _compact(info.join(later.select("_row").unique(), on="_row", how="semi"))
+            )
         yield "batch", _finish(hits.filter(~held), info), (rows["_row"][0], rows["_row"][-1])
     if not held_hits:
         return
