@@ -566,30 +566,17 @@ def event_resources(trail: Trail | pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     >>> event_resources(fx.Trail(ev))["arn"].sort().to_list()
     ['arn:aws:s3:::b', 'arn:aws:s3:::b/k.txt']
     """
-    parts: list[tuple[pl.DataFrame, tuple[int, int]]] = []
-    completed = None
+    frames: list[pl.DataFrame] = []
+    where: dict[tuple[int, int], int] = {}
     for kind, part, bounds in resource_parts(trail):
         if kind == "batch":
-            parts.append((part, bounds))
-        else:
-            completed = part
-    if not parts:
+            where[bounds] = len(frames)
+            frames.append(part)
+        else:  # the completed rows of a batch back into it, sorted like the rest
+            i = where[bounds]
+            frames[i] = pl.concat([frames[i], part], how="vertical").sort("_row", "arn")
+    if not frames:
         return empty_resources()
-    frames = [part for part, _ in parts]
-    if completed is not None and completed.height:
-        # the completed IAM / Secrets Manager / CloudFormation rows back into their batches,
-        # each batch sorted on its own (never the whole result at once)
-        rows = completed.get_column("_row")
-        frames = []
-        while parts:  # each batch's frame let go as it is merged: never two copies at once
-            part, (lo, hi) = parts.pop(0)
-            start = rows.search_sorted(lo, side="left")
-            extra = completed.slice(start, rows.search_sorted(hi, side="right") - start)
-            frames.append(
-                pl.concat([part, extra], how="vertical").sort("_row", "arn")
-                if extra.height
-                else part
-            )
     out = pl.concat(frames, how="vertical", rechunk=False)
     return out.select(pl.col(name).cast(dtype) for name, dtype in RESOURCE_COLUMNS.items())
 
@@ -728,15 +715,14 @@ def resource_parts(
     """:func:`event_resources` in parts, for callers that aggregate as they go (the graph).
 
     Yields ``("batch", frame, (first, last))`` per batch of events (``first`` / ``last``: the
-    range of ``_row`` it read), then one ``("completed", frame, ...)``: the
+    range of ``_row`` it read), then ``("completed", frame, (first, last))`` per batch: the
     rows whose ARN is an IAM / Secrets Manager / CloudFormation one, held back until the whole
     trail is read, because a short name (``role/x``) is completed to the full ARN only when the
     trail shows exactly one (see the module docstring). Frames have the
     :data:`RESOURCE_COLUMNS` plus ``_row`` (the event's position in the trail), sorted by
     ``_row`` and ``arn``. Every (event, ARN) pair is in exactly one frame.
     """
-    held_hits: list[pl.DataFrame] = []
-    held_info: list[pl.DataFrame] = []
+    held: list[tuple[pl.DataFrame, pl.DataFrame, tuple[int, int]]] = []
     known: list[pl.Series] = []
     for rows in _batches(trail, batch_rows):
         hits = _raw_hits(rows)
@@ -753,20 +739,26 @@ def resource_parts(
             .filter(_completable("arn"))
             .get_column("arn")
         )
-        held = _completable("arn")
-        later = hits.filter(held)
+        later_mask = _completable("arn")
+        later = hits.filter(later_mask)
         info = rows.select(*_ROW_INFO)
+        bounds = (rows["_row"][0], rows["_row"][-1])
         if later.height:
-            held_hits.append(_compact(later))
-            held_info.append(
-                _compact(info.join(later.select("_row").unique(), on="_row", how="semi"))
+            held.append(
+                (
+                    _compact(later),
+                    _compact(info.join(later.select("_row").unique(), on="_row", how="semi")),
+                    bounds,
+                )
             )
-        yield "batch", _finish(hits.filter(~held), info), (rows["_row"][0], rows["_row"][-1])
-    if not held_hits:
+        yield "batch", _finish(hits.filter(~later_mask), info), bounds
+    if not held:
         return
-    hits = pl.concat(held_hits)
     arns = pl.concat(known).unique() if known else pl.Series("arn", [], pl.String)
     mapping = _completions(arns.to_list())
-    if mapping:
-        hits = hits.with_columns(pl.col("arn").replace(mapping))
-    yield "completed", _finish(hits, pl.concat(held_info)), (0, -1)
+    held.reverse()
+    while held:  # batch by batch (each let go once finished): never all of them at once
+        hits, info, bounds = held.pop()
+        if mapping:
+            hits = hits.with_columns(pl.col("arn").replace(mapping))
+        yield "completed", _finish(hits, info), bounds
