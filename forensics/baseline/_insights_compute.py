@@ -313,15 +313,19 @@ def compute_insights(trail: Any, **options: Any) -> pl.DataFrame:
     # an Insight must also beat the busiest minute of its baseline window by `peak_factor`:
     # a daily rhythm (busy office hours against a 24 h x 7 d average) is not a deviation
     w = s.baseline_minutes
+    # (lazy, streamed: the join pairs each window with every minute of its API before the
+    # filter, tens of millions of rows on a long, busy trail)
     prior = (
-        wins.select(*_KEYS, "start", "peak")
-        .join(counts, on=_KEYS, how="inner")
+        wins.lazy()
+        .select(*_KEYS, "start", "peak")
+        .join(counts.lazy(), on=_KEYS, how="inner")
         .filter(
             (pl.col("minute") < pl.col("start"))
             & (pl.col("minute") >= pl.col("start") - pl.duration(minutes=w))
         )
         .group_by(*_KEYS, "start")
         .agg(pl.col("n").max().alias("prior_peak"))
+        .collect(engine="streaming")
     )
     wins = (
         wins.join(prior, on=[*_KEYS, "start"], how="left")
@@ -332,11 +336,13 @@ def compute_insights(trail: Any, **options: Any) -> pl.DataFrame:
         return pl.DataFrame(schema=EVENTS_SCHEMA)
     # the Insight's average counts every minute inside it, quiet ones within `gap` included
     totals = (
-        wins.select(*_KEYS, "start", "end")
-        .join(counts, on=_KEYS, how="inner")
+        wins.lazy()
+        .select(*_KEYS, "start", "end")
+        .join(counts.lazy(), on=_KEYS, how="inner")
         .filter((pl.col("minute") >= pl.col("start")) & (pl.col("minute") < pl.col("end")))
         .group_by(*_KEYS, "start")
         .agg(pl.col("n").sum().alias("total"))
+        .collect(engine="streaming")
     )
     wins = wins.drop("total").join(totals, on=[*_KEYS, "start"], how="left")
     ids = [
