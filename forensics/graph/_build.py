@@ -390,11 +390,26 @@ def _fold_edges(parts: list[pl.DataFrame]) -> pl.DataFrame:
 def _duplicate_ids(lazy: pl.LazyFrame) -> pl.Series | None:
     """Event ids held by more than one row (ID collisions the load kept), so that a resource's
     ``touched`` counts each event once even when its rows fall in different batches."""
-    dups = (
-        lazy.group_by("event_id")
+    # candidates through a 64-bit hash first (a group_by on 10M ids as text holds ~2 GB)
+    hashed = pl.col("event_id").hash(seed=0).alias("_h")
+    candidates = (
+        lazy.filter(pl.col("event_id").is_not_null())
+        .select(hashed)
+        .group_by("_h")
         .agg(pl.len().alias("_n"))
         .filter(pl.col("_n") > 1)
-        .select("event_id")
+        .collect(engine="streaming")
+        .get_column("_h")
+    )
+    if candidates.len() == 0:
+        return None
+    dups = (
+        lazy.filter(pl.col("event_id").is_not_null())
+        .select("event_id", hashed)
+        .filter(pl.col("_h").is_in(candidates.implode()))
+        .group_by("event_id")
+        .agg(pl.len().alias("_n"))
+        .filter(pl.col("_n") > 1)
         .collect(engine="streaming")
         .get_column("event_id")
     )
