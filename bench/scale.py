@@ -7,8 +7,11 @@ For every size (trails generated once by the kit's own generator, kept in bench/
 step runs in a fresh process and reports its wall time and peak RSS (the parent's ``VmHWM``,
 and the worker processes' own peak for the load): the first load writing the Parquet cache,
 DuckDB's best route over the same files (the baseline of the load ratio), re-opening the cache
-(lazily: len, one day, a principal, a session key), ``principals()``, ``for_principal(derived=True)``, a blast radius, the
-graph build and ``fx.detect`` when the installed kit has it. Then the growth slope per step:
+(lazily: len, one day, a principal, a session key), ``principals()``,
+``for_principal(derived=True)``, a blast radius, the
+graph build, ``fx.detect`` when the installed kit has it, ``actors()``, ``credentials()``,
+``resources()``, the baselines (``fx.insights``, ``fx.first_seen``), ``coverage()`` and a
+ticket export of the blast radius. Then the growth slope per step:
 the ratio of the largest size's time to the smallest's, against the ratio of the sizes
 (linear growth: equal ratios).
 """
@@ -58,6 +61,17 @@ STEPS = {
     "blast_radius(seed key)": "RESULT = len(fx.blast_radius(t, '{key}').events)",
     "graph()": "RESULT = t.graph().number_of_nodes()",
     "detect()": "RESULT = len(fx.detect(t))",
+    "actors()": "RESULT = t.actors().height",
+    "credentials()": "RESULT = t.credentials().height",
+    "resources()": "RESULT = t.resources().height",
+    "insights()": "RESULT = fx.insights(t).height",
+    "first_seen()": "RESULT = fx.first_seen(t).height",
+    "coverage()": "RESULT = t.coverage().delivery.height",
+    # the ticket of a blast radius (the blast radius itself is the step above; subtract it)
+    "blast_radius + ticket()": (
+        "import tempfile\n"
+        "RESULT = len(fx.export.ticket(fx.blast_radius(t, '{key}'), tempfile.mkdtemp()))"
+    ),
 }
 
 

@@ -119,7 +119,7 @@ def first_seen(
         chosen = tuple(p for p in chosen if p.value != "asn")
     bounds = lf.select(
         pl.col("event_time").min().alias("a"), pl.col("event_time").max().alias("b")
-    ).collect()
+    ).collect(engine="streaming")
     start, end = bounds["a"].item(), bounds["b"].item()
     if start is None or not chosen:
         return empty_findings()
@@ -144,7 +144,7 @@ def first_seen(
     # The events table is sorted by time (its contract): then the first event of a group is its
     # lowest row, far cheaper than the row at the earliest time, which is the fallback.
     in_order = (
-        base.select(pl.col("event_time").diff().dt.total_microseconds().min() >= 0).collect().item()
+        base.select(pl.col("event_time").diff().dt.total_microseconds().min() >= 0).collect(engine="streaming").item()
         is not False
     )
     first_row = (
@@ -219,7 +219,7 @@ def first_seen(
                 "_known",
             )
         )
-    found = pl.collect_all(plans)
+    found = pl.collect_all(plans, engine="streaming")
     # Phase 2: the first event of each new pair (a handful of rows), for its ids and context.
     rows = pl.concat([f.select("_row") for f in found]).unique()["_row"]
     carry = (
@@ -232,7 +232,7 @@ def first_seen(
             .alias("actor"),
             "event_name",
         )
-        .collect()
+        .collect(engine="streaming")
     )  # fmt: skip
     tags = attack_tags().select("event_name", "tags", pl.lit(True).alias("_abused"))
     frames = []

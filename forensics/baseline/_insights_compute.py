@@ -273,7 +273,7 @@ def _attributions(ev: pl.LazyFrame, wins: pl.DataFrame, s: InsightSettings) -> d
         .sort("average", "value", descending=[True, False])
         .group_by("insight_id", "period", "attribute", maintain_order=True)
         .head(_TOP)
-        .collect()
+        .collect(engine="streaming")
     )
     out: dict[str, Any] = {}
     for r in rows.iter_rows(named=True):
@@ -303,25 +303,29 @@ def compute_insights(trail: Any, **options: Any) -> pl.DataFrame:
     """
     s = InsightSettings(**options)
     ev = _lazy(trail)
-    origin = ev.select(pl.col("event_time").min()).collect().item()
+    origin = ev.select(pl.col("event_time").min()).collect(engine="streaming").item()
     if origin is None:
         return pl.DataFrame(schema=EVENTS_SCHEMA)
-    counts = _minute_counts(ev, s).collect()
-    wins = _windows(_scored(counts.lazy(), origin, s), s).collect()
+    counts = _minute_counts(ev, s).collect(engine="streaming")
+    wins = _windows(_scored(counts.lazy(), origin, s), s).collect(engine="streaming")
     if wins.height == 0:
         return pl.DataFrame(schema=EVENTS_SCHEMA)
     # an Insight must also beat the busiest minute of its baseline window by `peak_factor`:
     # a daily rhythm (busy office hours against a 24 h x 7 d average) is not a deviation
     w = s.baseline_minutes
+    # (lazy, streamed: the join pairs each window with every minute of its API before the
+    # filter, tens of millions of rows on a long, busy trail)
     prior = (
-        wins.select(*_KEYS, "start", "peak")
-        .join(counts, on=_KEYS, how="inner")
+        wins.lazy()
+        .select(*_KEYS, "start", "peak")
+        .join(counts.lazy(), on=_KEYS, how="inner")
         .filter(
             (pl.col("minute") < pl.col("start"))
             & (pl.col("minute") >= pl.col("start") - pl.duration(minutes=w))
         )
         .group_by(*_KEYS, "start")
         .agg(pl.col("n").max().alias("prior_peak"))
+        .collect(engine="streaming")
     )
     wins = (
         wins.join(prior, on=[*_KEYS, "start"], how="left")
@@ -332,11 +336,13 @@ def compute_insights(trail: Any, **options: Any) -> pl.DataFrame:
         return pl.DataFrame(schema=EVENTS_SCHEMA)
     # the Insight's average counts every minute inside it, quiet ones within `gap` included
     totals = (
-        wins.select(*_KEYS, "start", "end")
-        .join(counts, on=_KEYS, how="inner")
+        wins.lazy()
+        .select(*_KEYS, "start", "end")
+        .join(counts.lazy(), on=_KEYS, how="inner")
         .filter((pl.col("minute") >= pl.col("start")) & (pl.col("minute") < pl.col("end")))
         .group_by(*_KEYS, "start")
         .agg(pl.col("n").sum().alias("total"))
+        .collect(engine="streaming")
     )
     wins = wins.drop("total").join(totals, on=[*_KEYS, "start"], how="left")
     ids = [
@@ -448,7 +454,7 @@ def rate_series(
             pl.col("event_time").min().dt.truncate("1m").alias("a"),
             pl.col("event_time").max().dt.truncate("1m").alias("b"),
         )
-        .collect()
+        .collect(engine="streaming")
     )
     schema = {
         "minute": EVENTS_SCHEMA["event_time"], "n": pl.Int64, "baseline_average": pl.Float64,
@@ -481,4 +487,4 @@ def rate_series(
         )
         .with_columns((pl.col("_ok") & (pl.col("n") >= pl.col("threshold"))).alias("deviates"))
     )
-    return out.select(list(schema)).collect()
+    return out.select(list(schema)).collect(engine="streaming")

@@ -273,7 +273,7 @@ def read_insights(events: pl.LazyFrame) -> pl.DataFrame:
     return (
         out.select(pl.col(c).cast(t) for c, t in INSIGHTS_SCHEMA.items())
         .sort("start", "insight_id", nulls_last=True)
-        .collect()
+        .collect(engine="streaming")
     )
 
 
@@ -332,5 +332,5 @@ def insight_attributions(events: pl.LazyFrame) -> pl.DataFrame:
         pl.concat(parts)
         .select(pl.col(c).cast(t) for c, t in ATTRIBUTIONS_SCHEMA.items())
         .unique(maintain_order=True)
-        .collect()
+        .collect(engine="streaming")
     )

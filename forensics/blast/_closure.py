@@ -19,12 +19,14 @@ always does).
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import datetime
 
 import polars as pl
 
 from forensics._errors import PrincipalError
+from forensics._progress import progress
 
 __all__ = ["closure", "seed_keys"]
 
@@ -130,9 +132,9 @@ def closure(
     }
     frontier = list(seeds)
     frontier_principals = list(principals or [])
-    depth = 0
-    while frontier or frontier_principals:
-        depth += 1
+    for depth in progress(itertools.count(1), "blast radius: rounds", unit="round"):
+        if not (frontier or frontier_principals):
+            break
         found: dict[str, tuple[str, str | None, str | None, int]] = {}
         new_identities: dict[str, tuple[str, datetime | None, str | None]] = {}
         by_key = pl.col("parent_access_key_id").is_in(frontier) | pl.col(
@@ -175,7 +177,7 @@ def closure(
                 pl.col("access_key_id").alias("_by"),
             )
             .filter(pl.col("_arn").is_not_null() & _in_window("_at", since, until))
-            .collect()
+            .collect(engine="streaming")
         )
         for arn, at, event_id, _by in made.iter_rows():
             if arn not in identities:
@@ -203,7 +205,7 @@ def closure(
                 pl.col("event_id").alias("_by_event"),
             )
             .filter(pl.col("_user").is_not_null() & _in_window("_set_at", since, until))
-            .collect()
+            .collect(engine="streaming")
         )
         if profiles.height:
             sessions = (

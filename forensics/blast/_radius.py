@@ -321,7 +321,7 @@ def blast_radius(
         window.append(pl.col("event_time") >= lo)
     if hi is not None:
         window.append(pl.col("event_time") < hi)
-    events = lazy.filter(in_scope, *window).collect()
+    events = lazy.filter(in_scope, *window).collect(engine="streaming")
     if events.height == 0 and not key_list:
         raise _not_found(seed, creds)
     # The other copy of a cross-account call (the resource owner's trail records the caller as
@@ -334,7 +334,7 @@ def blast_radius(
             & ~in_scope.fill_null(False)
             & (pl.col("shared_event_id").is_in(shared) | pl.col("event_id").is_in(minting)),
             *window,
-        ).collect()
+        ).collect(engine="streaming")
         if copies.height:
             events = pl.concat([events, copies])
     events = events.sort("event_time", maintain_order=True)
@@ -377,7 +377,7 @@ def blast_radius(
         )
         .group_by("principal", "access_key_id")
         .agg(pl.len().cast(pl.UInt32).alias("events"))
-        .collect()
+        .collect(engine="streaming")
         .join(creds.select("access_key_id", "minted_by"), on="access_key_id", how="left")
         .select("principal", "access_key_id", "minted_by", "events")
         .sort("principal", "access_key_id", nulls_last=True)

@@ -122,19 +122,23 @@ def detect(
     if min_level is not None:
         level_rank(min_level)  # a bad level fails before the work
     ruleset = _ruleset(rules, include_community, builtin)
-    frame = _frame(trail)
-    from forensics.detect._engine import match_rows
+    from forensics.detect._engine import match_in_batches, match_rows
 
     if not isinstance(baselines, bool | dict):
         raise TypeError(f"baselines= takes True/False or a dict of options, not {baselines!r}")
-    matches = match_rows(frame, ruleset)
+    if isinstance(trail, pl.DataFrame):
+        frame, matches = trail, match_rows(trail, ruleset)
+    else:
+        # read in batches: the rows some rule matched are kept, never the whole table
+        frame, matches = match_in_batches(_lazy(trail), ruleset)
     floor = level_rank(min_level) if min_level else 0
     found = Findings(build(frame, ruleset, matches, floor), ruleset.problems, ruleset)
     if baselines is False:
         return found
     from forensics.baseline import baseline_findings  # Insights and first-seen, one shape
 
-    extra = baseline_findings(frame, **(baselines if isinstance(baselines, dict) else {}))
+    # the baselines need every event (rates, first sightings), not only the rows rules matched
+    extra = baseline_findings(trail, **(baselines if isinstance(baselines, dict) else {}))
     if floor:
         extra = extra.filter(
             pl.col("level").cast(pl.String).is_in(LEVELS[floor:])
@@ -142,16 +146,14 @@ def detect(
     return found | extra
 
 
-def _frame(trail: Any) -> pl.DataFrame:
-    if isinstance(trail, pl.DataFrame):
-        return trail
+def _lazy(trail: Any) -> pl.LazyFrame:
     if isinstance(trail, pl.LazyFrame):
-        return trail.collect()
+        return trail
     if hasattr(trail, "with_actors"):  # a Trail: each hit names the person behind the session
         trail = trail.with_actors()
-    events = getattr(trail, "events", None)
-    if isinstance(events, pl.DataFrame):
-        return events
+    lazy = getattr(trail, "lazy", None)
+    if isinstance(lazy, pl.LazyFrame):
+        return lazy
     raise TypeError(f"detect() needs a Trail or an events DataFrame, not {type(trail).__name__}")
 
 

@@ -16,10 +16,12 @@ from collections import defaultdict
 
 import polars as pl
 
+from forensics._batches import batches
 from forensics.detect._correlate import correlate
+from forensics.detect._fields import value_expr
 from forensics.detect._rules import Rule, RuleSet
 
-__all__ = ["ROW", "match_rows"]
+__all__ = ["BATCH_ROWS", "ROW", "match_in_batches", "match_rows"]
 
 ROW = "__row"
 
@@ -28,8 +30,11 @@ def _row_index(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_row_index(ROW)
 
 
-def match_rows(frame: pl.DataFrame, ruleset: RuleSet) -> dict[str, pl.Series]:
-    """Row numbers each rule matches (detections, then correlations over those)."""
+def match_rows(
+    frame: pl.DataFrame, ruleset: RuleSet, *, correlations: bool = True
+) -> dict[str, pl.Series]:
+    """Row numbers each rule matches (detections, then correlations over those, unless
+    ``correlations=False``)."""
     frame = _row_index(frame)
     out: dict[str, pl.Series] = {}
     if frame.height == 0:
@@ -67,10 +72,89 @@ def match_rows(frame: pl.DataFrame, ruleset: RuleSet) -> dict[str, pl.Series]:
             cols = {ROW} | {c for r in rules for c in r.plan.columns}  # type: ignore[union-attr]
             sub = frame.select([c for c in frame.columns if c in cols])[idx]
         out.update(_run_batch(sub, rules))
+    if correlations:
+        _correlate_all(frame, ruleset, out)
+    return out
+
+
+def _correlate_all(frame: pl.DataFrame, ruleset: RuleSet, out: dict[str, pl.Series]) -> None:
     for rule in ruleset.rules:
         if rule.correlation is not None:
             out[rule.key] = correlate(frame, rule.correlation, out)
-    return out
+
+
+#: Events read per batch by :func:`match_in_batches` (bounds the memory of a large trail).
+BATCH_ROWS = 250_000
+
+#: Columns the findings are built from (besides what the rules read).
+_FINDING_COLUMNS = (
+    "event_name", "event_time", "event_id", "principal", "actor", "access_key_id",
+    "recipient_account_id", "account_id", "aws_region", "source_ip",
+)
+
+
+def _needed(schema: pl.Schema, ruleset: RuleSet) -> list[str]:
+    """The columns the rules, their correlations and the findings read, in table order."""
+    cols = set(_FINDING_COLUMNS)
+    for rule in ruleset.rules:
+        if rule.plan is not None:
+            cols |= rule.plan.columns
+        corr = rule.correlation
+        if corr is not None:
+            fields = [f for keys in (corr.group_by or ()) for f in keys]
+            fields += [f for f in (corr.value_field or ()) if f]
+            for f in fields:
+                cols |= set(value_expr(f).meta.root_names())
+    return [c for c in schema.names() if c in cols]
+
+
+def match_in_batches(
+    lazy: pl.LazyFrame, ruleset: RuleSet, *, batch_rows: int | None = None
+) -> tuple[pl.DataFrame, dict[str, pl.Series]]:
+    """:func:`match_rows` over a lazy table read in batches (Polars' streaming engine).
+
+    Only the columns the rules read are read, ``batch_rows`` events at a time; the rows some
+    rule matched are kept (a small table), and the correlations run over those at the end.
+    Returns that table of matched rows and, per rule key, row numbers into it.
+    """
+    schema = lazy.collect_schema()
+    columns = _needed(schema, ruleset)
+    kept: list[pl.DataFrame] = []
+    found: dict[str, list[pl.Series]] = defaultdict(list)
+    offset = 0
+    for _, batch in batches(lazy.select(columns), batch_rows or BATCH_ROWS, desc="detect"):
+        if batch.height == 0:
+            continue
+        local = match_rows(batch, ruleset, correlations=False)
+        hit = [rows for rows in local.values() if rows.len()]
+        if hit:
+            rows = pl.concat([r.cast(pl.UInt32) for r in hit]).unique().sort()
+            kept.append(
+                batch.select(pl.all().gather(rows)).with_columns(
+                    (rows.cast(pl.Int64) + offset).alias(_GLOBAL)
+                )
+            )
+        for key, rows in local.items():
+            found[key].append(rows.cast(pl.Int64) + offset)
+        offset += batch.height
+    if offset == 0:
+        empty = pl.DataFrame(schema={c: schema[c] for c in columns})
+        return empty, match_rows(empty, ruleset)
+    matched = (
+        pl.concat(kept) if kept
+        else pl.DataFrame(schema={**{c: schema[c] for c in columns}, _GLOBAL: pl.Int64})
+    )
+    ids = matched.get_column(_GLOBAL)
+    matched = matched.drop(_GLOBAL)
+    out = {
+        key: ids.search_sorted(pl.concat(parts)).cast(pl.UInt32).alias(ROW)
+        for key, parts in found.items()
+    }
+    _correlate_all(_row_index(matched), ruleset, out)
+    return matched, out
+
+
+_GLOBAL = "__global_row"
 
 
 #: Batches at least this tall evaluate their cheap predicates once per distinct value tuple.

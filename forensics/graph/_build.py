@@ -24,6 +24,7 @@ text (sortable), absent values are left out.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,9 @@ import networkx as nx
 import polars as pl
 
 from forensics._gc import gc_paused
-from forensics.resources import event_resources
+from forensics._progress import progress
+from forensics.resources import empty_resources
+from forensics.resources._extract import resource_parts
 
 if TYPE_CHECKING:
     from forensics._trail import Trail
@@ -124,8 +127,6 @@ def build_graph(
     ['action', 'action', 'acts_as']
     """
     lazy = trail.lazy() if isinstance(trail, pl.DataFrame | pl.LazyFrame) else trail.lazy
-    if resources is None:
-        resources = event_resources(lazy)
     events = lazy.select(
         "event_id",
         "event_time",
@@ -169,22 +170,11 @@ def build_graph(
             pl.lit("credential").alias("kind"), _key_kind(), _iso("first_seen"), _iso("last_seen")
         )
     )
-    res_nodes = (
-        resources.lazy()
-        .group_by("arn")
-        .agg(
-            pl.col("service").first(),
-            pl.col("resource_type").drop_nulls().first(),
-            pl.col("account_id").drop_nulls().first().alias("account"),
-            pl.col("event_time").min().alias("first_seen"),
-            pl.col("event_time").max().alias("last_seen"),
-            pl.col("event_id").n_unique().alias("touched"),
-        )
-        .rename({"arn": "node"})
-        .with_columns(pl.lit("resource").alias("kind"), _iso("first_seen"), _iso("last_seen"))
+    minted_lazy = minted_credentials(lazy).with_columns(_iso("event_time"))
+    principals_df, credentials_df, minted = pl.collect_all(
+        [principals, credentials, minted_lazy], engine="streaming"
     )
-    minted = minted_credentials(lazy).with_columns(_iso("event_time")).collect()
-    principals_df, credentials_df, res_df = pl.collect_all([principals, credentials, res_nodes])
+    res_df, actions, created = _resource_aggregates(lazy, resources)
 
     with gc_paused():
         _bulk_nodes(g, principals_df)
@@ -192,32 +182,6 @@ def build_graph(
         _bulk_nodes(g, res_df)
 
     # -- edges ----------------------------------------------------------------------------------
-    actions = (
-        resources.lazy()
-        .with_columns(pl.coalesce("access_key_id", "principal").alias("actor"))
-        .filter(pl.col("actor").is_not_null())
-        .group_by("actor", "arn")
-        .agg(
-            pl.col("event_name").unique().sort().str.join("; ").alias("event_names"),
-            pl.len().alias("count"),
-            (pl.col("access") == "read").sum().alias("reads"),
-            (pl.col("access") == "write").sum().alias("writes"),
-            (pl.col("access") == "denied").sum().alias("denied"),
-            pl.col("event_time").min().alias("first_seen"),
-            pl.col("event_time").max().alias("last_seen"),
-        )
-        .with_columns(
-            pl.when(pl.col("writes") > 0)
-            .then(pl.lit("write"))
-            .when(pl.col("reads") > 0)
-            .then(pl.lit("read"))
-            .otherwise(pl.lit("denied"))
-            .alias("access"),
-            _iso("first_seen"),
-            _iso("last_seen"),
-        )
-        .collect()
-    )
     with gc_paused():
         _bulk_edges(g, actions, "actor", "arn", "action")
     _bulk_edges(
@@ -247,14 +211,125 @@ def build_graph(
             "session_arn",
             "assumed",
         )
-
-    created = (
-        resources.lazy()
-        .filter(
-            pl.col("created")
-            & pl.col("error_code").is_null()
-            & ~pl.col("resource_type").is_in(["AWS::STS::AssumedRole", "AWS::STS::FederatedUser"])
+    with gc_paused():
+        _bulk_nodes(
+            g,
+            created.filter(pl.col("resource_type") == "AWS::IAM::AccessKey").select(
+                pl.col("target").alias("node"), pl.lit("credential").alias("kind")
+            ),
         )
+        _bulk_edges(g, created, "actor", "target", "created")
+    for node, data in g.nodes(data=True):
+        data.setdefault("kind", "resource")
+        data.setdefault("label", _label(node))
+    return g
+
+
+#: Rows of partial aggregates held before they are folded together (bounds the memory of the
+#: action edges of a large trail).
+_FOLD_ROWS = 1_000_000
+
+
+def _resource_aggregates(
+    lazy: pl.LazyFrame, resources: pl.DataFrame | None
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Resource nodes, action edges and created edges, aggregated batch by batch.
+
+    The resource rows of a large trail are never held whole: each batch of
+    :func:`forensics.resources._extract.resource_parts` is reduced to one row per resource and
+    per (actor, resource) first, and the partial rows are folded together as they pile up.
+    """
+    if resources is not None:
+        parts: Any = [("batch", resources.with_row_index("_row"), None)]
+        dup_ids = None
+    else:
+        parts = progress(resource_parts(lazy), "graph: resources")
+        dup_ids = _duplicate_ids(lazy)
+    nodes: list[pl.DataFrame] = []
+    edges: list[pl.DataFrame] = []
+    made: list[pl.DataFrame] = []
+    dup_pairs: list[pl.DataFrame] = []
+    seen = False
+    for _, part, _ in itertools.chain(parts, [(None, None, None)]):
+        if part is None:  # after the last part: one empty part if there was none
+            if seen:
+                break
+            part = empty_resources().with_row_index("_row")
+        seen = True
+        # an event counted once per resource, also when ID collisions span batches
+        once = (
+            pl.lit(True)
+            if resources is not None
+            else pl.col("event_id").is_not_null()
+            & (pl.lit(True) if dup_ids is None else ~pl.col("event_id").is_in(dup_ids.implode()))
+        )
+        nodes.append(
+            part.group_by("arn").agg(
+                pl.col("service").first(),
+                pl.col("resource_type").drop_nulls().first(),
+                pl.col("account_id").drop_nulls().first().alias("account"),
+                pl.col("event_time").min().alias("first_seen"),
+                pl.col("event_time").max().alias("last_seen"),
+                pl.col("event_id").filter(once).n_unique().alias("touched"),
+            )
+        )
+        if resources is None:
+            dup_pairs.append(part.filter(~once).select("arn", "event_id").unique())
+        edges.append(
+            part.with_columns(pl.coalesce("access_key_id", "principal").alias("actor"))
+            .filter(pl.col("actor").is_not_null())
+            .group_by("actor", "arn")
+            .agg(
+                pl.col("event_name").unique().alias("event_names"),
+                pl.len().alias("count"),
+                (pl.col("access") == "read").sum().alias("reads"),
+                (pl.col("access") == "write").sum().alias("writes"),
+                (pl.col("access") == "denied").sum().alias("denied"),
+                pl.col("event_time").min().alias("first_seen"),
+                pl.col("event_time").max().alias("last_seen"),
+            )
+        )
+        if _pile_up(edges):
+            edges = [_fold_edges(edges)]
+        if _pile_up(nodes):
+            nodes = [_fold_nodes(nodes)]
+        made.append(
+            part.filter(
+                pl.col("created")
+                & pl.col("error_code").is_null()
+                & ~pl.col("resource_type").is_in(
+                    ["AWS::STS::AssumedRole", "AWS::STS::FederatedUser"]
+                )
+            )
+        )
+    node_df = _fold_nodes(nodes)
+    if dup_pairs:
+        dups = pl.concat(dup_pairs).unique().group_by("arn").agg(pl.len().alias("_dup"))
+        node_df = (
+            node_df.join(dups, on="arn", how="left")
+            .with_columns((pl.col("touched") + pl.col("_dup").fill_null(0)).cast(pl.UInt32))
+            .drop("_dup")
+        )
+    node_df = node_df.rename({"arn": "node"}).with_columns(
+        pl.lit("resource").alias("kind"), _iso("first_seen"), _iso("last_seen")
+    )
+    actions = (
+        _fold_edges(edges)
+        .with_columns(
+            pl.col("event_names").list.sort().list.join("; "),
+            pl.when(pl.col("writes") > 0)
+            .then(pl.lit("write"))
+            .when(pl.col("reads") > 0)
+            .then(pl.lit("read"))
+            .otherwise(pl.lit("denied"))
+            .alias("access"),
+            _iso("first_seen"),
+            _iso("last_seen"),
+        )
+    )
+    created = (
+        pl.concat(made)
+        .sort("_row", "arn")
         .with_columns(
             pl.coalesce("access_key_id", "principal").alias("actor"),
             pl.when(pl.col("resource_type") == "AWS::IAM::AccessKey")
@@ -271,20 +346,74 @@ def build_graph(
             pl.col("event_time").min().alias("time"),
         )
         .with_columns(_iso("time"))
-        .collect()
     )
-    with gc_paused():
-        _bulk_nodes(
-            g,
-            created.filter(pl.col("resource_type") == "AWS::IAM::AccessKey").select(
-                pl.col("target").alias("node"), pl.lit("credential").alias("kind")
-            ),
+    return node_df, actions, created
+
+
+def _pile_up(parts: list[pl.DataFrame]) -> bool:
+    """Whether partial rows are worth folding: many, and as many again as the last fold's
+    (so that each row is folded a bounded number of times)."""
+    pending = sum(p.height for p in parts[1:])
+    return len(parts) > 1 and pending > max(_FOLD_ROWS, parts[0].height)
+
+
+def _fold_nodes(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """Partial resource nodes (in trail order) folded into one row per ARN."""
+    return (
+        pl.concat(parts)
+        .group_by("arn")
+        .agg(
+            pl.col("service").first(),
+            pl.col("resource_type").drop_nulls().first(),
+            pl.col("account").drop_nulls().first(),
+            pl.col("first_seen").min(),
+            pl.col("last_seen").max(),
+            pl.col("touched").sum().cast(pl.UInt32),
         )
-        _bulk_edges(g, created, "actor", "target", "created")
-    for node, data in g.nodes(data=True):
-        data.setdefault("kind", "resource")
-        data.setdefault("label", _label(node))
-    return g
+    )
+
+
+def _fold_edges(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """Partial action edges folded into one row per (actor, resource)."""
+    return (
+        pl.concat(parts)
+        .group_by("actor", "arn")
+        .agg(
+            pl.col("event_names").list.explode(keep_nulls=False, empty_as_null=False).unique(),
+            *(pl.col(c).sum().cast(pl.UInt32) for c in ("count", "reads", "writes", "denied")),
+            pl.col("first_seen").min(),
+            pl.col("last_seen").max(),
+        )
+    )
+
+
+def _duplicate_ids(lazy: pl.LazyFrame) -> pl.Series | None:
+    """Event ids held by more than one row (ID collisions the load kept), so that a resource's
+    ``touched`` counts each event once even when its rows fall in different batches."""
+    # candidates through a 64-bit hash first (a group_by on 10M ids as text holds ~2 GB)
+    hashed = pl.col("event_id").hash(seed=0).alias("_h")
+    candidates = (
+        lazy.filter(pl.col("event_id").is_not_null())
+        .select(hashed)
+        .group_by("_h")
+        .agg(pl.len().alias("_n"))
+        .filter(pl.col("_n") > 1)
+        .collect(engine="streaming")
+        .get_column("_h")
+    )
+    if candidates.len() == 0:
+        return None
+    dups = (
+        lazy.filter(pl.col("event_id").is_not_null())
+        .select("event_id", hashed)
+        .filter(pl.col("_h").is_in(candidates.implode()))
+        .group_by("event_id")
+        .agg(pl.len().alias("_n"))
+        .filter(pl.col("_n") > 1)
+        .collect(engine="streaming")
+        .get_column("event_id")
+    )
+    return dups if dups.len() else None
 
 
 def _tuples(frame: pl.DataFrame, names: list[str]) -> Iterator[tuple[Any, ...]]:

@@ -145,7 +145,7 @@ def _console_keys(lazy: pl.LazyFrame) -> pl.DataFrame:
             & pl.col("extra").str.contains("sessionCredentialFromConsole", literal=True)
         )
         .select("access_key_id", "extra")
-        .collect()
+        .collect(engine="streaming")
     )
     value = pl.col("extra").str.json_path_match("$.sessionCredentialFromConsole")
     return (
@@ -172,7 +172,7 @@ def _console_logins(lazy: pl.LazyFrame) -> pl.DataFrame:
         )
         .drop_nulls(["_login_arn", "_login_time"])
         .sort("_login_time")
-        .collect()
+        .collect(engine="streaming")
     )
 
 
@@ -225,7 +225,7 @@ def credentials(trail: Trail) -> pl.DataFrame:
         return cached
     lazy = trail.lazy
     minted = trail_mints(trail)
-    used, console = _usage(lazy).collect(), _console_keys(lazy)
+    used, console = _usage(lazy).collect(engine="streaming"), _console_keys(lazy)
     frame = used.join(minted, on="access_key_id", how="full", coalesce=True).join(
         console, on="access_key_id", how="left"
     )
@@ -355,7 +355,7 @@ def _sign_in_credentials(lazy: pl.LazyFrame, trail: Trail) -> pl.DataFrame:
             .sort()
             .alias("accounts"),
         )
-        .collect()
+        .collect(engine="streaming")
     )
     return frame.select(
         pl.col("credential_id").alias("access_key_id"),

@@ -139,7 +139,7 @@ def mint_events(lazy: pl.LazyFrame) -> pl.DataFrame:
             & (pl.col("response_elements").is_not_null() | pl.col("shared_event_id").is_not_null())
         )
         .select(_MINT_COLUMNS)
-        .collect()
+        .collect(engine="streaming")
     )
     if raw.height == 0:
         return pl.DataFrame(schema=MINT_SCHEMA)

@@ -143,5 +143,5 @@ def principals(trail: Trail) -> pl.DataFrame:
             ["access_denied", "errors", "events", "principal"],
             descending=[True, True, True, False],
         )
-        .collect()
+        .collect(engine="streaming")
     )

@@ -80,7 +80,7 @@ class Match:
 
 
 def _distinct(lazy: pl.LazyFrame, column: str) -> list[str]:
-    return lazy.select(pl.col(column).drop_nulls().unique()).collect().to_series().to_list()
+    return lazy.select(pl.col(column).drop_nulls().unique()).collect(engine="streaming").to_series().to_list()
 
 
 def _not_found(who: str, what: str, pool: list[str]) -> PrincipalError:
@@ -171,7 +171,7 @@ def resolve(trail: Trail, who: str) -> Match:
     lazy = trail.lazy
 
     if _KEY.match(text):
-        used = lazy.filter(pl.col("access_key_id") == text).select(pl.len()).collect().item()
+        used = lazy.filter(pl.col("access_key_id") == text).select(pl.len()).collect(engine="streaming").item()
         if used or trail_mints(trail)["access_key_id"].is_in([text]).any():
             return Match("key", (text,))
         raise _not_found(text, "access key", _distinct(lazy, "access_key_id"))
@@ -295,7 +295,7 @@ def derived_keys(trail: Trail, match: Match) -> set[str]:
     seeds = set(
         lazy.filter(match.predicate)
         .select(clean_key(pl.col("access_key_id")).drop_nulls().unique())
-        .collect()
+        .collect(engine="streaming")
         .to_series()
         .to_list()
     )

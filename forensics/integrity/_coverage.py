@@ -220,7 +220,7 @@ def coverage(trail: Any) -> Coverage:
         .filter(pl.col("hour").is_not_null())
         .group_by("account", "region", "hour")
         .agg(pl.col("source_file").n_unique().alias("files"), pl.len().alias("events"))
-        .collect()
+        .collect(engine="streaming")
     )
     if hourly.height:
         lo, hi = hourly["hour"].min(), hourly["hour"].max()
@@ -265,7 +265,7 @@ def coverage(trail: Any) -> Coverage:
             "event_id",
         )
         .sort("event_time")
-        .collect()
+        .collect(engine="streaming")
     )
     changes = raw.with_columns(
         pl.col("request_parameters")
@@ -302,7 +302,7 @@ def coverage(trail: Any) -> Coverage:
             pl.col("event_time").max().alias("last"),
         )
         .sort("account", "category")
-        .collect()
+        .collect(engine="streaming")
     )
     bucket = pl.col("request_parameters").str.json_path_match("$.bucketName")
     data_resources = (
@@ -333,7 +333,7 @@ def coverage(trail: Any) -> Coverage:
             pl.col("event_time").max().alias("last"),
         )
         .sort("account", "event_source", "resource", nulls_last=True)
-        .collect()
+        .collect(engine="streaming")
     )
     return Coverage(delivery, changes, windows, categories, data_resources)
 

@@ -20,18 +20,27 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
 import polars as pl
 
+from forensics._batches import batches
 from forensics._schema import TIME_DTYPE, is_denied
 from forensics.resources._mapping import _PLACEHOLDER, RULES, Rule
 
 if TYPE_CHECKING:
     from forensics._trail import Trail
 
-__all__ = ["RESOURCE_COLUMNS", "access_kind", "empty_resources", "event_resources"]
+__all__ = [
+    "BATCH_ROWS",
+    "RESOURCE_COLUMNS",
+    "access_kind",
+    "empty_resources",
+    "event_resources",
+    "resource_parts",
+]
 
 #: Columns of :func:`event_resources`, in order.
 RESOURCE_COLUMNS: dict[str, pl.DataType] = {
@@ -484,33 +493,6 @@ def _completions(arns: list[str]) -> dict[str, str]:
     return out
 
 
-def _canonical(hits: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
-    def completable(col: str) -> pl.Expr:
-        c = pl.col(col)
-        return (
-            c.str.contains(":iam::", literal=True)
-            | c.str.contains(":secretsmanager:", literal=True)
-            | c.str.contains(":cloudformation:", literal=True)
-        ).fill_null(False)
-
-    known = (
-        pl.concat(
-            [
-                hits.get_column("arn").unique(),
-                rows.get_column("_principal_arn").unique().alias("arn"),
-                rows.get_column("_issuer").unique().alias("arn"),
-            ]
-        )
-        .unique()
-        .to_frame("arn")
-        .filter(completable("arn"))
-    )
-    mapping = _completions(known["arn"].to_list())
-    if not mapping:
-        return hits
-    return hits.with_columns(pl.col("arn").replace(mapping))
-
-
 _TYPE_BY_PREFIX: dict[tuple[str, str], str] = {}
 
 
@@ -571,6 +553,9 @@ def event_resources(trail: Trail | pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         ``resources``, ``error`` or ``event`` for a call's implicit resource). Time order;
         an event may have several rows.
 
+    The events are read in batches of :data:`BATCH_ROWS` rows (Polars' streaming engine): only
+    one batch's JSON text is in memory at a time; the result holds the resource rows only.
+
     Examples
     --------
     >>> import forensics as fx, polars as pl
@@ -581,11 +566,37 @@ def event_resources(trail: Trail | pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     >>> event_resources(fx.Trail(ev))["arn"].sort().to_list()
     ['arn:aws:s3:::b', 'arn:aws:s3:::b/k.txt']
     """
-    lazy = trail.lazy() if isinstance(trail, pl.DataFrame | pl.LazyFrame) else trail.lazy
+    frames: list[pl.DataFrame] = []
+    where: dict[tuple[int, int], int] = {}
+    for kind, part, bounds in resource_parts(trail):
+        if kind == "batch":
+            where[bounds] = len(frames)
+            frames.append(part)
+        else:  # the completed rows of a batch back into it, sorted like the rest
+            i = where[bounds]
+            frames[i] = pl.concat([frames[i], part], how="vertical").sort("_row", "arn")
+    if not frames:
+        return empty_resources()
+    out = pl.concat(frames, how="vertical", rechunk=False)
+    return out.select(pl.col(name).cast(dtype) for name, dtype in RESOURCE_COLUMNS.items())
+
+
+#: Events read per batch by :func:`event_resources` (and the graph): bounds the memory held
+#: by the JSON text of the events to one batch.
+BATCH_ROWS = 250_000
+
+#: The events-table columns kept with each resource row (joined from the event).
+_ROW_INFO = (
+    "_row", "event_id", "event_time", "principal", "access_key_id", "event_name",
+    "event_source", "error_code", "read_only",
+)
+
+
+def _prepared(lazy: pl.LazyFrame) -> pl.LazyFrame:
+    """The columns the extraction reads."""
     extra_cols = ["principal_arn", "session_issuer_arn"]
-    rows = (
+    return (
         lazy.select(*_NEEDED, *extra_cols)
-        .with_row_index("_row")
         .with_columns(
             pl.coalesce(pl.col("recipient_account_id"), pl.col("account_id"))
             .fill_null("")
@@ -600,10 +611,33 @@ def event_resources(trail: Trail | pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
             pl.col("principal_arn").alias("_principal_arn"),
             pl.col("session_issuer_arn").alias("_issuer"),
         )
-        .collect()
     )
-    if rows.height == 0:
-        return empty_resources()
+
+
+def _batches(
+    trail: Trail | pl.DataFrame | pl.LazyFrame, batch_rows: int | None = None
+) -> Iterator[pl.DataFrame]:
+    """The prepared rows of a trail, ``batch_rows`` at a time, with ``_row`` (the row number
+    in the whole trail)."""
+    lazy = trail.lazy() if isinstance(trail, pl.DataFrame | pl.LazyFrame) else trail.lazy
+    size = batch_rows or BATCH_ROWS
+    for start, batch in batches(_prepared(lazy), size, desc="resources"):
+        if batch.height:
+            yield batch.with_row_index("_row", offset=start)
+
+
+def _completable(col: str) -> pl.Expr:
+    """ARNs whose short form may be completed from the trail (see :func:`_completions`)."""
+    c = pl.col(col)
+    return (
+        c.str.contains(":iam::", literal=True)
+        | c.str.contains(":secretsmanager:", literal=True)
+        | c.str.contains(":cloudformation:", literal=True)
+    ).fill_null(False)
+
+
+def _raw_hits(rows: pl.DataFrame) -> pl.DataFrame:
+    """Every resource found in a batch of prepared rows, before canonical ARNs."""
     hits = pl.concat([_mapped_hits(rows), _listed_hits(rows)])
     # Only events with an ARN-looking text can gain anything from the scan; find those with a
     # cheap literal search first, then keep the ones nothing else resolved.
@@ -615,7 +649,12 @@ def event_resources(trail: Trail | pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         missing = scannable.join(hits.select("_row").unique(), on="_row", how="anti")
         if missing.height:
             hits = pl.concat([hits, _scanned_hits(missing)])
-    hits = _canonical(hits, rows)
+    return hits
+
+
+def _finish(hits: pl.DataFrame, info: pl.DataFrame) -> pl.DataFrame:
+    """Resource rows (``_row`` + :data:`RESOURCE_COLUMNS`) from canonical hits and their
+    events' ``info``, sorted by row and ARN."""
     hits = hits.group_by("_row", "arn").agg(
         pl.col("resource_type").drop_nulls().first(),
         pl.col("created").any(),
@@ -644,20 +683,7 @@ def event_resources(trail: Trail | pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         .drop("_prefix")
     )
     out = (
-        hits.join(
-            rows.select(
-                "_row",
-                "event_id",
-                "event_time",
-                "principal",
-                "access_key_id",
-                "event_name",
-                "event_source",
-                "error_code",
-                "read_only",
-            ),
-            on="_row",
-        )
+        hits.join(info, on="_row")
         .join(arn_info, on="arn", how="left")
         .with_columns(
             access_kind().alias("_event_access"),
@@ -671,4 +697,68 @@ def event_resources(trail: Trail | pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         )
         .sort("_row", "arn")
     )
-    return out.select(pl.col(name).cast(dtype) for name, dtype in RESOURCE_COLUMNS.items())
+    return out.select(
+        "_row", *(pl.col(name).cast(dtype) for name, dtype in RESOURCE_COLUMNS.items())
+    )
+
+
+def _compact(frame: pl.DataFrame) -> pl.DataFrame:
+    """A copy holding only its own text: a few rows kept from a batch would otherwise keep the
+    whole batch's string buffers alive (Polars' string views share them)."""
+    copied = pl.from_arrow(frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
+    return copied.cast(frame.schema)  # type: ignore[union-attr]
+
+
+def resource_parts(
+    trail: Trail | pl.DataFrame | pl.LazyFrame, *, batch_rows: int | None = None
+) -> Iterator[tuple[str, pl.DataFrame, tuple[int, int]]]:
+    """:func:`event_resources` in parts, for callers that aggregate as they go (the graph).
+
+    Yields ``("batch", frame, (first, last))`` per batch of events (``first`` / ``last``: the
+    range of ``_row`` it read), then ``("completed", frame, (first, last))`` per batch: the
+    rows whose ARN is an IAM / Secrets Manager / CloudFormation one, held back until the whole
+    trail is read, because a short name (``role/x``) is completed to the full ARN only when the
+    trail shows exactly one (see the module docstring). Frames have the
+    :data:`RESOURCE_COLUMNS` plus ``_row`` (the event's position in the trail), sorted by
+    ``_row`` and ``arn``. Every (event, ARN) pair is in exactly one frame.
+    """
+    held: list[tuple[pl.DataFrame, pl.DataFrame, tuple[int, int]]] = []
+    known: list[pl.Series] = []
+    for rows in _batches(trail, batch_rows):
+        hits = _raw_hits(rows)
+        known.append(
+            pl.concat(
+                [
+                    hits.get_column("arn"),
+                    rows.get_column("_principal_arn").alias("arn"),
+                    rows.get_column("_issuer").alias("arn"),
+                ]
+            )
+            .unique()
+            .to_frame("arn")
+            .filter(_completable("arn"))
+            .get_column("arn")
+        )
+        later_mask = _completable("arn")
+        later = hits.filter(later_mask)
+        info = rows.select(*_ROW_INFO)
+        bounds = (rows["_row"][0], rows["_row"][-1])
+        if later.height:
+            held.append(
+                (
+                    _compact(later),
+                    _compact(info.join(later.select("_row").unique(), on="_row", how="semi")),
+                    bounds,
+                )
+            )
+        yield "batch", _finish(hits.filter(~later_mask), info), bounds
+    if not held:
+        return
+    arns = pl.concat(known).unique() if known else pl.Series("arn", [], pl.String)
+    mapping = _completions(arns.to_list())
+    held.reverse()
+    while held:  # batch by batch (each let go once finished): never all of them at once
+        hits, info, bounds = held.pop()
+        if mapping:
+            hits = hits.with_columns(pl.col("arn").replace(mapping))
+        yield "completed", _finish(hits, info), bounds
