@@ -177,11 +177,23 @@ _ANY_TEXT = st.lists(
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
+def _rendered(markdown: str) -> str:
+    """What a Markdown renderer shows of escaped text: a backslash before ASCII punctuation is
+    dropped (``\\`` shows as one backslash), every other backslash stays."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+
+
+def test_rendered_markdown_keeps_a_backslash_that_breaks_an_address():
+    # found by hypothesis: a control character escaped as text after '@' is no address
+    assert not _AUTOLINK.search(_rendered(md_text("0@\x1f.0")))
+    assert _rendered("a\\\\b\\@c") == "a\\b@c"
+
+
 @settings(max_examples=300, deadline=None)
 @given(_ANY_TEXT)
 def test_no_text_reaches_a_terminal_raw_or_a_renderer_live(text):
     assert not RAW.search(terminal_text(text)) and "\n" not in terminal_text(text)
-    assert not _AUTOLINK.search(md_text(text).replace("\\", ""))
+    assert not _AUTOLINK.search(_rendered(md_text(text)))
     assert not _XML_BAD.search(chart_text(text))
     cell = csv_cell(text)
     assert not RAW.search(cell) and "\n" not in cell
