@@ -404,3 +404,49 @@ def test_markdown_events_render_inert(tmp_path, hostile_trail):
     rows = re.findall(r"<tr>(.*?)</tr>", page, flags=re.S)
     assert len(rows) == len(trail) + 1
     assert {len(re.findall(r"<t[hd][ >]", row)) for row in rows} == {len(fx.COLUMNS)}
+
+
+def test_a_chart_the_renderer_cannot_draw_leaves_a_placeholder_not_a_crash(
+    tmp_path, hostile_trail, monkeypatch
+):
+    from forensics.export import _ticket
+
+    real = _ticket.chart_bytes
+
+    def refuses(chart, fmt, **kw):  # vl-convert on a chart too big for its stack
+        if "could not be drawn" not in json.dumps(chart.to_dict(), default=str):
+            raise RuntimeError("RangeError: Maximum call stack size exceeded")
+        return real(chart, fmt, **kw)
+
+    monkeypatch.setattr(_ticket, "chart_bytes", refuses)
+    trail, _ = hostile_trail
+    with pytest.warns(UserWarning, match="could not be drawn"):
+        files = fx.export.ticket(trail, tmp_path / "INC-2", title="x")
+    svg = (tmp_path / "INC-2" / "timeline.svg").read_text()
+    assert "could not be drawn" in svg and "RangeError" in svg
+    assert (tmp_path / "INC-2" / "events.csv").exists() and "report.html" in files
+
+
+def test_blast_timeline_draws_the_busiest_credentials_and_one_row_for_the_rest():
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+
+    from forensics.charts._blast import MAX_CREDENTIAL_ROWS, blast_chart
+
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    keys = [f"ASIA{i:016d}" for i in range(300)]
+    events = pl.DataFrame({
+        "event_time": [t0 + timedelta(minutes=i) for i in range(3000)],
+        "access_key_id": [keys[i % 300] if i % 3 else keys[0] for i in range(3000)],
+        "event_name": ["GetObject"] * 3000,
+        "error_code": pl.Series([None] * 3000, dtype=pl.String),
+        "read_only": [True] * 3000,
+    })
+    seed = keys[299]  # a quiet seed is still drawn (keys[3k] are never used, but keys[0])
+    spec = blast_chart(SimpleNamespace(events=events, seed=seed)).to_dict()
+    [rows] = spec["datasets"].values()
+    drawn = {r["access_key_id"] for r in rows}
+    assert len(drawn) == MAX_CREDENTIAL_ROWS
+    assert seed in drawn and keys[0] in drawn
+    assert any(k.startswith("(") and "other credentials" in k for k in drawn)
+    assert sum(r["calls"] for r in rows) == 3000  # nothing lost, only grouped

@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 __all__ = ["blast_chart"]
 
 
+#: Credentials drawn one per row in the timeline; the others share one row (a closure of
+#: thousands of session keys would make an unreadable chart, and a spec too big to render).
+MAX_CREDENTIAL_ROWS = 60
+
+
 def blast_chart(
     br: BlastRadius, kind: str = "timeline", *, width: int = 640, top: int = 25
 ) -> alt.Chart:
@@ -29,6 +34,9 @@ def blast_chart(
     ``kind="graph"``: the credentials as a spine in order of first use (indented by depth
     from the seed) and the resources grouped by service and type on the right, with the
     minted / created links and each credential's links to the groups it touched.
+
+    The timeline draws the seed and the busiest credentials, up to
+    :data:`MAX_CREDENTIAL_ROWS` rows; the rest are one row, "(N other credentials)".
     """
     if kind == "graph":
         return _chain_chart(br, width=width, top=top)
@@ -45,8 +53,21 @@ def blast_chart(
     span = (ev["event_time"].max() - ev["event_time"].min()).total_seconds()
     every = "1m" if span <= 3 * 3600 else "1h" if span <= 4 * 86400 else "1d"
 
+    keyed = ev.with_columns(access_kind(), pl.col("access_key_id").fill_null("(no key)"))
+    busiest = keyed.group_by("access_key_id").len().sort(["len", "access_key_id"],
+                                                         descending=[True, False])
+    if busiest.height > MAX_CREDENTIAL_ROWS:
+        shown = set(busiest.head(MAX_CREDENTIAL_ROWS - 2).get_column("access_key_id").to_list())
+        shown.add(str(br.seed))
+        others = f"({busiest.height - len(shown & set(busiest['access_key_id'])):,} other credentials)"
+        keyed = keyed.with_columns(
+            pl.when(pl.col("access_key_id").is_in(sorted(shown)))
+            .then(pl.col("access_key_id"))
+            .otherwise(pl.lit(others))
+            .alias("access_key_id")
+        )
     agg = (
-        ev.with_columns(access_kind(), pl.col("access_key_id").fill_null("(no key)"))
+        keyed
         .group_by(pl.col("event_time").dt.truncate(every).alias("time"), "access_key_id", "access")
         .agg(
             pl.len().alias("calls"),

@@ -236,9 +236,18 @@ def ticket(
     outputs: dict[str, bytes] = {}
     charts_svg: dict[str, bytes] = {}
     for name, chart in facts.charts.items():
-        charts_svg[name] = chart_bytes(chart, "svg")
+        try:
+            charts_svg[name] = chart_bytes(chart, "svg")
+            png = chart_bytes(chart, "png", scale=png_scale)
+        except Exception as exc:  # the renderer gave up (a chart too big): the ticket still
+            # gets written, with a picture saying which chart is missing and why
+            warnings.warn(f"the {name} chart could not be drawn ({type(exc).__name__}); the "
+                          "ticket has a placeholder instead", stacklevel=2)
+            placeholder = _not_drawn(name, exc)
+            charts_svg[name] = chart_bytes(placeholder, "svg")
+            png = chart_bytes(placeholder, "png", scale=png_scale)
         outputs[f"{name}.svg"] = charts_svg[name]
-        outputs[f"{name}.png"] = chart_bytes(chart, "png", scale=png_scale)
+        outputs[f"{name}.png"] = png
     outputs["events.csv"] = to_csv_bytes(ticket_frame(facts.events))
     for name, table in facts.tables.items():
         outputs[f"{name}.csv"] = _table_csv(name, table)
@@ -312,3 +321,19 @@ def ticket(
     written.folder = folder
     written.manifest = manifest
     return written
+
+
+def _not_drawn(name: str, exc: BaseException) -> Any:
+    """A small chart saying that the chart ``name`` could not be drawn, and why."""
+    import altair as alt
+    import polars as pl
+
+    from forensics.safety._text import chart_text
+
+    reason = chart_text(f"{type(exc).__name__}: {str(exc)[:120]}")
+    return (
+        alt.Chart(pl.DataFrame({"line": [f"The {name} chart could not be drawn.", reason]}))
+        .mark_text(align="left", baseline="top")
+        .encode(text="line:N", y=alt.Y("line:N", axis=None, sort=None))
+        .properties(width=640, height=60)
+    )
