@@ -135,3 +135,29 @@ def test_detect_in_small_batches_equals_the_whole_table(
     assert (whole["kind"] == "correlation").any()  # correlations run over the kept rows too
     monkeypatch.setattr(engine, "BATCH_ROWS", 89)
     assert_frame_equal(_sorted_findings(fx.detect(sample)), whole)
+
+
+def test_a_filtered_trail_is_batched_once_through_a_file_not_rescanned(
+    sample: fx.Trail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slicing a filtered plan re-runs the filter from the first row (quadratic): its rows are
+    written once to a temporary file and sliced there, with the same answers."""
+    import forensics._batches as b
+
+    filtered = sample.where(read_only=True)
+    whole = event_resources(filtered)
+    sunk: list[str] = []
+    real = pl.LazyFrame.sink_parquet
+
+    def spy(self, path, *args, **kwargs):
+        sunk.append(str(path))
+        return real(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(pl.LazyFrame, "sink_parquet", spy)
+    monkeypatch.setattr(extract, "BATCH_ROWS", 101)
+    assert_frame_equal(event_resources(filtered), whole)
+    assert sunk  # the filtered plan went through a file
+    sunk.clear()
+    assert_frame_equal(event_resources(sample), event_resources(sample))
+    assert not sunk  # a plain scan is sliced as it is
+    assert b._rescans(filtered.lazy) and not b._rescans(sample.lazy)
