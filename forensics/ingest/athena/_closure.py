@@ -28,6 +28,7 @@ import polars as pl
 from forensics._errors import PrincipalError
 from forensics._schema import EVENTS_SCHEMA, to_utc
 from forensics._trail import Trail
+from forensics.ingest._identity_keys import link_identities
 from forensics.ingest._report import LoadReport
 from forensics.ingest.athena._load import AthenaEngine, Engine, parse_url, query_trail
 from forensics.ingest.athena._query import Filters
@@ -153,7 +154,9 @@ class Source:
             asked_shared |= set(new_shared)
             before = events.height
             frames.extend(got for got, _ in runs)
-            events = _merge(frames)
+            # attribution that needs other records (the owner's copy -> its caller, ...), as a
+            # load does: on everything fetched so far, again each round as records arrive
+            events = link_identities(_merge(frames))
             frames = [events]
             trail = Trail(events)
             creds = all_credentials(trail)
