@@ -84,8 +84,11 @@ def measure(name: str, code: str, runs: int) -> dict:
         if isinstance(r["out"], list):  # [result, workers' own peak RSS] from fx.load
             r["child_rss_mb"] = max(r["child_rss_mb"], r["out"][1])
         results.append(r)
-        print(f"  {name} run {i + 1}/{runs}: {r['wall']:.2f} s, {r['rss_mb']:.0f} MB "
-              f"(workers {r['child_rss_mb']:.0f} MB)", flush=True)
+        print(
+            f"  {name} run {i + 1}/{runs}: {r['wall']:.2f} s, {r['rss_mb']:.0f} MB "
+            f"(workers {r['child_rss_mb']:.0f} MB)",
+            flush=True,
+        )
     return {
         "name": name,
         "wall": statistics.median(r["wall"] for r in results),
@@ -99,7 +102,12 @@ def measure(name: str, code: str, runs: int) -> dict:
 def table(rows: list[list[str]], header: list[str]) -> str:
     """A Markdown table."""
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=False)) + " |"  # noqa: E731
+
+    def line(cells: list[str]) -> str:
+        return (
+            "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=False)) + " |"
+        )
+
     return "\n".join(
         [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)]
     )

@@ -51,8 +51,11 @@ def trail(events: int, days: int) -> tuple[Path, dict]:
 
 
 def _norm(df: pl.DataFrame) -> pl.DataFrame:
-    return df.drop("source_index").with_columns(pl.col("source_file").cast(pl.String)).sort(
-        "event_id", "source_file")
+    return (
+        df.drop("source_index")
+        .with_columns(pl.col("source_file").cast(pl.String))
+        .sort("event_id", "source_file")
+    )
 
 
 def main() -> None:
@@ -65,14 +68,17 @@ def main() -> None:
     engine = athena.DuckDBEngine(root)
     total_files = len(engine.files)
     total_bytes = sum(s for _, s in engine.files)
-    print(f"trail: {args.events:,} events, {args.days} days, {total_files:,} log files, "
-          f"{total_bytes / 1e6:,.1f} MB compressed")
+    print(
+        f"trail: {args.events:,} events, {args.days} days, {total_files:,} log files, "
+        f"{total_bytes / 1e6:,.1f} MB compressed"
+    )
 
     # 1. one day, one account
     day = story["first_malicious_event_time"][:10]
     start = f"{day}T00:00:00Z"
-    end = (pl.Series([day]).str.to_date().dt.offset_by("1d").dt.strftime("%Y-%m-%d")[0]
-           + "T00:00:00Z")
+    end = (
+        pl.Series([day]).str.to_date().dt.offset_by("1d").dt.strftime("%Y-%m-%d")[0] + "T00:00:00Z"
+    )
     account = "222233334444"
     f = Filters.of(start=start, end=end, accounts=[account])
     q = build(engine.table, filters=f)
@@ -86,46 +92,65 @@ def main() -> None:
     local = fx.load(root, start=start, end=end, accounts=[account], cache=False).events
     same = _norm(local).equals(_norm(events))
     print(f"\none day ({day}), one account ({account}):")
-    print(f"  files opened: {ran.files:,} of {total_files:,} "
-          f"({ran.files / total_files:.2%}; the day and its two neighbours, every region)")
-    print(f"  bytes scanned: {ran.bytes_scanned:,} of {total_bytes:,} "
-          f"({ran.bytes_scanned / total_bytes:.2%})")
-    print(f"  rows: {ran.rows.height:,} -> events {events.height:,}; "
-          f"median {statistics.median(times):.2f} s ({args.repeat} runs); "
-          f"equal to fx.load + filters: {same}")
+    print(
+        f"  files opened: {ran.files:,} of {total_files:,} "
+        f"({ran.files / total_files:.2%}; the day and its two neighbours, every region)"
+    )
+    print(
+        f"  bytes scanned: {ran.bytes_scanned:,} of {total_bytes:,} "
+        f"({ran.bytes_scanned / total_bytes:.2%})"
+    )
+    print(
+        f"  rows: {ran.rows.height:,} -> events {events.height:,}; "
+        f"median {statistics.median(times):.2f} s ({args.repeat} runs); "
+        f"equal to fx.load + filters: {same}"
+    )
 
     # 2. the iterative blast radius of the leaked key, one-week window
     seed, since = story["leaked_access_key_id"], story["first_malicious_event_time"]
     wstart = story["first_malicious_event_time"][:10]
-    window = {"start": f"{wstart}T00:00:00Z",
-              "end": (pl.Series([wstart]).str.to_date().dt.offset_by("7d")
-                      .dt.strftime("%Y-%m-%d")[0] + "T00:00:00Z")}
+    window = {
+        "start": f"{wstart}T00:00:00Z",
+        "end": (
+            pl.Series([wstart]).str.to_date().dt.offset_by("7d").dt.strftime("%Y-%m-%d")[0]
+            + "T00:00:00Z"
+        ),
+    }
     began = time.perf_counter()
-    src = athena.Source("athena://forensics.cloudtrail", engine=athena.DuckDBEngine(root),
-                        progress=True, **window)
+    src = athena.Source(
+        "athena://forensics.cloudtrail", engine=athena.DuckDBEngine(root), progress=True, **window
+    )
     remote = fx.blast_radius(src, seed, since=since)
     remote_s = time.perf_counter() - began
     began = time.perf_counter()
     here_trail = fx.load(root, cache=False, **window)
     here = fx.blast_radius(here_trail, seed, since=since)
     local_s = time.perf_counter() - began
-    equal = (_norm(here.events).equals(_norm(remote.events))
-             and here.credentials.sort("access_key_id").equals(
-                 remote.credentials.sort("access_key_id")))
+    equal = _norm(here.events).equals(_norm(remote.events)) and here.credentials.sort(
+        "access_key_id"
+    ).equals(remote.credentials.sort("access_key_id"))
     scanned = sum(r.bytes_scanned for r in src.rounds)
     print(f"\nblast radius of {seed} since {since}, window {window['start']} .. {window['end']}:")
     for r in src.rounds:
-        print(f"  round {r.number}: +{r.keys} keys, +{r.principals} identities, +{r.shared} "
-              f"shared ids -> +{r.events:,} events, {r.bytes_scanned:,} bytes scanned, "
-              f"closure {r.closure_keys} keys")
-    print(f"  rounds: {len(src.rounds)}, bytes scanned in all: {scanned:,}; "
-          f"events fetched: {sum(r.events for r in src.rounds):,} "
-          f"of {len(here_trail):,} in the window")
-    print(f"  credentials: {remote.credentials.height} (ground truth "
-          f"{len(story['closure_access_key_ids'])}), events {remote.events.height:,}; "
-          f"equal to the local blast radius: {equal}")
-    print(f"  seconds: rounds {remote_s:.1f} (DuckDB reads the window's files each round), "
-          f"local load + blast radius {local_s:.1f}")
+        print(
+            f"  round {r.number}: +{r.keys} keys, +{r.principals} identities, +{r.shared} "
+            f"shared ids -> +{r.events:,} events, {r.bytes_scanned:,} bytes scanned, "
+            f"closure {r.closure_keys} keys"
+        )
+    print(
+        f"  rounds: {len(src.rounds)}, bytes scanned in all: {scanned:,}; "
+        f"events fetched: {sum(r.events for r in src.rounds):,} "
+        f"of {len(here_trail):,} in the window"
+    )
+    print(
+        f"  credentials: {remote.credentials.height} (ground truth "
+        f"{len(story['closure_access_key_ids'])}), events {remote.events.height:,}; "
+        f"equal to the local blast radius: {equal}"
+    )
+    print(
+        f"  seconds: rounds {remote_s:.1f} (DuckDB reads the window's files each round), "
+        f"local load + blast radius {local_s:.1f}"
+    )
 
 
 if __name__ == "__main__":

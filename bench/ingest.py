@@ -91,10 +91,13 @@ def _cleanup():
 
 # The same load on the pure-Python path (msgspec), as on a machine where the C reader could
 # not be built.
-FX_COLD_PURE = """
+FX_COLD_PURE = (
+    """
 import os
 os.environ["FORENSICS_PURE_PYTHON"] = "1"
-""" + FX_COLD
+"""
+    + FX_COLD
+)
 
 FX_FIRST_CACHE = """
 import shutil, forensics as fx
@@ -160,8 +163,10 @@ def main() -> None:
     from forensics.ingest import _native
 
     if not _native.available():
-        print("NOTE: the C reader is not built (or FORENSICS_PURE_PYTHON is set): "
-              "both fx.load cold rows measure the pure-Python path")
+        print(
+            "NOTE: the C reader is not built (or FORENSICS_PURE_PYTHON is set): "
+            "both fx.load cold rows measure the pure-Python path"
+        )
 
     import polars as pl
 
@@ -178,10 +183,12 @@ def main() -> None:
     fmt = {"root": str(root), "cache": str(cache), "principal": principal}
     results = [
         measure("fx.load cold (cache=False)", FX_COLD.format(**fmt), args.runs),
-        measure("fx.load cold, pure Python (no C reader)", FX_COLD_PURE.format(**fmt),
-                args.runs),
-        measure("DuckDB read_json_objects+json_transform", DUCKDB.replace("{root}", str(root)),
-                args.runs),
+        measure("fx.load cold, pure Python (no C reader)", FX_COLD_PURE.format(**fmt), args.runs),
+        measure(
+            "DuckDB read_json_objects+json_transform",
+            DUCKDB.replace("{root}", str(root)),
+            args.runs,
+        ),
     ]
     if not args.skip_pandas:
         results.append(measure("pandas json_normalize", PANDAS.format(**fmt), 1))
@@ -196,25 +203,43 @@ def main() -> None:
     rows = []
     for r in results:
         rate = n / r["wall"] if r["name"] != "re-open + principal filter" else float("nan")
-        rows.append([
-            r["name"],
-            f"{r['wall']:.2f}",
-            " / ".join(f"{w:.2f}" for w in r["walls"]),
-            f"{rate / 1000:,.0f}k" if rate == rate else "-",
-            f"{r['rss_mb']:,.0f}",
-            f"{r['child_rss_mb']:,.0f}",
-            f"{r['wall'] / duck:.2f}",
-        ])
+        rows.append(
+            [
+                r["name"],
+                f"{r['wall']:.2f}",
+                " / ".join(f"{w:.2f}" for w in r["walls"]),
+                f"{rate / 1000:,.0f}k" if rate == rate else "-",
+                f"{r['rss_mb']:,.0f}",
+                f"{r['child_rss_mb']:,.0f}",
+                f"{r['wall'] / duck:.2f}",
+            ]
+        )
     print()
-    print(table(rows, ["step", "median s", "runs s", "events/s", "peak RSS MB",
-                       "workers' peak MB", "vs DuckDB"]))
+    print(
+        table(
+            rows,
+            [
+                "step",
+                "median s",
+                "runs s",
+                "events/s",
+                "peak RSS MB",
+                "workers' peak MB",
+                "vs DuckDB",
+            ],
+        )
+    )
     print()
     print(f"fx.load cold / DuckDB = {fx_cold / duck:.2f} (target <= 0.75)")
     if "pandas json_normalize" in by:
-        print(f"pandas / fx.load cold = {by['pandas json_normalize']['wall'] / fx_cold:.1f}x "
-              "(target >= 10x)")
-    print(f"re-open + principal filter = {by['re-open + principal filter']['wall']:.2f} s "
-          "(target < 0.5 s)")
+        print(
+            f"pandas / fx.load cold = {by['pandas json_normalize']['wall'] / fx_cold:.1f}x "
+            "(target >= 10x)"
+        )
+    print(
+        f"re-open + principal filter = {by['re-open + principal filter']['wall']:.2f} s "
+        "(target < 0.5 s)"
+    )
     shutil.rmtree(cache, ignore_errors=True)
 
 

@@ -72,9 +72,13 @@ def main() -> int:
     counter = Counter(DomainDispatcherApplication(create_backend_app))
     server = make_server("127.0.0.1", 0, counter, threaded=True, request_handler=Quiet)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    os.environ.update(AWS_ENDPOINT_URL=f"http://127.0.0.1:{server.server_address[1]}",
-                      AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
-                      AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true")
+    os.environ.update(
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{server.server_address[1]}",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
     tmp = Path(tempfile.mkdtemp(prefix="fx-s3-bench-"))
     info = fx.sample.write(tmp / "trail", events=args.events, days=args.days)
     files = [p for p in (tmp / "trail").rglob("*.json.gz")]
@@ -82,15 +86,26 @@ def main() -> int:
     s3.create_bucket(Bucket="bench")
     began = time.perf_counter()
     with ThreadPoolExecutor(16) as pool:
-        list(pool.map(lambda p: s3.put_object(Bucket="bench", Body=p.read_bytes(),
-                                              Key=str(p.relative_to(tmp / "trail"))), files))
-    print(f"uploaded {len(files):,} objects ({sum(p.stat().st_size for p in files) / 1e6:.1f} MB)"
-          f" in {time.perf_counter() - began:.1f} s", file=sys.stderr)
+        list(
+            pool.map(
+                lambda p: s3.put_object(
+                    Bucket="bench", Body=p.read_bytes(), Key=str(p.relative_to(tmp / "trail"))
+                ),
+                files,
+            )
+        )
+    print(
+        f"uploaded {len(files):,} objects ({sum(p.stat().st_size for p in files) / 1e6:.1f} MB)"
+        f" in {time.perf_counter() - began:.1f} s",
+        file=sys.stderr,
+    )
 
     counter.lists = 0
     began = time.perf_counter()
-    keys = sum(len(page.get("Contents", []))
-               for page in s3.get_paginator("list_objects_v2").paginate(Bucket="bench"))
+    keys = sum(
+        len(page.get("Contents", []))
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket="bench")
+    )
     full_list = (counter.lists, time.perf_counter() - began)
 
     rows = []
@@ -99,17 +114,25 @@ def main() -> int:
         for run in ("cold", "warm"):
             counter.lists = counter.gets = 0
             t = time.perf_counter()
-            paths = fetch("s3://bench", cache_dir=tmp / label.replace(" ", "-"), progress=False,
-                          workers=args.workers, **kw)
-            rows.append((label, run, counter.lists, counter.gets, len(paths),
-                         time.perf_counter() - t))
+            paths = fetch(
+                "s3://bench",
+                cache_dir=tmp / label.replace(" ", "-"),
+                progress=False,
+                workers=args.workers,
+                **kw,
+            )
+            rows.append(
+                (label, run, counter.lists, counter.gets, len(paths), time.perf_counter() - t)
+            )
 
     measure("whole trail")
     day0 = info.start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=3)
     measure("1 day, 1 region", start=day0, end=day0 + timedelta(days=1), regions=["us-east-1"])
 
-    print(f"\nS3 fetch from moto on loopback: {args.events:,} events, {args.days} days, "
-          f"{keys:,} keys (digests included), {args.workers} workers")
+    print(
+        f"\nS3 fetch from moto on loopback: {args.events:,} events, {args.days} days, "
+        f"{keys:,} keys (digests included), {args.workers} workers"
+    )
     print(f"listing the whole bucket: {full_list[0]:,} list requests, {full_list[1]:.2f} s\n")
     print(f"| {'request':<16} | run  | list req | GETs  | files | wall (s) |")
     print(f"|{'-' * 18}|------|----------|-------|-------|----------|")

@@ -29,15 +29,18 @@ def main() -> int:
     args = ap.parse_args()
 
     t = time.perf_counter()
-    n = sum(len(b) for b in fx.sample.generate(args.events, days=args.days,
-                                               file_minutes=args.file_minutes))
+    n = sum(
+        len(b)
+        for b in fx.sample.generate(args.events, days=args.days, file_minutes=args.file_minutes)
+    )
     gen = time.perf_counter() - t
 
     out = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="fx-sample-"))
     try:
         t = time.perf_counter()
-        info = fx.sample.write(out, events=args.events, days=args.days,
-                               file_minutes=args.file_minutes, overwrite=True)
+        info = fx.sample.write(
+            out, events=args.events, days=args.days, file_minutes=args.file_minutes, overwrite=True
+        )
         wrote = time.perf_counter() - t
     finally:
         if not args.keep:
@@ -45,17 +48,25 @@ def main() -> int:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rows = [
         ["generate() (records only)", f"{n:,}", f"{gen:.1f} s", f"{n / gen:,.0f}"],
-        ["write() (JSON, gzip, files, digests)", f"{info.events:,}", f"{wrote:.1f} s",
-         f"{info.events / wrote:,.0f}"],
+        [
+            "write() (JSON, gzip, files, digests)",
+            f"{info.events:,}",
+            f"{wrote:.1f} s",
+            f"{info.events / wrote:,.0f}",
+        ],
     ]
-    print(f"\nfx.sample, {args.events:,} events over {args.days} days, "
-          f"{args.file_minutes}-minute files\n")
+    print(
+        f"\nfx.sample, {args.events:,} events over {args.days} days, "
+        f"{args.file_minutes}-minute files\n"
+    )
     print("| step | events | wall | events/s |\n|---|---|---|---|")
     for r in rows:
         print("| " + " | ".join(r) + " |")
-    print(f"\nlog files {info.files:,}, digests {info.digests:,}, mean record "
-          f"{info.mean_record_bytes:,.0f} B, {info.bytes_json / 1e6:,.0f} MB JSON, "
-          f"{info.bytes_gz / 1e6:,.0f} MB gzipped, peak RSS {rss:,.0f} MB")
+    print(
+        f"\nlog files {info.files:,}, digests {info.digests:,}, mean record "
+        f"{info.mean_record_bytes:,.0f} B, {info.bytes_json / 1e6:,.0f} MB JSON, "
+        f"{info.bytes_gz / 1e6:,.0f} MB gzipped, peak RSS {rss:,.0f} MB"
+    )
     return 0
 
 

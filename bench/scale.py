@@ -39,9 +39,7 @@ t = fx.load('{root}', cache_dir='{cache}')
 """
 REOPEN_STEPS = {
     "re-open (lazy) + len": "RESULT = len(t)",
-    "re-open + one day (.events)": (
-        "RESULT = t.between('{day}', '{day_after}').events.height"
-    ),
+    "re-open + one day (.events)": ("RESULT = t.between('{day}', '{day_after}').events.height"),
     "re-open + principal filter": "RESULT = t.where(principal='{principal}').events.height",
     "re-open + session key filter": "RESULT = t.where(access_key_id='{session_key}').events.height",
 }
@@ -95,13 +93,22 @@ def _probe(root: Path, cache: Path) -> dict[str, object]:
     principal, key = top.row(min(3, top.height - 1))[:2]
     sessions = (
         trail.lazy.filter(pl.col("access_key_id").str.starts_with("ASIA"))
-        .group_by("access_key_id").len().sort("len", "access_key_id").collect()
+        .group_by("access_key_id")
+        .len()
+        .sort("len", "access_key_id")
+        .collect()
     )
     session_key = sessions.row(sessions.height // 2)[0] if sessions.height else key
     lo, hi = trail.report.time_min, trail.report.time_max
     day = (lo + (hi - lo) / 2).date()
-    return {"principal": principal, "key": key, "session_key": session_key, "n": len(trail),
-            "day": day.isoformat(), "day_after": (day + timedelta(days=1)).isoformat()}
+    return {
+        "principal": principal,
+        "key": key,
+        "session_key": session_key,
+        "n": len(trail),
+        "day": day.isoformat(),
+        "day_after": (day + timedelta(days=1)).isoformat(),
+    }
 
 
 def main() -> None:
@@ -109,8 +116,11 @@ def main() -> None:
     ap.add_argument("--sizes", default="1000000,3000000,10000000")
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--skip-duckdb", action="store_true")
-    ap.add_argument("--only-load", action="store_true",
-                    help="the load steps only (first load, DuckDB, re-open, principal filter)")
+    ap.add_argument(
+        "--only-load",
+        action="store_true",
+        help="the load steps only (first load, DuckDB, re-open, principal filter)",
+    )
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     has_detect = importlib.util.find_spec("forensics.detect") is not None
@@ -122,11 +132,15 @@ def main() -> None:
         cache = root.parent / f"{root.name}.scale-cache"
         shutil.rmtree(cache, ignore_errors=True)
         fmt = {"root": str(root), "cache": str(cache)}
-        results = [measure(f"{size:,}: first load, writes cache",
-                           FX_FIRST_CACHE.format(**fmt), args.runs)]
+        results = [
+            measure(f"{size:,}: first load, writes cache", FX_FIRST_CACHE.format(**fmt), args.runs)
+        ]
         if not args.skip_duckdb:
-            results.append(measure(f"{size:,}: DuckDB best route",
-                                   DUCKDB.replace("{root}", str(root)), args.runs))
+            results.append(
+                measure(
+                    f"{size:,}: DuckDB best route", DUCKDB.replace("{root}", str(root)), args.runs
+                )
+            )
         probe = _probe(root, cache)
         n = probe.pop("n")
         fmt.update({k: str(v) for k, v in probe.items()})
@@ -145,16 +159,26 @@ def main() -> None:
             step = r["name"].split(": ", 1)[1]
             by_step.setdefault(step, {})[size] = r["wall"]
             ratio = f"{r['wall'] / duck:.2f}" if duck and "first load" in step else ""
-            rows.append([f"{n:,}", step, f"{r['wall']:.2f}", f"{r['rss_mb'] / 1024:.2f}",
-                         f"{r['child_rss_mb'] / 1024:.2f}", ratio])
+            rows.append(
+                [
+                    f"{n:,}",
+                    step,
+                    f"{r['wall']:.2f}",
+                    f"{r['rss_mb'] / 1024:.2f}",
+                    f"{r['child_rss_mb'] / 1024:.2f}",
+                    ratio,
+                ]
+            )
     print()
-    print(table(rows, ["events", "step", "wall s", "peak RSS GB", "workers GB",
-                       "vs DuckDB"]))
+    print(table(rows, ["events", "step", "wall s", "peak RSS GB", "workers GB", "vs DuckDB"]))
     if len(sizes) > 1:
         lo, hi = min(sizes), max(sizes)
         print(f"\ngrowth from {lo:,} to {hi:,} events (sizes x{hi / lo:.1f}; linear = same):")
-        growth = [[step, f"x{walls[hi] / walls[lo]:.1f}"] for step, walls in by_step.items()
-                  if lo in walls and hi in walls and walls[lo] > 0]
+        growth = [
+            [step, f"x{walls[hi] / walls[lo]:.1f}"]
+            for step, walls in by_step.items()
+            if lo in walls and hi in walls and walls[lo] > 0
+        ]
         print(table(growth, ["step", "time ratio"]))
 
 

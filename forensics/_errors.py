@@ -1,10 +1,10 @@
 """Errors a user can cause, each saying what was wrong, where, and what to do.
 
-    ForensicsError
-    ├── LoadError            a path, file or record could not be loaded (strict=True, or nothing found)
-    │   └── CorruptFileError a file exists but cannot be read as CloudTrail
-    ├── PrincipalError       an unknown or ambiguous principal / key / name
-    └── SourceError          a remote source (S3, LookupEvents, CloudWatch Logs) failed
+ForensicsError
+├── LoadError            a path, file or record could not be loaded (strict=True, or nothing found)
+│   └── CorruptFileError a file exists but cannot be read as CloudTrail
+├── PrincipalError       an unknown or ambiguous principal / key / name
+└── SourceError          a remote source (S3, LookupEvents, CloudWatch Logs) failed
 """
 
 from __future__ import annotations

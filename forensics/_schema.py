@@ -33,9 +33,7 @@ __all__ = [
 ]
 
 TIME_DTYPE = pl.Datetime("us", "UTC")
-RESOURCE_DTYPE = pl.List(
-    pl.Struct({"arn": pl.String, "account_id": pl.String, "type": pl.String})
-)
+RESOURCE_DTYPE = pl.List(pl.Struct({"arn": pl.String, "account_id": pl.String, "type": pl.String}))
 
 #: column -> dtype, in table order.
 EVENTS_SCHEMA: pl.Schema = pl.Schema(
@@ -176,9 +174,7 @@ def to_utc(value: datetime | date | str | None) -> datetime | None:
                 f"cannot read {value!r} as a time; use ISO 8601, e.g. '2024-01-02T03:04:05Z'"
             ) from exc
     if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(
-            UTC
-        )
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     raise TypeError(f"expected a datetime, date or ISO string, got {type(value).__name__}")

@@ -53,8 +53,10 @@ class Segments:
         index cannot be read: then every segment must be scanned)."""
         if not within or not set(within) <= set(self.indexed):
             return None
-        clauses = [(pl.col("column") == column) & pl.col("value").is_in(list(values))
-                   for column, values in within.items()]
+        clauses = [
+            (pl.col("column") == column) & pl.col("value").is_in(list(values))
+            for column, values in within.items()
+        ]
         try:
             found = (
                 pl.scan_parquet(self.keys)
@@ -93,9 +95,7 @@ class Trail:
         segments: Segments | None = None,
     ) -> None:
         self._lazy = events.lazy() if isinstance(events, pl.DataFrame) else events
-        self._collected: pl.DataFrame | None = (
-            events if isinstance(events, pl.DataFrame) else None
-        )
+        self._collected: pl.DataFrame | None = events if isinstance(events, pl.DataFrame) else None
         self.report = report
         self._originals = originals
         #: Human-readable description of every filter applied, in order (goes into tickets).
@@ -125,7 +125,10 @@ class Trail:
 
     def _derive(self, lazy: pl.LazyFrame, description: str) -> Trail:
         return Trail(
-            lazy, self.report, originals=self._originals, filters=(*self.filters, description),
+            lazy,
+            self.report,
+            originals=self._originals,
+            filters=(*self.filters, description),
             base=self._base if self._base is not None else self,
         )
 
@@ -210,8 +213,7 @@ class Trail:
                 known = ", ".join(sorted(_WHERE_COLUMNS))
                 flags = "error=, denied=, read_only="
                 raise ValueError(
-                    f"unknown field {field!r} for where(); string columns: {known}; "
-                    f"flags: {flags}"
+                    f"unknown field {field!r} for where(); string columns: {known}; flags: {flags}"
                 )
             if value is None:
                 continue
@@ -232,8 +234,11 @@ class Trail:
             parts.append(f"read_only = {read_only}")
         if not preds:
             return self
-        within = {f: ([v] if isinstance(v, str) else list(v)) for f, v in equals.items()
-                  if f in ("principal", "access_key_id") and v is not None}
+        within = {
+            f: ([v] if isinstance(v, str) else list(v))
+            for f, v in equals.items()
+            if f in ("principal", "access_key_id") and v is not None
+        }
         return self.filter(*preds, description=" and ".join(parts), within=within or None)
 
     # -- analyses (implemented in their own subpackages; thin delegates here) -------------------
@@ -414,9 +419,7 @@ class Trail:
 
         parts = [f"<b>Trail</b>: {len(self):,} events"]
         if self.filters:
-            parts.append(
-                "<br>filters: " + "; ".join(html.escape(f) for f in self.filters)
-            )
+            parts.append("<br>filters: " + "; ".join(html.escape(f) for f in self.filters))
         if self.report is not None and hasattr(self.report, "_repr_html_"):
             parts.append(self.report._repr_html_())
         return "".join(parts)

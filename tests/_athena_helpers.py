@@ -96,8 +96,12 @@ def comparable(frame: pl.DataFrame) -> pl.DataFrame:
             pl.col("resources").map_elements(_resources, return_dtype=RESOURCE_DTYPE),
             *(
                 pl.col(c).map_elements(_json_value, return_dtype=pl.String)
-                for c in ("request_parameters", "response_elements", "additional_event_data",
-                          "user_identity")
+                for c in (
+                    "request_parameters",
+                    "response_elements",
+                    "additional_event_data",
+                    "user_identity",
+                )
             ),
         )
         .sort("event_id", "source_file", "event_time", "request_parameters", nulls_last=True)

@@ -37,7 +37,6 @@ class Request:
     region: str  # from the SigV4 credential scope
 
 
-
 Rule = Callable[[Request], "tuple[int, dict[str, str], bytes] | None"]
 
 
@@ -51,11 +50,17 @@ class Faults:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        query = dict(urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        query = dict(
+            urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        )
         scope = environ.get("HTTP_AUTHORIZATION", "").split("Credential=")[-1].split("/")
-        req = Request(environ["REQUEST_METHOD"], urllib.parse.unquote(environ.get("PATH_INFO", "")),
-                      query, environ.get("HTTP_X_AMZ_TARGET", ""),
-                      scope[2] if len(scope) > 2 else "")
+        req = Request(
+            environ["REQUEST_METHOD"],
+            urllib.parse.unquote(environ.get("PATH_INFO", "")),
+            query,
+            environ.get("HTTP_X_AMZ_TARGET", ""),
+            scope[2] if len(scope) > 2 else "",
+        )
         if not req.path.startswith("/moto-api"):
             with self.lock:
                 self.requests.append(req)
@@ -71,24 +76,40 @@ class Faults:
     # -- views used by the tests --
     def s3_lists(self, bucket: str) -> list[str]:
         """Prefixes listed (ListObjectsV2) in ``bucket``, in order."""
-        return [r.query.get("prefix", "") for r in self.requests
-                if r.method == "GET" and r.path.rstrip("/") == f"/{bucket}" and "list-type" in r.query]
+        return [
+            r.query.get("prefix", "")
+            for r in self.requests
+            if r.method == "GET" and r.path.rstrip("/") == f"/{bucket}" and "list-type" in r.query
+        ]
 
     def s3_flat_lists(self, bucket: str) -> list[str]:
         """Prefixes listed without a delimiter (every key under them comes back)."""
-        return [r.query.get("prefix", "") for r in self.requests
-                if r.method == "GET" and r.path.rstrip("/") == f"/{bucket}" and "list-type" in r.query
-                and not r.query.get("delimiter")]
+        return [
+            r.query.get("prefix", "")
+            for r in self.requests
+            if r.method == "GET"
+            and r.path.rstrip("/") == f"/{bucket}"
+            and "list-type" in r.query
+            and not r.query.get("delimiter")
+        ]
 
     def s3_gets(self, bucket: str) -> list[str]:
         """Keys fetched (GetObject) from ``bucket``."""
-        return [r.path[len(bucket) + 2:] for r in self.requests
-                if r.method == "GET" and r.path.startswith(f"/{bucket}/") and not r.query.get("list-type")]
+        return [
+            r.path[len(bucket) + 2 :]
+            for r in self.requests
+            if r.method == "GET"
+            and r.path.startswith(f"/{bucket}/")
+            and not r.query.get("list-type")
+        ]
 
     def calls(self, operation: str, region: str | None = None) -> int:
         """How many JSON-protocol calls of ``operation`` (optionally: to ``region``) came in."""
-        return sum(1 for r in self.requests if r.target.endswith(f".{operation}")
-                   and (region is None or r.region == region))
+        return sum(
+            1
+            for r in self.requests
+            if r.target.endswith(f".{operation}") and (region is None or r.region == region)
+        )
 
 
 def s3_error(status: int, code: str) -> tuple[int, dict[str, str], bytes]:
@@ -113,12 +134,14 @@ class Server:
         from werkzeug.serving import make_server
 
         self.faults = Faults(DomainDispatcherApplication(create_backend_app))
+
         class Quiet(MotoRequestHandler):
             def log_request(self, *args: Any, **kwargs: Any) -> None:
                 pass
 
-        self._server = make_server("127.0.0.1", 0, self.faults, threaded=True,
-                                   request_handler=Quiet)
+        self._server = make_server(
+            "127.0.0.1", 0, self.faults, threaded=True, request_handler=Quiet
+        )
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -146,12 +169,16 @@ def aws(moto_server: Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> 
     """Fresh moto state; the environment points every boto3 client at it (fake credentials)."""
     moto_server.reset()
     for k, v in {
-        "AWS_ENDPOINT_URL": moto_server.url, "AWS_ACCESS_KEY_ID": KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_SESSION_TOKEN": TOKEN,
-        "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_ENDPOINT_URL": moto_server.url,
+        "AWS_ACCESS_KEY_ID": KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_SESSION_TOKEN": TOKEN,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
-        "AWS_MAX_ATTEMPTS": "1", "AWS_RETRY_MODE": "standard",
+        "AWS_MAX_ATTEMPTS": "1",
+        "AWS_RETRY_MODE": "standard",
     }.items():
         monkeypatch.setenv(k, v)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
@@ -159,35 +186,73 @@ def aws(moto_server: Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> 
     return moto_server
 
 
-def record(i: int, when: datetime, *, region: str = "us-east-1", account: str = ACCOUNT,
-           name: str = "GetCallerIdentity") -> dict[str, Any]:
+def record(
+    i: int,
+    when: datetime,
+    *,
+    region: str = "us-east-1",
+    account: str = ACCOUNT,
+    name: str = "GetCallerIdentity",
+) -> dict[str, Any]:
     """A plausible CloudTrail record."""
     return {
         "eventVersion": "1.09",
-        "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "accountId": account,
-                         "arn": f"arn:aws:iam::{account}:user/alice", "userName": "alice",
-                         "accessKeyId": "AKIAEXAMPLEKEY000001"},
+        "userIdentity": {
+            "type": "IAMUser",
+            "principalId": "AIDAEXAMPLE",
+            "accountId": account,
+            "arn": f"arn:aws:iam::{account}:user/alice",
+            "userName": "alice",
+            "accessKeyId": "AKIAEXAMPLEKEY000001",
+        },
         "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "eventSource": "sts.amazonaws.com", "eventName": name, "awsRegion": region,
-        "sourceIPAddress": "203.0.113.7", "userAgent": "aws-cli/2.15",
-        "requestParameters": None, "responseElements": None,
-        "requestID": f"req-{i}", "eventID": f"evt-{region}-{account}-{i:06d}",
-        "readOnly": True, "eventType": "AwsApiCall", "managementEvent": True,
-        "recipientAccountId": account, "eventCategory": "Management",
+        "eventSource": "sts.amazonaws.com",
+        "eventName": name,
+        "awsRegion": region,
+        "sourceIPAddress": "203.0.113.7",
+        "userAgent": "aws-cli/2.15",
+        "requestParameters": None,
+        "responseElements": None,
+        "requestID": f"req-{i}",
+        "eventID": f"evt-{region}-{account}-{i:06d}",
+        "readOnly": True,
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": account,
+        "eventCategory": "Management",
     }
 
 
-def key_for(day: datetime, *, account: str = ACCOUNT, region: str = "us-east-1", n: int = 0,
-            org: str | None = None, prefix: str = "", kind: str = "CloudTrail") -> str:
+def key_for(
+    day: datetime,
+    *,
+    account: str = ACCOUNT,
+    region: str = "us-east-1",
+    n: int = 0,
+    org: str | None = None,
+    prefix: str = "",
+    kind: str = "CloudTrail",
+) -> str:
     org_part = f"{org}/" if org else ""
     stamp = day.strftime("%Y%m%dT%H%MZ")
-    return (f"{prefix}AWSLogs/{org_part}{account}/{kind}/{region}/{day:%Y/%m/%d}/"
-            f"{account}_{kind}_{region}_{stamp}_{n:04d}.json.gz")
+    return (
+        f"{prefix}AWSLogs/{org_part}{account}/{kind}/{region}/{day:%Y/%m/%d}/"
+        f"{account}_{kind}_{region}_{stamp}_{n:04d}.json.gz"
+    )
 
 
-def put_trail(s3: Any, bucket: str, *, days: list[datetime], regions: list[str],
-              accounts: list[str] = [ACCOUNT], per_file: int = 5, org: str | None = None,  # noqa: B006
-              prefix: str = "", digests: bool = False) -> dict[str, int]:
+def put_trail(
+    s3: Any,
+    bucket: str,
+    *,
+    days: list[datetime],
+    regions: list[str],
+    accounts: list[str] = [ACCOUNT],  # noqa: B006
+    per_file: int = 5,
+    org: str | None = None,
+    prefix: str = "",
+    digests: bool = False,
+) -> dict[str, int]:
     """One file per (account, region, day) holding ``per_file`` records of that day; returns
     the number of records per day (ISO date)."""
     counts: dict[str, int] = {}
@@ -197,19 +262,30 @@ def put_trail(s3: Any, bucket: str, *, days: list[datetime], regions: list[str],
             for day in days:
                 recs = []
                 for j in range(per_file):
-                    recs.append(record(i, day + timedelta(minutes=10 * j), region=region,
-                                       account=account))
+                    recs.append(
+                        record(i, day + timedelta(minutes=10 * j), region=region, account=account)
+                    )
                     i += 1
                 counts[day.date().isoformat()] = counts.get(day.date().isoformat(), 0) + per_file
                 body = gzip.compress(json.dumps({"Records": recs}).encode())
-                s3.put_object(Bucket=bucket, Body=body,
-                              Key=key_for(day, account=account, region=region, org=org,
-                                          prefix=prefix))
+                s3.put_object(
+                    Bucket=bucket,
+                    Body=body,
+                    Key=key_for(day, account=account, region=region, org=org, prefix=prefix),
+                )
                 if digests:
                     s3.put_object(
-                        Bucket=bucket, Body=gzip.compress(b'{"digestStartTime": "x", "digestEndTime": "y"}'),
-                        Key=key_for(day, account=account, region=region, org=org, prefix=prefix,
-                                    kind="CloudTrail-Digest"))
+                        Bucket=bucket,
+                        Body=gzip.compress(b'{"digestStartTime": "x", "digestEndTime": "y"}'),
+                        Key=key_for(
+                            day,
+                            account=account,
+                            region=region,
+                            org=org,
+                            prefix=prefix,
+                            kind="CloudTrail-Digest",
+                        ),
+                    )
     return counts
 
 

@@ -58,11 +58,24 @@ def write_lines(path: Path, docs: list[Any], *, gz: bool = False) -> Path:
     return path
 
 
-def s3_path(root: Path, day: str = "2024/03/05", *, org: str | None = None,
-            region: str = "eu-west-1", account: str = ACCOUNT, name: str = "f") -> Path:
+def s3_path(
+    root: Path,
+    day: str = "2024/03/05",
+    *,
+    org: str | None = None,
+    region: str = "eu-west-1",
+    account: str = ACCOUNT,
+    name: str = "f",
+) -> Path:
     """A path in the S3 delivery layout (``AWSLogs/[o-org/]<acct>/CloudTrail/<region>/<day>/``)."""
     base = root / "AWSLogs"
     if org:
         base = base / org
-    return (base / account / "CloudTrail" / region / day /
-            f"{account}_CloudTrail_{region}_{day.replace('/', '')}T1000Z_{name}.json.gz")
+    return (
+        base
+        / account
+        / "CloudTrail"
+        / region
+        / day
+        / f"{account}_CloudTrail_{region}_{day.replace('/', '')}T1000Z_{name}.json.gz"
+    )

@@ -46,8 +46,9 @@ def norm(df: pl.DataFrame) -> pl.DataFrame:
         df.drop("source_index")
         .with_columns(
             pl.col("source_file").cast(pl.String),
-            pl.col("user_identity").cast(pl.String).map_elements(
-                _json_value, return_dtype=pl.String),
+            pl.col("user_identity")
+            .cast(pl.String)
+            .map_elements(_json_value, return_dtype=pl.String),
         )
         .sort("event_id", "source_file")
     )
@@ -90,7 +91,6 @@ def test_for_principal_derived_over_athena_equals_local(engine, local) -> None:
     src = athena.Source("athena://forensics.cloudtrail", engine=engine, progress=False, **WINDOW)
     remote = src.for_principal(who, derived=True).events
     here = local.for_principal(who, derived=True).events
-
 
     assert here.height > 0
     assert_frame_equal(norm(here), norm(remote))

@@ -316,7 +316,9 @@ def test_first_seen_pairs():
         ("first_seen.region", "ap-south-1", "medium"),
         ("first_seen.user_agent", "boto3", "low"),
     }
-    api = f.filter(pl.col("title").cast(pl.String).str.contains("CreateAccessKey")).row(0, named=True)
+    api = f.filter(pl.col("title").cast(pl.String).str.contains("CreateAccessKey")).row(
+        0, named=True
+    )
     assert api["time"] == late and api["event_ids"] == [f"CreateAccessKey-{late.isoformat()}-0"]
     assert api["actor"] == api["principal"] == "arn:aws:iam::111122223333:user/alice"
     with_new = first_seen(frame(steady, rows), until=T0 + timedelta(days=1), new_entities=True)

@@ -25,7 +25,9 @@ from forensics.sources._formats import FileProblem, read_bytes
 if not _native.available():
     if os.environ.get("CI") == "true":
         pytest.fail("the C reader was not built (forensics/ingest/_records_c.c)", pytrace=False)
-    pytest.skip("the C reader is not built here (no C compiler at install?)", allow_module_level=True)
+    pytest.skip(
+        "the C reader is not built here (no C compiler at install?)", allow_module_level=True
+    )
 
 
 def _c(data: bytes) -> pl.DataFrame | None:
@@ -106,7 +108,7 @@ def test_values_read_exactly():
     resources = [{"ARN": "arn:x", "accountId": None, "type": "AWS::S3::Bucket"}, {}]
     data = _file(
         _rec(
-            errorMessage='a"b\\c/d\n\t\u00e9\U0001F600\u0000\u2028',
+            errorMessage='a"b\\c/d\n\t\u00e9\U0001f600\u0000\u2028',
             readOnly=True,
             managementEvent=None,
             resources=resources,
@@ -123,7 +125,7 @@ def test_values_read_exactly():
     frame = _c(data)
     assert frame is not None
     row = frame.row(0, named=True)
-    assert row["error_message"] == 'a"b\\c/d\n\t\u00e9\U0001F600\u0000\u2028'
+    assert row["error_message"] == 'a"b\\c/d\n\t\u00e9\U0001f600\u0000\u2028'
     assert row["read_only"] is True and row["management_event"] is None
     assert row["resources"] == [
         {"arn": "arn:x", "account_id": None, "type": "AWS::S3::Bucket"},
@@ -212,9 +214,7 @@ def test_an_empty_records_list_and_whitespace_between_tokens():
         pytest.param(
             _file(_rec(requestParameters={"n": 1})).replace(b":1}", b":1.}"), id="bare point"
         ),
-        pytest.param(
-            _file(_rec(requestParameters={"n": 1})).replace(b":1}", b":NaN}"), id="NaN"
-        ),
+        pytest.param(_file(_rec(requestParameters={"n": 1})).replace(b":1}", b":NaN}"), id="NaN"),
         pytest.param(_file(_rec(eventName="a\tb")).replace(b"\\t", b"\t"), id="raw tab"),
         pytest.param(_file(_rec(eventName="x")).replace(b'"x"', b'"\\x"'), id="bad escape"),
         pytest.param(_file(_rec(eventName="x")).replace(b'"x"', b'"\\u12"'), id="short \\u"),
@@ -342,7 +342,9 @@ def test_random_byte_edits_never_crash_and_never_disagree(real_records):
     check()
 
 
-def test_a_load_uses_the_c_reader_and_matches_the_pure_python_load(real_records, tmp_path, monkeypatch):
+def test_a_load_uses_the_c_reader_and_matches_the_pure_python_load(
+    real_records, tmp_path, monkeypatch
+):
     root = tmp_path / "AWSLogs" / "111122223333" / "CloudTrail" / "eu-west-1" / "2024" / "03" / "05"
     root.mkdir(parents=True)
     for i in range(0, len(real_records), 7):

@@ -68,9 +68,14 @@ def test_concurrent_loads_of_one_folder_all_succeed(tmp_path):
     expected = [1200, 900, 600, 300]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _CHILD.format(repo=str(_REPO), data=str(data),
-                                                 cache=str(cache_dir), start=start)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-c",
+                _CHILD.format(repo=str(_REPO), data=str(data), cache=str(cache_dir), start=start),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for start in starts
     ]
@@ -161,13 +166,13 @@ def _damage(path: Path, how: str) -> None:
         path.write_bytes(data[: len(data) // 2])
     elif how == "flipped":
         mid = len(data) // 3
-        path.write_bytes(data[:mid] + bytes(b ^ 0xFF for b in data[mid : mid + 64])
-                         + data[mid + 64 :])
+        path.write_bytes(
+            data[:mid] + bytes(b ^ 0xFF for b in data[mid : mid + 64]) + data[mid + 64 :]
+        )
     else:  # a valid Parquet file of another schema
         import polars as pl
 
         pl.DataFrame({"x": [1, 2]}).write_parquet(path)
-
 
 
 @pytest.mark.parametrize("how", ["truncated", "flipped", "schema"])
@@ -222,13 +227,13 @@ def test_the_same_trail_spelled_two_ways_is_one_cache_entry(tmp_path, monkeypatc
     assert len(again) == expected
     # the rows name the files as this load spelled them, and the originals come back
     assert set(again.events["source_file"].cast(str)) == {
-        str(data / p.relative_to(tmp_path / "data")) for p in sorted(data.rglob("*.json.gz"))}
+        str(data / p.relative_to(tmp_path / "data")) for p in sorted(data.rglob("*.json.gz"))
+    }
     event_id = again.events["event_id"][0]
     assert again.original(event_id)["eventID"] == event_id
     assert first.events.height == expected
     # per-file entries too: one new file, the others from the cache under the other spelling
-    write_json(s3_path(data, name="new"), {"Records": [record(900 + i) for i in range(5)]},
-               gz=True)
+    write_json(s3_path(data, name="new"), {"Records": [record(900 + i) for i in range(5)]}, gz=True)
     third = fx.load("./data", cache_dir=cache_dir, workers=1)
     assert third.report.files_from_cache == 4 and len(third) == expected + 5
 

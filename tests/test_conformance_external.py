@@ -99,7 +99,10 @@ def test_differing_records_sharing_an_event_id_are_all_kept(trails, source):
     trail = trails[source]
     shared = (
         trail.events.filter(pl.col("event_id").is_not_null())
-        .group_by("event_id").len().filter(pl.col("len") > 1).sort("event_id")
+        .group_by("event_id")
+        .len()
+        .filter(pl.col("len") > 1)
+        .sort("event_id")
     )
     assert shared.height > 0
     assert trail.report.id_collisions == shared.get_column("len").sum()
@@ -137,8 +140,12 @@ def test_shapes_that_only_some_sources_have(trails):
     assert plaso.get_column("event_time").max().isoformat() == "2022-02-07T22:23:37+00:00"
     assert plaso.get_column("event_time").min().isoformat() == "2022-02-07T22:19:04+00:00"
     invictus = trails["invictus-ir-aws_dataset"].events
-    assert invictus.filter(pl.col("identity_type").is_null()).get_column(
-        "principal").str.starts_with("service:").all()
+    assert (
+        invictus.filter(pl.col("identity_type").is_null())
+        .get_column("principal")
+        .str.starts_with("service:")
+        .all()
+    )
 
 
 def test_all_sources_in_one_load(external):

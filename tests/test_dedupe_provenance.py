@@ -106,18 +106,29 @@ def test_original_from_ndjson(tmp_path):
 
 def test_original_from_lookup_events_string(tmp_path):
     rec = record(1)
-    write_lines(tmp_path / "lookup.jsonl", [
-        {"EventId": "junk", "EventName": "x", "CloudTrailEvent": json.dumps(record(0))},
-        {"EventId": rec["eventID"], "CloudTrailEvent": json.dumps(rec)},
-    ])
+    write_lines(
+        tmp_path / "lookup.jsonl",
+        [
+            {"EventId": "junk", "EventName": "x", "CloudTrailEvent": json.dumps(record(0))},
+            {"EventId": rec["eventID"], "CloudTrailEvent": json.dumps(rec)},
+        ],
+    )
     trail = fx.load(tmp_path, cache=False)
     _check_original(trail, rec)
 
 
 def test_original_from_a_nested_wrapper(tmp_path):
     rec = record(3)
-    write_json(tmp_path / "rule.json", {"RuleID": "x", "Tests": [
-        {"Name": "a", "Log": record(2)}, {"Name": "b", "Mocks": [{"k": "v"}], "Log": rec}]})
+    write_json(
+        tmp_path / "rule.json",
+        {
+            "RuleID": "x",
+            "Tests": [
+                {"Name": "a", "Log": record(2)},
+                {"Name": "b", "Mocks": [{"k": "v"}], "Log": rec},
+            ],
+        },
+    )
     trail = fx.load(tmp_path, cache=False)
     _check_original(trail, rec)
 
@@ -127,7 +138,7 @@ def test_original_unknown_id_and_changed_file(tmp_path):
     trail = fx.load(tmp_path, cache=False)
     with pytest.raises(KeyError):
         trail.original("nope")
-    path.write_bytes(gzip.compress(b"{\"Records\": []}"))
+    path.write_bytes(gzip.compress(b'{"Records": []}'))
     with pytest.raises(fx.LoadError, match="changed or moved"):
         trail.original(record(1)["eventID"])
 

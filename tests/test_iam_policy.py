@@ -39,10 +39,14 @@ def _services(trees: list[ast.AST]) -> set[str]:
     found = set()
     for tree in trees:
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr in ("client", "resource") and node.args
-                    and isinstance(node.args[0], ast.Constant)
-                    and isinstance(node.args[0].value, str)):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("client", "resource")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
                 found.add(node.args[0].value)
     return found
 
@@ -72,8 +76,10 @@ def actions_called(sources: dict[str, str]) -> dict[str, set[str]]:
             if called in ("get_paginator", "get_waiter", "can_paginate") and node.args:
                 arg = node.args[0]
                 if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
-                    raise AssertionError(f"{name}: {called}() with a computed name cannot be "
-                                         "checked against the policy; use a literal")
+                    raise AssertionError(
+                        f"{name}: {called}() with a computed name cannot be "
+                        "checked against the policy; use a literal"
+                    )
                 called = arg.value
             if called in ops_here:
                 prefix, op = ops_here[called]
@@ -82,8 +88,10 @@ def actions_called(sources: dict[str, str]) -> dict[str, set[str]]:
 
 
 def _package_sources() -> dict[str, str]:
-    return {str(p.relative_to(REPO)): p.read_text(encoding="utf-8")
-            for p in sorted(PACKAGE.rglob("*.py"))}
+    return {
+        str(p.relative_to(REPO)): p.read_text(encoding="utf-8")
+        for p in sorted(PACKAGE.rglob("*.py"))
+    }
 
 
 def _policy_actions() -> set[str]:
@@ -104,8 +112,12 @@ def test_the_code_calls_exactly_the_actions_of_the_policy():
     unused = policy - set(called)
     assert not unused, f"in docs/iam-policy.json but never called: {sorted(unused)}"
     # the sources this issue builds are there (the scan sees them)
-    assert {"s3:ListBucket", "s3:GetObject", "cloudtrail:LookupEvents",
-            "logs:FilterLogEvents"} <= set(called)
+    assert {
+        "s3:ListBucket",
+        "s3:GetObject",
+        "cloudtrail:LookupEvents",
+        "logs:FilterLogEvents",
+    } <= set(called)
 
 
 def test_the_policy_only_reads():
@@ -113,7 +125,8 @@ def test_the_policy_only_reads():
         assert "*" not in action, action
         verb = action.split(":", 1)[1]
         assert verb.startswith(READ_VERBS) or action in QUERY_ACTIONS, (
-            f"{action} is not a read action")
+            f"{action} is not a read action"
+        )
 
 
 def test_the_scan_catches_a_write_and_a_paginator():

@@ -27,8 +27,13 @@ def _load(path: Path) -> tuple[dict, fx.Trail]:
 
 def test_golden_files_exist():
     names = {p.stem for p in FILES}
-    assert {"saml_federation", "web_identity", "identity_center", "source_identity",
-            "cross_account_and_forms"} <= names
+    assert {
+        "saml_federation",
+        "web_identity",
+        "identity_center",
+        "source_identity",
+        "cross_account_and_forms",
+    } <= names
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)

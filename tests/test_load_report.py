@@ -24,8 +24,11 @@ def _mixed_trail(root: Path) -> fx.Trail:
     del no_time["eventTime"]
     write_json(root / "odd.json", [no_time, 17, {"detail-type": HOSTILE, "detail": {}}])
     digest_dir = root / "AWSLogs" / "111122223333" / "CloudTrail-Digest" / "eu-west-1" / "2024"
-    write_json(digest_dir / "03" / "05" / "d.json.gz", {"digestStartTime": "a", "digestEndTime": "b"},
-               gz=True)
+    write_json(
+        digest_dir / "03" / "05" / "d.json.gz",
+        {"digestStartTime": "a", "digestEndTime": "b"},
+        gz=True,
+    )
     return fx.load(root, cache=False)
 
 
@@ -49,7 +52,7 @@ def test_report_counts_and_text(tmp_path):
 
 def test_report_html_escapes_everything(tmp_path):
     page = _mixed_trail(tmp_path).report._repr_html_()
-    assert "<img" not in page and "onerror=\"" not in page
+    assert "<img" not in page and 'onerror="' not in page
     assert html_unescaped_count(page, HOSTILE) >= 2  # the failed path and the skip reason
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&amp;" in page
     assert page.startswith("<div class='fx-load-report'>")
@@ -68,8 +71,9 @@ def test_report_as_dict_is_json_data(tmp_path):
     assert d["time_min"] == "2024-03-05T10:00:01+00:00"
     assert {Path(f["path"]).name for f in d["files_failed"]} == {f"{HOSTILE}.json", "config.json"}
     assert all(f["reason"] for f in d["files_failed"])
-    assert d["nested_by_file"] == [{"path": str(tmp_path / "rule.json"), "count": 1,
-                                    "where": "first at $.Tests[0].Log"}]
+    assert d["nested_by_file"] == [
+        {"path": str(tmp_path / "rule.json"), "count": 1, "where": "first at $.Tests[0].Log"}
+    ]
     assert d["digests"] == 1 and d["duplicates_dropped"] == 1
     assert sum(d["records_skipped"].values()) == 2
 
@@ -85,11 +89,28 @@ def test_clean_load_report_is_ok(tmp_path):
 
 def test_cli_load_prints_report_and_summary(tmp_path, capsys):
     write_json(s3_path(tmp_path), {"Records": [record(i) for i in range(6)]}, gz=True)
-    write_json(tmp_path / "bob.json", [record(9, eventName="GetObject", userIdentity={
-        "type": "AssumedRole", "arn": "arn:aws:sts::444455556666:assumed-role/Ops/bob",
-        "accountId": "444455556666", "sessionContext": {"sessionIssuer": {
-            "type": "Role", "arn": "arn:aws:iam::444455556666:role/Ops"}}},
-        recipientAccountId="444455556666", awsRegion="us-east-1")])
+    write_json(
+        tmp_path / "bob.json",
+        [
+            record(
+                9,
+                eventName="GetObject",
+                userIdentity={
+                    "type": "AssumedRole",
+                    "arn": "arn:aws:sts::444455556666:assumed-role/Ops/bob",
+                    "accountId": "444455556666",
+                    "sessionContext": {
+                        "sessionIssuer": {
+                            "type": "Role",
+                            "arn": "arn:aws:iam::444455556666:role/Ops",
+                        }
+                    },
+                },
+                recipientAccountId="444455556666",
+                awsRegion="us-east-1",
+            )
+        ],
+    )
     assert main(["load", str(tmp_path), "--no-cache"]) == 0
     out = capsys.readouterr().out
     assert "records: 7 loaded" in out
@@ -97,15 +118,28 @@ def test_cli_load_prints_report_and_summary(tmp_path, capsys):
     assert "time range: 2024-03-05 10:00:00 UTC .. 2024-03-05 10:00:09 UTC" in out
     assert "accounts: 111122223333 (6), 444455556666 (1)" in out
     assert "regions: eu-west-1 (6), us-east-1 (1)" in out
-    assert ("top principals: arn:aws:iam::111122223333:user/alice (6), "
-            "arn:aws:iam::444455556666:role/Ops (1)") in out
+    assert (
+        "top principals: arn:aws:iam::111122223333:user/alice (6), "
+        "arn:aws:iam::444455556666:role/Ops (1)"
+    ) in out
     assert "top event names: ListBuckets (6), GetObject (1)" in out
 
 
 def test_cli_load_filters(tmp_path, capsys):
     write_json(s3_path(tmp_path), {"Records": [record(i) for i in range(6)]}, gz=True)
-    code = main(["load", str(tmp_path), "--no-cache", "--start", "2024-03-05T10:00:03Z",
-                 "--region", "eu-west-1", "--account", "111122223333"])
+    code = main(
+        [
+            "load",
+            str(tmp_path),
+            "--no-cache",
+            "--start",
+            "2024-03-05T10:00:03Z",
+            "--region",
+            "eu-west-1",
+            "--account",
+            "111122223333",
+        ]
+    )
     assert code == 0
     assert "events: 3" in capsys.readouterr().out
 

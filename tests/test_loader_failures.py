@@ -18,9 +18,15 @@ CONFIG_SNAPSHOT = {
     "fileVersion": "1.0",
     "configSnapshotId": "c0ffee",
     "configurationItems": [
-        {"configurationItemVersion": "1.3", "awsAccountId": "111122223333",
-         "resourceType": "AWS::S3::Bucket", "resourceId": "b", "awsRegion": "eu-west-1",
-         "configuration": {"name": "b"}, "relatedEvents": []}
+        {
+            "configurationItemVersion": "1.3",
+            "awsAccountId": "111122223333",
+            "resourceType": "AWS::S3::Bucket",
+            "resourceId": "b",
+            "awsRegion": "eu-west-1",
+            "configuration": {"name": "b"},
+            "relatedEvents": [],
+        }
     ],
 }
 
@@ -33,7 +39,9 @@ def _bad_files(root: Path) -> dict[str, str]:
     corrupt[20:30] = b"\x00" * 10
     (root / "corrupt.json.gz").write_bytes(bytes(corrupt))
     (root / "invalid.json").write_text('{"Records": [{"eventName": "x",')
-    (root / "pretty-truncated.json").write_text(json.dumps({"Records": [record(1)]}, indent=2)[:-40])
+    (root / "pretty-truncated.json").write_text(
+        json.dumps({"Records": [record(1)]}, indent=2)[:-40]
+    )
     write_json(root / "config.json", CONFIG_SNAPSHOT)
     (root / "empty.json").write_bytes(b"")
     (root / "blank.jsonl").write_text("\n \n")
@@ -105,8 +113,10 @@ def test_permission_denied_is_reported(tmp_path, monkeypatch):
     assert failure.path == str(locked) and "permission denied" in failure.reason
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
-                    reason="running as root: chmod 000 does not deny root (simulated above)")
+@pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() == 0,
+    reason="running as root: chmod 000 does not deny root (simulated above)",
+)
 def test_permission_denied_for_real(tmp_path):
     write_json(tmp_path / "good.json", [record(1)])
     locked = write_json(tmp_path / "locked.json", [record(2)])
@@ -161,8 +171,11 @@ def test_records_without_event_time_use_timestamp_fallback_and_are_counted(tmp_p
     assert len(trail) == 4  # all kept
     r = trail.report
     assert (r.missing_event_time, r.event_time_fallback, r.unparsed_event_time) == (2, 1, 2)
-    times = dict(trail.events.select(
-        pl.col("request_parameters").str.json_path_match("$.n").cast(int), "event_time").rows())
+    times = dict(
+        trail.events.select(
+            pl.col("request_parameters").str.json_path_match("$.n").cast(int), "event_time"
+        ).rows()
+    )
     assert times[1].isoformat() == "2020-09-14T01:00:38.123000+00:00"
     assert times[2] is None and times[3] is None
     assert "2 have no usable time" in str(r)

@@ -21,10 +21,20 @@ def _row(rec: dict) -> dict:
     return frame.row(0, named=True)
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (True, True), ("true", True), ("True", True), (False, False), ("false", False),
-    (None, None), ("maybe", None), (1, True), (0, False),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (True, True),
+        ("true", True),
+        ("True", True),
+        (False, False),
+        ("false", False),
+        (None, None),
+        ("maybe", None),
+        (1, True),
+        (0, False),
+    ],
+)
 def test_read_only_and_management_event_flags(value, expected):
     row = _row(record(1, readOnly=value, managementEvent=value))
     assert row["read_only"] is expected and row["management_event"] is expected
@@ -38,9 +48,13 @@ def _assumed_role(mfa, created) -> dict:
         "accountId": "111122223333",
         "accessKeyId": "ASIAEXAMPLE",
         "sessionContext": {
-            "sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLE",
-                              "arn": "arn:aws:iam::111122223333:role/ops/Ops",
-                              "accountId": "111122223333", "userName": "Ops"},
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": "AROAEXAMPLE",
+                "arn": "arn:aws:iam::111122223333:role/ops/Ops",
+                "accountId": "111122223333",
+                "userName": "Ops",
+            },
             "webIdFederationData": {},
             "attributes": {"creationDate": created, "mfaAuthenticated": mfa},
             "sourceIdentity": "bob@example.com",
@@ -61,11 +75,20 @@ def test_session_context_fields():
 
 
 def test_resources_with_arn_account_and_type():
-    row = _row(record(1, resources=[
-        {"ARN": "arn:aws:s3:::bucket", "accountId": "111122223333", "type": "AWS::S3::Bucket"},
-        {"accountId": "111122223333", "type": "AWS::S3::Object"},  # no ARN
-        "arn:aws:kms:eu-west-1:111122223333:key/1",  # a bare string
-    ]))
+    row = _row(
+        record(
+            1,
+            resources=[
+                {
+                    "ARN": "arn:aws:s3:::bucket",
+                    "accountId": "111122223333",
+                    "type": "AWS::S3::Bucket",
+                },
+                {"accountId": "111122223333", "type": "AWS::S3::Object"},  # no ARN
+                "arn:aws:kms:eu-west-1:111122223333:key/1",  # a bare string
+            ],
+        )
+    )
     assert row["resources"] == [
         {"arn": "arn:aws:s3:::bucket", "account_id": "111122223333", "type": "AWS::S3::Bucket"},
         {"arn": None, "account_id": "111122223333", "type": "AWS::S3::Object"},
@@ -79,29 +102,42 @@ def test_resources_that_are_not_a_list_are_kept_in_extra():
     assert json.loads(row["extra"])["resources"] == {"ARN": "arn:aws:s3:::b"}
 
 
-@pytest.mark.parametrize(("text", "iso"), [
-    ("2024-03-05T10:00:00Z", "2024-03-05T10:00:00+00:00"),
-    ("2024-03-05T10:00:00.123Z", "2024-03-05T10:00:00.123000+00:00"),
-    ("2024-03-05T10:00:00.123456789Z", "2024-03-05T10:00:00.123456+00:00"),
-    ("2024-03-05T21:00:00+11:00", "2024-03-05T10:00:00+00:00"),
-    ("2024-03-05 21:00:00+11:00", "2024-03-05T10:00:00+00:00"),
-    ("2024-03-05T05:30:00-0430", "2024-03-05T10:00:00+00:00"),
-    ("2024-03-05 10:00:00Z", "2024-03-05T10:00:00+00:00"),
-    ("2024-03-05 10:00:00", "2024-03-05T10:00:00+00:00"),
-    (" 2024-03-05T10:00:00Z ", "2024-03-05T10:00:00+00:00"),
-    (1709632800, "2024-03-05T10:00:00+00:00"),
-    (1709632800000, "2024-03-05T10:00:00+00:00"),
-    ("...", None), ("", None), ("2024-13-45T99:00:00Z", None), (True, None), ({"a": 1}, None),
-])
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [
+        ("2024-03-05T10:00:00Z", "2024-03-05T10:00:00+00:00"),
+        ("2024-03-05T10:00:00.123Z", "2024-03-05T10:00:00.123000+00:00"),
+        ("2024-03-05T10:00:00.123456789Z", "2024-03-05T10:00:00.123456+00:00"),
+        ("2024-03-05T21:00:00+11:00", "2024-03-05T10:00:00+00:00"),
+        ("2024-03-05 21:00:00+11:00", "2024-03-05T10:00:00+00:00"),
+        ("2024-03-05T05:30:00-0430", "2024-03-05T10:00:00+00:00"),
+        ("2024-03-05 10:00:00Z", "2024-03-05T10:00:00+00:00"),
+        ("2024-03-05 10:00:00", "2024-03-05T10:00:00+00:00"),
+        (" 2024-03-05T10:00:00Z ", "2024-03-05T10:00:00+00:00"),
+        (1709632800, "2024-03-05T10:00:00+00:00"),
+        (1709632800000, "2024-03-05T10:00:00+00:00"),
+        ("...", None),
+        ("", None),
+        ("2024-13-45T99:00:00Z", None),
+        (True, None),
+        ({"a": 1}, None),
+    ],
+)
 def test_event_time_shapes(text, iso):
     got = _row(record(1, eventTime=text))["event_time"]
     assert (got.isoformat() if got else None) == iso
 
 
 def test_numbers_and_containers_where_text_was_expected():
-    row = _row(record(1, eventVersion=1.08, awsRegion=["eu-west-1"], errorCode=403,
-                      userIdentity={"type": "IAMUser", "accountId": 111122223333,
-                                    "userName": "alice"}))
+    row = _row(
+        record(
+            1,
+            eventVersion=1.08,
+            awsRegion=["eu-west-1"],
+            errorCode=403,
+            userIdentity={"type": "IAMUser", "accountId": 111122223333, "userName": "alice"},
+        )
+    )
     assert row["event_version"] == "1.08"
     assert row["aws_region"] == '["eu-west-1"]'
     assert row["error_code"] == "403"
@@ -143,30 +179,66 @@ def test_on_external_data_extra_is_exactly_the_unmapped_fields(external):
         assert kept == {k: v for k, v in original.items() if k not in RECORD_FIELDS}
 
 
-@pytest.mark.parametrize(("identity", "principal"), [
-    ({"type": "IAMUser", "arn": "arn:aws:iam::1:user/a", "accountId": "1"}, "arn:aws:iam::1:user/a"),
-    ({"type": "Root", "arn": "arn:aws:iam::1:root", "accountId": "1"}, "arn:aws:iam::1:root"),
-    (_assumed_role("false", None), "arn:aws:iam::111122223333:role/ops/Ops"),
-    ({"type": "FederatedUser", "arn": "arn:aws:sts::1:federated-user/bob", "sessionContext": {
-        "sessionIssuer": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/alice"}}},
-     "arn:aws:iam::1:user/alice"),
-    ({"type": "AWSService", "invokedBy": "ec2.amazonaws.com"}, "service:ec2.amazonaws.com"),
-    ({"accountId": "1", "invokedBy": "cloudtrail.amazonaws.com"}, "service:cloudtrail.amazonaws.com"),
-    ({"type": "AWSAccount", "accountId": "2", "principalId": "AIDX"}, "account:2"),
-    ({"type": "AWSAccount", "accountId": "ANONYMOUS_PRINCIPAL"}, "anonymous"),
-    ({"type": "SAMLUser", "identityProvider": "arn:aws:iam::1:saml-provider/Okta",
-      "userName": "bob@example.com"}, "saml:arn:aws:iam::1:saml-provider/Okta/bob@example.com"),
-    ({"type": "WebIdentityUser", "identityProvider": "accounts.google.com", "userName": "123"},
-     "webidentity:accounts.google.com/123"),
-    ({"type": "IdentityCenterUser", "accountId": "1", "onBehalfOf": {
-        "userId": "u-1", "identityStoreArn": "arn:aws:identitystore::1:identitystore/d-1"}},
-     "identitycenter:arn:aws:identitystore::1:identitystore/d-1/u-1"),
-    ({"type": "BrandNewType", "principalId": "P1"}, "BrandNewType:P1"),
-    ({"type": "..."}, "...:unknown"),
-    (None, "unknown"),
-    ("not an object", "unknown"),
-    ({}, "unknown"),
-])
+@pytest.mark.parametrize(
+    ("identity", "principal"),
+    [
+        (
+            {"type": "IAMUser", "arn": "arn:aws:iam::1:user/a", "accountId": "1"},
+            "arn:aws:iam::1:user/a",
+        ),
+        ({"type": "Root", "arn": "arn:aws:iam::1:root", "accountId": "1"}, "arn:aws:iam::1:root"),
+        (_assumed_role("false", None), "arn:aws:iam::111122223333:role/ops/Ops"),
+        (
+            {
+                "type": "FederatedUser",
+                "arn": "arn:aws:sts::1:federated-user/bob",
+                "sessionContext": {
+                    "sessionIssuer": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/alice"}
+                },
+            },
+            "arn:aws:iam::1:user/alice",
+        ),
+        ({"type": "AWSService", "invokedBy": "ec2.amazonaws.com"}, "service:ec2.amazonaws.com"),
+        (
+            {"accountId": "1", "invokedBy": "cloudtrail.amazonaws.com"},
+            "service:cloudtrail.amazonaws.com",
+        ),
+        ({"type": "AWSAccount", "accountId": "2", "principalId": "AIDX"}, "account:2"),
+        ({"type": "AWSAccount", "accountId": "ANONYMOUS_PRINCIPAL"}, "anonymous"),
+        (
+            {
+                "type": "SAMLUser",
+                "identityProvider": "arn:aws:iam::1:saml-provider/Okta",
+                "userName": "bob@example.com",
+            },
+            "saml:arn:aws:iam::1:saml-provider/Okta/bob@example.com",
+        ),
+        (
+            {
+                "type": "WebIdentityUser",
+                "identityProvider": "accounts.google.com",
+                "userName": "123",
+            },
+            "webidentity:accounts.google.com/123",
+        ),
+        (
+            {
+                "type": "IdentityCenterUser",
+                "accountId": "1",
+                "onBehalfOf": {
+                    "userId": "u-1",
+                    "identityStoreArn": "arn:aws:identitystore::1:identitystore/d-1",
+                },
+            },
+            "identitycenter:arn:aws:identitystore::1:identitystore/d-1/u-1",
+        ),
+        ({"type": "BrandNewType", "principalId": "P1"}, "BrandNewType:P1"),
+        ({"type": "..."}, "...:unknown"),
+        (None, "unknown"),
+        ("not an object", "unknown"),
+        ({}, "unknown"),
+    ],
+)
 def test_principal_for_every_identity_type(identity, principal):
     rec = record(1, userIdentity=identity)
     if identity is None:

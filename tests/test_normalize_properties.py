@@ -24,6 +24,7 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 
+
 def _deep(depth: int) -> Any:
     value: Any = "bottom"
     for i in range(depth):
@@ -37,16 +38,22 @@ LEAF = st.one_of(
     st.integers(min_value=-(2**63), max_value=2**64 - 1),
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=30),
-    st.text(alphabet=st.characters(min_codepoint=0x80, max_codepoint=0x2FFFF,
-                                   exclude_categories=("Cs",)), min_size=1, max_size=30),
+    st.text(
+        alphabet=st.characters(
+            min_codepoint=0x80, max_codepoint=0x2FFFF, exclude_categories=("Cs",)
+        ),
+        min_size=1,
+        max_size=30,
+    ),
     st.sampled_from(["true", "false", "", " ", "...", "null", "0", "\x00\x1b[31m", "é漢字🙂"]),
     st.integers(min_value=10_000, max_value=100_000).map(lambda n: "A" * n),  # huge strings
     st.integers(min_value=1, max_value=300).map(_deep),  # deep nesting
 )
 VALUE = st.recursive(
     LEAF,
-    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                            st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=8,
 )
 
@@ -56,7 +63,9 @@ def _paths(obj: Any, prefix: tuple = ()) -> list[tuple]:
     out = []
     if len(prefix) > 5:
         return out
-    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    items = (
+        obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    )
     for key, value in items:
         out.append((*prefix, key))
         out.extend(_paths(value, (*prefix, key)))
@@ -64,12 +73,28 @@ def _paths(obj: Any, prefix: tuple = ()) -> list[tuple]:
 
 
 #: Fields whose mutation matters most; always candidates even when the record lacks them.
-FOCUS = [("eventTime",), ("eventID",), ("eventName",), ("userIdentity",), ("userIdentity", "type"),
-         ("userIdentity", "arn"), ("userIdentity", "accountId"), ("userIdentity", "invokedBy"),
-         ("userIdentity", "sessionContext"), ("userIdentity", "sessionContext", "sessionIssuer"),
-         ("userIdentity", "sessionContext", "attributes"), ("userIdentity", "onBehalfOf"),
-         ("resources",), ("readOnly",), ("managementEvent",), ("requestParameters",),
-         ("responseElements",), ("additionalEventData",), ("awsRegion",), ("tlsDetails",)]
+FOCUS = [
+    ("eventTime",),
+    ("eventID",),
+    ("eventName",),
+    ("userIdentity",),
+    ("userIdentity", "type"),
+    ("userIdentity", "arn"),
+    ("userIdentity", "accountId"),
+    ("userIdentity", "invokedBy"),
+    ("userIdentity", "sessionContext"),
+    ("userIdentity", "sessionContext", "sessionIssuer"),
+    ("userIdentity", "sessionContext", "attributes"),
+    ("userIdentity", "onBehalfOf"),
+    ("resources",),
+    ("readOnly",),
+    ("managementEvent",),
+    ("requestParameters",),
+    ("responseElements",),
+    ("additionalEventData",),
+    ("awsRegion",),
+    ("tlsDetails",),
+]
 
 
 @st.composite
@@ -119,8 +144,10 @@ def test_loader_accounts_for_every_mutated_record(real_records, tmp_path_factory
     root = tmp_path_factory.mktemp("mutated")
 
     @SETTINGS
-    @given(st.lists(mutated(real_records), min_size=1, max_size=5), st.sampled_from(
-        ["records", "compact", "ndjson"]))
+    @given(
+        st.lists(mutated(real_records), min_size=1, max_size=5),
+        st.sampled_from(["records", "compact", "ndjson"]),
+    )
     def check(records, shape):
         for old in root.iterdir():
             old.unlink()
@@ -164,7 +191,9 @@ def _parsed(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-def test_fast_decoder_and_reference_normalizer_agree_on_mutated_records(real_records, tmp_path_factory):
+def test_fast_decoder_and_reference_normalizer_agree_on_mutated_records(
+    real_records, tmp_path_factory
+):
     """Differential: whatever the fast decoder accepts, it reads as the reference does."""
     from forensics.ingest._read import read_file
     from forensics.sources._files import FileRef

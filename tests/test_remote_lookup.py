@@ -64,22 +64,35 @@ def test_lookup_events_pages_every_region_into_the_events_table(history, tmp_pat
     event_id = trail.events["event_id"][7]
     original = trail.original(event_id)
     assert original["eventID"] == event_id and original["userIdentity"]["userName"] == "alice"
-    assert trail.report.sources == ["cloudtrail:LookupEvents us-east-1",
-                                    "cloudtrail:LookupEvents eu-west-1"]
+    assert trail.report.sources == [
+        "cloudtrail:LookupEvents us-east-1",
+        "cloudtrail:LookupEvents eu-west-1",
+    ]
     _no_secrets_under(tmp_path / "c")
 
 
 def test_lookup_events_window_and_attribute(history, tmp_path):
-    trail = fx.lookup_events(start="2026-11-11", end="2026-11-12", regions=["eu-west-1"],
-                             attributes={"EventName": "GetCallerIdentity"},
-                             cache_dir=tmp_path, **FAST)
+    trail = fx.lookup_events(
+        start="2026-11-11",
+        end="2026-11-12",
+        regions=["eu-west-1"],
+        attributes={"EventName": "GetCallerIdentity"},
+        cache_dir=tmp_path,
+        **FAST,
+    )
     assert len(trail) == 30
     assert trail.events["event_time"].dt.date().unique().to_list() == [DAYS[1].date()]
     assert any("EventName = 'GetCallerIdentity'" in n for n in trail.report.notes)
     assert trail.filters == ("LookupEvents EventName = 'GetCallerIdentity'",)
     assert trail.original(trail.events["event_id"][0])["eventName"] == "GetCallerIdentity"
-    assert len(fx.lookup_events(regions="eu-west-1", attributes=("EventName", "Nope"),
-                                cache_dir=tmp_path, **FAST)) == 0
+    assert (
+        len(
+            fx.lookup_events(
+                regions="eu-west-1", attributes=("EventName", "Nope"), cache_dir=tmp_path, **FAST
+            )
+        )
+        == 0
+    )
     with pytest.raises(ValueError, match="exactly one attribute"):
         fx.lookup_events(attributes={"EventName": "A", "Username": "b"})
     with pytest.raises(ValueError, match="unknown LookupEvents attribute"):
@@ -108,10 +121,15 @@ def test_lookup_events_backs_off_on_throttling(history, tmp_path):
 
 def test_a_region_that_stays_throttled_is_reported_not_dropped(history, tmp_path):
     history.faults.rules.append(
-        lambda r: json_error("ThrottlingException")
-        if r.target.endswith(".LookupEvents") and r.region == "eu-west-1" else None)
-    trail = fx.lookup_events(regions=["us-east-1", "eu-west-1"], cache_dir=tmp_path,
-                             attempts=3, **FAST)
+        lambda r: (
+            json_error("ThrottlingException")
+            if r.target.endswith(".LookupEvents") and r.region == "eu-west-1"
+            else None
+        )
+    )
+    trail = fx.lookup_events(
+        regions=["us-east-1", "eu-west-1"], cache_dir=tmp_path, attempts=3, **FAST
+    )
     assert len(trail) == 90 and set(trail.events["aws_region"]) == {"us-east-1"}
     [failure] = trail.report.files_failed
     assert failure.path == "cloudtrail:LookupEvents eu-west-1"
@@ -147,8 +165,10 @@ RECENT = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - 
 def _log_group(n: int = 60):
     logs = boto3.client("logs")
     logs.create_log_group(logGroupName="ct")
-    streams = {"123456789012_CloudTrail_us-east-1": "us-east-1",
-               "123456789012_CloudTrail_eu-west-1": "eu-west-1"}
+    streams = {
+        "123456789012_CloudTrail_us-east-1": "us-east-1",
+        "123456789012_CloudTrail_eu-west-1": "eu-west-1",
+    }
     for stream, region in streams.items():
         logs.create_log_stream(logGroupName="ct", logStreamName=stream)
         events = []
@@ -156,8 +176,12 @@ def _log_group(n: int = 60):
             when = RECENT + timedelta(minutes=30 * i)
             rec = record(i, when, region=region)
             # delivered a few minutes after the event (the log timestamp)
-            events.append({"timestamp": int((when + timedelta(minutes=5)).timestamp() * 1000),
-                           "message": json.dumps(rec)})
+            events.append(
+                {
+                    "timestamp": int((when + timedelta(minutes=5)).timestamp() * 1000),
+                    "message": json.dumps(rec),
+                }
+            )
         logs.put_log_events(logGroupName="ct", logStreamName=stream, logEvents=events)
     return list(streams)
 
@@ -189,9 +213,13 @@ def test_cloudwatch_window_is_cut_on_event_time(aws, tmp_path):
 def test_cloudwatch_non_record_messages_are_counted_and_missing_group_raises(aws, tmp_path):
     _log_group(4)
     logs = boto3.client("logs")
-    logs.put_log_events(logGroupName="ct", logStreamName="123456789012_CloudTrail_us-east-1",
-                        logEvents=[{"timestamp": int(RECENT.timestamp() * 1000) + 60_000,
-                                    "message": "not json at all"}])
+    logs.put_log_events(
+        logGroupName="ct",
+        logStreamName="123456789012_CloudTrail_us-east-1",
+        logEvents=[
+            {"timestamp": int(RECENT.timestamp() * 1000) + 60_000, "message": "not json at all"}
+        ],
+    )
     trail = fx.load_cloudwatch("ct", cache_dir=tmp_path)
     assert len(trail) == 8
     assert sum(trail.report.records_skipped.values()) == 1
@@ -218,7 +246,10 @@ def test_cloudwatch_throttling_is_retried(aws, tmp_path):
 
 def test_lookup_events_that_fail_everywhere_raise(history, tmp_path):
     history.faults.rules.append(
-        lambda r: json_error("AccessDeniedException") if r.target.endswith(".LookupEvents") else None)
+        lambda r: (
+            json_error("AccessDeniedException") if r.target.endswith(".LookupEvents") else None
+        )
+    )
     with pytest.raises(SourceError, match="every region"):
         fx.lookup_events(regions=["us-east-1", "eu-west-1"], cache_dir=tmp_path, **FAST)
 
@@ -239,7 +270,10 @@ def test_cloudwatch_failing_midway_keeps_its_pages_and_reports(aws, tmp_path):
     assert len(trail) == 50
     [failure] = trail.report.files_failed
     assert "stopped after 2 page(s)" in failure.reason and "AccessDenied" in failure.reason
-    aws.faults.rules[:] = [lambda r: json_error("AccessDeniedException")
-                           if r.target.endswith(".FilterLogEvents") else None]
+    aws.faults.rules[:] = [
+        lambda r: (
+            json_error("AccessDeniedException") if r.target.endswith(".FilterLogEvents") else None
+        )
+    ]
     with pytest.raises(SourceError, match="cannot read log group"):
         fx.load_cloudwatch("ct", cache_dir=tmp_path)

@@ -42,10 +42,23 @@ def s3(aws):
 
 
 def test_window_lists_only_day_folders_inside_it(aws, s3, tmp_path):
-    counts = put_trail(s3, BUCKET, days=DAYS, regions=["us-east-1", "eu-west-1"],
-                       accounts=[ACCOUNT, OTHER], org="o-abc123def4", digests=True)
-    trail = fx.load(f"s3://{BUCKET}", start="2026-11-04", end="2026-11-06",
-                    regions=["eu-west-1"], cache=False, remote={"progress": False})
+    counts = put_trail(
+        s3,
+        BUCKET,
+        days=DAYS,
+        regions=["us-east-1", "eu-west-1"],
+        accounts=[ACCOUNT, OTHER],
+        org="o-abc123def4",
+        digests=True,
+    )
+    trail = fx.load(
+        f"s3://{BUCKET}",
+        start="2026-11-04",
+        end="2026-11-06",
+        regions=["eu-west-1"],
+        cache=False,
+        remote={"progress": False},
+    )
 
     # the events: 2 days of 1 region of 2 accounts (loaded with a 1-day margin, cut exactly)
     assert len(trail) == 2 * (counts["2026-11-04"] + counts["2026-11-05"]) // 4
@@ -53,15 +66,21 @@ def test_window_lists_only_day_folders_inside_it(aws, s3, tmp_path):
     assert set(trail.events["recipient_account_id"]) == {ACCOUNT, OTHER}
 
     listed = aws.faults.s3_lists(BUCKET)
-    days_listed = sorted({p.split("/CloudTrail/")[1][len("eu-west-1/"):] for p in listed
-                          if "/CloudTrail/eu-west-1/" in p})
+    days_listed = sorted(
+        {
+            p.split("/CloudTrail/")[1][len("eu-west-1/") :]
+            for p in listed
+            if "/CloudTrail/eu-west-1/" in p
+        }
+    )
     # Nov 3..7: the window (4, 5, 6 for the exclusive end's day) plus one day each side
     assert days_listed == [f"2026/11/{d:02d}/" for d in range(3, 8)]
     assert not any("us-east-1" in p for p in listed)  # regions given: never listed
     assert not any("CloudTrail-Digest" in p for p in listed)
     # only day folders are listed whole; everything above them by delimiter, one level each
-    assert all(p.startswith("AWSLogs/") and p.count("/") == 8
-               for p in aws.faults.s3_flat_lists(BUCKET))
+    assert all(
+        p.startswith("AWSLogs/") and p.count("/") == 8 for p in aws.faults.s3_flat_lists(BUCKET)
+    )
     fetched = aws.faults.s3_gets(BUCKET)
     assert len(fetched) == 2 * 5 and all("/eu-west-1/2026/11/0" in k for k in fetched)
     assert not any("/2026/11/02/" in k or "/2026/11/08/" in k for k in fetched)
@@ -69,11 +88,23 @@ def test_window_lists_only_day_folders_inside_it(aws, s3, tmp_path):
 
 
 def test_discovers_accounts_and_regions_and_filters_accounts(aws, s3):
-    put_trail(s3, BUCKET, days=DAYS[:2], regions=["us-east-1", "ap-south-1"],
-              accounts=[ACCOUNT, OTHER], prefix="org-trail/")
+    put_trail(
+        s3,
+        BUCKET,
+        days=DAYS[:2],
+        regions=["us-east-1", "ap-south-1"],
+        accounts=[ACCOUNT, OTHER],
+        prefix="org-trail/",
+    )
     report = LoadReport()
-    paths = fetch(f"s3://{BUCKET}/org-trail", start=day("2026-11-01"), end=day("2026-11-02"),
-                  accounts=[OTHER], report=report, progress=False)
+    paths = fetch(
+        f"s3://{BUCKET}/org-trail",
+        start=day("2026-11-01"),
+        end=day("2026-11-02"),
+        accounts=[OTHER],
+        report=report,
+        progress=False,
+    )
     assert len(paths) == 2 * 2  # 2 regions x 2 days (Nov 2 is the end-side margin)
     assert all(f"/{OTHER}/" in p for p in paths)
     assert all(Path(p).is_file() and "org-trail/AWSLogs" in p for p in paths)
@@ -82,8 +113,12 @@ def test_discovers_accounts_and_regions_and_filters_accounts(aws, s3):
 
 
 def test_open_window_walks_years_months_days(aws, s3):
-    put_trail(s3, BUCKET, days=[day("2025-12-30"), day("2026-01-15"), day("2026-03-01")],
-              regions=["us-east-1"])
+    put_trail(
+        s3,
+        BUCKET,
+        days=[day("2025-12-30"), day("2026-01-15"), day("2026-03-01")],
+        regions=["us-east-1"],
+    )
     paths = fetch(f"s3://{BUCKET}", start=day("2026-01-10"), progress=False)
     assert [p.split("us-east-1/")[1][:10] for p in paths] == ["2026/01/15", "2026/03/01"]
     listed = aws.faults.s3_lists(BUCKET)
@@ -93,14 +128,18 @@ def test_open_window_walks_years_months_days(aws, s3):
 
 def test_url_deep_inside_the_layout(aws, s3):
     put_trail(s3, BUCKET, days=DAYS[:3], regions=["us-east-1", "eu-west-1"])
-    paths = fetch(f"s3://{BUCKET}/AWSLogs/{ACCOUNT}/CloudTrail/eu-west-1/2026/11/02/",
-                  progress=False)
+    paths = fetch(
+        f"s3://{BUCKET}/AWSLogs/{ACCOUNT}/CloudTrail/eu-west-1/2026/11/02/", progress=False
+    )
     assert len(paths) == 1 and "/eu-west-1/2026/11/02/" in paths[0]
 
 
 def test_prefix_outside_the_layout_is_listed_whole_with_a_note(aws, s3):
-    s3.put_object(Bucket=BUCKET, Key="exports/a.json.gz",
-                  Body=gzip.compress(json.dumps({"Records": []}).encode()))
+    s3.put_object(
+        Bucket=BUCKET,
+        Key="exports/a.json.gz",
+        Body=gzip.compress(json.dumps({"Records": []}).encode()),
+    )
     report = LoadReport()
     paths = fetch(f"s3://{BUCKET}/exports", report=report, progress=False)
     assert len(paths) == 1
@@ -116,7 +155,9 @@ def test_second_load_downloads_nothing_and_changed_objects_are_fetched_again(aws
     again = fetch(f"s3://{BUCKET}", report=report, progress=False)
     assert again == first
     assert aws.faults.s3_gets(BUCKET) == []
-    assert "0 downloaded" in report.notes[-1] and "3 already in the local mirror" in report.notes[-1]
+    assert (
+        "0 downloaded" in report.notes[-1] and "3 already in the local mirror" in report.notes[-1]
+    )
 
     # the same key with new content (another ETag): fetched again, and the new content is read
     key = key_for(DAYS[1])
@@ -136,7 +177,7 @@ def test_failing_objects_are_retried_then_reported(aws, s3):
     def rule(req):
         if req.method != "GET" or "list-type" in req.query:
             return None
-        key = req.path[len(BUCKET) + 2:]
+        key = req.path[len(BUCKET) + 2 :]
         with lock:
             seen[key] = seen.get(key, 0) + 1
             n = seen[key]
@@ -149,8 +190,9 @@ def test_failing_objects_are_retried_then_reported(aws, s3):
         return None
 
     aws.faults.rules.append(rule)
-    trail = fx.load(f"s3://{BUCKET}", cache=False,
-                    remote={"progress": False, "attempts": 3, "backoff": 0.01})
+    trail = fx.load(
+        f"s3://{BUCKET}", cache=False, remote={"progress": False, "attempts": 3, "backoff": 0.01}
+    )
     failed = {f.path: f.reason for f in trail.report.files_failed}
     assert set(failed) == {f"s3://{BUCKET}/{broken}", f"s3://{BUCKET}/{gone}"}
     assert "after 3 attempt(s)" in failed[f"s3://{BUCKET}/{broken}"]
@@ -167,7 +209,8 @@ def test_failing_objects_are_retried_then_reported(aws, s3):
 def test_without_a_report_failures_raise(aws, s3):
     put_trail(s3, BUCKET, days=DAYS[:1], regions=["us-east-1"])
     aws.faults.rules.append(
-        lambda r: s3_error(500, "InternalError") if r.path.endswith(".json.gz") else None)
+        lambda r: s3_error(500, "InternalError") if r.path.endswith(".json.gz") else None
+    )
     with pytest.raises(SourceError, match="could not be fetched"):
         fetch(f"s3://{BUCKET}", progress=False, attempts=1)
 
@@ -205,22 +248,31 @@ def test_interrupted_fetch_resumes_where_it_stopped(aws, s3, tmp_path):
     assert not partial.exists() and "partial download" in report.notes[-1]
 
 
-def test_credentials_from_session_or_profile_and_none_in_the_cache(aws, s3, tmp_path,
-                                                                    monkeypatch):
+def test_credentials_from_session_or_profile_and_none_in_the_cache(aws, s3, tmp_path, monkeypatch):
     put_trail(s3, BUCKET, days=DAYS[:2], regions=["us-east-1"])
     creds = tmp_path / "credentials"
-    creds.write_text(f"[ir]\naws_access_key_id = AKIAPROFILEKEY000001\n"
-                     f"aws_secret_access_key = {SECRET}-profile\n")
+    creds.write_text(
+        f"[ir]\naws_access_key_id = AKIAPROFILEKEY000001\n"
+        f"aws_secret_access_key = {SECRET}-profile\n"
+    )
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
     for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(var)
     cache = tmp_path / "c"
-    by_profile = fx.load(f"s3://{BUCKET}", cache=False, profile="ir",
-                         remote={"cache_dir": cache, "progress": False})
-    session = boto3.Session(aws_access_key_id="AKIASESSIONKEY000001",
-                            aws_secret_access_key=SECRET, aws_session_token=TOKEN)
-    by_session = fx.load(f"s3://{BUCKET}", cache=False, session=session,
-                         remote={"cache_dir": cache, "progress": False})
+    by_profile = fx.load(
+        f"s3://{BUCKET}", cache=False, profile="ir", remote={"cache_dir": cache, "progress": False}
+    )
+    session = boto3.Session(
+        aws_access_key_id="AKIASESSIONKEY000001",
+        aws_secret_access_key=SECRET,
+        aws_session_token=TOKEN,
+    )
+    by_session = fx.load(
+        f"s3://{BUCKET}",
+        cache=False,
+        session=session,
+        remote={"cache_dir": cache, "progress": False},
+    )
     assert len(by_profile) == len(by_session) == 10
     for path in cache.rglob("*"):
         if path.is_file():
@@ -278,15 +330,17 @@ def test_digests_only_on_request_and_a_single_object_url(aws, s3):
     assert trail.report.digests == 2 and len(trail) == 10
     assert any("/CloudTrail-Digest/" in n for n in aws.faults.s3_gets(BUCKET))
     key = key_for(DAYS[1])
-    assert [Path(p).name for p in fetch(f"s3://{BUCKET}/{key}", progress=False)] == [
-        Path(key).name]
+    assert [Path(p).name for p in fetch(f"s3://{BUCKET}/{key}", progress=False)] == [Path(key).name]
 
 
 def test_long_window_walks_months_and_prunes_outside(aws, s3):
-    put_trail(s3, BUCKET, days=[day("2025-10-20"), day("2025-12-15"), day("2026-02-27"),
-                                day("2026-04-02")], regions=["us-east-1"])
-    paths = fetch(f"s3://{BUCKET}", start=day("2025-12-01"), end=day("2026-03-01"),
-                  progress=False)
+    put_trail(
+        s3,
+        BUCKET,
+        days=[day("2025-10-20"), day("2025-12-15"), day("2026-02-27"), day("2026-04-02")],
+        regions=["us-east-1"],
+    )
+    paths = fetch(f"s3://{BUCKET}", start=day("2025-12-01"), end=day("2026-03-01"), progress=False)
     assert [p.split("us-east-1/")[1][:10] for p in paths] == ["2025/12/15", "2026/02/27"]
     listed = aws.faults.s3_lists(BUCKET)
     assert not any(p.endswith(("2025/10/", "2026/04/")) for p in listed)  # months never opened
@@ -295,11 +349,22 @@ def test_long_window_walks_months_and_prunes_outside(aws, s3):
 def test_a_prefix_that_cannot_be_listed_is_reported(aws, s3):
     put_trail(s3, BUCKET, days=DAYS[:3], regions=["us-east-1"])
     aws.faults.rules.append(
-        lambda r: s3_error(500, "InternalError")
-        if r.query.get("prefix", "").endswith("2026/11/02/") else None)
+        lambda r: (
+            s3_error(500, "InternalError")
+            if r.query.get("prefix", "").endswith("2026/11/02/")
+            else None
+        )
+    )
     report = LoadReport()
-    paths = fetch(f"s3://{BUCKET}", start=day("2026-11-02"), end=day("2026-11-03"),
-                  report=report, progress=False, attempts=2, backoff=0.01)
+    paths = fetch(
+        f"s3://{BUCKET}",
+        start=day("2026-11-02"),
+        end=day("2026-11-03"),
+        report=report,
+        progress=False,
+        attempts=2,
+        backoff=0.01,
+    )
     assert len(paths) == 2  # Nov 1 and 3 (the margins); Nov 2 could not be listed
     [failure] = report.files_failed
     assert failure.path.endswith("/2026/11/02/") and "could not list" in failure.reason
@@ -313,13 +378,19 @@ def test_keys_into_the_kits_own_state_folders_are_refused(aws, s3, tmp_path):
 
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
-    planted = {"format": FORMAT, "merged": {
-        f"k{i}": {"path": str(victim), "report": {}, "used": 0} for i in range(8)}}
-    s3.put_object(Bucket=BUCKET, Key=".forensics-cache/index.json",
-                  Body=json.dumps(planted).encode())
+    planted = {
+        "format": FORMAT,
+        "merged": {f"k{i}": {"path": str(victim), "report": {}, "used": 0} for i in range(8)},
+    }
+    s3.put_object(
+        Bucket=BUCKET, Key=".forensics-cache/index.json", Body=json.dumps(planted).encode()
+    )
     s3.put_object(Bucket=BUCKET, Key="x/.forensics-index.jsonl", Body=b"{}")
-    s3.put_object(Bucket=BUCKET, Key="exports/a.json",
-                  Body=json.dumps({"Records": [_aws_helpers.record(1, DAYS[0])]}).encode())
+    s3.put_object(
+        Bucket=BUCKET,
+        Key="exports/a.json",
+        Body=json.dumps({"Records": [_aws_helpers.record(1, DAYS[0])]}).encode(),
+    )
     trail = fx.load(f"s3://{BUCKET}", remote={"progress": False})
     assert len(trail) == 1
     mirror = Path(".forensics-cache") / "s3" / BUCKET
@@ -328,8 +399,11 @@ def test_keys_into_the_kits_own_state_folders_are_refused(aws, s3, tmp_path):
     refused = [f for f in trail.report.files_failed if ".forensics" in f.path]
     assert len(refused) == 2 and all("hidden" in f.reason for f in refused)
     for _ in range(3):  # loads that evict old tables
-        s3.put_object(Bucket=BUCKET, Key=f"exports/b{_}.json",
-                      Body=json.dumps({"Records": [_aws_helpers.record(2 + _, DAYS[0])]}).encode())
+        s3.put_object(
+            Bucket=BUCKET,
+            Key=f"exports/b{_}.json",
+            Body=json.dumps({"Records": [_aws_helpers.record(2 + _, DAYS[0])]}).encode(),
+        )
         fx.load(f"s3://{BUCKET}", remote={"progress": False})
     wait_for_cache()
     assert victim.read_text() == "precious"

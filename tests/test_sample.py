@@ -25,18 +25,21 @@ EVENTS, DAYS = 5_000, 1
 MINUTES = 15  # fewer, larger files than CloudTrail's 5 minutes: the same layout, a faster load
 _NAME = re.compile(
     r"^(?P<account>\d{12})_CloudTrail_(?P<region>[a-z0-9-]+)_(?P<stamp>\d{8}T\d{4}Z)_"
-    r"[A-Za-z0-9]{16}\.json\.gz$")
+    r"[A-Za-z0-9]{16}\.json\.gz$"
+)
 _DIGEST_NAME = re.compile(
     r"^(?P<account>\d{12})_CloudTrail-Digest_(?P<region>[a-z0-9-]+)_org-trail_us-east-1_"
-    r"\d{8}T\d{6}Z\.json\.gz$")
+    r"\d{8}T\d{6}Z\.json\.gz$"
+)
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 _KEY = re.compile(r"^A[KS]IA[A-Z2-7]{16}$")
 
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory) -> SampleInfo:
-    return write(tmp_path_factory.mktemp("sample") / "trail", events=EVENTS, days=DAYS,
-                 file_minutes=MINUTES)
+    return write(
+        tmp_path_factory.mktemp("sample") / "trail", events=EVENTS, days=DAYS, file_minutes=MINUTES
+    )
 
 
 def _files(root: Path) -> list[Path]:
@@ -65,12 +68,16 @@ def _key(r: dict) -> str | None:
 
 # ---- determinism ---------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def small(tmp_path_factory) -> tuple[SampleInfo, SampleInfo, SampleInfo]:
     """The same small sample written twice, and once with another seed."""
     root = tmp_path_factory.mktemp("small")
-    return (write(root / "a", events=1_200, days=DAYS), write(root / "b", events=1_200, days=DAYS),
-            write(root / "c", events=1_200, days=DAYS, seed=4))
+    return (
+        write(root / "a", events=1_200, days=DAYS),
+        write(root / "b", events=1_200, days=DAYS),
+        write(root / "c", events=1_200, days=DAYS, seed=4),
+    )
 
 
 def test_same_arguments_give_byte_identical_files(small):
@@ -103,6 +110,7 @@ def test_generate_yields_what_write_writes(sample, records):
 
 
 # ---- layout and loading --------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("which", ["sample", "small"])
 def test_files_follow_the_s3_delivery_layout(which, request):
@@ -148,17 +156,27 @@ def test_load_reads_everything_and_counts_digests(sample):
     assert not rep.files_failed
     assert rep.duplicates_dropped == 0 and rep.id_collisions == 0
     types = set(trail.events.get_column("identity_type").drop_nulls().to_list())
-    assert {"IAMUser", "AssumedRole", "AWSService", "SAMLUser", "WebIdentityUser",
-            "FederatedUser", "AWSAccount"} <= types
+    assert {
+        "IAMUser",
+        "AssumedRole",
+        "AWSService",
+        "SAMLUser",
+        "WebIdentityUser",
+        "FederatedUser",
+        "AWSAccount",
+    } <= types
     assert trail.events.get_column("principal").null_count() == 0
 
 
 def test_digests_hash_the_log_files(sample):
     import hashlib
 
-    digest = next(p for p in _files(sample.path)
-                  if "CloudTrail-Digest" in p.name
-                  and orjson.loads(gzip.decompress(p.read_bytes()))["logFiles"])
+    digest = next(
+        p
+        for p in _files(sample.path)
+        if "CloudTrail-Digest" in p.name
+        and orjson.loads(gzip.decompress(p.read_bytes()))["logFiles"]
+    )
     body = orjson.loads(gzip.decompress(digest.read_bytes()))
     for entry in body["logFiles"]:
         raw = gzip.decompress((sample.path / entry["s3Object"]).read_bytes())
@@ -167,6 +185,7 @@ def test_digests_hash_the_log_files(sample):
 
 # ---- realistic records ---------------------------------------------------------------------
 
+
 def test_records_look_like_cloudtrail(records):
     assert all(_UUID.match(r["eventID"]) for r in records)
     keys = {_key(r) for r in records} - {None}
@@ -174,9 +193,18 @@ def test_records_look_like_cloudtrail(records):
     accounts = {r["recipientAccountId"] for r in records}
     assert all(re.fullmatch(r"\d{12}", a) for a in accounts)
     names = {r["eventName"] for r in records}
-    assert {"RunInstances", "GetObject", "AssumeRole", "AssumeRoleWithSAML",
-            "AssumeRoleWithWebIdentity", "GetSessionToken", "ConsoleLogin", "GetSecretValue",
-            "Decrypt", "GetParameters"} <= names
+    assert {
+        "RunInstances",
+        "GetObject",
+        "AssumeRole",
+        "AssumeRoleWithSAML",
+        "AssumeRoleWithWebIdentity",
+        "GetSessionToken",
+        "ConsoleLogin",
+        "GetSecretValue",
+        "Decrypt",
+        "GetParameters",
+    } <= names
     errors = {r.get("errorCode") for r in records} - {None}
     assert {"AccessDenied", "NoSuchKey"} <= errors
     assert errors & {"Throttling", "Client.RequestLimitExceeded"}
@@ -193,6 +221,7 @@ def test_mean_record_size_is_realistic(sample):
 
 
 # ---- credential consistency ----------------------------------------------------------------
+
 
 def test_every_temporary_key_was_minted_earlier_in_the_trail(records):
     minted: dict[str, dict] = {}
@@ -219,7 +248,8 @@ def test_every_temporary_key_was_minted_earlier_in_the_trail(records):
                     role = issuer["arn"].rsplit("/", 1)[1]
                     session = mint["requestParameters"]["roleSessionName"]
                     assert ident["arn"] == (
-                        f"arn:aws:sts::{ident['accountId']}:assumed-role/{role}/{session}")
+                        f"arn:aws:sts::{ident['accountId']}:assumed-role/{role}/{session}"
+                    )
         resp = r.get("responseElements")
         if isinstance(resp, dict) and isinstance(resp.get("credentials"), dict):
             minted.setdefault(resp["credentials"]["accessKeyId"], r)
@@ -247,22 +277,31 @@ def test_long_term_keys_are_few_and_created_keys_used_after_creation(records):
 def test_cross_account_calls_have_both_copies(records):
     shared = defaultdict(list)
     for r in records:
-        if r.get("sharedEventID") and r["eventName"] == "AssumeRole" and (
-                r.get("userIdentity") or {}).get("type") != "AWSService":
+        if (
+            r.get("sharedEventID")
+            and r["eventName"] == "AssumeRole"
+            and (r.get("userIdentity") or {}).get("type") != "AWSService"
+        ):
             shared[r["sharedEventID"]].append(r)
     assert shared
     for copies in shared.values():
         assert len(copies) == 2
         a, b = sorted(copies, key=lambda r: r["userIdentity"]["type"] == "AWSAccount")
         assert a["eventID"] != b["eventID"]
-        assert b["userIdentity"] == {"type": "AWSAccount", "accountId": a["recipientAccountId"],
-                                     "principalId": a["userIdentity"]["principalId"]}
+        assert b["userIdentity"] == {
+            "type": "AWSAccount",
+            "accountId": a["recipientAccountId"],
+            "principalId": a["userIdentity"]["principalId"],
+        }
         assert {a["recipientAccountId"], b["recipientAccountId"]} == {
-            a["userIdentity"]["accountId"], a["requestParameters"]["roleArn"].split(":")[4]}
+            a["userIdentity"]["accountId"],
+            a["requestParameters"]["roleArn"].split(":")[4],
+        }
         assert a["responseElements"] == b["responseElements"]
 
 
 # ---- the story tells the truth -------------------------------------------------------------
+
 
 def test_story_ground_truth_is_in_the_trail(sample, records, by_id):
     s = sample.story
@@ -284,13 +323,15 @@ def test_story_ground_truth_is_in_the_trail(sample, records, by_id):
     for r in incident:  # key-less: a sign-in, or the role owner's copy of a cross-account call
         if r["eventID"] in owner_copies:
             assert r["userIdentity"]["type"] == "AWSAccount" and _key(r) is None
-            twin = [x for x in incident if x.get("sharedEventID") == r["sharedEventID"]
-                    and x is not r]
+            twin = [
+                x for x in incident if x.get("sharedEventID") == r["sharedEventID"] and x is not r
+            ]
             assert len(twin) == 1 and _key(twin[0]) in closure
         else:
             assert _key(r) in closure or r["eventName"] == "ConsoleLogin"
         assert r["sourceIPAddress"] in s["attacker_ips"] or r["sourceIPAddress"].endswith(
-            ".amazonaws.com")
+            ".amazonaws.com"
+        )
     # nobody else comes from the attacker's addresses
     from_attacker = {r["eventID"] for r in records if r["sourceIPAddress"] in s["attacker_ips"]}
     assert from_attacker <= set(s["incident_event_ids"])
@@ -310,8 +351,7 @@ def test_story_ground_truth_is_in_the_trail(sample, records, by_id):
             assert resp["credentials"]["accessKeyId"] == c["access_key_id"]
             assert _key(ev) == c["parent_access_key_id"]
     # the chain crosses accounts, with both copies joined by sharedEventID
-    chain = next(c for c in s["credentials"]
-                 if c["principal_arn"] == s["session_arns"][1])
+    chain = next(c for c in s["credentials"] if c["principal_arn"] == s["session_arns"][1])
     mint = by_id[chain["minted_by_event_id"]]
     copies = [r for r in records if r.get("sharedEventID") == mint["sharedEventID"]]
     assert {r["recipientAccountId"] for r in copies} == set(s["accounts_reached"])
@@ -320,17 +360,29 @@ def test_story_ground_truth_is_in_the_trail(sample, records, by_id):
     assert names == {"CreateUser", "CreateAccessKey", "CreateLoginProfile", "AttachUserPolicy"}
     incident_names = {r["eventName"] for r in incident}
     assert set(s["evasion_event_names"]) <= incident_names
-    assert {"GetCallerIdentity", "ListBuckets", "ListRoles", "DescribeInstances", "GetObject",
-            "ListObjects", "GetSecretValue", "GetParameters"} <= incident_names
+    assert {
+        "GetCallerIdentity",
+        "ListBuckets",
+        "ListRoles",
+        "DescribeInstances",
+        "GetObject",
+        "ListObjects",
+        "GetSecretValue",
+        "GetParameters",
+    } <= incident_names
     denied = [by_id[i] for i in s["denied_event_ids"]]
     assert len(denied) >= 10 and all(r["errorCode"] == "AccessDenied" for r in denied)
     stop = next(r for r in incident if r["eventName"] == "StopLogging")
     assert stop["errorCode"] == "AccessDenied"
     for arn in s["objects_read"]:
         bucket, key = arn.removeprefix("arn:aws:s3:::").split("/", 1)
-        assert any(r["eventName"] == "GetObject" and r["requestParameters"]["key"] == key
-                   and r["requestParameters"]["bucketName"] == bucket
-                   and _key(r) in closure for r in records)
+        assert any(
+            r["eventName"] == "GetObject"
+            and r["requestParameters"]["key"] == key
+            and r["requestParameters"]["bucketName"] == bucket
+            and _key(r) in closure
+            for r in records
+        )
 
 
 def test_decoys_are_present_and_never_in_the_closure(sample, records, by_id):
@@ -345,9 +397,14 @@ def test_decoys_are_present_and_never_in_the_closure(sample, records, by_id):
     assert len(same) >= 3
     attacker_first = s["first_malicious_event_time"]
     attacker_last = s["last_malicious_event_time"]
-    overlapping = [x for x in same if any(
-        _key(r) == x["access_key_id"] and attacker_first <= r["eventTime"] <= attacker_last
-        for r in records)]
+    overlapping = [
+        x
+        for x in same
+        if any(
+            _key(r) == x["access_key_id"] and attacker_first <= r["eventTime"] <= attacker_last
+            for r in records
+        )
+    ]
     assert overlapping
     principals = set()
     for x in same:
@@ -362,8 +419,11 @@ def test_decoys_are_present_and_never_in_the_closure(sample, records, by_id):
     assert any(attacker_first <= r["eventTime"] <= attacker_last for r in legit_events)
     # the sensitive bucket is read by others too, during the incident
     bucket = s["sensitive_bucket"]
-    readers = {_key(r) for r in records if r["eventName"] == "GetObject"
-               and r["requestParameters"]["bucketName"] == bucket} - closure
+    readers = {
+        _key(r)
+        for r in records
+        if r["eventName"] == "GetObject" and r["requestParameters"]["bucketName"] == bucket
+    } - closure
     assert readers & set(d["access_key_ids"])
     # a decoy event is a real event of the trail
     assert all(i in by_id for i in d["event_ids"])
@@ -375,13 +435,16 @@ def test_no_incident_means_no_attacker(tmp_path):
     ips = set()
     for p in _files(info.path):
         if "/CloudTrail/" in p.as_posix():
-            ips |= {r["sourceIPAddress"]
-                    for r in orjson.loads(gzip.decompress(p.read_bytes()))["Records"]}
+            ips |= {
+                r["sourceIPAddress"]
+                for r in orjson.loads(gzip.decompress(p.read_bytes()))["Records"]
+            }
     assert not ips & {"203.0.113.54", "203.0.113.201"}
     assert info.events == 1_000
 
 
 # ---- arguments and command line ------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kwargs", [{"events": 0}, {"days": 0}, {"events": 50}])
 def test_bad_arguments_are_refused(tmp_path, kwargs):
@@ -391,14 +454,16 @@ def test_bad_arguments_are_refused(tmp_path, kwargs):
 
 def test_command_line_writes_the_sample(tmp_path, capsys):
     story = tmp_path / "story.json"
-    rc = main(["sample", str(tmp_path / "cli"), "--events", "1500", "--days", "1",
-               "--story", str(story)])
+    rc = main(
+        ["sample", str(tmp_path / "cli"), "--events", "1500", "--days", "1", "--story", str(story)]
+    )
     assert rc == 0
     out = capsys.readouterr().out
     assert "1,500 events" in out and "leaked key AKIA" in out
     assert orjson.loads(story.read_bytes())["leaked_access_key_id"].startswith("AKIA")
-    assert any(name.endswith(".json.gz") for _, _, names in os.walk(tmp_path / "cli")
-               for name in names)
+    assert any(
+        name.endswith(".json.gz") for _, _, names in os.walk(tmp_path / "cli") for name in names
+    )
 
 
 def test_every_actor_can_make_each_of_its_calls():
@@ -417,7 +482,10 @@ def test_every_actor_can_make_each_of_its_calls():
                 cred = actor.source.get(sim, t) if actor.source is not None else None
                 op(sim, actor, cred, t + 1, region)
     assert {r["recipientAccountId"] for r in sim.out} == {
-        "111122223333", "222233334444", "555566667777"}
+        "111122223333",
+        "222233334444",
+        "555566667777",
+    }
 
 
 def test_the_documented_story_matches_the_default_seed(sample):
@@ -459,8 +527,9 @@ def test_cross_account_s3_reads_are_seen_from_both_accounts(records):
         if r["eventSource"] == "s3.amazonaws.com" and r.get("sharedEventID"):
             copies[r["sharedEventID"]].append(r)
     assert copies
-    for mine, theirs in (sorted(c, key=lambda r: r["userIdentity"]["type"] == "AWSAccount")
-                         for c in copies.values()):
+    for mine, theirs in (
+        sorted(c, key=lambda r: r["userIdentity"]["type"] == "AWSAccount") for c in copies.values()
+    ):
         assert theirs["userIdentity"]["type"] == "AWSAccount"
         assert theirs["userIdentity"]["accountId"] == mine["recipientAccountId"]
         assert theirs["recipientAccountId"] != mine["recipientAccountId"]
@@ -469,8 +538,9 @@ def test_cross_account_s3_reads_are_seen_from_both_accounts(records):
         assert theirs.get("vpcEndpointId") == mine.get("vpcEndpointId")
 
 
-@pytest.mark.parametrize(("events", "days", "seed"),
-                         [(1_000, 1, 7), (1_001, 2, 3), (1_500, 1, 1), (3_333, 3, 5)])
+@pytest.mark.parametrize(
+    ("events", "days", "seed"), [(1_000, 1, 7), (1_001, 2, 3), (1_500, 1, 1), (3_333, 3, 5)]
+)
 def test_exactly_the_requested_number_of_events(events, days, seed):
     batches = list(generate(events, days=days, seed=seed))
     assert sum(len(b) for b in batches) == events

@@ -61,16 +61,28 @@ def test_graph_in_small_batches_equals_one_batch(
 def test_short_names_complete_across_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     # the short role name comes first, the full ARN (with its path) batches later
     short = event(
-        0, "AttachRolePolicy", ALICE, source="iam.amazonaws.com",
+        0,
+        "AttachRolePolicy",
+        ALICE,
+        source="iam.amazonaws.com",
         request={"roleName": "deploy", "policyArn": "arn:aws:iam::aws:policy/Admin"},
     )
     filler = [
-        event(i, "GetObject", ALICE, source="s3.amazonaws.com",
-              request={"bucketName": "b", "key": f"k{i}"}, readOnly=True)
+        event(
+            i,
+            "GetObject",
+            ALICE,
+            source="s3.amazonaws.com",
+            request={"bucketName": "b", "key": f"k{i}"},
+            readOnly=True,
+        )
         for i in range(1, 8)
     ]
     full = event(
-        9, "CreateRole", ALICE, source="iam.amazonaws.com",
+        9,
+        "CreateRole",
+        ALICE,
+        source="iam.amazonaws.com",
         request={"roleName": "deploy", "path": "/ci/"},
         response={"role": {"arn": f"arn:aws:iam::{ACCT}:role/ci/deploy"}},
     )
@@ -86,8 +98,14 @@ def test_short_names_complete_across_batches(monkeypatch: pytest.MonkeyPatch) ->
 def test_touched_counts_an_event_id_once_across_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     # two differing records sharing an event id (an ID collision the load keeps), far apart
     rec = [
-        event(i, "GetObject", ALICE, source="s3.amazonaws.com",
-              request={"bucketName": "b", "key": "k"}, readOnly=True)
+        event(
+            i,
+            "GetObject",
+            ALICE,
+            source="s3.amazonaws.com",
+            request={"bucketName": "b", "key": "k"},
+            readOnly=True,
+        )
         for i in range(6)
     ]
     rec[5]["eventID"] = rec[0]["eventID"]
@@ -116,7 +134,6 @@ def test_progress_is_off_unless_asked(monkeypatch: pytest.MonkeyPatch, capsys) -
         assert not progress_enabled()
     finally:
         set_progress(None)
-
 
 
 def _sorted_findings(findings) -> pl.DataFrame:

@@ -31,11 +31,19 @@ def _trail(root, *, seed: int = 3, days: int = 6, per_file: int = 40, files_per_
             for _ in range(per_file):
                 n += 1
                 minute, second = rng.randrange(60), rng.randrange(3) * 20  # many equal times
-                recs.append(record(n, eventTime=f"2024-03-{day:02d}T{rng.randrange(24):02d}:"
-                                                f"{minute:02d}:{second:02d}Z",
-                                   awsRegion=region))
-            write_json(s3_path(root, f"2024/03/{day:02d}", region=region, name=f"f{f}"),
-                       {"Records": recs}, gz=True)
+                recs.append(
+                    record(
+                        n,
+                        eventTime=f"2024-03-{day:02d}T{rng.randrange(24):02d}:"
+                        f"{minute:02d}:{second:02d}Z",
+                        awsRegion=region,
+                    )
+                )
+            write_json(
+                s3_path(root, f"2024/03/{day:02d}", region=region, name=f"f{f}"),
+                {"Records": recs},
+                gz=True,
+            )
     return n
 
 
@@ -73,9 +81,13 @@ def test_streamed_table_is_time_sorted_segments_whose_row_groups_prune_by_time(t
     for segment in segments:
         meta = pq.ParquetFile(segment).metadata
         col = meta.schema.to_arrow_schema().get_field_index("event_time")
-        ranges += [(meta.row_group(i).column(col).statistics.min,
-                    meta.row_group(i).column(col).statistics.max)
-                   for i in range(meta.num_row_groups)]
+        ranges += [
+            (
+                meta.row_group(i).column(col).statistics.min,
+                meta.row_group(i).column(col).statistics.max,
+            )
+            for i in range(meta.num_row_groups)
+        ]
     assert len(ranges) > len(segments)  # several row groups a segment
     assert all(lo <= hi for lo, hi in ranges)
     assert all(a[1] <= b[0] for a, b in itertools.pairwise(ranges))
@@ -98,8 +110,9 @@ def test_duplicates_and_collisions_are_settled_as_in_memory(tmp_path):
     root = tmp_path / "data"
     _trail(root, days=3)
     records = [record(10_000 + i, eventTime=f"2024-03-02T0{i}:00:00Z") for i in range(6)]
-    write_json(s3_path(root / "org", "2024/03/02", org="o-abc123def4"), {"Records": records},
-               gz=True)
+    write_json(
+        s3_path(root / "org", "2024/03/02", org="o-abc123def4"), {"Records": records}, gz=True
+    )
     write_json(s3_path(root, "2024/03/02", name="copy"), {"Records": records[2:]}, gz=True)
     other = copy.deepcopy(records[0])
     other["requestParameters"] = {"n": -1}  # same eventID, other content: a collision
@@ -144,11 +157,25 @@ def test_streamed_cache_reopens_and_reloads_only_what_changed(tmp_path):
 def test_principal_filter_on_a_streamed_trail(tmp_path):
     root = tmp_path / "data"
     _trail(root, days=3)
-    write_json(s3_path(root, "2024/03/02", name="bob"),
-               {"Records": [record(50_000, userIdentity={
-                   "type": "IAMUser", "principalId": "AIDABOB", "accountId": "111122223333",
-                   "arn": "arn:aws:iam::111122223333:user/bob", "userName": "bob",
-                   "accessKeyId": "AKIABOBKEY0000000001"})]}, gz=True)
+    write_json(
+        s3_path(root, "2024/03/02", name="bob"),
+        {
+            "Records": [
+                record(
+                    50_000,
+                    userIdentity={
+                        "type": "IAMUser",
+                        "principalId": "AIDABOB",
+                        "accountId": "111122223333",
+                        "arn": "arn:aws:iam::111122223333:user/bob",
+                        "userName": "bob",
+                        "accessKeyId": "AKIABOBKEY0000000001",
+                    },
+                )
+            ]
+        },
+        gz=True,
+    )
     memory, streamed = _both(tmp_path, root)
     a = memory.for_principal("bob").events
     b = streamed.for_principal("bob").events
@@ -191,14 +218,26 @@ def test_bucket_bounds_never_split_a_time_value():
 def _with_day_key(root):
     """The trail plus a session key used on one day only (as temporary keys are)."""
     _trail(root, days=6)
-    ident = {"type": "AssumedRole", "principalId": "AROAEXAMPLE:s", "accountId": "111122223333",
-             "arn": "arn:aws:sts::111122223333:assumed-role/Ops/s",
-             "accessKeyId": "ASIADAYKEY0000000001",
-             "sessionContext": {"sessionIssuer": {
-                 "type": "Role", "arn": "arn:aws:iam::111122223333:role/Ops", "userName": "Ops",
-                 "principalId": "AROAEXAMPLE", "accountId": "111122223333"}}}
-    recs = [record(70_000 + i, eventTime=f"2024-03-04T05:{i:02d}:00Z", userIdentity=ident)
-            for i in range(5)]
+    ident = {
+        "type": "AssumedRole",
+        "principalId": "AROAEXAMPLE:s",
+        "accountId": "111122223333",
+        "arn": "arn:aws:sts::111122223333:assumed-role/Ops/s",
+        "accessKeyId": "ASIADAYKEY0000000001",
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "arn": "arn:aws:iam::111122223333:role/Ops",
+                "userName": "Ops",
+                "principalId": "AROAEXAMPLE",
+                "accountId": "111122223333",
+            }
+        },
+    }
+    recs = [
+        record(70_000 + i, eventTime=f"2024-03-04T05:{i:02d}:00Z", userIdentity=ident)
+        for i in range(5)
+    ]
     write_json(s3_path(root, "2024/03/04", name="day"), {"Records": recs}, gz=True)
     return "ASIADAYKEY0000000001"
 
@@ -237,7 +276,8 @@ def test_selection_by_principal_and_derived_keys_equals_in_memory(tmp_path):
             assert a.height and a.equals(b), (who, derived)
     filtered = streamed.between("2024-03-04", "2024-03-05")  # filtered first: no narrowing
     assert filtered.where(principal="alice").events.equals(
-        memory.between("2024-03-04", "2024-03-05").where(principal="alice").events)
+        memory.between("2024-03-04", "2024-03-05").where(principal="alice").events
+    )
 
 
 def test_progress_bars_show_when_asked_and_never_when_refused(tmp_path, capsys):

@@ -435,13 +435,15 @@ def test_blast_timeline_draws_the_busiest_credentials_and_one_row_for_the_rest()
 
     t0 = datetime(2024, 1, 1, tzinfo=UTC)
     keys = [f"ASIA{i:016d}" for i in range(300)]
-    events = pl.DataFrame({
-        "event_time": [t0 + timedelta(minutes=i) for i in range(3000)],
-        "access_key_id": [keys[i % 300] if i % 3 else keys[0] for i in range(3000)],
-        "event_name": ["GetObject"] * 3000,
-        "error_code": pl.Series([None] * 3000, dtype=pl.String),
-        "read_only": [True] * 3000,
-    })
+    events = pl.DataFrame(
+        {
+            "event_time": [t0 + timedelta(minutes=i) for i in range(3000)],
+            "access_key_id": [keys[i % 300] if i % 3 else keys[0] for i in range(3000)],
+            "event_name": ["GetObject"] * 3000,
+            "error_code": pl.Series([None] * 3000, dtype=pl.String),
+            "read_only": [True] * 3000,
+        }
+    )
     seed = keys[299]  # a quiet seed is still drawn (keys[3k] are never used, but keys[0])
     spec = blast_chart(SimpleNamespace(events=events, seed=seed)).to_dict()
     [rows] = spec["datasets"].values()

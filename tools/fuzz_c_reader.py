@@ -29,9 +29,32 @@ from forensics.ingest._fast import FastBatch, FastPathUnsupported
 from forensics.sources._formats import FileProblem, read_bytes
 
 REPO = Path(__file__).resolve().parent.parent
-ROOTS = [REPO / "data" / "sample", REPO / "bench" / "data", REPO / ".." / "shared" / "data" / "external"]
-SPECIAL = [b'"', b"\\", b"{", b"}", b"[", b"]", b",", b":", b"\x00", b"\xff", b"\xc3",
-           b"\xed\xa0\x80", b"\\u", b"\\ud800", b"1e", b"-", b"null", b" ", b"\n"]
+ROOTS = [
+    REPO / "data" / "sample",
+    REPO / "bench" / "data",
+    REPO / ".." / "shared" / "data" / "external",
+]
+SPECIAL = [
+    b'"',
+    b"\\",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b",",
+    b":",
+    b"\x00",
+    b"\xff",
+    b"\xc3",
+    b"\xed\xa0\x80",
+    b"\\u",
+    b"\\ud800",
+    b"1e",
+    b"-",
+    b"null",
+    b" ",
+    b"\n",
+]
 
 
 def _files(per_root: int = 150) -> list[bytes]:
@@ -77,8 +100,11 @@ def main() -> None:
         data = bytearray(rng.choice(files))
         for _ in range(rng.randint(1, 4)):
             at = rng.randrange(len(data))
-            junk = (rng.choice(SPECIAL) if rng.random() < 0.6
-                    else bytes(rng.randrange(256) for _ in range(rng.randint(1, 3))))
+            junk = (
+                rng.choice(SPECIAL)
+                if rng.random() < 0.6
+                else bytes(rng.randrange(256) for _ in range(rng.randint(1, 3)))
+            )
             how = rng.random()
             if how < 0.4:
                 data[at : at + len(junk)] = junk

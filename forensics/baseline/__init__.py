@@ -66,7 +66,11 @@ def _with_computed(trail: Any, compute: bool | None, options: dict[str, Any]) ->
     if compute is False:
         return lf
     if compute is None and (
-        lf.filter(pl.col("event_category") == "Insight").select(pl.len()).collect(engine="streaming").item() > 0
+        lf.filter(pl.col("event_category") == "Insight")
+        .select(pl.len())
+        .collect(engine="streaming")
+        .item()
+        > 0
     ):
         return lf  # the trail has CloudTrail's own Insights: read them, compute nothing
     computed = compute_insights(lf, **options)

@@ -21,6 +21,7 @@ __all__ = ["FINDINGS_SCHEMA", "LEVELS", "conform_findings", "empty_findings", "l
 #: Levels, lowest first (Sigma's vocabulary).
 LEVELS: tuple[str, ...] = FINDING_LEVELS
 
+
 def level_rank(level: pl.Expr) -> pl.Expr:
     """0 (informational) .. 4 (critical); null for an unknown level, to sort and compare levels.
 

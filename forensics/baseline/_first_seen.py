@@ -136,15 +136,17 @@ def first_seen(
     # Phase 1: one narrow group_by per pair (first/last time, count, row of the first event);
     # user agents are grouped as they are, then folded into families (no regex over every row).
     base = lf.filter((pl.col("event_category") != "Insight").fill_null(True)).with_row_index("_row")
-    who_expr = (
-        pl.coalesce("actor", "principal") if who_col == "actor" else pl.col(who_col)
-    ).alias("who")
+    who_expr = (pl.coalesce("actor", "principal") if who_col == "actor" else pl.col(who_col)).alias(
+        "who"
+    )
     if "asn" in names:
         base = base.with_columns(pl.col("asn").cast(pl.String))
     # The events table is sorted by time (its contract): then the first event of a group is its
     # lowest row, far cheaper than the row at the earliest time, which is the fallback.
     in_order = (
-        base.select(pl.col("event_time").diff().dt.total_microseconds().min() >= 0).collect(engine="streaming").item()
+        base.select(pl.col("event_time").diff().dt.total_microseconds().min() >= 0)
+        .collect(engine="streaming")
+        .item()
         is not False
     )
     first_row = (

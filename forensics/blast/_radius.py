@@ -399,8 +399,9 @@ def blast_radius(
     )
 
 
-def _not_logged(trail: Trail, lo: datetime | None, hi: datetime | None,
-                rows: pl.DataFrame) -> tuple[str, ...]:
+def _not_logged(
+    trail: Trail, lo: datetime | None, hi: datetime | None, rows: pl.DataFrame
+) -> tuple[str, ...]:
     # integrity sits beside blast among the analyses: imported here, lazily
     from forensics.integrity._absence import window_notes
 

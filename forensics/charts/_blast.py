@@ -54,12 +54,17 @@ def blast_chart(
     every = "1m" if span <= 3 * 3600 else "1h" if span <= 4 * 86400 else "1d"
 
     keyed = ev.with_columns(access_kind(), pl.col("access_key_id").fill_null("(no key)"))
-    busiest = keyed.group_by("access_key_id").len().sort(["len", "access_key_id"],
-                                                         descending=[True, False])
+    busiest = (
+        keyed.group_by("access_key_id")
+        .len()
+        .sort(["len", "access_key_id"], descending=[True, False])
+    )
     if busiest.height > MAX_CREDENTIAL_ROWS:
         shown = set(busiest.head(MAX_CREDENTIAL_ROWS - 2).get_column("access_key_id").to_list())
         shown.add(str(br.seed))
-        others = f"({busiest.height - len(shown & set(busiest['access_key_id'])):,} other credentials)"
+        others = (
+            f"({busiest.height - len(shown & set(busiest['access_key_id'])):,} other credentials)"
+        )
         keyed = keyed.with_columns(
             pl.when(pl.col("access_key_id").is_in(sorted(shown)))
             .then(pl.col("access_key_id"))
@@ -67,8 +72,9 @@ def blast_chart(
             .alias("access_key_id")
         )
     agg = (
-        keyed
-        .group_by(pl.col("event_time").dt.truncate(every).alias("time"), "access_key_id", "access")
+        keyed.group_by(
+            pl.col("event_time").dt.truncate(every).alias("time"), "access_key_id", "access"
+        )
         .agg(
             pl.len().alias("calls"),
             pl.col("event_name").unique().sort().head(5).str.join(", ").alias("events"),

@@ -35,8 +35,10 @@ def _summary(trail) -> list[str]:
 
     times = ev.get_column("event_time")
     if times.null_count() < ev.height:
-        lines.append(f"time range: {times.min():%Y-%m-%d %H:%M:%S} UTC .. "
-                     f"{times.max():%Y-%m-%d %H:%M:%S} UTC")
+        lines.append(
+            f"time range: {times.min():%Y-%m-%d %H:%M:%S} UTC .. "
+            f"{times.max():%Y-%m-%d %H:%M:%S} UTC"
+        )
     else:
         lines.append("time range: - (no event has a usable time)")
     lines.append(f"accounts: {top('recipient_account_id', 10)}")
@@ -76,11 +78,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--account", action="append", help="only this account (repeatable)")
     p.add_argument("--region", action="append", help="only this region (repeatable)")
     p.add_argument("--no-cache", action="store_true", help="read the files, touch no cache")
-    p.add_argument("--cache-dir", metavar="DIR",
-                   help="keep the Parquet cache here (default: .forensics-cache beside the data;"
-                        " pass one when the data's folder is read-only)")
+    p.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="keep the Parquet cache here (default: .forensics-cache beside the data;"
+        " pass one when the data's folder is read-only)",
+    )
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable file")
     p.add_argument("--profile", help="AWS profile for s3:// paths (default: the boto3 chain)")
-    p.add_argument("--max-file-bytes", type=int, metavar="N",
-                   help="refuse files whose decompressed size passes N bytes (default 2 GiB)")
+    p.add_argument(
+        "--max-file-bytes",
+        type=int,
+        metavar="N",
+        help="refuse files whose decompressed size passes N bytes (default 2 GiB)",
+    )
     p.set_defaults(func=_cmd_load)

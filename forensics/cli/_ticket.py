@@ -23,15 +23,21 @@ def _cmd_ticket(args: argparse.Namespace) -> int:
     from forensics.safety._text import terminal_text
 
     if args.since and args.until and to_utc(args.since) >= to_utc(args.until):
-        print(f"forensics ticket: --since {terminal_text(args.since)} is not before --until "
-              f"{terminal_text(args.until)}: the window is empty", file=sys.stderr)
+        print(
+            f"forensics ticket: --since {terminal_text(args.since)} is not before --until "
+            f"{terminal_text(args.until)}: the window is empty",
+            file=sys.stderr,
+        )
         return 2
     from pathlib import Path
 
     for given in [args.ip_ranges, *(args.mmdb or [])]:
         if given and not Path(given).is_file():  # before loading: a typo costs no wait
-            print(f"forensics ticket: {terminal_text(given)} is not a file (--ip-ranges takes "
-                  "AWS's ip-ranges.json, --mmdb a MaxMind .mmdb)", file=sys.stderr)
+            print(
+                f"forensics ticket: {terminal_text(given)} is not a file (--ip-ranges takes "
+                "AWS's ip-ranges.json, --mmdb a MaxMind .mmdb)",
+                file=sys.stderr,
+            )
             return 2
     enrich: dict | bool | None = None
     if args.ip_ranges or args.mmdb:
@@ -56,14 +62,22 @@ def _cmd_ticket(args: argparse.Namespace) -> int:
             f"{'--principal' if args.principal else '--seed'} needs"
         ) from exc
     if len(result.events) == 0:  # a ticket of "0 events" helps nobody: say why, write none
-        why = empty_reason(result, trail, since=args.since, until=args.until,
-                           who=args.principal or args.seed)
-        print(f"forensics ticket: no events, no ticket written: {terminal_text(why)}",
-              file=sys.stderr)
+        why = empty_reason(
+            result, trail, since=args.since, until=args.until, who=args.principal or args.seed
+        )
+        print(
+            f"forensics ticket: no events, no ticket written: {terminal_text(why)}", file=sys.stderr
+        )
         return 1
     integrity = trail.verify() if args.verify else None
-    files = ticket(result, args.out, title=args.title, redact=not args.no_redact,
-                   integrity=integrity, enrich=enrich)
+    files = ticket(
+        result,
+        args.out,
+        title=args.title,
+        redact=not args.no_redact,
+        integrity=integrity,
+        enrich=enrich,
+    )
     print(f"{files.folder}: {len(result.events):,} events")
     if integrity is not None:
         print(f"  integrity: {integrity.verdict}")
@@ -103,16 +117,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="keep session tokens, secret keys and passwords as logged (default: redacted)",
     )
     p.add_argument("--no-cache", action="store_true", help="read the files, touch no cache")
-    p.add_argument("--cache-dir", metavar="DIR",
-                   help="keep the Parquet cache here (default: .forensics-cache beside the data)")
-    p.add_argument("--verify", action="store_true",
-                   help="check the trail's CloudTrail digests; the verdict goes into manifest.json")
-    p.add_argument("--enrich", action="store_true",
-                   help="say what each source IP is (private, bogon, AWS service name)")
-    p.add_argument("--ip-ranges", metavar="FILE",
-                   help="AWS's ip-ranges.json (a file you downloaded): AWS service and region "
-                   "of each source IP (implies --enrich)")
-    p.add_argument("--mmdb", metavar="FILE", action="append",
-                   help="a MaxMind .mmdb (ASN, Country, City): ASN and country of each source "
-                   "IP; repeatable (implies --enrich)")
+    p.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="keep the Parquet cache here (default: .forensics-cache beside the data)",
+    )
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="check the trail's CloudTrail digests; the verdict goes into manifest.json",
+    )
+    p.add_argument(
+        "--enrich",
+        action="store_true",
+        help="say what each source IP is (private, bogon, AWS service name)",
+    )
+    p.add_argument(
+        "--ip-ranges",
+        metavar="FILE",
+        help="AWS's ip-ranges.json (a file you downloaded): AWS service and region "
+        "of each source IP (implies --enrich)",
+    )
+    p.add_argument(
+        "--mmdb",
+        metavar="FILE",
+        action="append",
+        help="a MaxMind .mmdb (ASN, Country, City): ASN and country of each source "
+        "IP; repeatable (implies --enrich)",
+    )
     p.set_defaults(func=_cmd_ticket)

@@ -140,9 +140,7 @@ def detect(
     # the baselines need every event (rates, first sightings), not only the rows rules matched
     extra = baseline_findings(trail, **(baselines if isinstance(baselines, dict) else {}))
     if floor:
-        extra = extra.filter(
-            pl.col("level").cast(pl.String).is_in(LEVELS[floor:])
-        )
+        extra = extra.filter(pl.col("level").cast(pl.String).is_in(LEVELS[floor:]))
     return found | extra
 
 

@@ -88,8 +88,16 @@ BATCH_ROWS = 250_000
 
 #: Columns the findings are built from (besides what the rules read).
 _FINDING_COLUMNS = (
-    "event_name", "event_time", "event_id", "principal", "actor", "access_key_id",
-    "recipient_account_id", "account_id", "aws_region", "source_ip",
+    "event_name",
+    "event_time",
+    "event_id",
+    "principal",
+    "actor",
+    "access_key_id",
+    "recipient_account_id",
+    "account_id",
+    "aws_region",
+    "source_ip",
 )
 
 
@@ -141,7 +149,8 @@ def match_in_batches(
         empty = pl.DataFrame(schema={c: schema[c] for c in columns})
         return empty, match_rows(empty, ruleset)
     matched = (
-        pl.concat(kept) if kept
+        pl.concat(kept)
+        if kept
         else pl.DataFrame(schema={**{c: schema[c] for c in columns}, _GLOBAL: pl.Int64})
     )
     ids = matched.get_column(_GLOBAL)

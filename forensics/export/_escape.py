@@ -17,7 +17,17 @@ from __future__ import annotations
 import html
 import re
 
-__all__ = ["CSV_FORMULA", "CSV_TRIGGERS", "csv_cell", "csv_visible", "defang_links", "html_text", "md_cell", "md_fence", "md_text"]
+__all__ = [
+    "CSV_FORMULA",
+    "CSV_TRIGGERS",
+    "csv_cell",
+    "csv_visible",
+    "defang_links",
+    "html_text",
+    "md_cell",
+    "md_fence",
+    "md_text",
+]
 
 #: First characters that make a spreadsheet treat a cell as a formula (or DDE command).
 #: The full-width forms are included because some spreadsheets fold them to ASCII.
@@ -48,9 +58,7 @@ def _escape_leading(match: re.Match[str]) -> str:
 
 #: Every character a CSV cell shows as an escape (``\\n``, ``\\x1b``, ``\\u202e``): a CSV
 #: printed in a terminal (``cat events.csv``) must not forge lines or rewrite the screen.
-CSV_CONTROL = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
-)
+CSV_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 #: A formula, possibly behind blanks a spreadsheet skips (`` =1+1``).
 CSV_FORMULA = re.compile("^[ \t\r\n\u00a0\u3000\u2000-\u200a]*[=+\\-@\uff1d\uff0b\uff0d\uff20]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -63,8 +71,12 @@ def csv_visible(text: str) -> str:
     'a\\\\nb'
     """
     return CSV_CONTROL.sub(
-        lambda m: _NAMED.get(m.group())
-        or (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"),
+        lambda m: (
+            _NAMED.get(m.group())
+            or (
+                f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"
+            )
+        ),
         text,
     )
 

@@ -439,7 +439,10 @@ def _not_logged(trail: Any, events: pl.DataFrame) -> list[str]:
     """Logging off in the events' span, and S3 buckets named with no data event in the trail."""
     from forensics.integrity._absence import window_notes
 
-    buckets = (events.select(pl.col("request_parameters").str.json_path_match("$.bucketName")
-                             .alias("b")).drop_nulls().unique())
+    buckets = (
+        events.select(pl.col("request_parameters").str.json_path_match("$.bucketName").alias("b"))
+        .drop_nulls()
+        .unique()
+    )
     touched = buckets.select((pl.lit("arn:aws:s3:::") + pl.col("b")).alias("arn"))
     return window_notes(trail, events["event_time"].min(), events["event_time"].max(), touched)

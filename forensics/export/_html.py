@@ -179,8 +179,10 @@ def render_html(
         lines = facts.summary_text.count("\n") + 1
         parts.append(_section("Blast radius", f"<pre>{e(facts.summary_text)}</pre>", lines // 3))
     if facts.not_logged:
-        parts += ["<h2>Not in the trail (could not have been logged)</h2>",
-                  "<pre>" + e("\n".join(facts.not_logged)) + "</pre>"]
+        parts += [
+            "<h2>Not in the trail (could not have been logged)</h2>",
+            "<pre>" + e("\n".join(facts.not_logged)) + "</pre>",
+        ]
     if findings is not None:
         parts.append(_findings_section(findings, findings_given))
     parts.append("<h2>Indicators</h2>")
@@ -191,9 +193,7 @@ def render_html(
         parts.append(
             _section(
                 f"{e(INDICATOR_TITLES[kind])} ({table.height:,})",
-                _capped(table, headers, "indicators.csv")
-                if table.height
-                else "<p>None.</p>",
+                _capped(table, headers, "indicators.csv") if table.height else "<p>None.</p>",
                 table.height,
                 level="h3",
             )

@@ -104,8 +104,10 @@ def empty_reason(
 
     filters = [str(f) for f in (getattr(result, "filters", None) or ())]
     if trail is None and filters:  # a filtered trail: its parent is not known here
-        return (f"the filters matched no events ({'; '.join(filters)}); filters compare "
-                "exactly, case included")
+        return (
+            f"the filters matched no events ({'; '.join(filters)}); filters compare "
+            "exactly, case included"
+        )
     base = trail if trail is not None else result
     events = getattr(base, "events", None)
     if events is None or len(events) == 0:
@@ -228,8 +230,9 @@ def ticket(
     if found is not None and len(found) and "timeline" in facts.charts:
         facts.charts["timeline"] = _timeline(facts.events, found)  # findings marked on it
     if facts.events.height == 0:  # written anyway (a record that nothing matched), but said
-        warnings.warn(f"the ticket holds no events: {empty_reason(result)}", EmptyResultWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"the ticket holds no events: {empty_reason(result)}", EmptyResultWarning, stacklevel=2
+        )
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
 
@@ -241,8 +244,11 @@ def ticket(
             png = chart_bytes(chart, "png", scale=png_scale)
         except Exception as exc:  # the renderer gave up (a chart too big): the ticket still
             # gets written, with a picture saying which chart is missing and why
-            warnings.warn(f"the {name} chart could not be drawn ({type(exc).__name__}); the "
-                          "ticket has a placeholder instead", stacklevel=2)
+            warnings.warn(
+                f"the {name} chart could not be drawn ({type(exc).__name__}); the "
+                "ticket has a placeholder instead",
+                stacklevel=2,
+            )
             placeholder = _not_drawn(name, exc)
             charts_svg[name] = chart_bytes(placeholder, "svg")
             png = chart_bytes(placeholder, "png", scale=png_scale)

@@ -313,19 +313,16 @@ def _resource_aggregates(
     node_df = node_df.rename({"arn": "node"}).with_columns(
         pl.lit("resource").alias("kind"), _iso("first_seen"), _iso("last_seen")
     )
-    actions = (
-        _fold_edges(edges)
-        .with_columns(
-            pl.col("event_names").list.sort().list.join("; "),
-            pl.when(pl.col("writes") > 0)
-            .then(pl.lit("write"))
-            .when(pl.col("reads") > 0)
-            .then(pl.lit("read"))
-            .otherwise(pl.lit("denied"))
-            .alias("access"),
-            _iso("first_seen"),
-            _iso("last_seen"),
-        )
+    actions = _fold_edges(edges).with_columns(
+        pl.col("event_names").list.sort().list.join("; "),
+        pl.when(pl.col("writes") > 0)
+        .then(pl.lit("write"))
+        .when(pl.col("reads") > 0)
+        .then(pl.lit("read"))
+        .otherwise(pl.lit("denied"))
+        .alias("access"),
+        _iso("first_seen"),
+        _iso("last_seen"),
     )
     created = (
         pl.concat(made)

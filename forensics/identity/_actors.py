@@ -175,9 +175,9 @@ def key_actors(trail: Trail) -> tuple[dict[str, str], pl.DataFrame]:
     }
     # a permission-set key tied to the portal call that made it (GetRoleCredentials): the
     # caller's sign-in credential is its parent, the caller (an Identity Center user) its origin
-    for k, cred, by_actor in portal_links(trail).select(
-        "access_key_id", "_cred", "_by_actor"
-    ).iter_rows():
+    for k, cred, by_actor in (
+        portal_links(trail).select("access_key_id", "_cred", "_by_actor").iter_rows()
+    ):
         if k not in minted:
             minted[k] = (cred, by_actor)
     resolved: dict[str, str] = {}
@@ -566,9 +566,7 @@ def sessions(trail: Trail) -> pl.DataFrame:
         .with_columns(
             pl.coalesce("_key_sis", "_sis").alias("_in_sis"),
         )
-        .with_columns(
-            pl.coalesce("_in_sis", "_key", pl.col("credential_id")).alias("session")
-        )
+        .with_columns(pl.coalesce("_in_sis", "_key", pl.col("credential_id")).alias("session"))
         .filter(pl.col("session").is_not_null())
         .group_by("session")
         .agg(

@@ -80,7 +80,12 @@ class Match:
 
 
 def _distinct(lazy: pl.LazyFrame, column: str) -> list[str]:
-    return lazy.select(pl.col(column).drop_nulls().unique()).collect(engine="streaming").to_series().to_list()
+    return (
+        lazy.select(pl.col(column).drop_nulls().unique())
+        .collect(engine="streaming")
+        .to_series()
+        .to_list()
+    )
 
 
 def _not_found(who: str, what: str, pool: list[str]) -> PrincipalError:
@@ -171,7 +176,12 @@ def resolve(trail: Trail, who: str) -> Match:
     lazy = trail.lazy
 
     if _KEY.match(text):
-        used = lazy.filter(pl.col("access_key_id") == text).select(pl.len()).collect(engine="streaming").item()
+        used = (
+            lazy.filter(pl.col("access_key_id") == text)
+            .select(pl.len())
+            .collect(engine="streaming")
+            .item()
+        )
         if used or trail_mints(trail)["access_key_id"].is_in([text]).any():
             return Match("key", (text,))
         raise _not_found(text, "access key", _distinct(lazy, "access_key_id"))
@@ -381,7 +391,8 @@ def for_principal(trail: Trail, who: str, *, derived: bool = False) -> Trail:
     keys = sorted(derived_keys(trail, match))
     if not keys:
         return trail.filter(
-            match.predicate, description=f"{match.description}, and keys minted from it (none)",
+            match.predicate,
+            description=f"{match.description}, and keys minted from it (none)",
             within=within,
         )
     n = len(keys)
@@ -389,7 +400,8 @@ def for_principal(trail: Trail, who: str, *, derived: bool = False) -> Trail:
         match.predicate | pl.col("access_key_id").is_in(keys),
         description=f"{match.description}, and the {n} key{'s' if n != 1 else ''} minted from it",
         within={**within, "access_key_id": [*within.get("access_key_id", ()), *keys]}
-        if within else None,
+        if within
+        else None,
     )
 
 

@@ -118,14 +118,23 @@ class Cache:
     # -- keys -----------------------------------------------------------------------------------
     @staticmethod
     def file_entry(ref: FileRef) -> dict[str, Any]:
-        return {"size": ref.size, "mtime_ns": ref.mtime_ns, "inode": ref.inode,
-                "ctime_ns": ref.ctime_ns, "as": ref.path}
+        return {
+            "size": ref.size,
+            "mtime_ns": ref.mtime_ns,
+            "inode": ref.inode,
+            "ctime_ns": ref.ctime_ns,
+            "as": ref.path,
+        }
 
     @staticmethod
     def same_file(entry: dict[str, Any], ref: FileRef) -> bool:
         """The stored entry describes the file as it is now."""
-        return (entry.get("size"), entry.get("mtime_ns"), entry.get("inode"),
-                entry.get("ctime_ns")) == (ref.size, ref.mtime_ns, ref.inode, ref.ctime_ns)
+        return (
+            entry.get("size"),
+            entry.get("mtime_ns"),
+            entry.get("inode"),
+            entry.get("ctime_ns"),
+        ) == (ref.size, ref.mtime_ns, ref.inode, ref.ctime_ns)
 
     def key(self, refs: list[FileRef], options: dict[str, Any]) -> str:
         """A key for the merged table of exactly these files (as they are now) and options;
@@ -194,8 +203,12 @@ class Cache:
         return self.root / "merged" / f"{key}{suffix}.parquet"
 
     def add_merged(
-        self, key: str, report: dict[str, Any], spelled: dict[str, Any] | None = None,
-        segments: list[Path] | None = None, keys: Path | None = None,
+        self,
+        key: str,
+        report: dict[str, Any],
+        spelled: dict[str, Any] | None = None,
+        segments: list[Path] | None = None,
+        keys: Path | None = None,
     ) -> None:
         """Name a written merged table (one file, or its ``segments``) in the index."""
         path = self.root / "merged" / f"{key}.parquet"
@@ -243,8 +256,11 @@ class Cache:
         """Why a part is damaged (checked once per load), or None."""
         if part not in self._checked:
             owned = self.owned(part, "parts")
-            reason = "not a cache file" if owned is None else table_damage(
-                owned, (self._parts or {}).get(part))
+            reason = (
+                "not a cache file"
+                if owned is None
+                else table_damage(owned, (self._parts or {}).get(part))
+            )
             self._checked[part] = reason
             if reason is not None:
                 self.damaged.append(f"{part} ({reason})")
@@ -274,8 +290,11 @@ class Cache:
     def prune_merged(self) -> None:
         """Delete merged tables the index no longer names (an older format's, say) once they
         have not been touched for a day (a notebook may still be scanning one)."""
-        named = {name for entry in self.index["merged"].values()
-                 for name in [entry["path"], *entry.get("segments", []), entry.get("keys")]}
+        named = {
+            name
+            for entry in self.index["merged"].values()
+            for name in [entry["path"], *entry.get("segments", []), entry.get("keys")]
+        }
         folder = self.root / "merged"
         if folder.is_dir() and not folder.is_symlink():  # never follow a link out of the root
             now = time.time()
@@ -300,8 +319,10 @@ class Cache:
         """Write what changed (files.json first: index.json names tables built from it)."""
         self.root.mkdir(parents=True, exist_ok=True)
         if self._files is not None:
-            _write_json(self.files_path,
-                        {"format": FORMAT, "files": self._files, "parts": self._parts or {}})
+            _write_json(
+                self.files_path,
+                {"format": FORMAT, "files": self._files, "parts": self._parts or {}},
+            )
         _write_json(self.index_path, {**self.index, "format": FORMAT})
 
 
@@ -347,9 +368,15 @@ def table_damage(path: Path, check: dict[str, int] | None) -> str | None:
         if head != b"PAR1" or tail != b"PAR1" or st.st_size < 12:
             return "no Parquet header/footer: truncated or overwritten"
         schema = pl.read_parquet_schema(path)
-        wrong = [name for name, dtype in EVENTS_SCHEMA.items()
-                 if name not in schema or (str(schema[name]) != str(dtype) and not (
-                     name == "source_file" and schema[name] in (pl.String, pl.Categorical)))]
+        wrong = [
+            name
+            for name, dtype in EVENTS_SCHEMA.items()
+            if name not in schema
+            or (
+                str(schema[name]) != str(dtype)
+                and not (name == "source_file" and schema[name] in (pl.String, pl.Categorical))
+            )
+        ]
         if wrong:
             return f"another schema (columns {', '.join(wrong[:3])} missing or of another type)"
         if check and st.st_mtime_ns != check.get("mtime_ns") and _crc(path) != check.get("crc"):
@@ -362,9 +389,7 @@ def table_damage(path: Path, check: dict[str, int] | None) -> str | None:
 @functools.cache
 def _outcome_fields(cls: type) -> tuple[str, ...]:
     """What of a FilePart the index keeps: every field but its rows."""
-    return tuple(
-        f.name for f in dataclasses.fields(cls) if f.name != "frame"
-    )
+    return tuple(f.name for f in dataclasses.fields(cls) if f.name != "frame")
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -150,8 +150,6 @@ _TEXT_FIELDS = (*TOP_TEXT, *TOP_FLAGS)
 _JSON_FIELDS = TOP_JSON
 
 
-
-
 def _looks_pretty(head: bytes) -> bool:
     # S3-delivered files are one line; indentation means the Raw text would keep line breaks
     return b"\n" in head
@@ -350,8 +348,13 @@ def _resources_column(values: tuple[list[_Resource] | None, ...]) -> pl.Series:
     )
     if empty:
         lists = pl.concat(
-            [lists, pl.DataFrame({"row": empty, "resources": [[]] * len(empty)},
-                                 schema={"row": pl.UInt32, "resources": dtype})]
+            [
+                lists,
+                pl.DataFrame(
+                    {"row": empty, "resources": [[]] * len(empty)},
+                    schema={"row": pl.UInt32, "resources": dtype},
+                ),
+            ]
         )
     return (
         pl.DataFrame({"row": pl.arange(0, n, dtype=pl.UInt32, eager=True)})

@@ -498,8 +498,9 @@ def _lookup(expr: pl.Expr, mapping: dict[str, str] | pl.DataFrame) -> pl.Expr:
     if isinstance(mapping, pl.DataFrame):
         old, new = mapping.to_series(0), mapping.to_series(1)
     else:
-        old, new = pl.Series(list(mapping), dtype=pl.String), pl.Series(
-            list(mapping.values()), dtype=pl.String
+        old, new = (
+            pl.Series(list(mapping), dtype=pl.String),
+            pl.Series(list(mapping.values()), dtype=pl.String),
         )
     return expr.replace_strict(old, new, default=None, return_dtype=pl.String)
 
@@ -519,8 +520,15 @@ def _idc_rule(lazy: pl.LazyFrame) -> pl.Expr | None:
     sub = (
         lazy.filter(pl.col("identity_type").is_in(_IDC_TYPES))
         .select(
-            "identity_type", "user_name", "account_id", "principal_arn", "identity_store_arn",
-            "on_behalf_of_user_id", "principal", "event_name", "additional_event_data",
+            "identity_type",
+            "user_name",
+            "account_id",
+            "principal_arn",
+            "identity_store_arn",
+            "on_behalf_of_user_id",
+            "principal",
+            "event_name",
+            "additional_event_data",
         )
         .collect()
     )
@@ -548,12 +556,16 @@ def _idc_rule(lazy: pl.LazyFrame) -> pl.Expr | None:
         )
     links = _unambiguous(pl.concat(evidence), "name", "id")
     # a user id seen without its identity store joins the store it is seen with (one only)
-    ids = sub.filter(with_id).select(
-        pl.concat_str(pl.lit("identitycenter:unknown/"), pl.col("on_behalf_of_user_id")).alias(
-            "bare"
-        ),
-        pl.col("principal").alias("id"),
-    ).filter(~pl.col("id").str.starts_with("identitycenter:unknown/"))
+    ids = (
+        sub.filter(with_id)
+        .select(
+            pl.concat_str(pl.lit("identitycenter:unknown/"), pl.col("on_behalf_of_user_id")).alias(
+                "bare"
+            ),
+            pl.col("principal").alias("id"),
+        )
+        .filter(~pl.col("id").str.starts_with("identitycenter:unknown/"))
+    )
     links.update(_unambiguous(ids, "bare", "id"))
     if not links:
         return None
@@ -646,7 +658,8 @@ def _copy_rule(lazy: pl.LazyFrame) -> pl.Expr | None:
     # only the unique ids of copies the shared id leaves open are looked for in the rest
     open_copies = (
         copies.filter(
-            ~pl.col("shared_event_id").is_in(by_shared.get_column("shared_event_id").implode())
+            ~pl.col("shared_event_id")
+            .is_in(by_shared.get_column("shared_event_id").implode())
             .fill_null(False)
         )
         .select("principal_id", uid.alias("uid"))
@@ -667,9 +680,7 @@ def _copy_rule(lazy: pl.LazyFrame) -> pl.Expr | None:
             .collect()
         )
         by_uid = _unambiguous(owners, "uid", "principal")
-        by_pid = {
-            pid: by_uid[u] for pid, u in open_copies.iter_rows() if u in by_uid
-        }
+        by_pid = {pid: by_uid[u] for pid, u in open_copies.iter_rows() if u in by_uid}
     parts = [
         _lookup(pl.col(col), m)
         for col, m in (("shared_event_id", by_shared), ("principal_id", by_pid))

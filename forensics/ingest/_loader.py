@@ -60,9 +60,7 @@ def _dedupe(frame: pl.DataFrame, report: LoadReport) -> pl.DataFrame:
     ).sort(pl.col("source_file").cast(pl.String), "source_index")  # "first" = in path order
     if shared.height == 0:
         return frame
-    rows_per_file = dict(
-        frame.group_by(pl.col("source_file").cast(pl.String)).len().iter_rows()
-    )
+    rows_per_file = dict(frame.group_by(pl.col("source_file").cast(pl.String)).len().iter_rows())
     drop, unverified, examples = _confirm_duplicates(shared, rows_per_file)
     if unverified:
         report.notes.append(
@@ -155,13 +153,18 @@ def _resolve_remote(
 def _refresh_remote(cached: LoadReport, fresh: LoadReport) -> None:
     """On a cache hit, what this call's S3 fetch did (notes, failed objects) replaces the
     stored account of the previous fetch."""
+
     def remote(text: str) -> bool:
         return text.startswith("s3://")
 
-    cached.notes = [*(n for n in fresh.notes if remote(n)),
-                    *(n for n in cached.notes if not remote(n))]
-    cached.files_failed = [*(f for f in cached.files_failed if not remote(f.path)),
-                           *(f for f in fresh.files_failed if remote(f.path))]
+    cached.notes = [
+        *(n for n in fresh.notes if remote(n)),
+        *(n for n in cached.notes if not remote(n)),
+    ]
+    cached.files_failed = [
+        *(f for f in cached.files_failed if not remote(f.path)),
+        *(f for f in fresh.files_failed if remote(f.path)),
+    ]
 
 
 def load(
@@ -233,9 +236,17 @@ def load(
     if len(paths) == 1 and str(paths[0]).startswith("athena://"):
         from forensics.ingest.athena import load as load_athena  # the query builds its own Trail
 
-        return load_athena(str(paths[0]), start=start, end=end, accounts=accounts,
-                           regions=regions, session=session, profile=profile, remote=remote,
-                           **query)
+        return load_athena(
+            str(paths[0]),
+            start=start,
+            end=end,
+            accounts=accounts,
+            regions=regions,
+            session=session,
+            profile=profile,
+            remote=remote,
+            **query,
+        )
     if query:
         raise TypeError(f"load() got options only an athena:// source takes: {sorted(query)}")
     began = time.perf_counter()
@@ -247,11 +258,17 @@ def load(
         from forensics.sources._s3 import mirror_root  # the Parquet cache beside the S3 mirror
 
         cache_dir = mirror_root(str(paths[0]), (remote or {}).get("cache_dir")) / ".forensics-cache"
-    paths = _resolve_remote(paths, start=lo, end=hi, accounts=accounts, regions=regions,
-                            report=report, **(remote or {}))
+    paths = _resolve_remote(
+        paths, start=lo, end=hi, accounts=accounts, regions=regions, report=report, **(remote or {})
+    )
     ignored: list[str] = []
     files, missing, pruned = discover(
-        paths, start=lo, end=hi, accounts=accounts, regions=regions, ignored=ignored,
+        paths,
+        start=lo,
+        end=hi,
+        accounts=accounts,
+        regions=regions,
+        ignored=ignored,
         on_listed=_prestart(workers, cache, cache_dir, paths),
     )
     if ignored:
@@ -268,9 +285,7 @@ def load(
         report.add_failure(path, reason)
     report.files_seen = len(files) + len(missing) + pruned
     if not files and missing and len(missing) == len(report.sources):
-        raise LoadError(
-            "nothing to load: " + "; ".join(f"{p}: {r}" for p, r in missing)
-        )
+        raise LoadError("nothing to load: " + "; ".join(f"{p}: {r}" for p, r in missing))
 
     try:
         budget = _stream.memory_budget(memory_budget)
@@ -282,9 +297,16 @@ def load(
     key = None
     if store is not None:
         wait_for_cache(store.root)  # a table this process is still writing there
-        key = store.key(files, {"sources": [_canonical_source(p) for p in report.sources],
-                                "start": lo, "end": hi, "max_file_bytes": max_file_bytes,
-                                "missing": [(_canonical_source(p), r) for p, r in missing]})
+        key = store.key(
+            files,
+            {
+                "sources": [_canonical_source(p) for p in report.sources],
+                "start": lo,
+                "end": hi,
+                "max_file_bytes": max_file_bytes,
+                "missing": [(_canonical_source(p), r) for p, r in missing],
+            },
+        )
         hit = _cache_hit(store, key, report, strict, began, files)
         if hit is not None:
             return hit
@@ -294,12 +316,34 @@ def load(
             hit = _cache_hit(store, key, report, strict, began, files)
             if hit is not None:
                 return hit
-            return _read_and_merge(files, store, key, report, lo, hi, strict=strict,
-                                   max_file_bytes=max_file_bytes, workers=workers, began=began,
-                                   budget=budget, progress=progress)
-    return _read_and_merge(files, None, None, report, lo, hi, strict=strict,
-                           max_file_bytes=max_file_bytes, workers=workers, began=began,
-                           budget=budget, progress=progress)
+            return _read_and_merge(
+                files,
+                store,
+                key,
+                report,
+                lo,
+                hi,
+                strict=strict,
+                max_file_bytes=max_file_bytes,
+                workers=workers,
+                began=began,
+                budget=budget,
+                progress=progress,
+            )
+    return _read_and_merge(
+        files,
+        None,
+        None,
+        report,
+        lo,
+        hi,
+        strict=strict,
+        max_file_bytes=max_file_bytes,
+        workers=workers,
+        began=began,
+        budget=budget,
+        progress=progress,
+    )
 
 
 #: Reading this many bytes (on disk) or more shows a progress bar (~0.7M gzipped events).
@@ -327,7 +371,11 @@ def _prestart(
 
 
 def _cache_hit(
-    store: Cache, key: str, report: LoadReport, strict: bool, began: float,
+    store: Cache,
+    key: str,
+    report: LoadReport,
+    strict: bool,
+    began: float,
     files: list[FileRef] | None = None,
 ) -> Trail | None:
     """The stored table for this exact set of files and options, if the cache holds it."""
@@ -347,8 +395,11 @@ def _cache_hit(
     plain = _scan(path)
     scan = _respelled(plain, store.spelled(key), report.sources, files or [])
     keys = store.key_index(key)
-    segments = (Segments(tuple(str(p) for p in path), str(keys))
-                if keys is not None and scan is plain else None)  # respelled: scan them all
+    segments = (
+        Segments(tuple(str(p) for p in path), str(keys))
+        if keys is not None and scan is plain
+        else None
+    )  # respelled: scan them all
     return Trail(scan, cached, originals=_from_here(), segments=segments)
 
 
@@ -364,8 +415,7 @@ def _canonical_source(path: str) -> str:
 def _note_damaged(store: Cache, report: LoadReport) -> None:
     """Say in the report which cache tables were damaged and dropped (their files re-read)."""
     for what in store.damaged:
-        note = (f"cache table {what} was damaged: dropped, its files read again from the "
-                "trail")
+        note = f"cache table {what} was damaged: dropped, its files read again from the trail"
         if note not in report.notes:
             report.notes.append(note)
 
@@ -389,8 +439,7 @@ def _respelled(
     if not mapping:
         return scan
     return scan.with_columns(
-        pl.col("source_file").cast(pl.String).replace(mapping)
-        .cast(EVENTS_SCHEMA["source_file"])
+        pl.col("source_file").cast(pl.String).replace(mapping).cast(EVENTS_SCHEMA["source_file"])
     )
 
 
@@ -442,8 +491,9 @@ def _read_and_merge(
         keep_frames=not stream,
         max_chunk_bytes=_chunk_cap(budget) if stream else None,
         sort_parts=stream,
-        progress=progress if progress is not None or stream
-        or sum(r.size for r in to_read) >= _BAR_BYTES else False,
+        progress=progress
+        if progress is not None or stream or sum(r.size for r in to_read) >= _BAR_BYTES
+        else False,
     )
     by_path = {ref.path: ref for ref in to_read}
     frames: list[pl.DataFrame] = []
@@ -461,16 +511,37 @@ def _read_and_merge(
                 store.record(by_path[part.path], part, result.parquet)
 
     if stream:
-        return _merge_streaming(files, part_files, spelled_as, store, key, report, outcomes,
-                                lo, hi, strict=strict, began=began, plan=plan,
-                                progress=progress)
+        return _merge_streaming(
+            files,
+            part_files,
+            spelled_as,
+            store,
+            key,
+            report,
+            outcomes,
+            lo,
+            hi,
+            strict=strict,
+            began=began,
+            plan=plan,
+            progress=progress,
+        )
     if part_files:
         # rows that only a cache part holds (read by a worker, or in an earlier load); a part
         # may also hold rows of files that changed since: take only its current files
-        frames.extend(_part_rows(part_files, spelled_as, files, store, report, outcomes,
-                                 max_file_bytes=max_file_bytes, workers=workers))
+        frames.extend(
+            _part_rows(
+                part_files,
+                spelled_as,
+                files,
+                store,
+                report,
+                outcomes,
+                max_file_bytes=max_file_bytes,
+                workers=workers,
+            )
+        )
     _add_outcomes(outcomes, report, strict)
-
 
     if frames:
         frame = pl.concat(
@@ -513,8 +584,9 @@ def _read_and_merge(
         except OSError as exc:
             report.notes.append(f"could not write the cache in {store.root}: {exc}")
         else:
-            _write_merged_in_background(store, key, frame, report.to_dict(),
-                                        {"sources": report.sources, "cwd": os.getcwd()})
+            _write_merged_in_background(
+                store, key, frame, report.to_dict(), {"sources": report.sources, "cwd": os.getcwd()}
+            )
     return Trail(frame, report, originals=_from_here())
 
 
@@ -532,7 +604,10 @@ def wait_for_cache(root: str | os.PathLike[str] | None = None) -> None:
 
 
 def _write_merged_in_background(
-    store: Cache, key: str, frame: pl.DataFrame, report: dict[str, Any],
+    store: Cache,
+    key: str,
+    frame: pl.DataFrame,
+    report: dict[str, Any],
     spelled: dict[str, Any] | None = None,
 ) -> None:
     """Write the finished table to the cache in a thread: the caller has its trail a second
@@ -588,8 +663,11 @@ def _refuse_too_big(files: list[FileRef], cache: bool, paths: Any) -> None:
     if free is None or need <= free * 0.8:
         return
     folder = _cache_root(None, [str(p) for p in paths])
-    why = "cache=False holds the whole table in memory" if not cache else (
-        "the cache folder cannot be written, so the whole table would be held in memory")
+    why = (
+        "cache=False holds the whole table in memory"
+        if not cache
+        else ("the cache folder cannot be written, so the whole table would be held in memory")
+    )
     raise LoadError(
         f"this trail is too big to load without a cache: about {need / 1024**3:.1f} GB of table "
         f"for {free / 1024**3:.1f} GB of memory free ({why}); load it with a cache folder, e.g. "
@@ -624,18 +702,27 @@ def _merge_streaming(
         )
         if any(k != v for k, v in stored.items()):
             scan = scan.with_columns(
-                pl.col("source_file").cast(pl.String).replace(stored)
+                pl.col("source_file")
+                .cast(pl.String)
+                .replace(stored)
                 .cast(EVENTS_SCHEMA["source_file"])
             )
         scans.append(scan)
     _note_damaged(store, report)
     _add_outcomes(outcomes, report, strict)
-    rows = (pl.concat(scans, how="vertical") if scans
-            else empty_events().lazy())
+    rows = pl.concat(scans, how="vertical") if scans else empty_events().lazy()
     merging = time.perf_counter()
-    stats = _stream.merge_parts(rows, functools.partial(store.merged_path, key), lo=lo, hi=hi,
-                                plan=plan, settle=_confirm_duplicates, report=report,
-                                progress=progress, link=linker)
+    stats = _stream.merge_parts(
+        rows,
+        functools.partial(store.merged_path, key),
+        lo=lo,
+        hi=hi,
+        plan=plan,
+        settle=_confirm_duplicates,
+        report=report,
+        progress=progress,
+        link=linker,
+    )
     report.unparsed_event_time = stats.unparsed_event_time
     if lo is not None or hi is not None:
         report.outside_window = stats.outside_window
@@ -651,15 +738,23 @@ def _merge_streaming(
     )
     report.seconds = time.perf_counter() - began
     try:
-        store.add_merged(key, report.to_dict(), {"sources": report.sources, "cwd": os.getcwd()},
-                         segments=stats.segments, keys=stats.keys)
+        store.add_merged(
+            key,
+            report.to_dict(),
+            {"sources": report.sources, "cwd": os.getcwd()},
+            segments=stats.segments,
+            keys=stats.keys,
+        )
         store.prune_merged()
         store.prune_parts()
         store.save()
     except OSError as exc:
         report.notes.append(f"could not write the cache in {store.root}: {exc}")
-    segments = (Segments(tuple(str(p) for p in stats.segments), str(stats.keys))
-                if stats.keys is not None else None)
+    segments = (
+        Segments(tuple(str(p) for p in stats.segments), str(stats.keys))
+        if stats.keys is not None
+        else None
+    )
     return Trail(_scan(stats.segments), report, originals=_from_here(), segments=segments)
 
 
@@ -688,15 +783,16 @@ def _part_rows(
             )
         except Exception as exc:  # a damaged part: Polars raises its own errors
             if store is not None:
-                store.damaged.append(f"{os.path.relpath(part, store.root)} "
-                                     f"({type(exc).__name__})")
+                store.damaged.append(f"{os.path.relpath(part, store.root)} ({type(exc).__name__})")
             again.extend(paths)
             with contextlib.suppress(OSError):  # its files are read again next time too
                 os.unlink(part)
             continue
         if any(k != v for k, v in stored.items()):
             frame = frame.with_columns(
-                pl.col("source_file").cast(pl.String).replace(stored)
+                pl.col("source_file")
+                .cast(pl.String)
+                .replace(stored)
                 .cast(EVENTS_SCHEMA["source_file"])
             )
         frames.append(frame)
@@ -704,8 +800,9 @@ def _part_rows(
         redo = set(again)
         outcomes[:] = [o for o in outcomes if o.path not in redo]
         report.files_from_cache -= len(redo)
-        for result in read_files([r for r in files if r.path in redo],
-                                 max_file_bytes=max_file_bytes, workers=workers):
+        for result in read_files(
+            [r for r in files if r.path in redo], max_file_bytes=max_file_bytes, workers=workers
+        ):
             parts = result.file_parts()
             outcomes.extend(parts)
             if result.frame is not None and result.frame.height:
@@ -754,12 +851,13 @@ def _sort_order(frame: pl.DataFrame) -> pl.Series | None:
     names = files.cast(pl.String).to_list()
     physical = files.to_physical().to_list()
     rank_of = {code: i for i, (_, code) in enumerate(sorted(zip(names, physical, strict=True)))}
-    file_rank = frame.get_column("source_file").to_physical().replace_strict(
-        rank_of, return_dtype=pl.UInt64
+    file_rank = (
+        frame.get_column("source_file")
+        .to_physical()
+        .replace_strict(rank_of, return_dtype=pl.UInt64)
     )
     position = frame.select(
-        (file_rank * pl.lit(1 << 32, dtype=pl.UInt64))
-        + pl.col("source_index").cast(pl.UInt64)
+        (file_rank * pl.lit(1 << 32, dtype=pl.UInt64)) + pl.col("source_index").cast(pl.UInt64)
     ).to_series()
     times = frame.get_column("event_time")
     first = None if position.is_sorted() else position.arg_sort()

@@ -283,7 +283,9 @@ def fill_insight_names(frame: pl.DataFrame) -> pl.DataFrame:
     for column, key in (("event_name", "eventName"), ("event_source", "eventSource")):
         found = pl.col("extra").str.json_path_match(f"$.insightDetails.{key}")
         fills.append(
-            pl.when(pl.col(column).is_null() & has).then(found).otherwise(pl.col(column))
+            pl.when(pl.col(column).is_null() & has)
+            .then(found)
+            .otherwise(pl.col(column))
             .alias(column)
         )
     return frame.with_columns(fills)

@@ -171,8 +171,13 @@ def _read_chunk(
         tmp = f"{parquet_path}.tmp-{os.getpid()}"
         if sort_part:  # a merge in time buckets then reads only the row groups it needs
             frame = frame.sort("event_time", "source_file", "source_index", nulls_last=True)
-        frame.write_parquet(tmp, compression="zstd", compression_level=1, statistics=True,
-                            row_group_size=_SORTED_ROW_GROUP if sort_part else _PART_ROW_GROUP)
+        frame.write_parquet(
+            tmp,
+            compression="zstd",
+            compression_level=1,
+            statistics=True,
+            row_group_size=_SORTED_ROW_GROUP if sort_part else _PART_ROW_GROUP,
+        )
         os.replace(tmp, parquet_path)
         result.parquet = parquet_path
         if keep_frame:
@@ -185,9 +190,7 @@ def _read_chunk(
     return result
 
 
-def _chunks(
-    refs: Sequence[FileRef], workers: int, cap: int | None = None
-) -> list[list[FileRef]]:
+def _chunks(refs: Sequence[FileRef], workers: int, cap: int | None = None) -> list[list[FileRef]]:
     """Split files (in path order) into chunks of shrinking size, biggest first.
 
     Guided scheduling: each chunk holds about ``remaining / (2 * workers)`` of the bytes, down
@@ -318,15 +321,24 @@ def read_files(
         chunks = _chunks(refs, 1, max_chunk_bytes)
         done = []
         for i, c in enumerate(chunks):
-            done.append(read_chunk(c, max_file_bytes, part_path(i) if part_path else None,
-                                   keep_frame=keep, sort_part=sort_parts))
+            done.append(
+                read_chunk(
+                    c,
+                    max_file_bytes,
+                    part_path(i) if part_path else None,
+                    keep_frame=keep,
+                    sort_part=sort_parts,
+                )
+            )
             bar.update(sum(r.size for r in c))
         bar.close()
         return done
     chunks = _chunks(refs, workers, max_chunk_bytes)
     results: list[ChunkResult | None] = [None] * len(chunks)
     with tempfile.TemporaryDirectory(
-        prefix="forensics-", dir=_fast_tmp(), ignore_cleanup_errors=True  # mapped (Windows)
+        prefix="forensics-",
+        dir=_fast_tmp(),
+        ignore_cleanup_errors=True,  # mapped (Windows)
     ) as tmp:
 
         def submit(i: int) -> Future[ChunkResult]:
@@ -343,7 +355,10 @@ def read_files(
 
         def read_here(i: int) -> None:
             mine = read_chunk(
-                chunks[i], max_file_bytes, part_path(i) if part_path else None, keep_frame=keep,
+                chunks[i],
+                max_file_bytes,
+                part_path(i) if part_path else None,
+                keep_frame=keep,
                 sort_part=sort_parts,
             )
             mine.peak_rss_mb = 0.0  # this process's peak, not a worker's
@@ -413,8 +428,15 @@ def progress_bar(total: int, progress: bool | None, desc: str, unit: str = "B") 
     from tqdm.auto import tqdm
 
     scale = unit == "B"
-    return tqdm(total=total, unit=unit, unit_scale=scale, unit_divisor=1024 if scale else 1000,
-                desc=desc, leave=False, disable=None if progress is None else not progress)
+    return tqdm(
+        total=total,
+        unit=unit,
+        unit_scale=scale,
+        unit_divisor=1024 if scale else 1000,
+        desc=desc,
+        leave=False,
+        disable=None if progress is None else not progress,
+    )
 
 
 def _map_ipc(path: str) -> pl.DataFrame:

@@ -114,7 +114,9 @@ def read_originals(
         path = resolver(source_file) if callable(resolver) else source_file
         if path not in cache:
             try:
-                cache[path] = extract_records(read_bytes(path, DEFAULT_MAX_FILE_BYTES), path).records
+                cache[path] = extract_records(
+                    read_bytes(path, DEFAULT_MAX_FILE_BYTES), path
+                ).records
             except FileProblem as exc:
                 cache[path] = str(exc)
         records = cache[path]
@@ -122,8 +124,10 @@ def read_originals(
             if missing_ok:
                 out.append(None)
                 continue
-            why = records if isinstance(records, str) else (
-                f"it now holds {len(records):,} records, not the #{index} it was loaded with"
+            why = (
+                records
+                if isinstance(records, str)
+                else (f"it now holds {len(records):,} records, not the #{index} it was loaded with")
             )
             raise LoadError(
                 f"cannot get the original record back from {path}: {why}; the file changed or "

@@ -33,8 +33,7 @@ def trail_of_pages(pages: Pages) -> Trail:
     ['nothing asked']
     """
     if pages.files:
-        trail = load(*[str(f) for f in pages.files], start=pages.start, end=pages.end,
-                     cache=False)
+        trail = load(*[str(f) for f in pages.files], start=pages.start, end=pages.end, cache=False)
         report = trail.report or LoadReport()
     else:
         report = LoadReport()
@@ -44,8 +43,12 @@ def trail_of_pages(pages: Pages) -> Trail:
     for path, reason in pages.failures:
         report.add_failure(path, reason)
     if pages.filters:
-        trail = Trail(trail.lazy, report, originals=getattr(trail, "_originals", None),
-                      filters=(*trail.filters, *pages.filters))
+        trail = Trail(
+            trail.lazy,
+            report,
+            originals=getattr(trail, "_originals", None),
+            filters=(*trail.filters, *pages.filters),
+        )
     return trail
 
 
@@ -98,10 +101,20 @@ def lookup_events(
     >>> trail.report.notes[0]  # doctest: +SKIP
     'event history (LookupEvents) holds management events only: ...'
     """
-    return trail_of_pages(fetch_lookup_events(
-        start=start, end=end, regions=regions, attributes=attributes, session=session,
-        profile=profile, cache_dir=cache_dir, rate=rate, attempts=attempts, backoff=backoff,
-    ))
+    return trail_of_pages(
+        fetch_lookup_events(
+            start=start,
+            end=end,
+            regions=regions,
+            attributes=attributes,
+            session=session,
+            profile=profile,
+            cache_dir=cache_dir,
+            rate=rate,
+            attempts=attempts,
+            backoff=backoff,
+        )
+    )
 
 
 def load_cloudwatch(
@@ -148,8 +161,19 @@ def load_cloudwatch(
     >>> trail = fx.load_cloudwatch("aws-cloudtrail-logs-111122223333", start="2026-11-01",
     ...                            profile="ir-readonly")  # doctest: +SKIP
     """
-    return trail_of_pages(fetch_cloudwatch(
-        log_group, start=start, end=end, session=session, profile=profile,
-        log_streams=log_streams, filter_pattern=filter_pattern, region=region,
-        cache_dir=cache_dir, page_size=page_size, attempts=attempts, backoff=backoff,
-    ))
+    return trail_of_pages(
+        fetch_cloudwatch(
+            log_group,
+            start=start,
+            end=end,
+            session=session,
+            profile=profile,
+            log_streams=log_streams,
+            filter_pattern=filter_pattern,
+            region=region,
+            cache_dir=cache_dir,
+            page_size=page_size,
+            attempts=attempts,
+            backoff=backoff,
+        )
+    )

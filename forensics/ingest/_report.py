@@ -240,16 +240,35 @@ class LoadReport:
         for s in self.skipped_by_file[:SHOW_FILES]:
             out.append(("skipped in", s.path, f"{s.count:,}: {s.detail}"))
         if len(self.skipped_by_file) > SHOW_FILES:
-            out.append(("skipped in", "", f"... and {len(self.skipped_by_file) - SHOW_FILES:,} "
-                                          "more files (see to_dict())"))
+            out.append(
+                (
+                    "skipped in",
+                    "",
+                    f"... and {len(self.skipped_by_file) - SHOW_FILES:,} "
+                    "more files (see to_dict())",
+                )
+            )
         for s in self.nested_by_file[:SHOW_FILES]:
-            out.append(("nested", s.path, f"{s.count:,} record{'s' if s.count != 1 else ''}, {s.detail}"))
+            out.append(
+                ("nested", s.path, f"{s.count:,} record{'s' if s.count != 1 else ''}, {s.detail}")
+            )
         if len(self.nested_by_file) > SHOW_FILES:
-            out.append(("nested", "", f"... and {len(self.nested_by_file) - SHOW_FILES:,} more "
-                                      "files (see to_dict())"))
+            out.append(
+                (
+                    "nested",
+                    "",
+                    f"... and {len(self.nested_by_file) - SHOW_FILES:,} more files (see to_dict())",
+                )
+            )
         if self.id_collision_examples:
-            out.append(("collisions", "", "eventIDs shared by differing records, e.g. "
-                        + ", ".join(self.id_collision_examples[:5])))
+            out.append(
+                (
+                    "collisions",
+                    "",
+                    "eventIDs shared by differing records, e.g. "
+                    + ", ".join(self.id_collision_examples[:5]),
+                )
+            )
         out.extend(("note", "", n) for n in self.notes)
         return out
 

@@ -85,8 +85,8 @@ def memory_budget(value: int | str | None = None) -> int:
     >>> memory_budget("512M")
     536870912
     """
-    raw: int | str | None = value if value is not None else os.environ.get(
-        "FORENSICS_MEMORY_BUDGET"
+    raw: int | str | None = (
+        value if value is not None else os.environ.get("FORENSICS_MEMORY_BUDGET")
     )
     if raw is None or raw == "":
         budget = DEFAULT_BUDGET
@@ -205,7 +205,7 @@ def merge_parts(
     windowed = lo is not None or hi is not None
     kept = times.to_frame().filter(keep).get_column("event_time") if windowed else times
     dropped = report.duplicates_dropped
-    stats.outside_window = (times.len() - kept.len())  # before duplicates: corrected below
+    stats.outside_window = times.len() - kept.len()  # before duplicates: corrected below
     if drop is not None and windowed:
         inside = rows_in_window(drop, lo, hi)
         stats.outside_window -= dropped - inside
@@ -277,11 +277,16 @@ INDEXED = ("principal", "access_key_id")
 
 def _segment_keys(bucket: pl.DataFrame, number: int) -> pl.DataFrame:
     """The distinct values of the indexed columns in one segment."""
-    return pl.concat([
-        bucket.select(pl.lit(column).alias("column"), pl.col(column).cast(pl.String).alias("value"))
-        .drop_nulls("value").unique()
-        for column in INDEXED
-    ]).with_columns(pl.lit(number, dtype=pl.UInt32).alias("segment"))
+    return pl.concat(
+        [
+            bucket.select(
+                pl.lit(column).alias("column"), pl.col(column).cast(pl.String).alias("value")
+            )
+            .drop_nulls("value")
+            .unique()
+            for column in INDEXED
+        ]
+    ).with_columns(pl.lit(number, dtype=pl.UInt32).alias("segment"))
 
 
 def _write_key_index(keys: pl.DataFrame, path: Path) -> None:
@@ -294,8 +299,7 @@ def _write_segment(frame: pl.DataFrame, path: Path, row_group_rows: int) -> None
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     try:
         # lz4: re-opening (the common case) decompresses 1.6x faster than zstd
-        frame.write_parquet(tmp, compression="lz4", statistics=True,
-                            row_group_size=row_group_rows)
+        frame.write_parquet(tmp, compression="lz4", statistics=True, row_group_size=row_group_rows)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -355,9 +359,7 @@ def _duplicates(
     left = shared.filter(~pl.col("_row").is_in(sorted(drop)))
     collided = left.filter(pl.len().over("event_id") > 1)
     report.id_collisions = collided.height
-    report.id_collision_examples = (
-        collided.get_column("event_id").unique().sort().head(5).to_list()
-    )
+    report.id_collision_examples = collided.get_column("event_id").unique().sort().head(5).to_list()
     if not drop:
         return None
     return shared.filter(pl.col("_row").is_in(sorted(drop))).select(

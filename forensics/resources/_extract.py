@@ -587,30 +587,34 @@ BATCH_ROWS = 250_000
 
 #: The events-table columns kept with each resource row (joined from the event).
 _ROW_INFO = (
-    "_row", "event_id", "event_time", "principal", "access_key_id", "event_name",
-    "event_source", "error_code", "read_only",
+    "_row",
+    "event_id",
+    "event_time",
+    "principal",
+    "access_key_id",
+    "event_name",
+    "event_source",
+    "error_code",
+    "read_only",
 )
 
 
 def _prepared(lazy: pl.LazyFrame) -> pl.LazyFrame:
     """The columns the extraction reads."""
     extra_cols = ["principal_arn", "session_issuer_arn"]
-    return (
-        lazy.select(*_NEEDED, *extra_cols)
-        .with_columns(
-            pl.coalesce(pl.col("recipient_account_id"), pl.col("account_id"))
-            .fill_null("")
-            .alias("_acct"),
-            pl.col("aws_region").fill_null("").alias("_region"),
-            pl.when(pl.col("aws_region").str.starts_with("cn-"))
-            .then(pl.lit("aws-cn"))
-            .when(pl.col("aws_region").str.starts_with("us-gov-"))
-            .then(pl.lit("aws-us-gov"))
-            .otherwise(pl.lit("aws"))
-            .alias("_partition"),
-            pl.col("principal_arn").alias("_principal_arn"),
-            pl.col("session_issuer_arn").alias("_issuer"),
-        )
+    return lazy.select(*_NEEDED, *extra_cols).with_columns(
+        pl.coalesce(pl.col("recipient_account_id"), pl.col("account_id"))
+        .fill_null("")
+        .alias("_acct"),
+        pl.col("aws_region").fill_null("").alias("_region"),
+        pl.when(pl.col("aws_region").str.starts_with("cn-"))
+        .then(pl.lit("aws-cn"))
+        .when(pl.col("aws_region").str.starts_with("us-gov-"))
+        .then(pl.lit("aws-us-gov"))
+        .otherwise(pl.lit("aws"))
+        .alias("_partition"),
+        pl.col("principal_arn").alias("_principal_arn"),
+        pl.col("session_issuer_arn").alias("_issuer"),
     )
 
 

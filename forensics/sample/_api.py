@@ -90,8 +90,15 @@ def _check(events: int, days: int, file_minutes: int) -> None:
         raise ValueError(f"file_minutes must divide an hour, got {file_minutes!r}")
 
 
-def _windows(*, events: int, days: int, seed: int, incident: bool, file_minutes: int,
-             story_out: dict[str, Any] | None = None) -> Iterator[tuple[int, list[dict]]]:
+def _windows(
+    *,
+    events: int,
+    days: int,
+    seed: int,
+    incident: bool,
+    file_minutes: int,
+    story_out: dict[str, Any] | None = None,
+) -> Iterator[tuple[int, list[dict]]]:
     _check(events, days, file_minutes)
     world = build_world(seed)
     start = int(START.timestamp())
@@ -103,8 +110,15 @@ def _windows(*, events: int, days: int, seed: int, incident: bool, file_minutes:
         if story_out is not None:
             story_out.update(story)
     rng = random.Random(seed * 1_000_003 + 11)
-    yield from run(world, rng, events=events, start=start, days=days, window=file_minutes * 60,
-                   scripted=scripted)
+    yield from run(
+        world,
+        rng,
+        events=events,
+        start=start,
+        days=days,
+        window=file_minutes * 60,
+        scripted=scripted,
+    )
 
 
 def ground_truth(*, days: int = 7, seed: int = 7) -> dict[str, Any]:
@@ -127,8 +141,14 @@ def ground_truth(*, days: int = 7, seed: int = 7) -> dict[str, Any]:
     return story
 
 
-def generate(events: int = 60_000, *, days: int = 7, seed: int = 7, incident: bool = True,
-             file_minutes: int = 5) -> Iterator[list[dict[str, Any]]]:
+def generate(
+    events: int = 60_000,
+    *,
+    days: int = 7,
+    seed: int = 7,
+    incident: bool = True,
+    file_minutes: int = 5,
+) -> Iterator[list[dict[str, Any]]]:
     """Yield the sample's records in time order, one list per delivery window.
 
     Nothing big is kept in memory, so this scales to millions of events (benchmarks). The
@@ -141,14 +161,23 @@ def generate(events: int = 60_000, *, days: int = 7, seed: int = 7, incident: bo
     >>> n
     2000
     """
-    for _, records in _windows(events=events, days=days, seed=seed, incident=incident,
-                               file_minutes=file_minutes):
+    for _, records in _windows(
+        events=events, days=days, seed=seed, incident=incident, file_minutes=file_minutes
+    ):
         if records:
             yield records
 
 
-def write(out: str | os.PathLike[str], *, events: int = 60_000, days: int = 7, seed: int = 7,
-          incident: bool = True, file_minutes: int = 5, overwrite: bool = False) -> SampleInfo:
+def write(
+    out: str | os.PathLike[str],
+    *,
+    events: int = 60_000,
+    days: int = 7,
+    seed: int = 7,
+    incident: bool = True,
+    file_minutes: int = 5,
+    overwrite: bool = False,
+) -> SampleInfo:
     """Write the sample trail under ``out`` in the S3 delivery layout.
 
     Parameters
@@ -188,19 +217,45 @@ def write(out: str | os.PathLike[str], *, events: int = 60_000, days: int = 7, s
         if not overwrite:
             raise ForensicsError(
                 f"{logs} already exists: write the sample to an empty folder, or pass "
-                "overwrite=True (command line: --force) to replace it")
+                "overwrite=True (command line: --force) to replace it"
+            )
         shutil.rmtree(logs)
     story: dict[str, Any] = {}
     world_rng = random.Random(seed * 7_919 + 3)
-    writer = TrailWriter(out, org_id=ORG_ID, accounts=list(ACCOUNTS), regions=REGIONS,
-                         trail_name=TRAIL_NAME, trail_region="us-east-1",
-                         bucket="acme-org-cloudtrail-logs", rng=world_rng)
+    writer = TrailWriter(
+        out,
+        org_id=ORG_ID,
+        accounts=list(ACCOUNTS),
+        regions=REGIONS,
+        trail_name=TRAIL_NAME,
+        trail_region="us-east-1",
+        bucket="acme-org-cloudtrail-logs",
+        rng=world_rng,
+    )
     window = file_minutes * 60
-    for w0, records in _windows(events=events, days=days, seed=seed, incident=incident,
-                                file_minutes=file_minutes, story_out=story):
+    for w0, records in _windows(
+        events=events,
+        days=days,
+        seed=seed,
+        incident=incident,
+        file_minutes=file_minutes,
+        story_out=story,
+    ):
         writer.window(w0 + window, records)
     writer.close()
     start = START
     end = datetime.fromtimestamp(START.timestamp() + days * 86400, UTC)
-    return SampleInfo(Path(out), writer.records, writer.files, writer.digests, start, end,
-                      dict(ACCOUNTS), REGIONS, seed, story, writer.bytes_json, writer.bytes_gz)
+    return SampleInfo(
+        Path(out),
+        writer.records,
+        writer.files,
+        writer.digests,
+        start,
+        end,
+        dict(ACCOUNTS),
+        REGIONS,
+        seed,
+        story,
+        writer.bytes_json,
+        writer.bytes_gz,
+    )

@@ -12,7 +12,10 @@ __all__ = ["Cred", "Emitter", "assumed_role_identity", "user_identity"]
 
 _TLS13 = ("TLSv1.3", "TLS_AES_128_GCM_SHA256")
 _TLS12 = ("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256")
-_GLOBAL_HOSTS = {"iam": "iam.amazonaws.com", "organizations": "organizations.us-east-1.amazonaws.com"}
+_GLOBAL_HOSTS = {
+    "iam": "iam.amazonaws.com",
+    "organizations": "organizations.us-east-1.amazonaws.com",
+}
 
 
 @dataclass(slots=True)
@@ -29,8 +32,15 @@ class Cred:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def user_identity(account: str, user: str, user_id: str, key: str,
-                  *, mfa: bool | None = None, created: int | None = None) -> dict[str, Any]:
+def user_identity(
+    account: str,
+    user: str,
+    user_id: str,
+    key: str,
+    *,
+    mfa: bool | None = None,
+    created: int | None = None,
+) -> dict[str, Any]:
     """``userIdentity`` of an IAM user (long-term key, console or GetSessionToken session)."""
     ident: dict[str, Any] = {
         "type": "IAMUser",
@@ -42,8 +52,10 @@ def user_identity(account: str, user: str, user_id: str, key: str,
     }
     if created is not None:
         ident["sessionContext"] = {
-            "attributes": {"creationDate": iso(created),
-                           "mfaAuthenticated": "true" if mfa else "false"},
+            "attributes": {
+                "creationDate": iso(created),
+                "mfaAuthenticated": "true" if mfa else "false",
+            },
         }
     return ident
 
@@ -52,10 +64,19 @@ def role_arn(account: str, name: str, path: str = "/") -> str:
     return f"arn:aws:iam::{account}:role{path}{name}"
 
 
-def assumed_role_identity(account: str, role: str, role_id: str, session: str, key: str,
-                          created: int, *, path: str = "/", mfa: bool = False,
-                          invoked_by: str | None = None,
-                          source_identity: str | None = None) -> dict[str, Any]:
+def assumed_role_identity(
+    account: str,
+    role: str,
+    role_id: str,
+    session: str,
+    key: str,
+    created: int,
+    *,
+    path: str = "/",
+    mfa: bool = False,
+    invoked_by: str | None = None,
+    source_identity: str | None = None,
+) -> dict[str, Any]:
     """``userIdentity`` of a role session (``arn:aws:sts::<acct>:assumed-role/<role>/<session>``)."""
     ctx: dict[str, Any] = {
         "sessionIssuer": {
@@ -65,7 +86,10 @@ def assumed_role_identity(account: str, role: str, role_id: str, session: str, k
             "accountId": account,
             "userName": role,
         },
-        "attributes": {"creationDate": iso(created), "mfaAuthenticated": "true" if mfa else "false"},
+        "attributes": {
+            "creationDate": iso(created),
+            "mfaAuthenticated": "true" if mfa else "false",
+        },
     }
     if source_identity:
         ctx["sourceIdentity"] = source_identity
@@ -161,8 +185,12 @@ class Emitter:
         if vpce is not None:
             r["vpcEndpointId"] = vpce
         r["eventCategory"] = "Management" if management else "Data"
-        if tls and event_type == "AwsApiCall" and not ip.endswith(".amazonaws.com") \
-                and ip != "AWS Internal":
+        if (
+            tls
+            and event_type == "AwsApiCall"
+            and not ip.endswith(".amazonaws.com")
+            and ip != "AWS Internal"
+        ):
             v, c = _TLS13 if rng.random() < 0.7 else _TLS12
             r["tlsDetails"] = {
                 "tlsVersion": v,

@@ -19,8 +19,15 @@ from forensics.sample._records import Cred, Emitter
 
 __all__ = ["Actor", "Sim", "run"]
 
-_VPCE_SERVICES = frozenset({"s3.amazonaws.com", "ssm.amazonaws.com", "kms.amazonaws.com",
-                            "secretsmanager.amazonaws.com", "ec2messages.amazonaws.com"})
+_VPCE_SERVICES = frozenset(
+    {
+        "s3.amazonaws.com",
+        "ssm.amazonaws.com",
+        "kms.amazonaws.com",
+        "secretsmanager.amazonaws.com",
+        "ec2messages.amazonaws.com",
+    }
+)
 _MARGIN = 10  # acts start at least this many seconds before a window ends
 
 
@@ -95,8 +102,10 @@ def _denied(r: dict[str, Any], arn: str) -> dict[str, Any]:
         out[k] = v
         if k == "userAgent":
             out["errorCode"] = "AccessDenied"
-            out["errorMessage"] = (f"User: {arn} is not authorized to perform: {action} because "
-                                   f"no identity-based policy allows the {action} action")
+            out["errorMessage"] = (
+                f"User: {arn} is not authorized to perform: {action} because "
+                f"no identity-based policy allows the {action} action"
+            )
     return out
 
 
@@ -112,17 +121,50 @@ class Sim:
     def emit(self, record: dict[str, Any]) -> None:
         self.out.append(record)
 
-    def call(self, a: Actor, cred: Cred, ts: int, region: str, source: str, name: str, *,
-             req: Any = None, resp: Any = None, ro: bool | None = None, error=None,
-             additional: dict[str, Any] | None = None, resources=None, mgmt: bool = True,
-             host: str | None = None, shared: str | None = None, agent: bool = False) -> None:
+    def call(
+        self,
+        a: Actor,
+        cred: Cred,
+        ts: int,
+        region: str,
+        source: str,
+        name: str,
+        *,
+        req: Any = None,
+        resp: Any = None,
+        ro: bool | None = None,
+        error=None,
+        additional: dict[str, Any] | None = None,
+        resources=None,
+        mgmt: bool = True,
+        host: str | None = None,
+        shared: str | None = None,
+        agent: bool = False,
+    ) -> None:
         vpce = a.vpce if (a.vpce is not None and source in _VPCE_SERVICES) else None
-        self.out.append(self.em.record(
-            ts, cred.identity, source, name, region, a.vpce_ip if vpce else a.ip,
-            a.agent_ua if (agent and a.agent_ua) else a.ua, cred.account, req=req, resp=resp,
-            read_only=ro, error=error, additional=additional, resources=resources,
-            management=mgmt, shared_event_id=shared, vpce=vpce, host=host,
-            console=cred.console))
+        self.out.append(
+            self.em.record(
+                ts,
+                cred.identity,
+                source,
+                name,
+                region,
+                a.vpce_ip if vpce else a.ip,
+                a.agent_ua if (agent and a.agent_ua) else a.ua,
+                cred.account,
+                req=req,
+                resp=resp,
+                read_only=ro,
+                error=error,
+                additional=additional,
+                resources=resources,
+                management=mgmt,
+                shared_event_id=shared,
+                vpce=vpce,
+                host=host,
+                console=cred.console,
+            )
+        )
 
 
 #: How much of its working-hours weight an actor has at each hour of a weekday (UTC): the
@@ -147,11 +189,20 @@ def _cum(weights: list[float]) -> list[float]:
 def _is_mint(r: dict[str, Any]) -> bool:
     resp = r.get("responseElements")
     return r["eventName"] == "ConsoleLogin" or (
-        isinstance(resp, dict) and ("credentials" in resp or "accessKey" in resp))
+        isinstance(resp, dict) and ("credentials" in resp or "accessKey" in resp)
+    )
 
 
-def run(world: Any, rng: random.Random, *, events: int, start: int, days: int, window: int,
-        scripted: list[dict[str, Any]]) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+def run(
+    world: Any,
+    rng: random.Random,
+    *,
+    events: int,
+    start: int,
+    days: int,
+    window: int,
+    scripted: list[dict[str, Any]],
+) -> Iterator[tuple[int, list[dict[str, Any]]]]:
     """Yield ``(window_start, records)`` for every delivery window, records in time order.
 
     ``scripted`` records (the incident) are merged into their windows as they are; background

@@ -32,6 +32,7 @@ except ImportError:  # pragma: no cover - isal is a dependency; keep a stdlib pa
     def _gzip(data: bytes) -> bytes:
         return _stdgz.compress(data, compresslevel=6, mtime=0)
 
+
 __all__ = ["TrailWriter"]
 
 
@@ -48,9 +49,18 @@ def _day_path(ts: int) -> str:
 class TrailWriter:
     """Writes windows of records as S3-delivered log files, and the hourly digests."""
 
-    def __init__(self, out: str | os.PathLike[str], *, org_id: str, accounts: list[str],
-                 regions: tuple[str, ...] | list[str], trail_name: str, trail_region: str,
-                 bucket: str, rng: random.Random) -> None:
+    def __init__(
+        self,
+        out: str | os.PathLike[str],
+        *,
+        org_id: str,
+        accounts: list[str],
+        regions: tuple[str, ...] | list[str],
+        trail_name: str,
+        trail_region: str,
+        bucket: str,
+        rng: random.Random,
+    ) -> None:
         self.root = Path(out)
         self.org_id, self.accounts, self.regions = org_id, accounts, list(regions)
         self.trail_name, self.trail_region, self.bucket = trail_name, trail_region, bucket
@@ -90,7 +100,7 @@ class TrailWriter:
         for r in records:
             groups[(r["recipientAccountId"], r["awsRegion"])].append(r)
         stamp = _stamp(end)
-        for (account, region) in sorted(groups):
+        for account, region in sorted(groups):
             if region not in self.regions:  # digests are delivered for every region in use
                 self.regions.append(region)
             recs = groups[(account, region)]
@@ -103,22 +113,27 @@ class TrailWriter:
             self.records += len(recs)
             self.bytes_json += len(body)
             self.bytes_gz += len(gz)
-            self._pending[(account, region)].append({
-                "s3Bucket": self.bucket,
-                "s3Object": rel,
-                "hashValue": hashlib.sha256(body).hexdigest(),
-                "hashAlgorithm": "SHA-256",
-                "newestEventTime": recs[-1]["eventTime"],
-                "oldestEventTime": recs[0]["eventTime"],
-            })
+            self._pending[(account, region)].append(
+                {
+                    "s3Bucket": self.bucket,
+                    "s3Object": rel,
+                    "hashValue": hashlib.sha256(body).hexdigest(),
+                    "hashAlgorithm": "SHA-256",
+                    "newestEventTime": recs[-1]["eventTime"],
+                    "oldestEventTime": recs[0]["eventTime"],
+                }
+            )
 
     def close(self) -> None:
         if self._hour is not None:
             self._digest(self._hour)
             self._hour = None
         if self._first is not None:  # what the S3 mirror keeps: signatures, the public key
-            self._signer.write_sidecars(self.root, valid_from=iso(self._first - 86400),
-                                        valid_to=iso(self._first + 400 * 86400))
+            self._signer.write_sidecars(
+                self.root,
+                valid_from=iso(self._first - 86400),
+                valid_to=iso(self._first + 400 * 86400),
+            )
 
     def _digest(self, hour: int) -> None:
         """One digest per account and region for the hour ``[hour, hour + 1h)``."""
@@ -129,8 +144,10 @@ class TrailWriter:
             for region in self.regions:
                 files = self._pending.pop((account, region), [])
                 rel_dir = self._key(account, "CloudTrail-Digest", region, end)
-                name = (f"{account}_CloudTrail-Digest_{region}_{self.trail_name}_"
-                        f"{self.trail_region}_{stamp}.json.gz")
+                name = (
+                    f"{account}_CloudTrail-Digest_{region}_{self.trail_name}_"
+                    f"{self.trail_region}_{stamp}.json.gz"
+                )
                 rel = f"{rel_dir}/{name}"
                 prev = self._previous.get((account, region))
                 digest: dict[str, Any] = {
@@ -155,6 +172,9 @@ class TrailWriter:
                 body = orjson.dumps(digest)
                 signature = self._signer.sign(digest, body)
                 self._write(rel, _gzip(body))
-                self._previous[(account, region)] = (rel, hashlib.sha256(body).hexdigest(),
-                                                     signature)
+                self._previous[(account, region)] = (
+                    rel,
+                    hashlib.sha256(body).hexdigest(),
+                    signature,
+                )
                 self.digests += 1

@@ -57,8 +57,17 @@ THROTTLE_CODES = frozenset(
     }
 )
 _TRANSIENT_CODES = frozenset(
-    {"InternalError", "InternalFailure", "ServiceUnavailable", "RequestTimeout",
-     "RequestTimeoutException", "500", "502", "503", "504"}
+    {
+        "InternalError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "500",
+        "502",
+        "503",
+        "504",
+    }
 )
 
 
@@ -104,8 +113,18 @@ def _is_retryable(exc: BaseException) -> bool:
         ResponseStreamingError,
     )
 
-    if isinstance(exc, (BotoConnectionError, HTTPClientError, IncompleteReadError,
-                        ReadTimeoutError, ResponseStreamingError, ConnectionError, TimeoutError)):
+    if isinstance(
+        exc,
+        (
+            BotoConnectionError,
+            HTTPClientError,
+            IncompleteReadError,
+            ReadTimeoutError,
+            ResponseStreamingError,
+            ConnectionError,
+            TimeoutError,
+        ),
+    ):
         return True
     return is_retryable_code(error_code(exc))
 

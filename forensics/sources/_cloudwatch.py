@@ -65,9 +65,12 @@ def fetch_cloudwatch(
         base["limit"] = int(page_size)
     streams = list(dict.fromkeys(log_streams)) if log_streams is not None else None
     batches: list[dict[str, Any]] = (
-        [dict(base, logStreamNames=streams[i:i + _STREAMS_PER_CALL])
-         for i in range(0, len(streams), _STREAMS_PER_CALL)]
-        if streams else [base]
+        [
+            dict(base, logStreamNames=streams[i : i + _STREAMS_PER_CALL])
+            for i in range(0, len(streams), _STREAMS_PER_CALL)
+        ]
+        if streams
+        else [base]
     )
     folder = run_folder(cache_dir, "cloudwatch")
     retry = Backoff(attempts=attempts, base=backoff)
@@ -91,24 +94,33 @@ def fetch_cloudwatch(
                         f"cannot read log group {log_group!r} ({describe(exc)}); check the "
                         "credentials and logs:FilterLogEvents in the policy (docs/iam-policy.json)"
                     ) from exc
-                failures.append((
-                    f"logs:FilterLogEvents {log_group}",
-                    f"stopped after {pages:,} page(s) ({events:,} events kept): "
-                    f"{describe(exc)}",
-                ))
+                failures.append(
+                    (
+                        f"logs:FilterLogEvents {log_group}",
+                        f"stopped after {pages:,} page(s) ({events:,} events kept): "
+                        f"{describe(exc)}",
+                    )
+                )
                 break
             pages += 1
             items = page.get("events", []) or []
             if items:
                 path = folder / f"page-{pages:05d}.json"
-                write_json(path, {
-                    "logGroup": log_group,
-                    "logEvents": [
-                        {"id": e.get("eventId"), "timestamp": e.get("timestamp"),
-                         "logStreamName": e.get("logStreamName"), "message": e.get("message")}
-                        for e in items
-                    ],
-                })
+                write_json(
+                    path,
+                    {
+                        "logGroup": log_group,
+                        "logEvents": [
+                            {
+                                "id": e.get("eventId"),
+                                "timestamp": e.get("timestamp"),
+                                "logStreamName": e.get("logStreamName"),
+                                "message": e.get("message"),
+                            }
+                            for e in items
+                        ],
+                    },
+                )
                 files.append(path)
                 events += len(items)
             token = page.get("nextToken")
@@ -127,9 +139,19 @@ def fetch_cloudwatch(
         notes.append(f"FilterLogEvents: {retry.retries:,} request(s) retried")
     filters = []
     if streams:
-        filters.append("CloudWatch Logs streams: " + ", ".join(streams[:5])
-                       + (f" (+{len(streams) - 5} more)" if len(streams) > 5 else ""))
+        filters.append(
+            "CloudWatch Logs streams: "
+            + ", ".join(streams[:5])
+            + (f" (+{len(streams) - 5} more)" if len(streams) > 5 else "")
+        )
     if filter_pattern:
         filters.append(f"CloudWatch Logs filter pattern: {filter_pattern}")
-    return Pages(files, start=lo, end=hi, sources=[f"logs:{log_group}"], notes=notes,
-                      failures=failures, filters=tuple(filters))
+    return Pages(
+        files,
+        start=lo,
+        end=hi,
+        sources=[f"logs:{log_group}"],
+        notes=notes,
+        failures=failures,
+        filters=tuple(filters),
+    )

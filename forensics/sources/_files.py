@@ -26,8 +26,18 @@ _LAYOUT = re.compile(
     r"(?P<region>[a-z0-9-]+)/(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/"
 )
 _ONE_DAY = timedelta(days=1)
-_TRAIL_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".log",
-                   ".log.gz", ".gz", ".cloudtrail")
+_TRAIL_SUFFIXES = (
+    ".json",
+    ".json.gz",
+    ".jsonl",
+    ".jsonl.gz",
+    ".ndjson",
+    ".ndjson.gz",
+    ".log",
+    ".log.gz",
+    ".gz",
+    ".cloudtrail",
+)
 
 
 @dataclass(frozen=True)
@@ -233,8 +243,13 @@ def discover(
             if not matches:
                 missing.append((p, "pattern matched no files"))
         else:
-            missing.append((p, "no such file or folder; check the path (relative paths start at "
-                               f"{Path.cwd()})"))
+            missing.append(
+                (
+                    p,
+                    "no such file or folder; check the path (relative paths start at "
+                    f"{Path.cwd()})",
+                )
+            )
             continue
         for path, folder, entry in matches:
             found.setdefault(path, (folder, entry))

@@ -194,8 +194,10 @@ def gunzip_bytes_capped(data: bytes, max_bytes: int) -> bytes:
                     "a decompression bomb or a file far larger than CloudTrail writes"
                 )
             if not d.eof:
-                raise Unreadable("truncated gzip: compressed file ended before the "
-                                 "end-of-stream marker was reached")
+                raise Unreadable(
+                    "truncated gzip: compressed file ended before the "
+                    "end-of-stream marker was reached"
+                )
             rest = d.unused_data.lstrip(b"\x00")  # members may be padded with zeros
             if rest and not rest.startswith(_GZIP_MAGIC):
                 raise Unreadable("corrupt gzip: trailing data after the last member")
@@ -446,8 +448,10 @@ def _collect(obj: Any, w: _Walk, path: str, depth: int, nested: bool, expect: st
         w.skipped[f"{str(source)[:40]} event notification (not a CloudTrail record)"] += 1
         return 0
     if _is_pattern(obj):
-        w.skipped["eventName/eventSource that is not text: an EventBridge rule pattern or "
-                  "similar, not a CloudTrail record"] += 1
+        w.skipped[
+            "eventName/eventSource that is not text: an EventBridge rule pattern or "
+            "similar, not a CloudTrail record"
+        ] += 1
         return 0
     return _collect_unknown(obj, w, path, depth, expect)
 
@@ -736,8 +740,11 @@ def extract_records(
         )
     only_foreign = all("not a CloudTrail record" in reason for reason in w.skipped)
     if not w.records and not _is_empty_container(docs) and only_foreign:
-        specific = [(n, r) for r, n in w.skipped.most_common()
-                    if not r.startswith(("JSON object that is not", "not a JSON object"))]
+        specific = [
+            (n, r)
+            for r, n in w.skipped.most_common()
+            if not r.startswith(("JSON object that is not", "not a JSON object"))
+        ]
         if specific:  # what the file holds instead, e.g. "aws:s3 event notification"
             count, reason = specific[0]
             raise NotCloudTrail(f"not CloudTrail: {count:,} x {reason}")

@@ -34,10 +34,18 @@ __all__ = ["HISTORY_DAYS", "LOOKUP_ATTRIBUTES", "fetch_lookup_events"]
 #: How far back event history goes.
 HISTORY_DAYS = 90
 #: The attribute keys LookupEvents filters on (it accepts exactly one per call).
-LOOKUP_ATTRIBUTES = frozenset({
-    "EventId", "EventName", "ReadOnly", "Username", "ResourceType", "ResourceName",
-    "EventSource", "AccessKeyId",
-})
+LOOKUP_ATTRIBUTES = frozenset(
+    {
+        "EventId",
+        "EventName",
+        "ReadOnly",
+        "Username",
+        "ResourceType",
+        "ResourceName",
+        "EventSource",
+        "AccessKeyId",
+    }
+)
 #: AWS documents 2 LookupEvents requests per second per account per region.
 DEFAULT_RATE = 2.0
 _PAGE_SIZE = 50
@@ -98,7 +106,11 @@ def _regions(regions: str | Iterable[str] | None, boto: Any) -> list[str]:
 
 
 def _one_region(
-    boto: Any, region: str, folder: Path, args: dict[str, Any], limiter: RateLimiter,
+    boto: Any,
+    region: str,
+    folder: Path,
+    args: dict[str, Any],
+    limiter: RateLimiter,
     retry: Backoff,
 ) -> tuple[list[Path], int, int, str | None]:
     """Page through one region; returns (files, events, pages, error)."""
@@ -170,9 +182,11 @@ def fetch_lookup_events(
         )
 
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(names)))) as pool:
-        results = list(pool.map(
-            lambda r: _one_region(boto, r, folder, args, _limiter(who, r, rate), retry), names
-        ))
+        results = list(
+            pool.map(
+                lambda r: _one_region(boto, r, folder, args, _limiter(who, r, rate), retry), names
+            )
+        )
     if all(error is not None and pages == 0 for _, _, pages, error in results):
         errors = "; ".join(f"{r}: {res[3]}" for r, res in zip(names, results, strict=True))
         raise SourceError(
@@ -185,19 +199,23 @@ def fetch_lookup_events(
         files.extend(found)
         notes.append(f"LookupEvents {region}: {events:,} event(s) in {pages:,} page(s)")
         if error is not None:
-            failures.append((
-                f"cloudtrail:LookupEvents {region}",
-                f"stopped after {pages:,} page(s) ({events:,} events kept): {error}; "
-                f"the region's older events in the window are missing",
-            ))
+            failures.append(
+                (
+                    f"cloudtrail:LookupEvents {region}",
+                    f"stopped after {pages:,} page(s) ({events:,} events kept): {error}; "
+                    f"the region's older events in the window are missing",
+                )
+            )
     if retry.retries:
-        notes.append(f"LookupEvents: {retry.retries:,} request(s) retried after throttling "
-                     "or server errors")
+        notes.append(
+            f"LookupEvents: {retry.retries:,} request(s) retried after throttling or server errors"
+        )
     if attrs:
         a = attrs[0]
         notes.append(f"LookupEvents filtered on {a['AttributeKey']} = {a['AttributeValue']!r}")
     notes.append(f"raw pages kept in {folder}")
     sources = [f"cloudtrail:LookupEvents {r}" for r in names]
     filters = tuple(f"LookupEvents {a['AttributeKey']} = {a['AttributeValue']!r}" for a in attrs)
-    return Pages(files, start=lo, end=hi, sources=sources, notes=notes, failures=failures,
-                      filters=filters)
+    return Pages(
+        files, start=lo, end=hi, sources=sources, notes=notes, failures=failures, filters=filters
+    )

@@ -68,7 +68,7 @@ def split_url(url: str) -> tuple[str, str]:
     """``s3://bucket/prefix`` -> ``(bucket, prefix)``; the prefix ends with ``/`` when not empty."""
     if not url.startswith("s3://"):
         raise ValueError(f"not an s3:// URL: {url!r}")
-    rest = url[len("s3://"):]
+    rest = url[len("s3://") :]
     bucket, _, prefix = rest.partition("/")
     if not bucket:
         raise SourceError(f"{url}: no bucket name; write s3://BUCKET or s3://BUCKET/PREFIX")
@@ -119,13 +119,17 @@ def unsafe_key_reason(key: str, root: Path | None = None) -> str | None:
         return "object key is not a safe relative path (.., absolute or empty segments); not downloaded"
     hidden = next((p for p in parts if p.startswith(".")), None)
     if hidden is not None:
-        return (f"object key has a hidden segment ({hidden[:40]}): the kit keeps its own state "
-                "in such names; not downloaded")
+        return (
+            f"object key has a hidden segment ({hidden[:40]}): the kit keeps its own state "
+            "in such names; not downloaded"
+        )
     longest = max(len(p.encode("utf-8", "surrogatepass")) + 20 for p in parts)  # + temp suffix
     total = len(os.fsencode(str(root / key))) if root is not None else 0
     if longest > _NAME_MAX or total > _PATH_MAX:
-        return ("object key is too long for a local file name (a segment passes "
-                f"{_NAME_MAX - 20} bytes or the path {_PATH_MAX:,}); not downloaded")
+        return (
+            "object key is too long for a local file name (a segment passes "
+            f"{_NAME_MAX - 20} bytes or the path {_PATH_MAX:,}); not downloaded"
+        )
     return None
 
 
@@ -166,7 +170,7 @@ class _Lister:
         out: list[str] = []
         for page in self._pages(Prefix=prefix, Delimiter="/"):
             for cp in page.get("CommonPrefixes", []) or []:
-                name = cp["Prefix"][len(prefix):].rstrip("/")
+                name = cp["Prefix"][len(prefix) :].rstrip("/")
                 if name:
                     out.append(name)
         return sorted(set(out))
@@ -177,7 +181,9 @@ class _Lister:
         for page in self._pages(Prefix=prefix):
             for obj in page.get("Contents", []) or []:
                 out.append(
-                    S3Object(obj["Key"], int(obj.get("Size", 0)), str(obj.get("ETag", "")).strip('"'))
+                    S3Object(
+                        obj["Key"], int(obj.get("Size", 0)), str(obj.get("ETag", "")).strip('"')
+                    )
                 )
         return out
 
@@ -249,8 +255,10 @@ def _walk(
                     day += _ONE_DAY
                 return
             for y in lister.folders(prefix):
-                if y.isdigit() and (lo is None or int(y) >= lo.year) and (
-                    hi is None or int(y) <= hi.year
+                if (
+                    y.isdigit()
+                    and (lo is None or int(y) >= lo.year)
+                    and (hi is None or int(y) <= hi.year)
                 ):
                     go(f"{prefix}{y}/", [*segs, y])
             return
@@ -367,23 +375,41 @@ class _Signatures:
 
     def record(self, obj: S3Object, metadata: dict[str, str]) -> None:
         meta = {k.lower(): v for k, v in metadata.items()}
-        line = json.dumps({"bucket": self.bucket, "key": obj.key, "etag": obj.etag,
-                           "signature": meta.get("signature"),
-                           "signature_algorithm": meta.get("signature-algorithm")}) + "\n"
+        line = (
+            json.dumps(
+                {
+                    "bucket": self.bucket,
+                    "key": obj.key,
+                    "etag": obj.etag,
+                    "signature": meta.get("signature"),
+                    "signature_algorithm": meta.get("signature-algorithm"),
+                }
+            )
+            + "\n"
+        )
         with self._lock:
             self.entries[obj.key] = obj.etag
             with open(self.path, "a", encoding="utf-8") as fh:
                 fh.write(line)
 
 
-def _fetch_public_keys(boto: Any, mirror: Path, digest_keys: list[str], start: datetime | None,
-                       end: datetime | None, retry: Backoff) -> str:
+def _fetch_public_keys(
+    boto: Any,
+    mirror: Path,
+    digest_keys: list[str],
+    start: datetime | None,
+    end: datetime | None,
+    retry: Backoff,
+) -> str:
     """``cloudtrail:ListPublicKeys`` for every region of the digests, over their time span,
     merged into ``<mirror>/.forensics-public-keys.json``; returns a note for the report."""
     import base64
 
-    stamps = sorted(datetime.strptime(m[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-                    for k in digest_keys if (m := _DIGEST_STAMP.search(k)))
+    stamps = sorted(
+        datetime.strptime(m[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        for k in digest_keys
+        if (m := _DIGEST_STAMP.search(k))
+    )
     lo = start or (stamps[0] if stamps else None)
     hi = end or (stamps[-1] if stamps else None)
     if lo is None or hi is None:
@@ -406,10 +432,12 @@ def _fetch_public_keys(boto: Any, mirror: Path, digest_keys: list[str], start: d
                 page = retry.call(lambda a=args, c=client: c.list_public_keys(**a))
                 for k in page.get("PublicKeyList", []):
                     keys[k["Fingerprint"]] = {
-                        "Fingerprint": k["Fingerprint"], "Region": region,
+                        "Fingerprint": k["Fingerprint"],
+                        "Region": region,
                         "Value": base64.b64encode(k["Value"]).decode(),
                         "ValidityStartTime": _iso(k.get("ValidityStartTime")),
-                        "ValidityEndTime": _iso(k.get("ValidityEndTime"))}
+                        "ValidityEndTime": _iso(k.get("ValidityEndTime")),
+                    }
                 token = page.get("NextToken")
                 if not token:
                     break
@@ -420,9 +448,12 @@ def _fetch_public_keys(boto: Any, mirror: Path, digest_keys: list[str], start: d
     os.replace(tmp, path)
     note = f"{len(keys):,} CloudTrail public key(s) for {len(regions)} region(s) in {path}"
     if failed:
-        note += ("; ListPublicKeys failed in " + ", ".join(failed)
-                 + ": digests signed there stay 'not verifiable' (the policy needs "
-                   "cloudtrail:ListPublicKeys)")
+        note += (
+            "; ListPublicKeys failed in "
+            + ", ".join(failed)
+            + ": digests signed there stay 'not verifiable' (the policy needs "
+            "cloudtrail:ListPublicKeys)"
+        )
     return note
 
 
@@ -430,8 +461,15 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def _download(client: Any, bucket: str, obj: S3Object, local: Path, backoff: Backoff,
-              on_bytes: Any, on_metadata: Any = None) -> S3Object:
+def _download(
+    client: Any,
+    bucket: str,
+    obj: S3Object,
+    local: Path,
+    backoff: Backoff,
+    on_bytes: Any,
+    on_metadata: Any = None,
+) -> S3Object:
     """Stream one object to a hidden temporary file, check its size, rename it into place;
     returns the object as fetched (its ETag and size from the GetObject response).
     ``on_metadata(fetched, metadata)`` receives the object's user metadata (digests: their
@@ -510,8 +548,15 @@ def _progress_bar(total: int, count: int, enabled: bool | None, desc: str) -> An
     from tqdm.auto import tqdm
 
     disable = enabled is False or count == 0
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc,
-                disable=disable, leave=False)
+    return tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=desc,
+        disable=disable,
+        leave=False,
+    )
 
 
 def fetch(
@@ -579,8 +624,10 @@ def fetch(
     bucket, prefix = split_url(url)
     want_accounts = set(accounts) if accounts else None
     want_regions = set(regions) if regions else None
-    kinds = ("CloudTrail",) + (("CloudTrail-Digest",) if digests else ()) + (
-        ("CloudTrail-Insight",) if insights else ()
+    kinds = (
+        ("CloudTrail",)
+        + (("CloudTrail-Digest",) if digests else ())
+        + (("CloudTrail-Insight",) if insights else ())
     )
     boto = make_session(session, profile)
     from botocore.config import Config
@@ -600,8 +647,15 @@ def fetch(
         else:
             roots = _find_roots(lister, prefix)
             if roots:
-                plan = _walk(lister, roots[0], start=start, end=end, accounts=want_accounts,
-                             regions=want_regions, kinds=kinds)
+                plan = _walk(
+                    lister,
+                    roots[0],
+                    start=start,
+                    end=end,
+                    accounts=want_accounts,
+                    regions=want_regions,
+                    kinds=kinds,
+                )
             else:
                 plan = _Plan([prefix], set(), set())
                 notes.append(
@@ -613,7 +667,7 @@ def fetch(
         hint = {
             "NoSuchBucket": "check the bucket name",
             "AccessDenied": "the credentials need s3:ListBucket on this bucket "
-                            "(see docs/iam-policy.json)",
+            "(see docs/iam-policy.json)",
         }.get(code or "", "check the URL, the credentials and the network")
         raise SourceError(f"{url}: cannot list the bucket ({describe(exc)}); {hint}") from exc
 
@@ -669,9 +723,15 @@ def fetch(
     def get(item: tuple[S3Object, Path]) -> tuple[S3Object, Path, BaseException | None]:
         obj, local = item
         try:
-            fetched = _download(client, bucket, obj, local, retry, on_bytes,
-                                signed.record if signed is not None and _is_digest_key(obj.key)
-                                else None)
+            fetched = _download(
+                client,
+                bucket,
+                obj,
+                local,
+                retry,
+                on_bytes,
+                signed.record if signed is not None and _is_digest_key(obj.key) else None,
+            )
         except Exception as exc:
             return obj, local, exc
         index.record(fetched)
