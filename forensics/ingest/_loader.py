@@ -62,21 +62,9 @@ def _dedupe(frame: pl.DataFrame, report: LoadReport) -> pl.DataFrame:
         return frame
     rows_per_file = dict(frame.group_by(pl.col("source_file").cast(pl.String)).len().iter_rows())
     drop, unverified, examples = _confirm_duplicates(shared, rows_per_file)
-    if unverified:
-        report.notes.append(
-            f"{unverified:,} record(s) share an eventID but their files could not be re-read "
-            "to compare contents; they were kept"
-        )
     if drop:
-        report.duplicates_dropped = len(drop)
-        report.notes.append(
-            f"{len(drop):,} duplicate record(s) dropped: the same eventID with the same content, "
-            "read more than once, e.g. " + "; ".join(examples)
-        )
         indexed = indexed.filter(~pl.col("_row").is_in(sorted(drop)))
-    collided = indexed.filter(pl.col("event_id").is_not_null() & (pl.len().over("event_id") > 1))
-    report.id_collisions = collided.height
-    report.id_collision_examples = collided.get_column("event_id").unique().sort().head(5).to_list()
+    _stream.report_duplicates(report, indexed, len(drop), unverified, examples)
     return indexed.drop("_row")
 
 
@@ -294,6 +282,19 @@ def load(
     store = _open_cache(cache, cache_dir, [str(p) for p in paths], report)
     if store is None:
         _refuse_too_big(files, cache, paths)
+    merge = functools.partial(
+        _read_and_merge,
+        files,
+        report=report,
+        lo=lo,
+        hi=hi,
+        strict=strict,
+        max_file_bytes=max_file_bytes,
+        workers=workers,
+        began=began,
+        budget=budget,
+        progress=progress,
+    )
     key = None
     if store is not None:
         wait_for_cache(store.root)  # a table this process is still writing there
@@ -316,34 +317,8 @@ def load(
             hit = _cache_hit(store, key, report, strict, began, files)
             if hit is not None:
                 return hit
-            return _read_and_merge(
-                files,
-                store,
-                key,
-                report,
-                lo,
-                hi,
-                strict=strict,
-                max_file_bytes=max_file_bytes,
-                workers=workers,
-                began=began,
-                budget=budget,
-                progress=progress,
-            )
-    return _read_and_merge(
-        files,
-        None,
-        None,
-        report,
-        lo,
-        hi,
-        strict=strict,
-        max_file_bytes=max_file_bytes,
-        workers=workers,
-        began=began,
-        budget=budget,
-        progress=progress,
-    )
+            return merge(store, key)
+    return merge(None, None)
 
 
 #: Reading this many bytes (on disk) or more shows a progress bar (~0.7M gzipped events).

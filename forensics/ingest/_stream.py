@@ -345,26 +345,35 @@ def _duplicates(
         .collect(engine="streaming")
     )
     drop, unverified, examples = settle(shared, dict(per_file.iter_rows()))
-    if unverified:
-        report.notes.append(
-            f"{unverified:,} record(s) share an eventID but their files could not be re-read "
-            "to compare contents; they were kept"
-        )
-    if drop:
-        report.duplicates_dropped = len(drop)
-        report.notes.append(
-            f"{len(drop):,} duplicate record(s) dropped: the same eventID with the same content, "
-            "read more than once, e.g. " + "; ".join(examples)
-        )
-    left = shared.filter(~pl.col("_row").is_in(sorted(drop)))
-    collided = left.filter(pl.len().over("event_id") > 1)
-    report.id_collisions = collided.height
-    report.id_collision_examples = collided.get_column("event_id").unique().sort().head(5).to_list()
+    report_duplicates(
+        report, shared.filter(~pl.col("_row").is_in(sorted(drop))), len(drop), unverified, examples
+    )
     if not drop:
         return None
     return shared.filter(pl.col("_row").is_in(sorted(drop))).select(
         "source_file", "source_index", "event_time"
     )
+
+
+def report_duplicates(
+    report: Any, kept: pl.DataFrame, dropped: int, unverified: int, examples: list[str]
+) -> None:
+    """The load report's duplicate fields and notes, from the rows that shared an event id and
+    were kept (``kept``), the copies dropped, and the rows that could not be compared."""
+    if unverified:
+        report.notes.append(
+            f"{unverified:,} record(s) share an eventID but their files could not be re-read "
+            "to compare contents; they were kept"
+        )
+    if dropped:
+        report.duplicates_dropped = dropped
+        report.notes.append(
+            f"{dropped:,} duplicate record(s) dropped: the same eventID with the same content, "
+            "read more than once, e.g. " + "; ".join(examples)
+        )
+    collided = kept.filter(pl.col("event_id").is_not_null() & (pl.len().over("event_id") > 1))
+    report.id_collisions = collided.height
+    report.id_collision_examples = collided.get_column("event_id").unique().sort().head(5).to_list()
 
 
 def _bucket_bounds(times: pl.Series, bucket_rows: int) -> list[Any]:
