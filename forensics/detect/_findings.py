@@ -14,12 +14,18 @@ member's). ``actor`` is the events table's ``actor`` column where the table has 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import polars as pl
 
-from forensics._schema import FINDINGS_SCHEMA, TIME_DTYPE, conform_findings, empty_findings
+from forensics._schema import (
+    FINDINGS_SCHEMA,
+    TIME_DTYPE,
+    conform_findings,
+    empty_findings,
+    to_utc,
+)
 from forensics.detect._rules import LEVELS, RuleProblem, RuleSet
 
 __all__ = ["FINDINGS_SCHEMA", "Findings", "as_findings", "concat_findings", "empty_findings",
@@ -38,32 +44,6 @@ def level_rank(level: str) -> int:
         return LEVELS.index(level.lower())
     except ValueError:
         raise ValueError(f"unknown level {level!r}; use one of {', '.join(LEVELS)}") from None
-
-
-def _utc(value: datetime | date | str | None) -> datetime | None:
-    """A bound as an aware UTC datetime (naive: UTC), like ``Trail.between`` reads it.
-
-    (Restated here: analyses sit below ``forensics._trail`` in the import layers.)
-
-    >>> _utc("2026-03-04T13:52:17Z").isoformat()
-    '2026-03-04T13:52:17+00:00'
-    """
-    if value is None:
-        return None
-    if isinstance(value, str):
-        raw = value.strip()
-        raw = raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw
-        try:
-            value = datetime.fromisoformat(raw)
-        except ValueError as exc:
-            raise ValueError(
-                f"cannot read {value!r} as a time; use ISO 8601, e.g. '2026-03-04T13:52:17Z'"
-            ) from exc
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    raise TypeError(f"expected a datetime, date or ISO string, got {type(value).__name__}")
 
 
 _RANK = pl.col("level").replace_strict(
@@ -130,7 +110,7 @@ class Findings:
         >>> Findings(empty_findings()).between("2026-03-04", "2026-03-05").frame.height
         0
         """
-        lo, hi = _utc(start), _utc(end)
+        lo, hi = to_utc(start), to_utc(end)
         cond = pl.lit(True)
         if lo is not None:
             cond = cond & (pl.col("last_time") >= lo)
