@@ -28,6 +28,7 @@ __all__ = [
     "conform_findings",
     "empty_events",
     "empty_findings",
+    "in_window",
     "is_denied",
     "to_utc",
 ]
@@ -178,6 +179,21 @@ def to_utc(value: datetime | date | str | None) -> datetime | None:
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     raise TypeError(f"expected a datetime, date or ISO string, got {type(value).__name__}")
+
+
+def in_window(lo: datetime | None, hi: datetime | None) -> pl.Expr | None:
+    """The predicate ``lo <= event_time < hi`` (either bound may be None; None: no window).
+    A row without a time is outside any window.
+
+    >>> in_window(None, None) is None
+    True
+    """
+    preds = []
+    if lo is not None:
+        preds.append(pl.col("event_time") >= lo)
+    if hi is not None:
+        preds.append(pl.col("event_time") < hi)
+    return pl.all_horizontal(preds) if preds else None
 
 
 DENIED_CODES = (

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from forensics._schema import EVENTS_SCHEMA, conform, is_denied, to_utc
+from forensics._schema import EVENTS_SCHEMA, conform, in_window, is_denied, to_utc
 
 if TYPE_CHECKING:
     from forensics.ingest._report import LoadReport
@@ -174,15 +174,11 @@ class Trail:
         1
         """
         lo, hi = to_utc(start), to_utc(end)
-        preds = []
-        if lo is not None:
-            preds.append(pl.col("event_time") >= lo)
-        if hi is not None:
-            preds.append(pl.col("event_time") < hi)
-        if not preds:
+        keep = in_window(lo, hi)
+        if keep is None:
             return self
         text = f"event_time in [{lo.isoformat() if lo else '-inf'}, {hi.isoformat() if hi else '+inf'})"
-        return self._derive(self._lazy.filter(*preds), text)
+        return self._derive(self._lazy.filter(keep), text)
 
     def where(
         self,

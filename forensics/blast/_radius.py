@@ -10,7 +10,7 @@ import networkx as nx
 import polars as pl
 
 from forensics._errors import PrincipalError
-from forensics._schema import TIME_DTYPE, is_denied, to_utc
+from forensics._schema import TIME_DTYPE, in_window, is_denied, to_utc
 from forensics.blast._closure import closure, seed_keys
 from forensics.graph import build_graph
 from forensics.identity import credentials as all_credentials
@@ -316,11 +316,7 @@ def blast_radius(
             in_scope = in_scope | (
                 keyless & (pl.col("principal") == who) & (pl.col("event_time") >= at)
             )
-    window = []
-    if lo is not None:
-        window.append(pl.col("event_time") >= lo)
-    if hi is not None:
-        window.append(pl.col("event_time") < hi)
+    window = [w] if (w := in_window(lo, hi)) is not None else []
     events = lazy.filter(in_scope, *window).collect(engine="streaming")
     if events.height == 0 and not key_list:
         raise _not_found(seed, creds)

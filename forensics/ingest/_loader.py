@@ -23,7 +23,7 @@ from typing import Any
 import polars as pl
 
 from forensics._errors import CorruptFileError, LoadError
-from forensics._schema import EVENTS_SCHEMA, empty_events, to_utc
+from forensics._schema import EVENTS_SCHEMA, empty_events, in_window, to_utc
 from forensics._trail import Segments, Trail
 from forensics.ingest import _stream
 from forensics.ingest._cache import Cache, default_cache_root
@@ -532,12 +532,8 @@ def _read_and_merge(
         frame = _dedupe(frame, report)
     del ids
     report.unparsed_event_time = frame.get_column("event_time").null_count()
-    if lo is not None or hi is not None:
-        keep = pl.lit(True)
-        if lo is not None:
-            keep = keep & (pl.col("event_time") >= lo)
-        if hi is not None:
-            keep = keep & (pl.col("event_time") < hi)
+    keep = in_window(lo, hi)
+    if keep is not None:
         before = frame.height
         frame = frame.filter(keep)
         report.outside_window = before - frame.height

@@ -27,6 +27,8 @@ from typing import Any
 
 import polars as pl
 
+from forensics._schema import in_window
+
 __all__ = ["DATA_EVENT_APIS", "Absence", "could_have_logged"]
 
 #: Event names CloudTrail records only as data events (when selectors ask for them), by source.
@@ -214,10 +216,9 @@ def could_have_logged(
         preds.append(pl.col("event_source") == event_source)
     if region:
         preds.append(pl.col("aws_region") == region)
-    if lo is not None:
-        preds.append(pl.col("event_time") >= lo)
-    if hi is not None:
-        preds.append(pl.col("event_time") < hi)
+    window = in_window(lo, hi)
+    if window is not None:
+        preds.append(window)
     if resource:
         arns = pl.col("resources").list.eval(pl.element().struct.field("arn"))
         by_arn = arns.list.eval(pl.element().str.starts_with(resource)).list.any().fill_null(False)
