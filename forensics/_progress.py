@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["progress", "progress_enabled", "set_progress"]
+__all__ = ["progress", "progress_bar", "progress_enabled", "set_progress"]
 
 T = TypeVar("T")
 
@@ -73,3 +73,36 @@ def progress(
 
     bar: Any = tqdm(items, desc=desc, total=total, unit=unit, leave=False, dynamic_ncols=True)
     return iter(bar)
+
+
+def progress_bar(total: int, desc: str, *, unit: str = "batch", enabled: bool | None = None) -> Any:
+    """A bar advanced by hand (``bar.update(n)``, then ``bar.close()``), for work that is not
+    one loop over items; when progress is off, a bar that does nothing (tqdm not imported).
+    ``unit="B"`` counts bytes (KiB, MiB, ...).
+
+    >>> bar = progress_bar(10, "reading", enabled=False); bar.update(5); bar.close()
+    """
+    if not (progress_enabled() if enabled is None else enabled):
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    scale = unit == "B"
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        unit_scale=scale,
+        unit_divisor=1024 if scale else 1000,
+        leave=False,
+        dynamic_ncols=True,
+    )
+
+
+class _NoBar:
+    """What a bar that is off does: nothing."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -207,8 +207,9 @@ def load(
         stays bounded at any size. Without a cache (``cache=False``) a trail too big for the
         memory free is refused before reading, naming a ``cache_dir`` to use instead.
     progress
-        Progress bars (``tqdm.auto``) on the reading and merging of big trails; ``None``: where
-        a terminal or notebook shows them, ``False``: never.
+        Progress bars (``tqdm.auto``) on the reading and merging of big trails; ``None``: the
+        kit's setting (a terminal or notebook, ``FORENSICS_PROGRESS``, ``set_progress``, see
+        :mod:`forensics._progress`), ``False``: never.
     query
         For an ``athena://DATABASE.TABLE`` source only: ``principals=``, ``access_keys=``,
         ``event_names=``, ``workgroup=``, ``output=`` (see :func:`forensics.ingest.athena.load`).

@@ -25,6 +25,7 @@ from typing import Any
 import polars as pl
 
 from forensics._gc import gc_paused
+from forensics._progress import progress_bar
 from forensics._schema import EVENTS_SCHEMA, empty_events
 from forensics.sources._files import FileRef
 
@@ -315,7 +316,7 @@ def read_files(
     workers = default_workers() if workers is None else max(1, workers)
     total = sum(r.size for r in refs)
     keep = keep_frames or part_path is None
-    bar = progress_bar(total, progress, "reading the trail")
+    bar = progress_bar(total, "reading the trail", unit="B", enabled=progress)
     # small loads are not worth a process start; big ones get chunks of shrinking size
     if workers == 1 or len(refs) < 2 or total < _MIN_PARALLEL_BYTES:
         chunks = _chunks(refs, 1, max_chunk_bytes)
@@ -420,25 +421,6 @@ def read_files(
     return [r for r in results if r is not None]
 
 
-def progress_bar(total: int, progress: bool | None, desc: str, unit: str = "B") -> Any:
-    """A ``tqdm.auto`` bar (``progress=None``: shown where a terminal or notebook shows it;
-    ``False``: a bar that does nothing, without importing tqdm)."""
-    if progress is False:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    scale = unit == "B"
-    return tqdm(
-        total=total,
-        unit=unit,
-        unit_scale=scale,
-        unit_divisor=1024 if scale else 1000,
-        desc=desc,
-        leave=False,
-        disable=None if progress is None else not progress,
-    )
-
-
 def _map_ipc(path: str) -> pl.DataFrame:
     """A worker's rows, memory-mapped from its Arrow IPC file (``pl.read_ipc`` copies every
     buffer: ~0.5 s of this process's time per million rows)."""
@@ -479,13 +461,3 @@ def _main_hidden() -> Iterator[None]:
         if main is not None:
             main.__dict__.pop("__spec__", None)
             main.__dict__.update(saved)
-
-
-class _NoBar:
-    """What a disabled bar does (nothing; tqdm is not even imported)."""
-
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass

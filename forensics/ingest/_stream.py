@@ -36,8 +36,8 @@ from typing import Any
 
 import polars as pl
 
+from forensics._progress import progress_bar
 from forensics._schema import EVENTS_SCHEMA, in_window
-from forensics.ingest._parallel import progress_bar
 
 __all__ = [
     "MergePlan",
@@ -222,7 +222,9 @@ def merge_parts(
         windows.append(cond)
     if has_nulls:
         windows.append(pl.col("event_time").is_null())
-    bar = progress_bar(len(windows), progress, "merging the trail (sorted by time)", "bucket")
+    bar = progress_bar(
+        len(windows), "merging the trail (sorted by time)", unit="bucket", enabled=progress
+    )
     # a segment is written in a thread while the next bucket is read and sorted (two buckets
     # in memory at most: the plan's bucket size allows for it)
     pool = ThreadPoolExecutor(1, thread_name_prefix="forensics-segment")
