@@ -666,20 +666,7 @@ def _merge_streaming(
 ) -> Trail:
     """The merged table built from the parts in bounded memory, then a lazy scan of it."""
     # the parts were checked when their files were looked up (a damaged one is read again)
-    scans: list[pl.LazyFrame] = []
-    for part, paths in sorted(part_files.items()):
-        stored = {spelled_as.get(p, p): p for p in paths}
-        scan = pl.scan_parquet(part).filter(
-            pl.col("source_file").cast(pl.String).is_in(list(stored))
-        )
-        if any(k != v for k, v in stored.items()):
-            scan = scan.with_columns(
-                pl.col("source_file")
-                .cast(pl.String)
-                .replace(stored)
-                .cast(EVENTS_SCHEMA["source_file"])
-            )
-        scans.append(scan)
+    scans = [_part_scan(part, paths, spelled_as) for part, paths in sorted(part_files.items())]
     _note_damaged(store, report)
     _add_outcomes(outcomes, report, strict)
     rows = pl.concat(scans, how="vertical") if scans else empty_events().lazy()
@@ -730,6 +717,18 @@ def _merge_streaming(
     return Trail(_scan(stats.segments), report, originals=_from_here(), segments=segments)
 
 
+def _part_scan(part: str, paths: list[str], spelled_as: dict[str, str]) -> pl.LazyFrame:
+    """The rows a cache part holds for these files (a part may also hold rows of files that
+    changed since), their ``source_file`` as this load spells the paths."""
+    stored = {spelled_as.get(p, p): p for p in paths}
+    scan = pl.scan_parquet(part).filter(pl.col("source_file").cast(pl.String).is_in(list(stored)))
+    if any(k != v for k, v in stored.items()):
+        scan = scan.with_columns(
+            pl.col("source_file").cast(pl.String).replace(stored).cast(EVENTS_SCHEMA["source_file"])
+        )
+    return scan
+
+
 def _part_rows(
     part_files: dict[str, list[str]],
     spelled_as: dict[str, str],
@@ -746,13 +745,8 @@ def _part_rows(
     frames: list[pl.DataFrame] = []
     again: list[str] = []
     for part, paths in sorted(part_files.items()):
-        stored = {spelled_as.get(p, p): p for p in paths}
         try:
-            frame = (
-                pl.scan_parquet(part)
-                .filter(pl.col("source_file").cast(pl.String).is_in(list(stored)))
-                .collect()
-            )
+            frame = _part_scan(part, paths, spelled_as).collect()
         except Exception as exc:  # a damaged part: Polars raises its own errors
             if store is not None:
                 store.damaged.append(f"{os.path.relpath(part, store.root)} ({type(exc).__name__})")
@@ -760,13 +754,6 @@ def _part_rows(
             with contextlib.suppress(OSError):  # its files are read again next time too
                 os.unlink(part)
             continue
-        if any(k != v for k, v in stored.items()):
-            frame = frame.with_columns(
-                pl.col("source_file")
-                .cast(pl.String)
-                .replace(stored)
-                .cast(EVENTS_SCHEMA["source_file"])
-            )
         frames.append(frame)
     if again:
         redo = set(again)
