@@ -33,6 +33,11 @@ _WHERE_COLUMNS = frozenset(
 )
 
 
+#: The columns a segmented trail's key index lists per segment (written by
+#: ``forensics.ingest._stream``; what ``where`` and ``for_principal`` select on).
+INDEXED_COLUMNS = ("principal", "access_key_id")
+
+
 @dataclass(frozen=True)
 class Segments:
     """Where a big trail lies: time-sorted Parquet segments and a key index saying which
@@ -45,13 +50,10 @@ class Segments:
     paths: tuple[str, ...]
     keys: str
 
-    #: The columns the key index lists (written by ``forensics.ingest._stream``).
-    indexed: tuple[str, ...] = ("principal", "access_key_id")
-
     def holding(self, within: dict[str, Iterable[str]]) -> list[str] | None:
         """The segments holding any of these values (None: a column is not indexed, or the
         index cannot be read: then every segment must be scanned)."""
-        if not within or not set(within) <= set(self.indexed):
+        if not within or not set(within) <= set(INDEXED_COLUMNS):
             return None
         clauses = [
             (pl.col("column") == column) & pl.col("value").is_in(list(values))
@@ -233,7 +235,7 @@ class Trail:
         within = {
             f: ([v] if isinstance(v, str) else list(v))
             for f, v in equals.items()
-            if f in ("principal", "access_key_id") and v is not None
+            if f in INDEXED_COLUMNS and v is not None
         }
         return self.filter(*preds, description=" and ".join(parts), within=within or None)
 

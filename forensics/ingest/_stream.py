@@ -38,6 +38,7 @@ import polars as pl
 
 from forensics._progress import progress_bar
 from forensics._schema import EVENTS_SCHEMA, in_window
+from forensics._trail import INDEXED_COLUMNS
 
 __all__ = [
     "MergePlan",
@@ -267,10 +268,6 @@ def merge_parts(
     return stats
 
 
-#: The columns the key index lists per segment (what ``for_principal`` and ``where`` select on).
-INDEXED = ("principal", "access_key_id")
-
-
 def _segment_keys(bucket: pl.DataFrame, number: int) -> pl.DataFrame:
     """The distinct values of the indexed columns in one segment."""
     return pl.concat(
@@ -280,7 +277,7 @@ def _segment_keys(bucket: pl.DataFrame, number: int) -> pl.DataFrame:
             )
             .drop_nulls("value")
             .unique()
-            for column in INDEXED
+            for column in INDEXED_COLUMNS
         ]
     ).with_columns(pl.lit(number, dtype=pl.UInt32).alias("segment"))
 
