@@ -149,14 +149,17 @@ def test_parallel_and_sequential_reads_give_the_same_table(tmp_path):
 
 def test_worker_processes_share_the_reading_and_agree(tmp_path, monkeypatch):
     """The multi-process path itself (small test data would otherwise be read in-process)."""
-    from forensics.ingest import _parallel
+    from forensics.ingest import _order, _parallel
     from forensics.sources._files import discover
 
     _corpus(tmp_path, files=30, per_file=200)
     monkeypatch.setattr(_parallel, "_MIN_PARALLEL_BYTES", 0)
     refs, _, _ = discover([tmp_path])
     chunks = _parallel._chunks(refs, 2)
-    assert [r.path for c in chunks for r in c] == sorted(r.path for r in refs)  # each once
+    # each once, in delivery order (the time in CloudTrail's names)
+    assert [r.path for c in chunks for r in c] == sorted(
+        (r.path for r in refs), key=_order.delivery_key
+    )
     sizes = [sum(r.size for r in c) for c in chunks]
     assert sizes[0] >= sizes[-1] and len(chunks) >= 3  # big chunks first, small ones last
     results = _parallel.read_files(refs, max_file_bytes=2**31, workers=2)

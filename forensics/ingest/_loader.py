@@ -28,6 +28,7 @@ from forensics._trail import Segments, Trail
 from forensics.ingest import _stream
 from forensics.ingest._cache import Cache, default_cache_root
 from forensics.ingest._identity_keys import link_identities, linker
+from forensics.ingest._order import reorder, sort_order
 from forensics.ingest._parallel import read_files, start_workers
 from forensics.ingest._provenance import read_originals
 from forensics.ingest._read import FilePart, read_file
@@ -539,11 +540,11 @@ def _read_and_merge(
         frame = frame.filter(keep)
         report.outside_window = before - frame.height
     frame = link_identities(frame)  # attribution that needs other files' records (identity)
-    order = _sort_order(frame)
+    order = sort_order(frame)
     if order is not None:
         columns = dict(zip(frame.columns, frame.get_columns(), strict=True))
         del frame  # the columns dict holds the only reference: each is freed once copied
-        frame = _gather(columns, order)
+        frame = reorder(columns, order)
     report.records_loaded = frame.height
     if frame.height:
         report.time_min = frame.get_column("event_time").min()  # type: ignore[assignment]
@@ -771,24 +772,6 @@ def _part_rows(
     return frames
 
 
-def _gather(columns: dict[str, pl.Series], order: pl.Series) -> pl.DataFrame:
-    """The columns' rows in ``order``, built column by column on two threads.
-
-    Each column is taken out of ``columns`` (emptied: the caller must hold no other reference
-    to them), made contiguous (gathering across many chunks is slow) and released once copied,
-    so the peak is the table plus the columns in flight; ``sort()`` would hold it twice.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    names = list(columns)
-
-    def move(name: str) -> pl.Series:
-        return columns.pop(name).rechunk().gather(order)
-
-    with ThreadPoolExecutor(2, thread_name_prefix="forensics-gather") as pool:
-        return pl.DataFrame(list(pool.map(move, names)))
-
-
 def _from_here() -> Any:
     """The reader behind ``trail.original()``: it resolves the relative ``source_file`` paths of
     this load against today's folder, so that it still finds them after a change of folder."""
@@ -797,41 +780,6 @@ def _from_here() -> Any:
 
 def _resolve_from(base: str, path: str) -> str:
     return path if os.path.isabs(path) else os.path.join(base, path)
-
-
-def _sort_order(frame: pl.DataFrame) -> pl.Series | None:
-    """Row order by (event_time, source_file, source_index), nulls last; None if already so.
-
-    Two single-key sorts instead of one on three keys (3x faster on a million rows): the rows
-    in (file, index) order -- usually already so, as read -- then a stable sort by time. Files
-    are ranked through their few distinct names rather than by comparing a million strings.
-    """
-    files = frame.select(pl.col("source_file").unique()).to_series()
-    names = files.cast(pl.String).to_list()
-    physical = files.to_physical().to_list()
-    rank_of = {code: i for i, (_, code) in enumerate(sorted(zip(names, physical, strict=True)))}
-    file_rank = (
-        frame.get_column("source_file")
-        .to_physical()
-        .replace_strict(rank_of, return_dtype=pl.UInt64)
-    )
-    position = frame.select(
-        (file_rank * pl.lit(1 << 32, dtype=pl.UInt64)) + pl.col("source_index").cast(pl.UInt64)
-    ).to_series()
-    times = frame.get_column("event_time")
-    first = None if position.is_sorted() else position.arg_sort()
-    if first is not None:
-        times = times.gather(first)
-    order = (
-        times.to_frame("t")
-        .select(pl.arg_sort_by("t", nulls_last=True, maintain_order=True))
-        .to_series()
-    )
-    if first is not None:
-        order = first.gather(order)
-    if order.len() == 0 or (order.is_sorted() and order[0] == 0):
-        return None
-    return order
 
 
 def _raise_strict(report: LoadReport) -> None:

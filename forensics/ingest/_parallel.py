@@ -27,17 +27,17 @@ import polars as pl
 from forensics._gc import gc_paused
 from forensics._progress import progress_bar
 from forensics._schema import EVENTS_SCHEMA, empty_events
+from forensics.ingest._order import delivery_key, sort_frame
 from forensics.sources._files import FileRef
 
 __all__ = ["ChunkResult", "default_workers", "read_chunk", "read_files", "start_workers"]
 
 #: Rows per frame before a worker flushes what it holds (keeps lists short and RSS flat).
 _FLUSH_ROWS = 50_000
-#: Rows per row group of a cache part. A part's rows are in file order, so in the S3 layout
-#: each row group spans a few hours of one account and region: a merge bucket (a time range)
-#: reads only the row groups its range overlaps.
+#: Rows per row group of a cache part (its rows sorted by time, like the table's).
 _PART_ROW_GROUP = 64 * 1024
-#: ... and of a part sorted by time (for a merge in time buckets): tight time ranges.
+#: ... of a part for a merge in time buckets: tighter time ranges, so that a bucket reads
+#: only the row groups its range overlaps.
 _SORTED_ROW_GROUP = 16 * 1024
 #: Loads smaller than this (bytes on disk) are read in this process: not worth a process start.
 _MIN_PARALLEL_BYTES = 8 * 1024 * 1024
@@ -168,10 +168,11 @@ def _read_chunk(
     result.rows = frame.height
     result.compact()
     result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # in the table's order: the parent then moves only the rows where the time ranges of
+    # chunks overlap, and a merge in time buckets reads only the row groups it needs
+    frame = sort_frame(frame)
     if parquet_path is not None:
         tmp = f"{parquet_path}.tmp-{os.getpid()}"
-        if sort_part:  # a merge in time buckets then reads only the row groups it needs
-            frame = frame.sort("event_time", "source_file", "source_index", nulls_last=True)
         frame.write_parquet(
             tmp,
             compression="zstd",
@@ -192,14 +193,15 @@ def _read_chunk(
 
 
 def _chunks(refs: Sequence[FileRef], workers: int, cap: int | None = None) -> list[list[FileRef]]:
-    """Split files (in path order) into chunks of shrinking size, biggest first.
+    """Split files (in delivery order: :func:`delivery_key`) into chunks of shrinking size,
+    biggest first. Each chunk then covers a time range of its own.
 
     Guided scheduling: each chunk holds about ``remaining / (2 * workers)`` of the bytes, down
     to a floor, so the processes start on big chunks (little per-chunk overhead) and finish on
     small ones (little waiting for the last one). ``cap``: no chunk holds more bytes than this
     (a chunk's rows are held whole by the process reading it).
     """
-    ordered = sorted(refs, key=lambda r: r.path)
+    ordered = sorted(refs, key=lambda r: delivery_key(r.path))
     if (workers <= 1 and cap is None) or len(ordered) < 2:
         return [ordered] if ordered else []
     remaining = sum(max(r.size, 1) for r in ordered)
@@ -311,7 +313,8 @@ def read_files(
     back as frames. ``keep_frames=False`` (with ``part_path``): the chunks this process reads
     are not kept in memory either, only in their parts. ``max_chunk_bytes`` caps a chunk's
     bytes on disk; ``progress`` shows a ``tqdm.auto`` bar over the bytes read (None: where a
-    terminal or notebook shows it). ``sort_parts``: each part is written sorted by time.
+    terminal or notebook shows it). Every chunk's rows come sorted by time; ``sort_parts``:
+    its part gets small row groups (for a merge in time buckets).
     """
     workers = default_workers() if workers is None else max(1, workers)
     total = sum(r.size for r in refs)
