@@ -20,8 +20,18 @@ from forensics.ingest import _loader, _stream
 TINY = "16K"
 
 
-def _trail(root, *, seed: int = 3, days: int = 6, per_file: int = 40, files_per_day: int = 5):
-    """Files over several days and regions, times out of order inside files, repeated times."""
+def _trail(
+    root,
+    *,
+    seed: int = 3,
+    days: int = 6,
+    per_file: int = 40,
+    files_per_day: int = 5,
+    hours: int = 24,
+):
+    """Files over several days and regions, times out of order inside files, repeated times.
+    ``hours`` < 24: file ``f`` of a day holds times from hour ``4 f`` to ``4 f + hours`` (files
+    as CloudTrail delivers them: each a time range of its own, a little overlap)."""
     rng = random.Random(seed)
     n = 0
     for day in range(1, days + 1):
@@ -34,7 +44,8 @@ def _trail(root, *, seed: int = 3, days: int = 6, per_file: int = 40, files_per_
                 recs.append(
                     record(
                         n,
-                        eventTime=f"2024-03-{day:02d}T{rng.randrange(24):02d}:"
+                        eventTime=f"2024-03-{day:02d}T"
+                        f"{rng.randrange(24) if hours >= 24 else 4 * f + rng.randrange(hours):02d}:"
                         f"{minute:02d}:{second:02d}Z",
                         awsRegion=region,
                     )
@@ -62,8 +73,15 @@ def _report(trail) -> dict:
     return doc
 
 
-def test_streamed_merge_gives_the_in_memory_table(tmp_path):
-    n = _trail(tmp_path / "data")
+@pytest.mark.parametrize(("kept_run", "hours"), [(4096, 24), (1, 24), (1, 5), (4, 5)])
+def test_streamed_merge_gives_the_in_memory_table(tmp_path, monkeypatch, kept_run, hours):
+    """Also with files that each cover a time range of their own (``hours``) and rows kept in
+    place in runs as short as one row: the sorted parts' rows are moved only where parts
+    overlap in time (forensics.ingest._order.reorder)."""
+    from forensics.ingest import _order
+
+    monkeypatch.setattr(_order, "_MIN_KEPT_RUN", kept_run)
+    n = _trail(tmp_path / "data", hours=hours)
     memory, streamed = _both(tmp_path, tmp_path / "data")
     assert any(note.startswith("merged in bounded memory") for note in streamed.report.notes)
     assert streamed._collected is None  # a lazy scan of the cache, not a table in memory

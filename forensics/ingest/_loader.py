@@ -670,10 +670,9 @@ def _merge_streaming(
     scans = [_part_scan(part, paths, spelled_as) for part, paths in sorted(part_files.items())]
     _note_damaged(store, report)
     _add_outcomes(outcomes, report, strict)
-    rows = pl.concat(scans, how="vertical") if scans else empty_events().lazy()
     merging = time.perf_counter()
     stats = _stream.merge_parts(
-        rows,
+        scans,
         functools.partial(store.merged_path, key),
         lo=lo,
         hi=hi,
