@@ -423,7 +423,7 @@ def _extra_expr(present: list[str]) -> pl.Expr:
 _IDENT_MEMO: dict[bytes, int] = {}
 _UNREADABLE = (None,) * len(IDENTITY_COLUMNS)
 _IDENT_ROWS: list[tuple[Any, ...]] = [_UNREADABLE]
-_IDENT_TABLE: list[pl.DataFrame] = []  # the rows above as a frame (rebuilt when they grow)
+_IDENT_TABLE: list[pl.DataFrame] = []  # the rows above as a frame (new rows appended)
 _IDENT_MAX = 100_000
 
 
@@ -454,8 +454,10 @@ def _identity_index(key: bytes) -> int:
 def _identity_frame() -> pl.DataFrame:
     """The identities parsed so far in this process as a frame (row i: index i)."""
     rows = _IDENT_ROWS
-    if not _IDENT_TABLE or _IDENT_TABLE[0].height < len(rows):
-        _IDENT_TABLE[:] = [pl.DataFrame(rows, schema=_IDENTITY_SCHEMA, orient="row")]
+    have = _IDENT_TABLE[0].height if _IDENT_TABLE else 0
+    if have < len(rows):  # only the rows parsed since are converted (was: all, each batch)
+        new = pl.DataFrame(rows[have:], schema=_IDENTITY_SCHEMA, orient="row")
+        _IDENT_TABLE[:] = [pl.concat([_IDENT_TABLE[0], new], rechunk=True) if _IDENT_TABLE else new]
     return _IDENT_TABLE[0]
 
 
