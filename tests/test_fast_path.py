@@ -156,8 +156,9 @@ def test_worker_processes_share_the_reading_and_agree(tmp_path, monkeypatch):
     monkeypatch.setattr(_parallel, "_MIN_PARALLEL_BYTES", 0)
     refs, _, _ = discover([tmp_path])
     chunks = _parallel._chunks(refs, 2)
-    # each once, in delivery order (the time in CloudTrail's names)
-    assert [r.path for c in chunks for r in c] == sorted(
+    assert [r.path for c in chunks for r in c] == sorted(r.path for r in refs)  # each once
+    delivered = _parallel._chunks(refs, 2, delivered=True)  # for a merge in time buckets
+    assert [r.path for c in delivered for r in c] == sorted(
         (r.path for r in refs), key=_order.delivery_key
     )
     sizes = [sum(r.size for r in c) for c in chunks]

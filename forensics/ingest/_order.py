@@ -1,10 +1,11 @@
 """The events table's row order: by (event_time, source_file, source_index), nulls last.
 
-Files are read in the order CloudTrail delivered them (the time in their names), so each chunk
-of files a process reads covers a time range of its own. Each process sorts its chunk
-(:func:`sort_frame`, in parallel); the chunks put end to end are then sorted but where their
-time ranges overlap (CloudTrail writes an event a few minutes after it happens), and
-:func:`reorder` moves only those rows: the rest of the table is kept as it is, not copied.
+For a merge in time buckets (a trail bigger than memory), files are read in the order
+CloudTrail delivered them (the time in their names), so each chunk of files a process reads
+covers a time range of its own, and each process sorts its chunk (:func:`sort_frame`). Parts
+put end to end are then sorted but where their time ranges overlap (CloudTrail writes an event
+a few minutes after it happens), and :func:`reorder` moves only those rows: the rest is kept as
+it is, not copied.
 """
 
 from __future__ import annotations
@@ -43,9 +44,10 @@ def delivery_key(path: str) -> tuple[str, str]:
 def sort_order(frame: pl.DataFrame) -> pl.Series | None:
     """Row order by (event_time, source_file, source_index), nulls last; None if already so.
 
-    ``source_file`` is Categorical, which sorts by its text (the path): twice as fast as
-    comparing the paths as strings, and on rows that come nearly in order (chunks of files
-    read in delivery order, each sorted) twice as fast as ranking the files first.
+    Two single-key sorts instead of one on three keys (2-3x faster on a million rows read in
+    path order): the rows in (file, index) order -- usually already so, as read -- then a
+    stable sort by time. Files are ranked through their few distinct names rather than by
+    comparing a million strings.
 
     >>> from datetime import datetime
     >>> f = pl.DataFrame({"event_time": [datetime(2026, 1, 2), datetime(2026, 1, 1)],
@@ -54,9 +56,29 @@ def sort_order(frame: pl.DataFrame) -> pl.Series | None:
     >>> sort_order(f).to_list()
     [1, 0]
     """
-    order = frame.select(
-        pl.arg_sort_by(["event_time", "source_file", "source_index"], nulls_last=True)
+    files = frame.select(pl.col("source_file").unique()).to_series()
+    names = files.cast(pl.String).to_list()
+    physical = files.to_physical().to_list()
+    rank_of = {code: i for i, (_, code) in enumerate(sorted(zip(names, physical, strict=True)))}
+    file_rank = (
+        frame.get_column("source_file")
+        .to_physical()
+        .replace_strict(rank_of, return_dtype=pl.UInt64)
+    )
+    position = frame.select(
+        (file_rank * pl.lit(1 << 32, dtype=pl.UInt64)) + pl.col("source_index").cast(pl.UInt64)
     ).to_series()
+    times = frame.get_column("event_time")
+    first = None if position.is_sorted() else position.arg_sort()
+    if first is not None:
+        times = times.gather(first)
+    order = (
+        times.to_frame("t")
+        .select(pl.arg_sort_by("t", nulls_last=True, maintain_order=True))
+        .to_series()
+    )
+    if first is not None:
+        order = first.gather(order)
     if order.len() == 0 or (order.is_sorted() and order[0] == 0):
         return None
     return order

@@ -34,10 +34,10 @@ __all__ = ["ChunkResult", "default_workers", "read_chunk", "read_files", "start_
 
 #: Rows per frame before a worker flushes what it holds (keeps lists short and RSS flat).
 _FLUSH_ROWS = 50_000
-#: Rows per row group of a cache part (its rows sorted by time, like the table's).
+#: Rows per row group of a cache part.
 _PART_ROW_GROUP = 64 * 1024
-#: ... of a part for a merge in time buckets: tighter time ranges, so that a bucket reads
-#: only the row groups its range overlaps.
+#: ... of a part sorted by time for a merge in time buckets: tight time ranges, so that a
+#: bucket reads only the row groups its range overlaps.
 _SORTED_ROW_GROUP = 16 * 1024
 #: Loads smaller than this (bytes on disk) are read in this process: not worth a process start.
 _MIN_PARALLEL_BYTES = 8 * 1024 * 1024
@@ -168,9 +168,10 @@ def _read_chunk(
     result.rows = frame.height
     result.compact()
     result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    # in the table's order: the parent then moves only the rows where the time ranges of
-    # chunks overlap, and a merge in time buckets reads only the row groups it needs
-    frame = sort_frame(frame)
+    if sort_part:  # a merge in time buckets then reads only the row groups it needs and
+        # moves only the rows where parts overlap in time (in memory, sorting every chunk here
+        # costs more than the parent's one sort: measured)
+        frame = sort_frame(frame)
     if parquet_path is not None:
         tmp = f"{parquet_path}.tmp-{os.getpid()}"
         frame.write_parquet(
@@ -192,16 +193,19 @@ def _read_chunk(
     return result
 
 
-def _chunks(refs: Sequence[FileRef], workers: int, cap: int | None = None) -> list[list[FileRef]]:
-    """Split files (in delivery order: :func:`delivery_key`) into chunks of shrinking size,
-    biggest first. Each chunk then covers a time range of its own.
+def _chunks(
+    refs: Sequence[FileRef], workers: int, cap: int | None = None, *, delivered: bool = False
+) -> list[list[FileRef]]:
+    """Split files (in path order; ``delivered``: in delivery order, :func:`delivery_key`, so
+    that each chunk covers a time range of its own) into chunks of shrinking size, biggest
+    first.
 
     Guided scheduling: each chunk holds about ``remaining / (2 * workers)`` of the bytes, down
     to a floor, so the processes start on big chunks (little per-chunk overhead) and finish on
     small ones (little waiting for the last one). ``cap``: no chunk holds more bytes than this
     (a chunk's rows are held whole by the process reading it).
     """
-    ordered = sorted(refs, key=lambda r: delivery_key(r.path))
+    ordered = sorted(refs, key=(lambda r: delivery_key(r.path)) if delivered else _path)
     if (workers <= 1 and cap is None) or len(ordered) < 2:
         return [ordered] if ordered else []
     remaining = sum(max(r.size, 1) for r in ordered)
@@ -222,6 +226,10 @@ def _chunks(refs: Sequence[FileRef], workers: int, cap: int | None = None) -> li
     if current:
         chunks.append(current)
     return chunks
+
+
+def _path(ref: FileRef) -> str:
+    return ref.path
 
 
 _POOL: ProcessPoolExecutor | None = None
@@ -313,7 +321,7 @@ def read_files(
     back as frames. ``keep_frames=False`` (with ``part_path``): the chunks this process reads
     are not kept in memory either, only in their parts. ``max_chunk_bytes`` caps a chunk's
     bytes on disk; ``progress`` shows a ``tqdm.auto`` bar over the bytes read (None: where a
-    terminal or notebook shows it). Every chunk's rows come sorted by time; ``sort_parts``:
+    terminal or notebook shows it). ``sort_parts``: each chunk's rows are sorted by time and
     its part gets small row groups (for a merge in time buckets).
     """
     workers = default_workers() if workers is None else max(1, workers)
@@ -322,7 +330,7 @@ def read_files(
     bar = progress_bar(total, "reading the trail", unit="B", enabled=progress)
     # small loads are not worth a process start; big ones get chunks of shrinking size
     if workers == 1 or len(refs) < 2 or total < _MIN_PARALLEL_BYTES:
-        chunks = _chunks(refs, 1, max_chunk_bytes)
+        chunks = _chunks(refs, 1, max_chunk_bytes, delivered=sort_parts)
         done = []
         for i, c in enumerate(chunks):
             done.append(
@@ -337,7 +345,7 @@ def read_files(
             bar.update(sum(r.size for r in c))
         bar.close()
         return done
-    chunks = _chunks(refs, workers, max_chunk_bytes)
+    chunks = _chunks(refs, workers, max_chunk_bytes, delivered=sort_parts)
     results: list[ChunkResult | None] = [None] * len(chunks)
     with tempfile.TemporaryDirectory(
         prefix="forensics-",
