@@ -37,6 +37,28 @@ def _ok(col: pl.Expr, op: str | None, count: float | None) -> pl.Expr:
     }[op]
 
 
+def _measure(corr: Correlation) -> pl.Expr | None:
+    """What a window of the correlation counts (None for ``temporal_ordered``)."""
+    if corr.type == "event_count":
+        return pl.len()
+    if corr.type == "value_count":
+        return pl.col("__v").drop_nulls().n_unique()
+    if corr.type == "temporal":  # distinct base rules seen in the window
+        return pl.col("__rule").n_unique()
+    return None
+
+
+def _condition(corr: Correlation) -> tuple[str | None, float | None]:
+    """The comparison a window's measure must pass (``temporal``: every rule by default)."""
+    if corr.type == "temporal" and corr.op is None:
+        return "gte", float(len(corr.rules))
+    return corr.op, corr.count
+
+
+#: Conditions a larger count can only help: a window cannot pass them if its whole group fails.
+_GROWING = ("gte", "gt")
+
+
 def _events(frame: pl.DataFrame, corr: Correlation, matches: dict[str, pl.Series]) -> pl.DataFrame:
     parts = []
     n_keys = len(corr.group_by[0]) if corr.group_by else 0
@@ -69,6 +91,13 @@ def _events(frame: pl.DataFrame, corr: Correlation, matches: dict[str, pl.Series
     keys = [f"__g{k}" for k in range(n_keys)] or ["__all"]
     if n_keys == 0:
         ev = ev.with_columns(pl.lit("").alias("__all"))
+    measure = _measure(corr)
+    op, count = _condition(corr)
+    if measure is not None and op in _GROWING:
+        # a window holds a subset of its group's events: a group whose whole count (or number
+        # of distinct values / rules) fails a "gte"/"gt" condition has no window that meets it
+        able = ev.group_by(keys).agg(measure.alias("__n")).filter(_ok(pl.col("__n"), op, count))
+        ev = ev.join(able.select(keys), on=keys, how="semi", nulls_equal=True)
     return ev.sort([*keys, "event_time", _ROW])
 
 
@@ -82,15 +111,8 @@ def correlate(frame: pl.DataFrame, corr: Correlation, matches: dict[str, pl.Seri
     if corr.type == "temporal_ordered":
         return _ordered(ev, corr, keys)
     period = f"{corr.timespan}s"
-    if corr.type == "event_count":
-        measure = pl.len()
-    elif corr.type == "value_count":
-        measure = pl.col("__v").drop_nulls().n_unique()
-    else:  # temporal: distinct base rules seen in the window
-        measure = pl.col("__rule").n_unique()
-    op, count = corr.op, corr.count
-    if corr.type == "temporal" and op is None:
-        op, count = "gte", float(len(corr.rules))
+    measure = _measure(corr)
+    op, count = _condition(corr)
     windows = (
         ev.rolling(index_column="event_time", period=period, group_by=keys, closed="both")
         .agg(measure.alias("__n"))
