@@ -19,7 +19,7 @@ import polars as pl
 
 from forensics._batches import batches
 from forensics.detect._correlate import correlate
-from forensics.detect._fields import value_expr
+from forensics.detect._fields import decoding_once, value_expr
 from forensics.detect._rules import Rule, RuleSet
 
 __all__ = ["BATCH_ROWS", "ROW", "match_in_batches", "match_rows", "rule_columns"]
@@ -260,5 +260,6 @@ def _run_batch(sub: pl.DataFrame, rules: list[Rule]) -> dict[str, pl.Series]:
         if kept.height == 0:
             out[rule.key] = kept[ROW]
             continue
-        out[rule.key] = kept.filter(costly.fill_null(False))[ROW]
+        with decoding_once():  # the rule's JSON paths, each decoded once on these rows
+            out[rule.key] = kept.filter(costly.fill_null(False))[ROW]
     return out
