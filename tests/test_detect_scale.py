@@ -175,3 +175,59 @@ def test_a_group_that_cannot_pass_is_left_out_before_the_windows(
     hits = correlate_mod.correlate(frame, corr, {"base": frame[correlate_mod._ROW]})
     assert seen == [{"AKIAA", "AKIAC"}]  # B has 4 events: no window of 5
     assert hits.to_list() == [[0, 1, 2, 3, 4, 5]]
+
+
+def test_an_owner_copy_among_the_matched_rows_takes_the_callers_actor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cross-account lookup is made for the matched owner's copies only: still the
+    caller's actor, as with the actor worked out on every event."""
+    member, dev, prod = "444455556666", "777788889999", "123412341234"
+    role = f"arn:aws:iam::{member}:role/Shared"
+    alice = user(dev, "alice", "AKIAALICE0000001")
+    bob = user(prod, "bob", "AKIABOB000000001")
+
+    def owner_copy(when: int, caller_account: str, shared: str) -> dict:
+        return event(
+            when,
+            "AssumeRole",
+            {"type": "AWSAccount", "principalId": "AIDAEXAMPLE", "accountId": caller_account},
+            source="sts.amazonaws.com",
+            recipient=member,
+            shared=shared,
+            request={"roleArn": role, "roleSessionName": "s"},
+        )
+
+    records = [
+        assume_role(0, alice, role, "s", "ASIASHARED000001", shared="sh-1", recipient=dev),
+        owner_copy(0, dev, "sh-1"),
+        assume_role(1, bob, role, "s", "ASIASHARED000002", shared="sh-2", recipient=prod),
+        owner_copy(1, prod, "sh-2"),
+        *[event(2 + i, "DescribeInstances", alice) for i in range(5)],
+    ]
+    t = trail(records)
+    rules = load_rules(
+        [
+            _rule(
+                tmp_path,
+                "assume",
+                "s: {eventName: AssumeRole, userIdentity.type: AWSAccount}\ncondition: s",
+            )
+        ],
+        builtin=False,
+    )
+    whole = _sorted(fx.detect(t.with_actors().events, rules))
+    monkeypatch.setattr(engine, "BATCH_ROWS", 2)
+    batched = _sorted(fx.detect(fx.Trail(t.events.lazy()), rules))
+    assert_frame_equal(batched, whole)
+    assert sorted(batched["actor"].cast(pl.String)) == [
+        f"arn:aws:iam::{prod}:user/bob",
+        f"arn:aws:iam::{dev}:user/alice",
+    ]
+
+
+def test_actor_inputs_name_every_column_the_actor_reads() -> None:
+    from forensics.identity._actors import ACTOR_INPUTS, actor_expr
+
+    t = trail([assume_role(0, ALICE, ROLE, "s", "ASIAHOP0000000000001"), event(1, "X", HOP)])
+    assert set(actor_expr(t).meta.root_names()) <= set(ACTOR_INPUTS)

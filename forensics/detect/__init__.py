@@ -132,11 +132,10 @@ def detect(
         # a Trail: each hit names the person behind the session (the propagated actor). The
         # batches read the trail as it is; the actor is worked out for the kept rows only
         # (the propagation is a lookup per row: the same answer, not paid on every event)
-        from forensics.identity._actors import actor_expr
+        from forensics.identity._actors import ACTOR_INPUTS, actor_expr
 
-        actor = actor_expr(trail)
-        frame, matches = match_in_batches(trail.lazy, ruleset, extra=actor.meta.root_names())
-        frame = frame.with_columns(actor)
+        frame, matches = match_in_batches(trail.lazy, ruleset, extra=ACTOR_INPUTS)
+        frame = frame.with_columns(actor_expr(trail, rows=frame))
     else:
         # read in batches: the rows some rule matched are kept, never the whole table
         frame, matches = match_in_batches(_lazy(trail), ruleset)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from forensics._trail import Trail
 
 __all__ = [
+    "ACTOR_INPUTS",
     "actor_directory",
     "actor_groups",
     "actors",
@@ -228,15 +229,24 @@ def _actor_expr(aliases: dict[str, str]) -> pl.Expr:
     return local
 
 
-def _shared_actors(trail: Trail, aliases: dict[str, str], keys: pl.DataFrame) -> pl.DataFrame:
+def _shared_actors(
+    trail: Trail, aliases: dict[str, str], keys: pl.DataFrame, only: pl.Series | None = None
+) -> pl.DataFrame:
     """``shared_event_id`` -> the actor of the caller's copy, for the cross-account calls whose
-    owner's copy (``AWSAccount``) is in the trail (step 3)."""
+    owner's copy (``AWSAccount``) is in the trail (step 3); ``only`` these ids when given (not
+    cached), unless the whole trail's are cached already."""
     cached = _SHARED_CACHE.get(trail)
     if cached is not None:
         return cached
     lazy = trail.lazy
     shared = pl.col("shared_event_id")
-    copies = lazy.filter(_COPY & shared.is_not_null()).select(shared).unique()
+    wanted = _COPY & shared.is_not_null()
+    if only is not None:
+        only = only.drop_nulls().unique()
+        if only.len() == 0:
+            return pl.DataFrame(schema={"shared_event_id": pl.String, "_shared_actor": pl.String})
+        wanted = wanted & shared.is_in(only.implode())
+    copies = lazy.filter(wanted).select(shared).unique()
     callers = (
         lazy.filter(~_COPY & shared.is_not_null())
         .join(copies, on="shared_event_id", how="semi")
@@ -249,7 +259,8 @@ def _shared_actors(trail: Trail, aliases: dict[str, str], keys: pl.DataFrame) ->
         .unique("shared_event_id", keep="first")
         .select("shared_event_id", "_shared_actor")
     )
-    _SHARED_CACHE[trail] = frame
+    if only is None:
+        _SHARED_CACHE[trail] = frame
     return frame
 
 
@@ -267,10 +278,30 @@ def _by_key(keys: pl.DataFrame) -> pl.Expr:
     )
 
 
-def actor_expr(trail: Trail) -> pl.Expr:
-    """The propagated ``actor`` of each event as one expression over the events table."""
+#: The columns :func:`actor_expr` reads.
+ACTOR_INPUTS = (
+    "actor",
+    "access_key_id",
+    "identity_type",
+    "shared_event_id",
+    "assumed_root",
+    "account_id",
+    "principal",
+)
+
+
+def actor_expr(trail: Trail, rows: pl.DataFrame | None = None) -> pl.Expr:
+    """The propagated ``actor`` of each event as one expression over the events table.
+
+    ``rows``: the only events it will be evaluated on (a few matched rows, with the
+    :data:`ACTOR_INPUTS` columns): the caller's copy of a cross-account call is then looked up
+    for the owner's copies among them only, not for the whole trail's.
+    """
     aliases, keys = key_actors(trail)
-    shared = _shared_actors(trail, aliases, keys)
+    only = None
+    if rows is not None:
+        only = rows.filter(_COPY)["shared_event_id"]
+    shared = _shared_actors(trail, aliases, keys, only)
     by_shared = None
     if shared.height:
         by_shared = pl.col("shared_event_id").replace_strict(
