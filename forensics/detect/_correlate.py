@@ -98,7 +98,9 @@ def _events(frame: pl.DataFrame, corr: Correlation, matches: dict[str, pl.Series
         # of distinct values / rules) fails a "gte"/"gt" condition has no window that meets it
         able = ev.group_by(keys).agg(measure.alias("__n")).filter(_ok(pl.col("__n"), op, count))
         ev = ev.join(able.select(keys), on=keys, how="semi", nulls_equal=True)
-    return ev.sort([*keys, "event_time", _ROW])
+    # one integer per group (``__id``): the windows are sorted and found on it, not on the text
+    ids = ev.select(keys).unique().with_row_index("__id")
+    return ev.join(ids, on=keys, how="left", nulls_equal=True)
 
 
 def correlate(frame: pl.DataFrame, corr: Correlation, matches: dict[str, pl.Series]) -> pl.Series:
@@ -109,32 +111,31 @@ def correlate(frame: pl.DataFrame, corr: Correlation, matches: dict[str, pl.Seri
         return empty
     keys = [c for c in ev.columns if c.startswith("__g")] or ["__all"]
     if corr.type == "temporal_ordered":
-        return _ordered(ev, corr, keys)
+        return _ordered(ev.drop("__id").sort([*keys, "event_time", _ROW]), corr, keys)
+    ev = ev.sort(["__id", "event_time", _ROW])
     period = f"{corr.timespan}s"
     measure = _measure(corr)
     op, count = _condition(corr)
     windows = (
-        ev.rolling(index_column="event_time", period=period, group_by=keys, closed="both")
+        ev.rolling(index_column="event_time", period=period, group_by="__id", closed="both")
         .agg(measure.alias("__n"))
         .filter(_ok(pl.col("__n"), op, count))
     )
     if windows.height == 0:
         return empty
     span = pl.duration(seconds=corr.timespan)
+    # a burst: windows of one group that overlap, numbered across groups (a new group or a
+    # window starting after the previous one's end starts the next burst)
+    fresh = (pl.col("__id") != pl.col("__id").shift(1)) | (
+        pl.col("__start") > pl.col("event_time").shift(1)
+    )
     bursts = (
-        windows.select(*keys, "event_time")
+        windows.select("__id", "event_time")
         .unique()
-        .sort([*keys, "event_time"])
+        .sort(["__id", "event_time"])
         .with_columns((pl.col("event_time") - span).alias("__start"))
-        .with_columns(
-            (
-                (pl.col("__start") > pl.col("event_time").shift(1).over(keys))
-                .fill_null(True)
-                .cum_sum()
-                .over(keys)
-            ).alias("__burst")
-        )
-        .group_by([*keys, "__burst"])
+        .with_columns(fresh.fill_null(True).cum_sum().alias("__burst"))
+        .group_by(["__id", "__burst"])
         .agg(pl.col("__start").min(), pl.col("event_time").max().alias("__end"))
         .sort("__start")
     )
@@ -144,12 +145,12 @@ def correlate(frame: pl.DataFrame, corr: Correlation, matches: dict[str, pl.Seri
             bursts,
             left_on="event_time",
             right_on="__start",
-            by=keys,
+            by="__id",
             strategy="backward",
             check_sortedness=False,
         )
         .filter(pl.col("event_time") <= pl.col("__end"))
-        .group_by([*keys, "__burst"])
+        .group_by(["__id", "__burst"])
         .agg(pl.col(_ROW).unique().sort(), pl.col("event_time").min().alias("__t"))
         .sort("__t")
     )
