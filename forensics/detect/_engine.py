@@ -117,10 +117,17 @@ def _needed(schema: pl.Schema, ruleset: RuleSet) -> list[str]:
 
 def rule_columns(ruleset: RuleSet) -> set[str]:
     """The columns the rules' detections and their correlations read."""
-    cols: set[str] = set()
+    cols = _correlation_columns(ruleset)
     for rule in ruleset.rules:
         if rule.plan is not None:
             cols |= rule.plan.columns
+    return cols
+
+
+def _correlation_columns(ruleset: RuleSet) -> set[str]:
+    """The columns the correlations read (their group-by and value fields)."""
+    cols: set[str] = set()
+    for rule in ruleset.rules:
         corr = rule.correlation
         if corr is not None:
             fields = [f for keys in (corr.group_by or ()) for f in keys]
@@ -141,11 +148,16 @@ def match_in_batches(
 
     Only the columns the rules read (and ``extra`` ones) are read, ``batch_rows`` events at a
     time; the rows some rule matched are kept (a small table), and the correlations run over
-    those at the end. Returns that table of matched rows and, per rule key, row numbers into it.
+    those at the end. Returns that table of matched rows (the columns the findings, the
+    correlations and ``extra`` need) and, per rule key, row numbers into it.
     """
     schema = lazy.collect_schema()
+    extra = set(extra)
     needed = {*_needed(schema, ruleset), *extra}
     columns = [c for c in schema.names() if c in needed]
+    # what the kept rows need once matched (not, e.g., the JSON text a detection read)
+    after = {*_FINDING_COLUMNS, *_correlation_columns(ruleset), *extra}
+    keep = [c for c in columns if c in after]
     kept: list[pl.DataFrame] = []
     found: dict[str, list[pl.Series]] = defaultdict(list)
     offset = 0
@@ -157,7 +169,7 @@ def match_in_batches(
         if hit:
             rows = pl.concat([r.cast(pl.UInt32) for r in hit]).unique().sort()
             kept.append(
-                batch.select(pl.all().gather(rows)).with_columns(
+                batch.select(pl.col(keep).gather(rows)).with_columns(
                     (rows.cast(pl.Int64) + offset).alias(_GLOBAL)
                 )
             )
@@ -166,11 +178,11 @@ def match_in_batches(
         offset += batch.height
     if offset == 0:
         empty = pl.DataFrame(schema={c: schema[c] for c in columns})
-        return empty, match_rows(empty, ruleset)
+        return empty.select(keep), match_rows(empty, ruleset)
     matched = (
         pl.concat(kept)
         if kept
-        else pl.DataFrame(schema={**{c: schema[c] for c in columns}, _GLOBAL: pl.Int64})
+        else pl.DataFrame(schema={**{c: schema[c] for c in keep}, _GLOBAL: pl.Int64})
     )
     ids = matched.get_column(_GLOBAL)
     matched = matched.drop(_GLOBAL)
