@@ -17,6 +17,7 @@ import os
 import sys
 import types
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -132,9 +133,13 @@ def detect(
         # a Trail: each hit names the person behind the session (the propagated actor). The
         # batches read the trail as it is; the actor is worked out for the kept rows only
         # (the propagation is a lookup per row: the same answer, not paid on every event)
-        from forensics.identity._actors import ACTOR_INPUTS, actor_expr
+        from forensics.identity._actors import ACTOR_INPUTS, actor_expr, key_actors
 
-        frame, matches = match_in_batches(trail.lazy, ruleset, extra=ACTOR_INPUTS)
+        # the lineage lookups (a few scans of the trail) run while the batches are matched
+        with ThreadPoolExecutor(1, thread_name_prefix="forensics-lineage") as pool:
+            lineage = pool.submit(key_actors, trail)
+            frame, matches = match_in_batches(trail.lazy, ruleset, extra=ACTOR_INPUTS)
+            lineage.result()
         frame = frame.with_columns(actor_expr(trail, rows=frame))
     else:
         # read in batches: the rows some rule matched are kept, never the whole table
