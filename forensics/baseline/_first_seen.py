@@ -25,7 +25,7 @@ from forensics._schema import to_utc
 from forensics.baseline._attack import attack_tags
 from forensics.baseline._findings import conform_findings, empty_findings
 from forensics.baseline._insights_compute import _lazy, _minutes
-from forensics.identity._actors import actor_expr, actor_groups
+from forensics.identity._actors import ACTOR_INPUTS, actor_expr, actor_groups
 
 __all__ = ["FIRST_SEEN_PAIRS", "Pair", "first_seen", "ua_family"]
 
@@ -133,7 +133,7 @@ def first_seen(
     """
     # the actor propagated down the credential lineage (a role session's person), when the
     # input is a Trail; the raw column only names the actor a record shows itself. It is
-    # joined on below, for the pairs of an actor only (joins stream; see joined_actors)
+    # worked out per group of events below (actor_groups), never per event
     propagate = who == "actor" and hasattr(trail, "with_actors")
     lf = _lazy(trail)
     names = set(lf.collect_schema().names())
@@ -274,17 +274,14 @@ def first_seen(
     found = pl.collect_all(plans, engine="streaming")
     # Phase 2: the first event of each new pair (a handful of rows), for its ids and context.
     rows = pl.concat([f.select("_row") for f in found]).unique()["_row"]
-    wanted = {"_row", "event_name", "principal", *_CARRY}
-    actor = actor_expr(trail) if propagate else None
-    if actor is not None:  # the propagated actor of these few rows, worked out on them
-        wanted |= set(actor.meta.root_names())
+    wanted = {"_row", "event_name", "principal", *_CARRY, *(ACTOR_INPUTS if propagate else ())}
     carry = (
         base.filter(pl.col("_row").is_in(rows.implode()))
         .select([c for c in base.collect_schema().names() if c in wanted])
         .collect(engine="streaming")
     )
-    if actor is not None:
-        carry = carry.with_columns(actor)
+    if propagate:  # the propagated actor of these few rows, worked out on them
+        carry = carry.with_columns(actor_expr(trail, rows=carry))
     carry = (
         carry.select(
             "_row",
