@@ -231,3 +231,23 @@ def test_actor_inputs_name_every_column_the_actor_reads() -> None:
 
     t = trail([assume_role(0, ALICE, ROLE, "s", "ASIAHOP0000000000001"), event(1, "X", HOP)])
     assert set(actor_expr(t).meta.root_names()) <= set(ACTOR_INPUTS)
+
+
+def test_decoding_once_blocks_run_one_at_a_time_across_threads() -> None:
+    """Two threads evaluating frames of the same height never share decoded values."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    a = fields.json_path("request_parameters", ("k",))
+
+    def run(letter: str) -> list[list[str]]:
+        frame = pl.DataFrame({"request_parameters": [f'{{"k": "{letter}{i}"}}' for i in range(50)]})
+        out = []
+        for _ in range(60):
+            with fields.decoding_once():
+                out.append(frame.select(a.list.first()).to_series().to_list())
+        return out
+
+    with ThreadPoolExecutor(2) as pool:
+        xs, ys = pool.map(run, ["x", "y"])
+    assert all(v == [f"x{i}" for i in range(50)] for v in xs)
+    assert all(v == [f"y{i}" for i in range(50)] for v in ys)

@@ -25,6 +25,7 @@ an :class:`UnsupportedField`; the rule using it is reported, never silently run 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -232,6 +233,7 @@ def json_path(column: str, keys: tuple[str, ...]) -> pl.Expr:
 
 #: Decoded paths while :func:`decoding_once` is active: (column, keys, rows) -> values.
 _decoded: dict[tuple[str, tuple[str, ...], int], pl.Series] | None = None
+_DECODING = threading.RLock()
 
 
 @contextmanager
@@ -241,7 +243,8 @@ def decoding_once() -> Iterator[None]:
     Polars does not merge Python functions as common sub-expressions).
 
     The block must evaluate expressions over ONE frame: values are known by column name, path
-    and row count.
+    and row count. Polars calls the decoder from its own threads, so the memo is process-wide:
+    one block runs at a time (a lock), whichever thread opened it.
 
     >>> df = pl.DataFrame({"request_parameters": ['{"a": "x"}', '{"a": "y"}']})
     >>> a = json_path("request_parameters", ("a",))
@@ -250,11 +253,12 @@ def decoding_once() -> Iterator[None]:
     2
     """
     global _decoded
-    outer, _decoded = _decoded, {}
-    try:
-        yield
-    finally:
-        _decoded = outer
+    with _DECODING:
+        outer, _decoded = _decoded, {}
+        try:
+            yield
+        finally:
+            _decoded = outer
 
 
 def _json_values_once(series: pl.Series, keys: tuple[str, ...]) -> pl.Series:
