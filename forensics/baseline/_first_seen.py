@@ -25,6 +25,7 @@ from forensics._schema import to_utc
 from forensics.baseline._attack import attack_tags
 from forensics.baseline._findings import conform_findings, empty_findings
 from forensics.baseline._insights_compute import _lazy, _minutes
+from forensics.identity._actors import ACTOR_INPUTS, actor_expr, actor_groups
 
 __all__ = ["FIRST_SEEN_PAIRS", "Pair", "first_seen", "ua_family"]
 
@@ -68,6 +69,34 @@ def ua_family(user_agent: pl.Expr) -> pl.Expr:
     return pl.when(token.is_in(["mozilla", "opera"])).then(pl.lit("browser")).otherwise(token)
 
 
+def _who_combos(
+    trail: Any, base: pl.LazyFrame, who: pl.Expr, chosen: tuple[Pair, ...], first_row: pl.Expr
+) -> pl.DataFrame:
+    """One row per (who, every value column of the chosen pairs of an actor) with its first
+    and last time, events and first row (``first_row``): ``who`` is the actor propagated down
+    the lineage when ``trail`` is given (a Trail), else as ``who`` reads it."""
+    values: list[str] = []
+    for pair in chosen:
+        if pair.entity == "who":
+            cols = {"api": ["event_source", "event_name"], "ua_family": ["user_agent"]}
+            values += cols.get(pair.value, [pair.value])
+    values = list(dict.fromkeys(values))
+    aggs = [
+        pl.col("event_time").min().alias("time"),
+        pl.col("event_time").max().alias("end_time"),
+        pl.len().alias("count"),
+        first_row,
+    ]
+    if trail is None:
+        frame = base.select(who, *values, "event_time", "_row").filter(pl.col("who").is_not_null())
+        return frame.group_by("who", *values).agg(*aggs).collect(engine="streaming")
+    # grouped by what decides the actor first, the actor worked out per group (not per event)
+    groups = actor_groups(trail, base, values, aggs)
+    return groups.select(who, *values, "time", "end_time", "count", "_row").filter(
+        pl.col("who").is_not_null()
+    )
+
+
 def _default_learning(start: datetime, end: datetime) -> timedelta:
     return min(timedelta(days=7), (end - start) / 3)
 
@@ -103,9 +132,12 @@ def first_seen(
     0
     """
     # the actor propagated down the credential lineage (a role session's person), when the
-    # input is a Trail; the raw column only names the actor a record shows itself
-    lf = _lazy(trail.with_actors() if who == "actor" and hasattr(trail, "with_actors") else trail)
+    # input is a Trail; the raw column only names the actor a record shows itself. It is
+    # worked out per group of events below (actor_groups), never per event
+    propagate = who == "actor" and hasattr(trail, "with_actors")
+    lf = _lazy(trail)
     names = set(lf.collect_schema().names())
+    propagate = propagate and "actor" in names
     who_col = who if who in names else "principal"
     chosen = FIRST_SEEN_PAIRS
     if pairs is not None:
@@ -152,6 +184,11 @@ def first_seen(
     first_row = (
         pl.col("_row").min() if in_order else pl.col("_row").get(pl.col("event_time").arg_min())
     ).alias("_row")
+    # The pairs of an actor ("who") come from one group_by over every value they need (a few
+    # thousand combinations), made once with the propagated actor, then folded per pair.
+    combos = None
+    if any(p.entity == "who" for p in chosen):
+        combos = _who_combos(trail if propagate else None, base, who_expr, chosen, first_row)
     plans = []
     for pair in chosen:
         if pair.value == "api":
@@ -160,20 +197,33 @@ def first_seen(
             value_cols = [pl.col("user_agent")]
         else:
             value_cols = [pl.col(pair.value)]
-        ent = who_expr if pair.entity == "who" else pl.col(pair.entity).alias("who")
-        data = base.select(ent, *value_cols, "event_time", "_row").filter(
-            pl.all_horizontal(
-                pl.col(c).is_not_null()
-                for c in ["who", *(v.meta.output_name() for v in value_cols)]
-            )
-        )
         keys = ["who", *(v.meta.output_name() for v in value_cols)]
-        grouped = data.group_by(keys).agg(
-            pl.col("event_time").min().alias("time"),
-            pl.col("event_time").max().alias("end_time"),
-            pl.len().alias("count"),
-            first_row,
-        )
+        present = pl.all_horizontal(pl.col(c).is_not_null() for c in keys)
+        if combos is not None and pair.entity == "who":
+            firsts = (
+                pl.col("_row").min() if in_order else pl.col("_row").sort_by("time", "_row").first()
+            )
+            grouped = (
+                combos.lazy()
+                .select(*keys[:1], *value_cols, "time", "end_time", "count", "_row")
+                .filter(present)
+                .group_by(keys)
+                .agg(
+                    pl.col("time").min(),
+                    pl.col("end_time").max(),
+                    pl.col("count").sum().cast(pl.UInt32),
+                    firsts.alias("_row"),
+                )
+            )
+        else:
+            ent = pl.col(pair.entity).alias("who")
+            data = base.select(ent, *value_cols, "event_time", "_row").filter(present)
+            grouped = data.group_by(keys).agg(
+                pl.col("event_time").min().alias("time"),
+                pl.col("event_time").max().alias("end_time"),
+                pl.len().alias("count"),
+                first_row,
+            )
         if pair.value == "api":
             grouped = grouped.with_columns(
                 pl.concat_str("event_source", pl.lit(":"), "event_name").alias("value")
@@ -224,9 +274,16 @@ def first_seen(
     found = pl.collect_all(plans, engine="streaming")
     # Phase 2: the first event of each new pair (a handful of rows), for its ids and context.
     rows = pl.concat([f.select("_row") for f in found]).unique()["_row"]
+    wanted = {"_row", "event_name", "principal", *_CARRY, *(ACTOR_INPUTS if propagate else ())}
     carry = (
         base.filter(pl.col("_row").is_in(rows.implode()))
-        .select(
+        .select([c for c in base.collect_schema().names() if c in wanted])
+        .collect(engine="streaming")
+    )
+    if propagate:  # the propagated actor of these few rows, worked out on them
+        carry = carry.with_columns(actor_expr(trail, rows=carry))
+    carry = (
+        carry.select(
             "_row",
             *(pl.col(c) if c in names else pl.lit(None, pl.String).alias(c) for c in _CARRY
               if c != "actor"),
@@ -234,7 +291,6 @@ def first_seen(
             .alias("actor"),
             "event_name",
         )
-        .collect(engine="streaming")
     )  # fmt: skip
     tags = attack_tags().select("event_name", "tags", pl.lit(True).alias("_abused"))
     frames = []

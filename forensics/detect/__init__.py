@@ -17,6 +17,7 @@ import os
 import sys
 import types
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -122,12 +123,24 @@ def detect(
     if min_level is not None:
         level_rank(min_level)  # a bad level fails before the work
     ruleset = _ruleset(rules, include_community, builtin)
-    from forensics.detect._engine import match_in_batches, match_rows
+    from forensics.detect._engine import match_in_batches, match_rows, rule_columns
 
     if not isinstance(baselines, bool | dict):
         raise TypeError(f"baselines= takes True/False or a dict of options, not {baselines!r}")
     if isinstance(trail, pl.DataFrame):
         frame, matches = trail, match_rows(trail, ruleset)
+    elif hasattr(trail, "with_actors") and "actor" not in rule_columns(ruleset):
+        # a Trail: each hit names the person behind the session (the propagated actor). The
+        # batches read the trail as it is; the actor is worked out for the kept rows only
+        # (the propagation is a lookup per row: the same answer, not paid on every event)
+        from forensics.identity._actors import ACTOR_INPUTS, actor_expr, key_actors
+
+        # the lineage lookups (a few scans of the trail) run while the batches are matched
+        with ThreadPoolExecutor(1, thread_name_prefix="forensics-lineage") as pool:
+            lineage = pool.submit(key_actors, trail)
+            frame, matches = match_in_batches(trail.lazy, ruleset, extra=ACTOR_INPUTS)
+            lineage.result()
+        frame = frame.with_columns(actor_expr(trail, rows=frame))
     else:
         # read in batches: the rows some rule matched are kept, never the whole table
         frame, matches = match_in_batches(_lazy(trail), ruleset)

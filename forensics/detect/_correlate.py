@@ -37,6 +37,28 @@ def _ok(col: pl.Expr, op: str | None, count: float | None) -> pl.Expr:
     }[op]
 
 
+def _measure(corr: Correlation) -> pl.Expr | None:
+    """What a window of the correlation counts (None for ``temporal_ordered``)."""
+    if corr.type == "event_count":
+        return pl.len()
+    if corr.type == "value_count":
+        return pl.col("__v").drop_nulls().n_unique()
+    if corr.type == "temporal":  # distinct base rules seen in the window
+        return pl.col("__rule").n_unique()
+    return None
+
+
+def _condition(corr: Correlation) -> tuple[str | None, float | None]:
+    """The comparison a window's measure must pass (``temporal``: every rule by default)."""
+    if corr.type == "temporal" and corr.op is None:
+        return "gte", float(len(corr.rules))
+    return corr.op, corr.count
+
+
+#: Conditions a larger count can only help: a window cannot pass them if its whole group fails.
+_GROWING = ("gte", "gt")
+
+
 def _events(frame: pl.DataFrame, corr: Correlation, matches: dict[str, pl.Series]) -> pl.DataFrame:
     parts = []
     n_keys = len(corr.group_by[0]) if corr.group_by else 0
@@ -69,7 +91,16 @@ def _events(frame: pl.DataFrame, corr: Correlation, matches: dict[str, pl.Series
     keys = [f"__g{k}" for k in range(n_keys)] or ["__all"]
     if n_keys == 0:
         ev = ev.with_columns(pl.lit("").alias("__all"))
-    return ev.sort([*keys, "event_time", _ROW])
+    measure = _measure(corr)
+    op, count = _condition(corr)
+    if measure is not None and op in _GROWING:
+        # a window holds a subset of its group's events: a group whose whole count (or number
+        # of distinct values / rules) fails a "gte"/"gt" condition has no window that meets it
+        able = ev.group_by(keys).agg(measure.alias("__n")).filter(_ok(pl.col("__n"), op, count))
+        ev = ev.join(able.select(keys), on=keys, how="semi", nulls_equal=True)
+    # one integer per group (``__id``): the windows are sorted and found on it, not on the text
+    ids = ev.select(keys).unique().with_row_index("__id")
+    return ev.join(ids, on=keys, how="left", nulls_equal=True)
 
 
 def correlate(frame: pl.DataFrame, corr: Correlation, matches: dict[str, pl.Series]) -> pl.Series:
@@ -80,39 +111,31 @@ def correlate(frame: pl.DataFrame, corr: Correlation, matches: dict[str, pl.Seri
         return empty
     keys = [c for c in ev.columns if c.startswith("__g")] or ["__all"]
     if corr.type == "temporal_ordered":
-        return _ordered(ev, corr, keys)
+        return _ordered(ev.drop("__id").sort([*keys, "event_time", _ROW]), corr, keys)
+    ev = ev.sort(["__id", "event_time", _ROW])
     period = f"{corr.timespan}s"
-    if corr.type == "event_count":
-        measure = pl.len()
-    elif corr.type == "value_count":
-        measure = pl.col("__v").drop_nulls().n_unique()
-    else:  # temporal: distinct base rules seen in the window
-        measure = pl.col("__rule").n_unique()
-    op, count = corr.op, corr.count
-    if corr.type == "temporal" and op is None:
-        op, count = "gte", float(len(corr.rules))
+    measure = _measure(corr)
+    op, count = _condition(corr)
     windows = (
-        ev.rolling(index_column="event_time", period=period, group_by=keys, closed="both")
+        ev.rolling(index_column="event_time", period=period, group_by="__id", closed="both")
         .agg(measure.alias("__n"))
         .filter(_ok(pl.col("__n"), op, count))
     )
     if windows.height == 0:
         return empty
     span = pl.duration(seconds=corr.timespan)
+    # a burst: windows of one group that overlap, numbered across groups (a new group or a
+    # window starting after the previous one's end starts the next burst)
+    fresh = (pl.col("__id") != pl.col("__id").shift(1)) | (
+        pl.col("__start") > pl.col("event_time").shift(1)
+    )
     bursts = (
-        windows.select(*keys, "event_time")
+        windows.select("__id", "event_time")
         .unique()
-        .sort([*keys, "event_time"])
+        .sort(["__id", "event_time"])
         .with_columns((pl.col("event_time") - span).alias("__start"))
-        .with_columns(
-            (
-                (pl.col("__start") > pl.col("event_time").shift(1).over(keys))
-                .fill_null(True)
-                .cum_sum()
-                .over(keys)
-            ).alias("__burst")
-        )
-        .group_by([*keys, "__burst"])
+        .with_columns(fresh.fill_null(True).cum_sum().alias("__burst"))
+        .group_by(["__id", "__burst"])
         .agg(pl.col("__start").min(), pl.col("event_time").max().alias("__end"))
         .sort("__start")
     )
@@ -122,12 +145,12 @@ def correlate(frame: pl.DataFrame, corr: Correlation, matches: dict[str, pl.Seri
             bursts,
             left_on="event_time",
             right_on="__start",
-            by=keys,
+            by="__id",
             strategy="backward",
             check_sortedness=False,
         )
         .filter(pl.col("event_time") <= pl.col("__end"))
-        .group_by([*keys, "__burst"])
+        .group_by(["__id", "__burst"])
         .agg(pl.col(_ROW).unique().sort(), pl.col("event_time").min().alias("__t"))
         .sort("__t")
     )

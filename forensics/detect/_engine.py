@@ -13,15 +13,16 @@ The result is, per rule key, the row numbers (``__row``: positions in the table)
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 
 import polars as pl
 
 from forensics._batches import batches
 from forensics.detect._correlate import correlate
-from forensics.detect._fields import value_expr
+from forensics.detect._fields import decoding_once, value_expr
 from forensics.detect._rules import Rule, RuleSet
 
-__all__ = ["BATCH_ROWS", "ROW", "match_in_batches", "match_rows"]
+__all__ = ["BATCH_ROWS", "ROW", "match_in_batches", "match_rows", "rule_columns"]
 
 ROW = "__row"
 
@@ -40,13 +41,9 @@ def match_rows(
     if frame.height == 0:
         empty = pl.Series(ROW, [], dtype=pl.UInt32)
         return {r.key: empty for r in ruleset.rules}
-    # the rows of each event name (as written; a few hundred), merged by lower-cased name
-    grouped = frame.group_by("event_name").agg(pl.col(ROW))
-    groups: dict[str, list[pl.Series]] = defaultdict(list)
-    for name, rows in zip(grouped["event_name"], grouped[ROW], strict=True):
-        if name is not None:
-            groups[name.lower()].append(rows)
-    names_seen = grouped.select("event_name").drop_nulls()
+    # the event names (as written; a few hundred) and, by lower-cased name, their rows; only
+    # the rows of a name some rule watches are grouped (most rows are no rule's API)
+    names_seen = frame.select(pl.col("event_name").unique().drop_nulls())
     by_names: dict[frozenset[str] | None, list[Rule]] = defaultdict(list)
     for rule in ruleset.rules:
         plan = rule.plan
@@ -59,6 +56,17 @@ def match_rows(
             by_names[frozenset(n.lower() for n in kept)].append(rule)
         else:
             by_names[None].append(rule)
+    watched = set().union(*(names for names in by_names if names is not None))
+    written = [n for n in names_seen["event_name"] if n.lower() in watched]
+    grouped = (
+        frame.select("event_name", ROW)
+        .filter(pl.col("event_name").is_in(written))
+        .group_by("event_name")
+        .agg(pl.col(ROW))
+    )
+    groups: dict[str, list[pl.Series]] = defaultdict(list)
+    for name, rows in zip(grouped["event_name"], grouped[ROW], strict=True):
+        groups[name.lower()].append(rows)
     for names, rules in by_names.items():
         if names is None:
             sub = frame
@@ -103,30 +111,53 @@ _FINDING_COLUMNS = (
 
 def _needed(schema: pl.Schema, ruleset: RuleSet) -> list[str]:
     """The columns the rules, their correlations and the findings read, in table order."""
-    cols = set(_FINDING_COLUMNS)
+    cols = rule_columns(ruleset) | set(_FINDING_COLUMNS)
+    return [c for c in schema.names() if c in cols]
+
+
+def rule_columns(ruleset: RuleSet) -> set[str]:
+    """The columns the rules' detections and their correlations read."""
+    cols = _correlation_columns(ruleset)
     for rule in ruleset.rules:
         if rule.plan is not None:
             cols |= rule.plan.columns
+    return cols
+
+
+def _correlation_columns(ruleset: RuleSet) -> set[str]:
+    """The columns the correlations read (their group-by and value fields)."""
+    cols: set[str] = set()
+    for rule in ruleset.rules:
         corr = rule.correlation
         if corr is not None:
             fields = [f for keys in (corr.group_by or ()) for f in keys]
             fields += [f for f in (corr.value_field or ()) if f]
             for f in fields:
                 cols |= set(value_expr(f).meta.root_names())
-    return [c for c in schema.names() if c in cols]
+    return cols
 
 
 def match_in_batches(
-    lazy: pl.LazyFrame, ruleset: RuleSet, *, batch_rows: int | None = None
+    lazy: pl.LazyFrame,
+    ruleset: RuleSet,
+    *,
+    batch_rows: int | None = None,
+    extra: Iterable[str] = (),
 ) -> tuple[pl.DataFrame, dict[str, pl.Series]]:
     """:func:`match_rows` over a lazy table read in batches (Polars' streaming engine).
 
-    Only the columns the rules read are read, ``batch_rows`` events at a time; the rows some
-    rule matched are kept (a small table), and the correlations run over those at the end.
-    Returns that table of matched rows and, per rule key, row numbers into it.
+    Only the columns the rules read (and ``extra`` ones) are read, ``batch_rows`` events at a
+    time; the rows some rule matched are kept (a small table), and the correlations run over
+    those at the end. Returns that table of matched rows (the columns the findings, the
+    correlations and ``extra`` need) and, per rule key, row numbers into it.
     """
     schema = lazy.collect_schema()
-    columns = _needed(schema, ruleset)
+    extra = set(extra)
+    needed = {*_needed(schema, ruleset), *extra}
+    columns = [c for c in schema.names() if c in needed]
+    # what the kept rows need once matched (not, e.g., the JSON text a detection read)
+    after = {*_FINDING_COLUMNS, *_correlation_columns(ruleset), *extra}
+    keep = [c for c in columns if c in after]
     kept: list[pl.DataFrame] = []
     found: dict[str, list[pl.Series]] = defaultdict(list)
     offset = 0
@@ -138,7 +169,7 @@ def match_in_batches(
         if hit:
             rows = pl.concat([r.cast(pl.UInt32) for r in hit]).unique().sort()
             kept.append(
-                batch.select(pl.all().gather(rows)).with_columns(
+                batch.select(pl.col(keep).gather(rows)).with_columns(
                     (rows.cast(pl.Int64) + offset).alias(_GLOBAL)
                 )
             )
@@ -147,11 +178,11 @@ def match_in_batches(
         offset += batch.height
     if offset == 0:
         empty = pl.DataFrame(schema={c: schema[c] for c in columns})
-        return empty, match_rows(empty, ruleset)
+        return empty.select(keep), match_rows(empty, ruleset)
     matched = (
         pl.concat(kept)
         if kept
-        else pl.DataFrame(schema={**{c: schema[c] for c in columns}, _GLOBAL: pl.Int64})
+        else pl.DataFrame(schema={**{c: schema[c] for c in keep}, _GLOBAL: pl.Int64})
     )
     ids = matched.get_column(_GLOBAL)
     matched = matched.drop(_GLOBAL)
@@ -191,31 +222,39 @@ def _cheap_flags(sub: pl.DataFrame, rules: list[Rule]) -> pl.DataFrame:
     hashes: dict[str, pl.Series] = {}
     masks: dict[int, pl.Series] = {}
     direct: list[pl.Expr] = []
+    by_cols: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for i, e in enumerate(exprs):
-        cols = sorted(set(e.meta.root_names()))
+        cols = tuple(sorted(set(e.meta.root_names())))
         if not cols or any(sub.schema[c].is_nested() for c in cols):
             direct.append(e.alias(f"r{i}"))
             continue
+        by_cols[cols].append(i)
+    for cols, which in by_cols.items():
         if len(cols) == 1:
             c = cols[0]
             values = sub.select(pl.col(c).unique())
-            matched = values.filter(e)[c]
-            hit = sub[c].is_in(matched.drop_nulls().implode())
-            if matched.null_count():
-                hit = hit | sub[c].is_null()
-            masks[i] = hit.fill_null(False)
+            answers = values.select(*(exprs[i].alias(f"r{i}") for i in which))
+            for i in which:
+                matched = values.filter(answers[f"r{i}"])[c]
+                hit = sub[c].is_in(matched.drop_nulls().implode())
+                if matched.null_count():
+                    hit = hit | sub[c].is_null()
+                masks[i] = hit.fill_null(False)
             continue
         for c in cols:
             if c not in hashes:
                 hashes[c] = sub[c].hash(seed=7)
         key = pl.DataFrame([hashes[c].alias(c) for c in cols]).select(
-            pl.struct(cols).hash(seed=7).alias("__k")
+            pl.struct(list(cols)).hash(seed=7).alias("__k")
         )["__k"]
-        reps = sub.select(cols).with_columns(key).unique(subset="__k")
-        if reps.height > sub.height // 8:  # not repetitive enough to pay for the mapping
-            direct.append(e.alias(f"r{i}"))
+        first = key.arg_unique()  # one row per distinct tuple (through its hash)
+        if first.len() > sub.height // 8:  # not repetitive enough to pay for the mapping
+            direct.extend(exprs[i].alias(f"r{i}") for i in which)
             continue
-        masks[i] = key.is_in(reps.filter(e)["__k"].implode())
+        reps = sub.select(cols)[first].with_columns(key.gather(first))
+        answers = reps.select("__k", *(exprs[i].alias(f"r{i}") for i in which))
+        for i in which:
+            masks[i] = key.is_in(answers.filter(pl.col(f"r{i}"))["__k"].implode())
     out = sub.lazy().select(pl.col(ROW), *direct).collect() if direct else sub.select(ROW)
     return out.with_columns(m.alias(f"r{i}") for i, m in masks.items())
 
@@ -233,5 +272,6 @@ def _run_batch(sub: pl.DataFrame, rules: list[Rule]) -> dict[str, pl.Series]:
         if kept.height == 0:
             out[rule.key] = kept[ROW]
             continue
-        out[rule.key] = kept.filter(costly.fill_null(False))[ROW]
+        with decoding_once():  # the rule's JSON paths, each decoded once on these rows
+            out[rule.key] = kept.filter(costly.fill_null(False))[ROW]
     return out

@@ -25,6 +25,9 @@ an :class:`UnsupportedField`; the rule using it is reported, never silently run 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -224,8 +227,49 @@ def json_path(column: str, keys: tuple[str, ...]) -> pl.Expr:
     [['x', '2'], []]
     """
     return pl.col(column).map_batches(
-        lambda s: _json_values(s, keys), return_dtype=pl.List(pl.String)
+        lambda s: _json_values_once(s, keys), return_dtype=pl.List(pl.String)
     )
+
+
+#: Decoded paths while :func:`decoding_once` is active: (column, keys, rows) -> values.
+_decoded: dict[tuple[str, tuple[str, ...], int], pl.Series] | None = None
+_DECODING = threading.RLock()
+
+
+@contextmanager
+def decoding_once() -> Iterator[None]:
+    """Within the block, each JSON path of a column is decoded once, however many times the
+    expressions name it (a rule's ``field: [a, b, c]`` reads the path once per value, and
+    Polars does not merge Python functions as common sub-expressions).
+
+    The block must evaluate expressions over ONE frame: values are known by column name, path
+    and row count. Polars calls the decoder from its own threads, so the memo is process-wide:
+    one block runs at a time (a lock), whichever thread opened it.
+
+    >>> df = pl.DataFrame({"request_parameters": ['{"a": "x"}', '{"a": "y"}']})
+    >>> a = json_path("request_parameters", ("a",))
+    >>> with decoding_once():
+    ...     df.filter(a.list.contains("x") | a.list.contains("y")).height
+    2
+    """
+    global _decoded
+    with _DECODING:
+        outer, _decoded = _decoded, {}
+        try:
+            yield
+        finally:
+            _decoded = outer
+
+
+def _json_values_once(series: pl.Series, keys: tuple[str, ...]) -> pl.Series:
+    memo = _decoded
+    if memo is None:
+        return _json_values(series, keys)
+    key = (series.name, keys, series.len())
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = _json_values(series, keys)
+    return found
 
 
 def field_access(field: str) -> Access:
