@@ -355,3 +355,14 @@ def test_rows_are_ordered_by_time_then_file_then_position(tmp_path, monkeypatch)
             )
         )
         assert keys == sorted(keys) and len(keys) == 72
+
+
+def test_kept_heap_restores_after_errors_and_nests():
+    """The reader's glibc heap settings (forensics.ingest._heap) are undone when the last
+    reader leaves, even when it leaves by an exception."""
+    from forensics.ingest import _heap
+
+    with pytest.raises(RuntimeError), _heap.kept_heap(), _heap.kept_heap():
+        assert _heap._USERS[0] == (2 if _heap._LIBC is not None else 0)
+        raise RuntimeError("a corrupt file")
+    assert _heap._USERS[0] == 0
