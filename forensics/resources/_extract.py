@@ -347,6 +347,45 @@ def _may_fire(rule: Rule, present: set[str]) -> bool:
     return True
 
 
+def _leaf(path: str) -> tuple[str, str]:
+    """The JSON text column a path reads and the quoted name of its last key."""
+    field, segs = _segments(path)
+    return _FIELD_COLUMN[field], f'"{segs[-1][0]}"'
+
+
+def _has(column: str, literal: str) -> pl.Expr:
+    return pl.col(column).str.contains(literal, literal=True).fill_null(False)
+
+
+def _candidates(rules: list[Rule], group: pl.DataFrame) -> tuple[list[Rule], pl.DataFrame]:
+    """The rules that can fire on a group of rows of one API, and the rows they can fire on.
+
+    A value at ``a.b[].c`` exists only if the JSON text holds the key ``"c"``; a key can be
+    spelled otherwise only with a ``\\u`` escape (the mapping's keys are ``[A-Za-z0-9_-]``),
+    so rows holding neither cannot give a rule anything and are never decoded. This is a
+    cheap literal search; the decode of the rows left gives the answer as before.
+    """
+    if any(rule.path is None for rule in rules):
+        return rules, group
+    leaves = {_leaf(rule.path) for rule in rules if rule.path}
+    columns = {column for column, _ in leaves}
+    found = group.select(
+        *(_has(column, "\\u").alias(f"_u_{column}") for column in columns),
+        *(_has(column, key).alias(f"{column}\t{key}") for column, key in leaves),
+    )
+    escaped = {column: found.get_column(f"_u_{column}") for column in columns}
+    masks = {
+        (column, key): found.get_column(f"{column}\t{key}") | escaped[column]
+        for column, key in leaves
+    }
+    kept = [rule for rule in rules if masks[_leaf(rule.path)].any()]  # type: ignore[arg-type]
+    if not kept:
+        return [], group.clear()
+    needed = {_leaf(rule.path) for rule in kept}  # type: ignore[arg-type]
+    keep = pl.select(pl.any_horizontal(masks[leaf] for leaf in needed)).to_series()
+    return kept, group.filter(keep)
+
+
 def _mapped_hits(rows: pl.DataFrame) -> pl.DataFrame:
     """Resources from the mapping table, for every API that has rules."""
     apis = rows.select("event_source", "event_name").unique().drop_nulls()
@@ -381,7 +420,9 @@ def _mapped_hits(rows: pl.DataFrame) -> pl.DataFrame:
     )
     out: list[pl.DataFrame] = []
     for (g,), group in mapped.partition_by("_g", as_dict=True).items():
-        rules = plans[g][2]
+        rules, group = _candidates(plans[g][2], group)
+        if not rules:
+            continue
         schemas = _schemas(rules)
         decoded = None
         if schemas is not None:
