@@ -697,18 +697,58 @@ def _raw_hits(rows: pl.DataFrame) -> pl.DataFrame:
     return hits
 
 
+def _one_per_pair(hits: pl.DataFrame) -> pl.DataFrame:
+    """One hit per (event, ARN), sorted by ``_row`` and ``arn``: the first non-null type, created
+    if any hit says so, the access override only when every hit has one (the first), the first
+    place found. "First" is in the order the hits were found (mapping, ``resources[]``, scan).
+
+    Most pairs are found once: the hits are sorted (stably) and only the pairs found several
+    times are aggregated.
+    """
+    ordered = hits.sort("_row", "arn", maintain_order=True)
+    same = (pl.col("_row") == pl.col("_row").shift(1)) & (pl.col("arn") == pl.col("arn").shift(1))
+    repeated = ordered.select(same.fill_null(False).alias("_same")).get_column("_same")
+    if not repeated.any():
+        return ordered
+    # a pair is in a group when it repeats the row before it, or the row after repeats it
+    grouped = repeated | repeated.shift(-1, fill_value=False)
+    multi = (
+        ordered.filter(grouped)
+        .with_columns((~repeated.filter(grouped)).cum_sum().alias("_pair"))
+        .group_by("_pair", maintain_order=True)
+        .agg(
+            pl.col("_row").first(),
+            pl.col("arn").first(),
+            pl.col("resource_type").drop_nulls().first(),
+            pl.col("created").any(),
+            pl.when(pl.col("_override").is_null().any())
+            .then(pl.lit(None, pl.String))
+            .otherwise(pl.col("_override").first())
+            .alias("_override"),
+            pl.col("found_in").first(),
+        )
+        .drop("_pair")
+    )
+    return pl.concat([ordered.filter(~grouped), multi.cast(ordered.schema)]).sort(
+        "_row", "arn", maintain_order=True
+    )
+
+
+def _with_info(hits: pl.DataFrame, info: pl.DataFrame) -> pl.DataFrame:
+    """Each hit with its event's ``info`` columns (hits of events not in ``info`` dropped)."""
+    rows = info.get_column("_row")
+    if info.height and rows[-1] - rows[0] + 1 == info.height:
+        # a whole batch: event k is at position k - first (a gather, not a join)
+        inside = hits.filter(pl.col("_row").is_between(rows[0], rows[-1]))
+        picked = info.drop("_row").select(pl.all().gather(inside.get_column("_row") - rows[0]))
+        return pl.concat([inside, picked], how="horizontal")
+    return hits.join(info, on="_row", how="inner", maintain_order="left")
+
+
 def _finish(hits: pl.DataFrame, info: pl.DataFrame) -> pl.DataFrame:
     """Resource rows (``_row`` + :data:`RESOURCE_COLUMNS`) from canonical hits and their
     events' ``info``, sorted by row and ARN."""
-    hits = hits.group_by("_row", "arn").agg(
-        pl.col("resource_type").drop_nulls().first(),
-        pl.col("created").any(),
-        pl.when(pl.col("_override").is_null().any())
-        .then(pl.lit(None, pl.String))
-        .otherwise(pl.col("_override").first())
-        .alias("_override"),
-        pl.col("found_in").first(),
-    )
+    hits = _one_per_pair(hits)
     # Facts read from the ARN itself, computed once per distinct ARN.
     parts = pl.col("arn").str.split(":")
     arn_info = (
@@ -728,8 +768,8 @@ def _finish(hits: pl.DataFrame, info: pl.DataFrame) -> pl.DataFrame:
         .drop("_prefix")
     )
     out = (
-        hits.join(info, on="_row")
-        .join(arn_info, on="arn", how="left")
+        _with_info(hits, info)
+        .join(arn_info, on="arn", how="left", maintain_order="left")
         .with_columns(
             access_kind().alias("_event_access"),
         )
@@ -740,7 +780,6 @@ def _finish(hits: pl.DataFrame, info: pl.DataFrame) -> pl.DataFrame:
             .otherwise(pl.coalesce("_override", "_event_access"))
             .alias("access"),
         )
-        .sort("_row", "arn")
     )
     return out.select(
         "_row", *(pl.col(name).cast(dtype) for name, dtype in RESOURCE_COLUMNS.items())
