@@ -348,42 +348,32 @@ def _may_fire(rule: Rule, present: set[str]) -> bool:
 
 
 def _leaf(path: str) -> tuple[str, str]:
-    """The JSON text column a path reads and the quoted name of its last key."""
+    """The JSON text column a path reads and the name of its last key."""
     field, segs = _segments(path)
-    return _FIELD_COLUMN[field], f'"{segs[-1][0]}"'
+    return _FIELD_COLUMN[field], segs[-1][0]
 
 
-def _has(column: str, literal: str) -> pl.Expr:
-    return pl.col(column).str.contains(literal, literal=True).fill_null(False)
-
-
-def _candidates(rules: list[Rule], group: pl.DataFrame) -> tuple[list[Rule], pl.DataFrame]:
-    """The rules that can fire on a group of rows of one API, and the rows they can fire on.
+def _candidates(rules: list[Rule], group: pl.DataFrame) -> pl.DataFrame:
+    """The rows of a group (one API) on which one of its rules can fire.
 
     A value at ``a.b[].c`` exists only if the JSON text holds the key ``"c"``; a key can be
     spelled otherwise only with a ``\\u`` escape (the mapping's keys are ``[A-Za-z0-9_-]``),
-    so rows holding neither cannot give a rule anything and are never decoded. This is a
-    cheap literal search; the decode of the rows left gives the answer as before.
+    so rows holding neither cannot give a rule anything and are never decoded. This is one
+    literal search per text column; the decode of the rows left gives the answer as before.
     """
     if any(rule.path is None for rule in rules):
-        return rules, group
-    leaves = {_leaf(rule.path) for rule in rules if rule.path}
-    columns = {column for column, _ in leaves}
-    found = group.select(
-        *(_has(column, "\\u").alias(f"_u_{column}") for column in columns),
-        *(_has(column, key).alias(f"{column}\t{key}") for column, key in leaves),
-    )
-    escaped = {column: found.get_column(f"_u_{column}") for column in columns}
-    masks = {
-        (column, key): found.get_column(f"{column}\t{key}") | escaped[column]
-        for column, key in leaves
-    }
-    kept = [rule for rule in rules if masks[_leaf(rule.path)].any()]  # type: ignore[arg-type]
-    if not kept:
-        return [], group.clear()
-    needed = {_leaf(rule.path) for rule in kept}  # type: ignore[arg-type]
-    keep = pl.select(pl.any_horizontal(masks[leaf] for leaf in needed)).to_series()
-    return kept, group.filter(keep)
+        return group
+    keys: dict[str, set[str]] = defaultdict(set)
+    for rule in rules:
+        column, key = _leaf(rule.path)  # type: ignore[arg-type]
+        keys[column].add(key)
+    found = [
+        pl.col(column)
+        .str.contains(r"\\u|" + "|".join(f'"{re.escape(k)}"' for k in sorted(names)))
+        .fill_null(False)
+        for column, names in keys.items()
+    ]
+    return group.filter(pl.any_horizontal(found))
 
 
 def _mapped_hits(rows: pl.DataFrame) -> pl.DataFrame:
@@ -420,8 +410,9 @@ def _mapped_hits(rows: pl.DataFrame) -> pl.DataFrame:
     )
     out: list[pl.DataFrame] = []
     for (g,), group in mapped.partition_by("_g", as_dict=True).items():
-        rules, group = _candidates(plans[g][2], group)
-        if not rules:
+        rules = plans[g][2]
+        group = _candidates(rules, group)
+        if not group.height:
             continue
         schemas = _schemas(rules)
         decoded = None
