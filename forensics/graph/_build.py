@@ -270,7 +270,12 @@ def _resource_aggregates(
                 pl.col("account_id").drop_nulls().first().alias("account"),
                 pl.col("event_time").min().alias("first_seen"),
                 pl.col("event_time").max().alias("last_seen"),
-                pl.col("event_id").filter(once).n_unique().alias("touched"),
+                # each (event, ARN) is one row, so without ID collisions a count is n_unique
+                (
+                    pl.col("event_id").filter(once).n_unique()
+                    if resources is not None
+                    else once.sum()
+                ).alias("touched"),
             )
         )
         if resources is None:
@@ -278,9 +283,8 @@ def _resource_aggregates(
         edges.append(
             part.with_columns(pl.coalesce("access_key_id", "principal").alias("actor"))
             .filter(pl.col("actor").is_not_null())
-            .group_by("actor", "arn")
+            .group_by("actor", "arn", "event_name")
             .agg(
-                pl.col("event_name").unique().alias("event_names"),
                 pl.len().alias("count"),
                 (pl.col("access") == "read").sum().alias("reads"),
                 (pl.col("access") == "write").sum().alias("writes"),
@@ -313,8 +317,7 @@ def _resource_aggregates(
     node_df = node_df.rename({"arn": "node"}).with_columns(
         pl.lit("resource").alias("kind"), _iso("first_seen"), _iso("last_seen")
     )
-    actions = _fold_edges(edges).with_columns(
-        pl.col("event_names").list.sort().list.join("; "),
+    actions = _fold_edges(edges, final=True).with_columns(
         pl.when(pl.col("writes") > 0)
         .then(pl.lit("write"))
         .when(pl.col("reads") > 0)
@@ -370,18 +373,16 @@ def _fold_nodes(parts: list[pl.DataFrame]) -> pl.DataFrame:
     )
 
 
-def _fold_edges(parts: list[pl.DataFrame]) -> pl.DataFrame:
-    """Partial action edges folded into one row per (actor, resource)."""
-    return (
-        pl.concat(parts)
-        .group_by("actor", "arn")
-        .agg(
-            pl.col("event_names").list.explode(keep_nulls=False, empty_as_null=False).unique(),
-            *(pl.col(c).sum().cast(pl.UInt32) for c in ("count", "reads", "writes", "denied")),
-            pl.col("first_seen").min(),
-            pl.col("last_seen").max(),
-        )
-    )
+def _fold_edges(parts: list[pl.DataFrame], *, final: bool = False) -> pl.DataFrame:
+    """Partial action edges (one row per actor, resource and event name) folded together;
+    ``final``: one row per (actor, resource) with the names joined (sorted, ``"; "``)."""
+    sums = [pl.col(c).sum().cast(pl.UInt32) for c in ("count", "reads", "writes", "denied")]
+    times = [pl.col("first_seen").min(), pl.col("last_seen").max()]
+    folded = pl.concat(parts).group_by("actor", "arn", "event_name").agg(*sums, *times)
+    if not final:
+        return folded
+    names = pl.col("event_name").drop_nulls().sort().str.join("; ").alias("event_names")
+    return folded.group_by("actor", "arn").agg(names, *sums, *times)
 
 
 def _duplicate_ids(lazy: pl.LazyFrame) -> pl.Series | None:
