@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
@@ -414,11 +415,27 @@ def _duplicate_ids(lazy: pl.LazyFrame) -> pl.Series | None:
     return dups if dups.len() else None
 
 
-def _tuples(frame: pl.DataFrame, names: list[str]) -> Iterator[tuple[Any, ...]]:
-    """Row tuples of some columns (column lists zipped: ~3x faster than ``DataFrame.rows``)."""
-    if not names:
-        return iter([()] * frame.height)
-    return zip(*(frame.get_column(c).to_list() for c in names), strict=True)
+def _attr_dicts(frame: pl.DataFrame, names: list[str], extra: dict[str, Any]) -> Iterator[dict]:
+    """One attribute dict per row: the non-null values of ``names``, then ``extra``."""
+    keys = (*names, *extra)
+    if not keys:
+        return ({} for _ in range(frame.height))
+    columns = [frame.get_column(c).to_list() for c in names]
+    rows = zip(*columns, *([v] * frame.height for v in extra.values()), strict=True)
+    if not any(frame.get_column(c).null_count() for c in names):
+        return map(dict, map(zip, repeat(keys), rows))  # no null: built in C, no per-row test
+    return ({k: x for k, x in zip(keys, row, strict=True) if x is not None} for row in rows)
+
+
+def _ensure_nodes(g: nx.MultiDiGraph, frame: pl.DataFrame, columns: list[str]) -> None:
+    """Empty nodes for the distinct values of ``columns`` not in the graph yet."""
+    nodes, succ, pred = g._node, g._succ, g._pred
+    values = pl.concat([frame.get_column(c) for c in columns]).unique(maintain_order=True)
+    for n in values.to_list():
+        if n not in nodes:
+            nodes[n] = {}
+            succ[n] = {}
+            pred[n] = {}
 
 
 def _bulk_nodes(g: nx.MultiDiGraph, frame: pl.DataFrame) -> None:
@@ -427,8 +444,7 @@ def _bulk_nodes(g: nx.MultiDiGraph, frame: pl.DataFrame) -> None:
     first/last seen widen."""
     names = [c for c in frame.columns if c != "node"]
     nodes, succ, pred = g._node, g._succ, g._pred
-    for node, row in zip(frame["node"].to_list(), _tuples(frame, names), strict=True):
-        attrs = {k: v for k, v in zip(names, row, strict=True) if v is not None}
+    for node, attrs in zip(frame["node"].to_list(), _attr_dicts(frame, names, {}), strict=True):
         old = nodes.get(node)
         if old is None:
             nodes[node] = attrs
@@ -445,26 +461,19 @@ def _bulk_nodes(g: nx.MultiDiGraph, frame: pl.DataFrame) -> None:
 
 
 def _bulk_edges(g: nx.MultiDiGraph, frame: pl.DataFrame, u_col: str, v_col: str, key: str) -> None:
-    """Add one ``key`` edge per row (u -> v, the other columns as attributes), fast."""
+    """Add one ``key`` edge per row (u -> v, the other columns as attributes), fast. A later
+    row for the same (u, v) replaces an earlier one, as ``add_edge(u, v, key)`` would."""
     names = [c for c in frame.columns if c not in (u_col, v_col)]
-    nodes, succ, pred = g._node, g._succ, g._pred
-    rows = _tuples(frame, names)
-    for u, v, row in zip(frame[u_col].to_list(), frame[v_col].to_list(), rows, strict=True):
-        for n in (u, v):
-            if n not in nodes:
-                nodes[n] = {}
-                succ[n] = {}
-                pred[n] = {}
-        keydict = succ[u].get(v)
+    _ensure_nodes(g, frame, [u_col, v_col])
+    succ, pred = g._succ, g._pred
+    us, vs = frame.get_column(u_col).to_list(), frame.get_column(v_col).to_list()
+    for u, v, attrs in zip(us, vs, _attr_dicts(frame, names, {"relation": key}), strict=True):
+        out = succ[u]
+        keydict = out.get(v)
         if keydict is None:
-            keydict = succ[u][v] = {}
-            pred[v][u] = keydict
-        if None in row:
-            attrs = {k: x for k, x in zip(names, row, strict=True) if x is not None}
+            out[v] = pred[v][u] = {key: attrs}
         else:
-            attrs = dict(zip(names, row, strict=True))
-        attrs["relation"] = key
-        keydict[key] = attrs
+            keydict[key] = attrs
     _clear_cache(g)
 
 
