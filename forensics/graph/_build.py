@@ -25,7 +25,6 @@ text (sortable), absent values are left out.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
@@ -415,16 +414,23 @@ def _duplicate_ids(lazy: pl.LazyFrame) -> pl.Series | None:
     return dups if dups.len() else None
 
 
-def _attr_dicts(frame: pl.DataFrame, names: list[str], extra: dict[str, Any]) -> Iterator[dict]:
+def _attr_dicts(frame: pl.DataFrame, names: list[str], extra: dict[str, Any]) -> list[dict]:
     """One attribute dict per row: the non-null values of ``names``, then ``extra``."""
     keys = (*names, *extra)
     if not keys:
-        return ({} for _ in range(frame.height))
+        return [{} for _ in range(frame.height)]
     columns = [frame.get_column(c).to_list() for c in names]
     rows = zip(*columns, *([v] * frame.height for v in extra.values()), strict=True)
-    if not any(frame.get_column(c).null_count() for c in names):
-        return map(dict, map(zip, repeat(keys), rows))  # no null: built in C, no per-row test
-    return ({k: x for k, x in zip(keys, row, strict=True) if x is not None} for row in rows)
+    dicts = list(map(dict, map(zip, repeat(keys), rows)))  # built in C
+    nullable = [c for c in names if frame.get_column(c).null_count()]
+    if nullable:  # drop the null values (in place: the other keys keep their order)
+        where = frame.select(pl.any_horizontal(pl.col(nullable).is_null()).arg_true())
+        for i in where.to_series().to_list():
+            d = dicts[i]
+            for c in nullable:
+                if d[c] is None:
+                    del d[c]
+    return dicts
 
 
 def _ensure_nodes(g: nx.MultiDiGraph, frame: pl.DataFrame, columns: list[str]) -> None:
