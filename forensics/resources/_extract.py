@@ -682,7 +682,7 @@ def _raw_hits(rows: pl.DataFrame) -> pl.DataFrame:
         | pl.col("error_message").str.contains("on resource", literal=True).fill_null(False)
     )
     if scannable.height:
-        missing = scannable.join(hits.select("_row").unique(), on="_row", how="anti")
+        missing = scannable.filter(~pl.col("_row").is_in(hits.get_column("_row").implode()))
         if missing.height:
             hits = pl.concat([hits, _scanned_hits(missing)])
     return hits
@@ -779,9 +779,10 @@ def _finish(hits: pl.DataFrame, info: pl.DataFrame) -> pl.DataFrame:
 
 def _compact(frame: pl.DataFrame) -> pl.DataFrame:
     """A copy holding only its own text: a few rows kept from a batch would otherwise keep the
-    whole batch's string buffers alive (Polars' string views share them)."""
-    copied = pl.from_arrow(frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
-    return copied.cast(frame.schema)  # type: ignore[union-attr]
+    whole batch's string buffers alive (Polars' string views share them; a filter, gather or
+    join keeps them, an expression that computes new strings does not)."""
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    return frame.with_columns((pl.col(name) + "").alias(name) for name in text)
 
 
 def resource_parts(
@@ -801,31 +802,22 @@ def resource_parts(
     known: list[pl.Series] = []
     for rows in _batches(trail, batch_rows):
         hits = _raw_hits(rows)
-        known.append(
-            pl.concat(
-                [
-                    hits.get_column("arn"),
-                    rows.get_column("_principal_arn").alias("arn"),
-                    rows.get_column("_issuer").alias("arn"),
-                ]
-            )
-            .unique()
-            .to_frame("arn")
-            .filter(_completable("arn"))
-            .get_column("arn")
-        )
-        later_mask = _completable("arn")
+        later_mask = hits.select(_completable("arn")).to_series()
         later = hits.filter(later_mask)
+        principals = pl.concat([rows.get_column(c).unique() for c in ("_principal_arn", "_issuer")])
+        known.append(
+            _compact(
+                pl.concat([later.get_column("arn"), principals.alias("arn")])
+                .unique()
+                .to_frame("arn")
+                .filter(_completable("arn"))
+            ).get_column("arn")
+        )
         info = rows.select(*_ROW_INFO)
         bounds = (rows["_row"][0], rows["_row"][-1])
         if later.height:
-            held.append(
-                (
-                    _compact(later),
-                    _compact(info.join(later.select("_row").unique(), on="_row", how="semi")),
-                    bounds,
-                )
-            )
+            mine = pl.col("_row").is_in(later.get_column("_row").implode())
+            held.append((_compact(later), _compact(info.filter(mine)), bounds))
         yield "batch", _finish(hits.filter(~later_mask), info), bounds
     if not held:
         return
