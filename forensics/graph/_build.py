@@ -34,7 +34,7 @@ import polars as pl
 from forensics._gc import gc_paused
 from forensics._progress import progress
 from forensics.resources import empty_resources
-from forensics.resources._extract import resource_parts
+from forensics.resources._extract import _compact, resource_parts
 
 if TYPE_CHECKING:
     from forensics._trail import Trail
@@ -249,6 +249,9 @@ def _resource_aggregates(
     edges: list[pl.DataFrame] = []
     made: list[pl.DataFrame] = []
     dup_pairs: list[pl.DataFrame] = []
+    # The partial rows hold ARNs, actors and event names as codes of one private dictionary:
+    # folds group small integers, and the partials never keep a batch's text buffers alive.
+    code = pl.Categorical(pl.Categories.random())
     seen = False
     for _, part, _ in itertools.chain(parts, [(None, None, None)]):
         if part is None:  # after the last part: one empty part if there was none
@@ -263,8 +266,13 @@ def _resource_aggregates(
             else pl.col("event_id").is_not_null()
             & (pl.lit(True) if dup_ids is None else ~pl.col("event_id").is_in(dup_ids.implode()))
         )
+        coded = part.with_columns(
+            pl.col("arn").cast(code),
+            pl.col("event_name").cast(code),
+            pl.coalesce("access_key_id", "principal").cast(code).alias("actor"),
+        )
         nodes.append(
-            part.group_by("arn").agg(
+            coded.group_by("arn").agg(
                 pl.col("service").first(),
                 pl.col("resource_type").drop_nulls().first(),
                 pl.col("account_id").drop_nulls().first().alias("account"),
@@ -279,10 +287,9 @@ def _resource_aggregates(
             )
         )
         if resources is None:
-            dup_pairs.append(part.filter(~once).select("arn", "event_id").unique())
+            dup_pairs.append(_compact(part.filter(~once).select("arn", "event_id").unique()))
         edges.append(
-            part.with_columns(pl.coalesce("access_key_id", "principal").alias("actor"))
-            .filter(pl.col("actor").is_not_null())
+            coded.filter(pl.col("actor").is_not_null())
             .group_by("actor", "arn", "event_name")
             .agg(
                 pl.len().alias("count"),
@@ -298,15 +305,17 @@ def _resource_aggregates(
         if _pile_up(nodes):
             nodes = [_fold_nodes(nodes)]
         made.append(
-            part.filter(
-                pl.col("created")
-                & pl.col("error_code").is_null()
-                & ~pl.col("resource_type").is_in(
-                    ["AWS::STS::AssumedRole", "AWS::STS::FederatedUser"]
+            _compact(
+                part.filter(
+                    pl.col("created")
+                    & pl.col("error_code").is_null()
+                    & ~pl.col("resource_type").is_in(
+                        ["AWS::STS::AssumedRole", "AWS::STS::FederatedUser"]
+                    )
                 )
             )
         )
-    node_df = _fold_nodes(nodes)
+    node_df = _fold_nodes(nodes).with_columns(pl.col("arn").cast(pl.String))
     if dup_pairs:
         dups = pl.concat(dup_pairs).unique().group_by("arn").agg(pl.len().alias("_dup"))
         node_df = (
@@ -318,6 +327,7 @@ def _resource_aggregates(
         pl.lit("resource").alias("kind"), _iso("first_seen"), _iso("last_seen")
     )
     actions = _fold_edges(edges, final=True).with_columns(
+        pl.col("actor", "arn").cast(pl.String),
         pl.when(pl.col("writes") > 0)
         .then(pl.lit("write"))
         .when(pl.col("reads") > 0)
@@ -381,7 +391,8 @@ def _fold_edges(parts: list[pl.DataFrame], *, final: bool = False) -> pl.DataFra
     folded = pl.concat(parts).group_by("actor", "arn", "event_name").agg(*sums, *times)
     if not final:
         return folded
-    names = pl.col("event_name").drop_nulls().sort().str.join("; ").alias("event_names")
+    names = pl.col("event_name").cast(pl.String).drop_nulls().sort().str.join("; ")
+    names = names.alias("event_names")
     return folded.group_by("actor", "arn").agg(names, *sums, *times)
 
 
