@@ -1,11 +1,14 @@
-"""The fast paths of the resource extraction give the answers of the full decode."""
+"""The fast paths of the resource extraction and the graph build give the plain answers."""
 
 from __future__ import annotations
 
 import polars as pl
+from hypothesis import given
+from hypothesis import strategies as st
 
 import forensics as fx
 from forensics._schema import conform
+from forensics.graph._build import _label, _labels
 from forensics.resources import event_resources
 
 
@@ -37,3 +40,16 @@ def test_rows_without_a_rule_key_give_nothing_and_rows_with_it_are_read() -> Non
         _events('{"other":"x"}', '{"note":"bucketName"}', '{"bucketName":"b2"}', name="ListX")
     )
     assert got.select("event_id", "arn").rows() == [("e2", "arn:aws:s3:::b2")]
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet=":/arnaws-x\n", max_size=30),
+            st.text(alphabet=":/arnaws-x", max_size=30).map(lambda t: "arn:" + t),
+        ),
+        max_size=20,
+    )
+)
+def test_graph_labels_in_bulk_are_the_labels_one_by_one(nodes: list[str]) -> None:
+    assert _labels(nodes) == [_label(n) for n in nodes]

@@ -179,11 +179,13 @@ def build_graph(
     with gc_paused():
         _bulk_nodes(g, principals_df)
         _bulk_nodes(g, credentials_df)
-        _bulk_nodes(g, res_df)
+        shared: dict[str, list] = {}  # the aggregates' ARN / actor codes, read once
+        _bulk_nodes(g, res_df, shared)
 
     # -- edges ----------------------------------------------------------------------------------
     with gc_paused():
-        _bulk_edges(g, actions, "actor", "arn", "action")
+        _bulk_edges(g, actions, "actor", "arn", "action", shared)
+        del shared
     _bulk_edges(
         g, credentials_df.select("node", "principal").drop_nulls(), "node", "principal", "acts_as"
     )
@@ -219,9 +221,11 @@ def build_graph(
             ),
         )
         _bulk_edges(g, created, "actor", "target", "created")
-    for node, data in g.nodes(data=True):
+    names = list(g._node)
+    for node, data, label in zip(names, g._node.values(), _labels(names), strict=True):
         data.setdefault("kind", "resource")
-        data.setdefault("label", _label(node))
+        if "label" not in data:
+            data["label"] = _label(node) if label is None else label
     return g
 
 
@@ -315,11 +319,11 @@ def _resource_aggregates(
                 )
             )
         )
-    node_df = _fold_nodes(nodes).with_columns(pl.col("arn").cast(pl.String))
+    node_df = _fold_nodes(nodes)
     if dup_pairs:
         dups = pl.concat(dup_pairs).unique().group_by("arn").agg(pl.len().alias("_dup"))
         node_df = (
-            node_df.join(dups, on="arn", how="left")
+            node_df.join(dups.with_columns(pl.col("arn").cast(code)), on="arn", how="left")
             .with_columns((pl.col("touched") + pl.col("_dup").fill_null(0)).cast(pl.UInt32))
             .drop("_dup")
         )
@@ -327,7 +331,6 @@ def _resource_aggregates(
         pl.lit("resource").alias("kind"), _iso("first_seen"), _iso("last_seen")
     )
     actions = _fold_edges(edges, final=True).with_columns(
-        pl.col("actor", "arn").cast(pl.String),
         pl.when(pl.col("writes") > 0)
         .then(pl.lit("write"))
         .when(pl.col("reads") > 0)
@@ -425,12 +428,34 @@ def _duplicate_ids(lazy: pl.LazyFrame) -> pl.Series | None:
     return dups if dups.len() else None
 
 
-def _attr_dicts(frame: pl.DataFrame, names: list[str], extra: dict[str, Any]) -> list[dict]:
+def _pylist(column: pl.Series, shared: dict[str, list]) -> list:
+    """The Python values of a column; repeated text shares one ``str`` object (less memory and
+    time than one object per row). A categorical column (the aggregates' codes) is read through
+    its dictionary (kept in ``shared`` for the other columns coded with it); a text column is
+    coded first when a sample of it repeats a lot."""
+    dtype = column.dtype
+    if isinstance(dtype, pl.Categorical):
+        name = dtype.categories.name
+        if name not in shared:
+            shared[name] = [*dtype.categories.to_series().to_list(), None]
+        words = shared[name]
+        codes = column.to_physical().fill_null(len(words) - 1).to_list()
+        return list(map(words.__getitem__, codes))
+    if dtype == pl.String and column.len() > 64:
+        head = column.head(4096)
+        if head.n_unique() * 4 <= head.len():
+            return _pylist(column.cast(pl.Categorical(pl.Categories.random())), {})
+    return column.to_list()
+
+
+def _attr_dicts(
+    frame: pl.DataFrame, names: list[str], extra: dict[str, Any], shared: dict[str, list]
+) -> list[dict]:
     """One attribute dict per row: the non-null values of ``names``, then ``extra``."""
     keys = (*names, *extra)
     if not keys:
         return [{} for _ in range(frame.height)]
-    columns = [frame.get_column(c).to_list() for c in names]
+    columns = [_pylist(frame.get_column(c), shared) for c in names]
     rows = zip(*columns, *([v] * frame.height for v in extra.values()), strict=True)
     dicts = list(map(dict, map(zip, repeat(keys), rows)))  # built in C
     nullable = [c for c in names if frame.get_column(c).null_count()]
@@ -447,7 +472,9 @@ def _attr_dicts(frame: pl.DataFrame, names: list[str], extra: dict[str, Any]) ->
 def _ensure_nodes(g: nx.MultiDiGraph, frame: pl.DataFrame, columns: list[str]) -> None:
     """Empty nodes for the distinct values of ``columns`` not in the graph yet."""
     nodes, succ, pred = g._node, g._succ, g._pred
-    values = pl.concat([frame.get_column(c) for c in columns]).unique(maintain_order=True)
+    values = pl.concat([frame.get_column(c).cast(pl.String) for c in columns]).unique(
+        maintain_order=True
+    )
     for n in values.to_list():
         if n not in nodes:
             nodes[n] = {}
@@ -455,13 +482,17 @@ def _ensure_nodes(g: nx.MultiDiGraph, frame: pl.DataFrame, columns: list[str]) -
             pred[n] = {}
 
 
-def _bulk_nodes(g: nx.MultiDiGraph, frame: pl.DataFrame) -> None:
+def _bulk_nodes(
+    g: nx.MultiDiGraph, frame: pl.DataFrame, shared: dict[str, list] | None = None
+) -> None:
     """Add (or merge into) nodes from rows with a ``node`` column, without networkx's
     per-call overhead. An existing node keeps its ``kind`` (principal > credential > resource);
     first/last seen widen."""
     names = [c for c in frame.columns if c != "node"]
     nodes, succ, pred = g._node, g._succ, g._pred
-    for node, attrs in zip(frame["node"].to_list(), _attr_dicts(frame, names, {}), strict=True):
+    shared = {} if shared is None else shared
+    ids = _pylist(frame.get_column("node"), shared)
+    for node, attrs in zip(ids, _attr_dicts(frame, names, {}, shared), strict=True):
         old = nodes.get(node)
         if old is None:
             nodes[node] = attrs
@@ -477,14 +508,23 @@ def _bulk_nodes(g: nx.MultiDiGraph, frame: pl.DataFrame) -> None:
     _clear_cache(g)
 
 
-def _bulk_edges(g: nx.MultiDiGraph, frame: pl.DataFrame, u_col: str, v_col: str, key: str) -> None:
+def _bulk_edges(
+    g: nx.MultiDiGraph,
+    frame: pl.DataFrame,
+    u_col: str,
+    v_col: str,
+    key: str,
+    shared: dict[str, list] | None = None,
+) -> None:
     """Add one ``key`` edge per row (u -> v, the other columns as attributes), fast. A later
     row for the same (u, v) replaces an earlier one, as ``add_edge(u, v, key)`` would."""
     names = [c for c in frame.columns if c not in (u_col, v_col)]
     _ensure_nodes(g, frame, [u_col, v_col])
     succ, pred = g._succ, g._pred
-    us, vs = frame.get_column(u_col).to_list(), frame.get_column(v_col).to_list()
-    for u, v, attrs in zip(us, vs, _attr_dicts(frame, names, {"relation": key}), strict=True):
+    shared = {} if shared is None else shared
+    us, vs = (_pylist(frame.get_column(c), shared) for c in (u_col, v_col))
+    attrs_list = _attr_dicts(frame, names, {"relation": key}, shared)
+    for u, v, attrs in zip(us, vs, attrs_list, strict=True):
         out = succ[u]
         keydict = out.get(v)
         if keydict is None:
@@ -507,3 +547,17 @@ def _label(node: Any) -> str:
         tail = text.split(":", 5)[-1]
         return tail.rsplit("/", 1)[-1] or tail
     return text
+
+
+def _labels(nodes: list[Any]) -> list[str | None]:
+    """:func:`_label` of many nodes at once (None where a node is not text)."""
+    if not all(isinstance(n, str) for n in nodes):
+        return [None] * len(nodes)
+    text = pl.Series("n", nodes, dtype=pl.String)
+    parts = pl.col("n").str.splitn(":", 6)
+    tail = pl.coalesce(parts.struct.field(f"field_{i}") for i in range(5, -1, -1))
+    last = tail.str.extract(r"([^/]*)$", 1)
+    label = pl.when(pl.col("n").str.starts_with("arn:")).then(
+        pl.when(last == "").then(tail).otherwise(last)
+    )
+    return text.to_frame().select(label.fill_null(pl.col("n"))).to_series().to_list()
