@@ -257,10 +257,22 @@ def _empty_hits() -> pl.DataFrame:
 
 
 def _decode(group: pl.DataFrame, schemas: dict[str, pl.DataType]) -> pl.DataFrame:
-    return group.with_columns(
-        pl.col(_FIELD_COLUMN[f]).str.json_decode(dtype).alias(f"_{f}")
-        for f, dtype in schemas.items()
-    )
+    """``group`` with its JSON fields decoded (``_request`` / ``_response``). Texts repeat a lot
+    in a trail (the same Describe call every minute): when a sample of the group repeats, each
+    distinct text is decoded once and joined back to its rows."""
+    decode = [
+        pl.col(_FIELD_COLUMN[f]).str.json_decode(t).alias(f"_{f}") for f, t in schemas.items()
+    ]
+    texts = [_FIELD_COLUMN[f] for f in schemas]
+    sample = group.head(_SAMPLE).select(texts)
+    if group.height < _SAMPLE or sample.n_unique() > sample.height // 2:
+        return group.with_columns(decode)
+    distinct = group.select(texts).unique().with_columns(decode)
+    return group.join(distinct, on=texts, how="left", maintain_order="left", nulls_equal=True)
+
+
+#: Rows looked at to guess whether a group's JSON texts repeat (see :func:`_decode`).
+_SAMPLE = 512
 
 
 def _walk(obj: Any, segs: list[tuple[str, bool]]) -> list[Any]:
@@ -677,7 +689,7 @@ def _raw_hits(rows: pl.DataFrame) -> pl.DataFrame:
     hits = pl.concat([_mapped_hits(rows), _listed_hits(rows)])
     # Only events with an ARN-looking text can gain anything from the scan; find those with a
     # cheap literal search first, then keep the ones nothing else resolved.
-    scannable = rows.filter(
+    scannable = rows.select("_row", "request_parameters", "error_code", "error_message").filter(
         pl.col("request_parameters").str.contains("arn:aws", literal=True).fill_null(False)
         | pl.col("error_message").str.contains("on resource", literal=True).fill_null(False)
     )
