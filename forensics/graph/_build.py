@@ -221,13 +221,18 @@ def build_graph(
             ),
         )
         _bulk_edges(g, created, "actor", "target", "created")
-    names = list(g._node)
-    for node, data, label in zip(names, g._node.values(), _labels(names), strict=True):
-        data.setdefault("kind", "resource")
-        if "label" not in data:
-            data["label"] = _label(node) if label is None else label
+    ids, facts = list(g._node), list(g._node.values())
+    for start in range(0, len(ids), _LABEL_CHUNK):  # in chunks: a bounded peak of text
+        chunk, chunk_facts = ids[start : start + _LABEL_CHUNK], facts[start : start + _LABEL_CHUNK]
+        for node, data, label in zip(chunk, chunk_facts, _labels(chunk), strict=True):
+            data.setdefault("kind", "resource")
+            if "label" not in data:
+                data["label"] = _label(node) if label is None else label
     return g
 
+
+#: Nodes labelled at a time (see :func:`_labels`).
+_LABEL_CHUNK = 100_000
 
 #: Rows of partial aggregates held before they are folded together (bounds the memory of the
 #: action edges of a large trail).
@@ -469,13 +474,17 @@ def _attr_dicts(
     return dicts
 
 
-def _ensure_nodes(g: nx.MultiDiGraph, frame: pl.DataFrame, columns: list[str]) -> None:
+def _ensure_nodes(
+    g: nx.MultiDiGraph, frame: pl.DataFrame, columns: list[str], shared: dict[str, list]
+) -> None:
     """Empty nodes for the distinct values of ``columns`` not in the graph yet."""
     nodes, succ, pred = g._node, g._succ, g._pred
-    values = pl.concat([frame.get_column(c).cast(pl.String) for c in columns]).unique(
-        maintain_order=True
-    )
-    for n in values.to_list():
+    if all(isinstance(frame.schema[c], pl.Categorical) for c in columns):
+        # the same dictionary: its codes are enough to find the distinct values
+        values = pl.concat([frame.get_column(c) for c in columns])
+    else:
+        values = pl.concat([frame.get_column(c).cast(pl.String) for c in columns])
+    for n in _pylist(values.unique(maintain_order=True), shared):
         if n not in nodes:
             nodes[n] = {}
             succ[n] = {}
@@ -519,9 +528,9 @@ def _bulk_edges(
     """Add one ``key`` edge per row (u -> v, the other columns as attributes), fast. A later
     row for the same (u, v) replaces an earlier one, as ``add_edge(u, v, key)`` would."""
     names = [c for c in frame.columns if c not in (u_col, v_col)]
-    _ensure_nodes(g, frame, [u_col, v_col])
-    succ, pred = g._succ, g._pred
     shared = {} if shared is None else shared
+    _ensure_nodes(g, frame, [u_col, v_col], shared)
+    succ, pred = g._succ, g._pred
     us, vs = (_pylist(frame.get_column(c), shared) for c in (u_col, v_col))
     attrs_list = _attr_dicts(frame, names, {"relation": key}, shared)
     for u, v, attrs in zip(us, vs, attrs_list, strict=True):
