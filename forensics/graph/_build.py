@@ -235,8 +235,8 @@ def build_graph(
 _LABEL_CHUNK = 100_000
 
 #: Rows of partial aggregates held before they are folded together (bounds the memory of the
-#: action edges of a large trail).
-_FOLD_ROWS = 1_000_000
+#: action edges of a large trail; a partial row is ~40 bytes: codes, counts and two times).
+_FOLD_ROWS = 4_000_000
 
 
 def _resource_aggregates(
