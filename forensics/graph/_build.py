@@ -25,7 +25,7 @@ text (sortable), absent values are left out.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
@@ -34,7 +34,7 @@ import polars as pl
 from forensics._gc import gc_paused
 from forensics._progress import progress
 from forensics.resources import empty_resources
-from forensics.resources._extract import resource_parts
+from forensics.resources._extract import _compact, resource_parts
 
 if TYPE_CHECKING:
     from forensics._trail import Trail
@@ -179,11 +179,13 @@ def build_graph(
     with gc_paused():
         _bulk_nodes(g, principals_df)
         _bulk_nodes(g, credentials_df)
-        _bulk_nodes(g, res_df)
+        shared: dict[str, list] = {}  # the aggregates' ARN / actor codes, read once
+        _bulk_nodes(g, res_df, shared)
 
     # -- edges ----------------------------------------------------------------------------------
     with gc_paused():
-        _bulk_edges(g, actions, "actor", "arn", "action")
+        _bulk_edges(g, actions, "actor", "arn", "action", shared)
+        del shared
     _bulk_edges(
         g, credentials_df.select("node", "principal").drop_nulls(), "node", "principal", "acts_as"
     )
@@ -219,15 +221,22 @@ def build_graph(
             ),
         )
         _bulk_edges(g, created, "actor", "target", "created")
-    for node, data in g.nodes(data=True):
-        data.setdefault("kind", "resource")
-        data.setdefault("label", _label(node))
+    ids, facts = list(g._node), list(g._node.values())
+    for start in range(0, len(ids), _LABEL_CHUNK):  # in chunks: a bounded peak of text
+        chunk, chunk_facts = ids[start : start + _LABEL_CHUNK], facts[start : start + _LABEL_CHUNK]
+        for node, data, label in zip(chunk, chunk_facts, _labels(chunk), strict=True):
+            data.setdefault("kind", "resource")
+            if "label" not in data:
+                data["label"] = _label(node) if label is None else label
     return g
 
 
+#: Nodes labelled at a time (see :func:`_labels`).
+_LABEL_CHUNK = 100_000
+
 #: Rows of partial aggregates held before they are folded together (bounds the memory of the
-#: action edges of a large trail).
-_FOLD_ROWS = 1_000_000
+#: action edges of a large trail; a partial row is ~40 bytes: codes, counts and two times).
+_FOLD_ROWS = 4_000_000
 
 
 def _resource_aggregates(
@@ -249,6 +258,9 @@ def _resource_aggregates(
     edges: list[pl.DataFrame] = []
     made: list[pl.DataFrame] = []
     dup_pairs: list[pl.DataFrame] = []
+    # The partial rows hold ARNs, actors and event names as codes of one private dictionary:
+    # folds group small integers, and the partials never keep a batch's text buffers alive.
+    code = pl.Categorical(pl.Categories.random())
     seen = False
     for _, part, _ in itertools.chain(parts, [(None, None, None)]):
         if part is None:  # after the last part: one empty part if there was none
@@ -263,24 +275,32 @@ def _resource_aggregates(
             else pl.col("event_id").is_not_null()
             & (pl.lit(True) if dup_ids is None else ~pl.col("event_id").is_in(dup_ids.implode()))
         )
+        coded = part.with_columns(
+            pl.col("arn").cast(code),
+            pl.col("event_name").cast(code),
+            pl.coalesce("access_key_id", "principal").cast(code).alias("actor"),
+        )
         nodes.append(
-            part.group_by("arn").agg(
+            coded.group_by("arn").agg(
                 pl.col("service").first(),
                 pl.col("resource_type").drop_nulls().first(),
                 pl.col("account_id").drop_nulls().first().alias("account"),
                 pl.col("event_time").min().alias("first_seen"),
                 pl.col("event_time").max().alias("last_seen"),
-                pl.col("event_id").filter(once).n_unique().alias("touched"),
+                # each (event, ARN) is one row, so without ID collisions a count is n_unique
+                (
+                    pl.col("event_id").filter(once).n_unique()
+                    if resources is not None
+                    else once.sum()
+                ).alias("touched"),
             )
         )
         if resources is None:
-            dup_pairs.append(part.filter(~once).select("arn", "event_id").unique())
+            dup_pairs.append(_compact(part.filter(~once).select("arn", "event_id").unique()))
         edges.append(
-            part.with_columns(pl.coalesce("access_key_id", "principal").alias("actor"))
-            .filter(pl.col("actor").is_not_null())
-            .group_by("actor", "arn")
+            coded.filter(pl.col("actor").is_not_null())
+            .group_by("actor", "arn", "event_name")
             .agg(
-                pl.col("event_name").unique().alias("event_names"),
                 pl.len().alias("count"),
                 (pl.col("access") == "read").sum().alias("reads"),
                 (pl.col("access") == "write").sum().alias("writes"),
@@ -294,11 +314,13 @@ def _resource_aggregates(
         if _pile_up(nodes):
             nodes = [_fold_nodes(nodes)]
         made.append(
-            part.filter(
-                pl.col("created")
-                & pl.col("error_code").is_null()
-                & ~pl.col("resource_type").is_in(
-                    ["AWS::STS::AssumedRole", "AWS::STS::FederatedUser"]
+            _compact(
+                part.filter(
+                    pl.col("created")
+                    & pl.col("error_code").is_null()
+                    & ~pl.col("resource_type").is_in(
+                        ["AWS::STS::AssumedRole", "AWS::STS::FederatedUser"]
+                    )
                 )
             )
         )
@@ -306,15 +328,14 @@ def _resource_aggregates(
     if dup_pairs:
         dups = pl.concat(dup_pairs).unique().group_by("arn").agg(pl.len().alias("_dup"))
         node_df = (
-            node_df.join(dups, on="arn", how="left")
+            node_df.join(dups.with_columns(pl.col("arn").cast(code)), on="arn", how="left")
             .with_columns((pl.col("touched") + pl.col("_dup").fill_null(0)).cast(pl.UInt32))
             .drop("_dup")
         )
     node_df = node_df.rename({"arn": "node"}).with_columns(
         pl.lit("resource").alias("kind"), _iso("first_seen"), _iso("last_seen")
     )
-    actions = _fold_edges(edges).with_columns(
-        pl.col("event_names").list.sort().list.join("; "),
+    actions = _fold_edges(edges, final=True).with_columns(
         pl.when(pl.col("writes") > 0)
         .then(pl.lit("write"))
         .when(pl.col("reads") > 0)
@@ -370,18 +391,17 @@ def _fold_nodes(parts: list[pl.DataFrame]) -> pl.DataFrame:
     )
 
 
-def _fold_edges(parts: list[pl.DataFrame]) -> pl.DataFrame:
-    """Partial action edges folded into one row per (actor, resource)."""
-    return (
-        pl.concat(parts)
-        .group_by("actor", "arn")
-        .agg(
-            pl.col("event_names").list.explode(keep_nulls=False, empty_as_null=False).unique(),
-            *(pl.col(c).sum().cast(pl.UInt32) for c in ("count", "reads", "writes", "denied")),
-            pl.col("first_seen").min(),
-            pl.col("last_seen").max(),
-        )
-    )
+def _fold_edges(parts: list[pl.DataFrame], *, final: bool = False) -> pl.DataFrame:
+    """Partial action edges (one row per actor, resource and event name) folded together;
+    ``final``: one row per (actor, resource) with the names joined (sorted, ``"; "``)."""
+    sums = [pl.col(c).sum().cast(pl.UInt32) for c in ("count", "reads", "writes", "denied")]
+    times = [pl.col("first_seen").min(), pl.col("last_seen").max()]
+    folded = pl.concat(parts).group_by("actor", "arn", "event_name").agg(*sums, *times)
+    if not final:
+        return folded
+    names = pl.col("event_name").cast(pl.String).drop_nulls().sort().str.join("; ")
+    names = names.alias("event_names")
+    return folded.group_by("actor", "arn").agg(names, *sums, *times)
 
 
 def _duplicate_ids(lazy: pl.LazyFrame) -> pl.Series | None:
@@ -413,21 +433,75 @@ def _duplicate_ids(lazy: pl.LazyFrame) -> pl.Series | None:
     return dups if dups.len() else None
 
 
-def _tuples(frame: pl.DataFrame, names: list[str]) -> Iterator[tuple[Any, ...]]:
-    """Row tuples of some columns (column lists zipped: ~3x faster than ``DataFrame.rows``)."""
-    if not names:
-        return iter([()] * frame.height)
-    return zip(*(frame.get_column(c).to_list() for c in names), strict=True)
+def _pylist(column: pl.Series, shared: dict[str, list]) -> list:
+    """The Python values of a column; repeated text shares one ``str`` object (less memory and
+    time than one object per row). A categorical column (the aggregates' codes) is read through
+    its dictionary (kept in ``shared`` for the other columns coded with it); a text column is
+    coded first when a sample of it repeats a lot."""
+    dtype = column.dtype
+    if isinstance(dtype, pl.Categorical):
+        name = dtype.categories.name
+        if name not in shared:
+            shared[name] = [*dtype.categories.to_series().to_list(), None]
+        words = shared[name]
+        codes = column.to_physical().fill_null(len(words) - 1).to_list()
+        return list(map(words.__getitem__, codes))
+    if dtype == pl.String and column.len() > 64:
+        head = column.head(4096)
+        if head.n_unique() * 4 <= head.len():
+            return _pylist(column.cast(pl.Categorical(pl.Categories.random())), {})
+    return column.to_list()
 
 
-def _bulk_nodes(g: nx.MultiDiGraph, frame: pl.DataFrame) -> None:
+def _attr_dicts(
+    frame: pl.DataFrame, names: list[str], extra: dict[str, Any], shared: dict[str, list]
+) -> list[dict]:
+    """One attribute dict per row: the non-null values of ``names``, then ``extra``."""
+    keys = (*names, *extra)
+    if not keys:
+        return [{} for _ in range(frame.height)]
+    columns = [_pylist(frame.get_column(c), shared) for c in names]
+    rows = zip(*columns, *([v] * frame.height for v in extra.values()), strict=True)
+    dicts = list(map(dict, map(zip, repeat(keys), rows)))  # built in C
+    nullable = [c for c in names if frame.get_column(c).null_count()]
+    if nullable:  # drop the null values (in place: the other keys keep their order)
+        where = frame.select(pl.any_horizontal(pl.col(nullable).is_null()).arg_true())
+        for i in where.to_series().to_list():
+            d = dicts[i]
+            for c in nullable:
+                if d[c] is None:
+                    del d[c]
+    return dicts
+
+
+def _ensure_nodes(
+    g: nx.MultiDiGraph, frame: pl.DataFrame, columns: list[str], shared: dict[str, list]
+) -> None:
+    """Empty nodes for the distinct values of ``columns`` not in the graph yet."""
+    nodes, succ, pred = g._node, g._succ, g._pred
+    if all(isinstance(frame.schema[c], pl.Categorical) for c in columns):
+        # the same dictionary: its codes are enough to find the distinct values
+        values = pl.concat([frame.get_column(c) for c in columns])
+    else:
+        values = pl.concat([frame.get_column(c).cast(pl.String) for c in columns])
+    for n in _pylist(values.unique(maintain_order=True), shared):
+        if n not in nodes:
+            nodes[n] = {}
+            succ[n] = {}
+            pred[n] = {}
+
+
+def _bulk_nodes(
+    g: nx.MultiDiGraph, frame: pl.DataFrame, shared: dict[str, list] | None = None
+) -> None:
     """Add (or merge into) nodes from rows with a ``node`` column, without networkx's
     per-call overhead. An existing node keeps its ``kind`` (principal > credential > resource);
     first/last seen widen."""
     names = [c for c in frame.columns if c != "node"]
     nodes, succ, pred = g._node, g._succ, g._pred
-    for node, row in zip(frame["node"].to_list(), _tuples(frame, names), strict=True):
-        attrs = {k: v for k, v in zip(names, row, strict=True) if v is not None}
+    shared = {} if shared is None else shared
+    ids = _pylist(frame.get_column("node"), shared)
+    for node, attrs in zip(ids, _attr_dicts(frame, names, {}, shared), strict=True):
         old = nodes.get(node)
         if old is None:
             nodes[node] = attrs
@@ -443,27 +517,29 @@ def _bulk_nodes(g: nx.MultiDiGraph, frame: pl.DataFrame) -> None:
     _clear_cache(g)
 
 
-def _bulk_edges(g: nx.MultiDiGraph, frame: pl.DataFrame, u_col: str, v_col: str, key: str) -> None:
-    """Add one ``key`` edge per row (u -> v, the other columns as attributes), fast."""
+def _bulk_edges(
+    g: nx.MultiDiGraph,
+    frame: pl.DataFrame,
+    u_col: str,
+    v_col: str,
+    key: str,
+    shared: dict[str, list] | None = None,
+) -> None:
+    """Add one ``key`` edge per row (u -> v, the other columns as attributes), fast. A later
+    row for the same (u, v) replaces an earlier one, as ``add_edge(u, v, key)`` would."""
     names = [c for c in frame.columns if c not in (u_col, v_col)]
-    nodes, succ, pred = g._node, g._succ, g._pred
-    rows = _tuples(frame, names)
-    for u, v, row in zip(frame[u_col].to_list(), frame[v_col].to_list(), rows, strict=True):
-        for n in (u, v):
-            if n not in nodes:
-                nodes[n] = {}
-                succ[n] = {}
-                pred[n] = {}
-        keydict = succ[u].get(v)
+    shared = {} if shared is None else shared
+    _ensure_nodes(g, frame, [u_col, v_col], shared)
+    succ, pred = g._succ, g._pred
+    us, vs = (_pylist(frame.get_column(c), shared) for c in (u_col, v_col))
+    attrs_list = _attr_dicts(frame, names, {"relation": key}, shared)
+    for u, v, attrs in zip(us, vs, attrs_list, strict=True):
+        out = succ[u]
+        keydict = out.get(v)
         if keydict is None:
-            keydict = succ[u][v] = {}
-            pred[v][u] = keydict
-        if None in row:
-            attrs = {k: x for k, x in zip(names, row, strict=True) if x is not None}
+            out[v] = pred[v][u] = {key: attrs}
         else:
-            attrs = dict(zip(names, row, strict=True))
-        attrs["relation"] = key
-        keydict[key] = attrs
+            keydict[key] = attrs
     _clear_cache(g)
 
 
@@ -480,3 +556,17 @@ def _label(node: Any) -> str:
         tail = text.split(":", 5)[-1]
         return tail.rsplit("/", 1)[-1] or tail
     return text
+
+
+def _labels(nodes: list[Any]) -> list[str | None]:
+    """:func:`_label` of many nodes at once (None where a node is not text)."""
+    if not all(isinstance(n, str) for n in nodes):
+        return [None] * len(nodes)
+    text = pl.Series("n", nodes, dtype=pl.String)
+    parts = pl.col("n").str.splitn(":", 6)
+    tail = pl.coalesce(parts.struct.field(f"field_{i}") for i in range(5, -1, -1))
+    last = tail.str.extract(r"([^/]*)$", 1)
+    label = pl.when(pl.col("n").str.starts_with("arn:")).then(
+        pl.when(last == "").then(tail).otherwise(last)
+    )
+    return text.to_frame().select(label.fill_null(pl.col("n"))).to_series().to_list()

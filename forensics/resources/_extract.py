@@ -257,10 +257,22 @@ def _empty_hits() -> pl.DataFrame:
 
 
 def _decode(group: pl.DataFrame, schemas: dict[str, pl.DataType]) -> pl.DataFrame:
-    return group.with_columns(
-        pl.col(_FIELD_COLUMN[f]).str.json_decode(dtype).alias(f"_{f}")
-        for f, dtype in schemas.items()
-    )
+    """``group`` with its JSON fields decoded (``_request`` / ``_response``). Texts repeat a lot
+    in a trail (the same Describe call every minute): when a sample of the group repeats, each
+    distinct text is decoded once and joined back to its rows."""
+    decode = [
+        pl.col(_FIELD_COLUMN[f]).str.json_decode(t).alias(f"_{f}") for f, t in schemas.items()
+    ]
+    texts = [_FIELD_COLUMN[f] for f in schemas]
+    sample = group.head(_SAMPLE).select(texts)
+    if group.height < _SAMPLE or sample.n_unique() > sample.height // 2:
+        return group.with_columns(decode)
+    distinct = group.select(texts).unique().with_columns(decode)
+    return group.join(distinct, on=texts, how="left", maintain_order="left", nulls_equal=True)
+
+
+#: Rows looked at to guess whether a group's JSON texts repeat (see :func:`_decode`).
+_SAMPLE = 512
 
 
 def _walk(obj: Any, segs: list[tuple[str, bool]]) -> list[Any]:
@@ -347,6 +359,35 @@ def _may_fire(rule: Rule, present: set[str]) -> bool:
     return True
 
 
+def _leaf(path: str) -> tuple[str, str]:
+    """The JSON text column a path reads and the name of its last key."""
+    field, segs = _segments(path)
+    return _FIELD_COLUMN[field], segs[-1][0]
+
+
+def _candidates(rules: list[Rule], group: pl.DataFrame) -> pl.DataFrame:
+    """The rows of a group (one API) on which one of its rules can fire.
+
+    A value at ``a.b[].c`` exists only if the JSON text holds the key ``"c"``; a key can be
+    spelled otherwise only with a ``\\u`` escape (the mapping's keys are ``[A-Za-z0-9_-]``),
+    so rows holding neither cannot give a rule anything and are never decoded. This is one
+    literal search per text column; the decode of the rows left gives the answer as before.
+    """
+    if any(rule.path is None for rule in rules):
+        return group
+    keys: dict[str, set[str]] = defaultdict(set)
+    for rule in rules:
+        column, key = _leaf(rule.path)  # type: ignore[arg-type]
+        keys[column].add(key)
+    found = [
+        pl.col(column)
+        .str.contains(r"\\u|" + "|".join(f'"{re.escape(k)}"' for k in sorted(names)))
+        .fill_null(False)
+        for column, names in keys.items()
+    ]
+    return group.filter(pl.any_horizontal(found))
+
+
 def _mapped_hits(rows: pl.DataFrame) -> pl.DataFrame:
     """Resources from the mapping table, for every API that has rules."""
     apis = rows.select("event_source", "event_name").unique().drop_nulls()
@@ -382,6 +423,9 @@ def _mapped_hits(rows: pl.DataFrame) -> pl.DataFrame:
     out: list[pl.DataFrame] = []
     for (g,), group in mapped.partition_by("_g", as_dict=True).items():
         rules = plans[g][2]
+        group = _candidates(rules, group)
+        if not group.height:
+            continue
         schemas = _schemas(rules)
         decoded = None
         if schemas is not None:
@@ -645,29 +689,69 @@ def _raw_hits(rows: pl.DataFrame) -> pl.DataFrame:
     hits = pl.concat([_mapped_hits(rows), _listed_hits(rows)])
     # Only events with an ARN-looking text can gain anything from the scan; find those with a
     # cheap literal search first, then keep the ones nothing else resolved.
-    scannable = rows.filter(
+    scannable = rows.select("_row", "request_parameters", "error_code", "error_message").filter(
         pl.col("request_parameters").str.contains("arn:aws", literal=True).fill_null(False)
         | pl.col("error_message").str.contains("on resource", literal=True).fill_null(False)
     )
     if scannable.height:
-        missing = scannable.join(hits.select("_row").unique(), on="_row", how="anti")
+        missing = scannable.filter(~pl.col("_row").is_in(hits.get_column("_row").implode()))
         if missing.height:
             hits = pl.concat([hits, _scanned_hits(missing)])
     return hits
 
 
+def _one_per_pair(hits: pl.DataFrame) -> pl.DataFrame:
+    """One hit per (event, ARN), sorted by ``_row`` and ``arn``: the first non-null type, created
+    if any hit says so, the access override only when every hit has one (the first), the first
+    place found. "First" is in the order the hits were found (mapping, ``resources[]``, scan).
+
+    Most pairs are found once: the hits are sorted (stably) and only the pairs found several
+    times are aggregated.
+    """
+    ordered = hits.sort("_row", "arn", maintain_order=True)
+    same = (pl.col("_row") == pl.col("_row").shift(1)) & (pl.col("arn") == pl.col("arn").shift(1))
+    repeated = ordered.select(same.fill_null(False).alias("_same")).get_column("_same")
+    if not repeated.any():
+        return ordered
+    # a pair is in a group when it repeats the row before it, or the row after repeats it
+    grouped = repeated | repeated.shift(-1, fill_value=False)
+    multi = (
+        ordered.filter(grouped)
+        .with_columns((~repeated.filter(grouped)).cum_sum().alias("_pair"))
+        .group_by("_pair", maintain_order=True)
+        .agg(
+            pl.col("_row").first(),
+            pl.col("arn").first(),
+            pl.col("resource_type").drop_nulls().first(),
+            pl.col("created").any(),
+            pl.when(pl.col("_override").is_null().any())
+            .then(pl.lit(None, pl.String))
+            .otherwise(pl.col("_override").first())
+            .alias("_override"),
+            pl.col("found_in").first(),
+        )
+        .drop("_pair")
+    )
+    return pl.concat([ordered.filter(~grouped), multi.cast(ordered.schema)]).sort(
+        "_row", "arn", maintain_order=True
+    )
+
+
+def _with_info(hits: pl.DataFrame, info: pl.DataFrame) -> pl.DataFrame:
+    """Each hit with its event's ``info`` columns (hits of events not in ``info`` dropped)."""
+    rows = info.get_column("_row")
+    if info.height and rows[-1] - rows[0] + 1 == info.height:
+        # a whole batch: event k is at position k - first (a gather, not a join)
+        inside = hits.filter(pl.col("_row").is_between(rows[0], rows[-1]))
+        picked = info.drop("_row").select(pl.all().gather(inside.get_column("_row") - rows[0]))
+        return pl.concat([inside, picked], how="horizontal")
+    return hits.join(info, on="_row", how="inner", maintain_order="left")
+
+
 def _finish(hits: pl.DataFrame, info: pl.DataFrame) -> pl.DataFrame:
     """Resource rows (``_row`` + :data:`RESOURCE_COLUMNS`) from canonical hits and their
     events' ``info``, sorted by row and ARN."""
-    hits = hits.group_by("_row", "arn").agg(
-        pl.col("resource_type").drop_nulls().first(),
-        pl.col("created").any(),
-        pl.when(pl.col("_override").is_null().any())
-        .then(pl.lit(None, pl.String))
-        .otherwise(pl.col("_override").first())
-        .alias("_override"),
-        pl.col("found_in").first(),
-    )
+    hits = _one_per_pair(hits)
     # Facts read from the ARN itself, computed once per distinct ARN.
     parts = pl.col("arn").str.split(":")
     arn_info = (
@@ -687,8 +771,8 @@ def _finish(hits: pl.DataFrame, info: pl.DataFrame) -> pl.DataFrame:
         .drop("_prefix")
     )
     out = (
-        hits.join(info, on="_row")
-        .join(arn_info, on="arn", how="left")
+        _with_info(hits, info)
+        .join(arn_info, on="arn", how="left", maintain_order="left")
         .with_columns(
             access_kind().alias("_event_access"),
         )
@@ -699,7 +783,6 @@ def _finish(hits: pl.DataFrame, info: pl.DataFrame) -> pl.DataFrame:
             .otherwise(pl.coalesce("_override", "_event_access"))
             .alias("access"),
         )
-        .sort("_row", "arn")
     )
     return out.select(
         "_row", *(pl.col(name).cast(dtype) for name, dtype in RESOURCE_COLUMNS.items())
@@ -708,9 +791,10 @@ def _finish(hits: pl.DataFrame, info: pl.DataFrame) -> pl.DataFrame:
 
 def _compact(frame: pl.DataFrame) -> pl.DataFrame:
     """A copy holding only its own text: a few rows kept from a batch would otherwise keep the
-    whole batch's string buffers alive (Polars' string views share them)."""
-    copied = pl.from_arrow(frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
-    return copied.cast(frame.schema)  # type: ignore[union-attr]
+    whole batch's string buffers alive (Polars' string views share them; a filter, gather or
+    join keeps them, an expression that computes new strings does not)."""
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    return frame.with_columns((pl.col(name) + "").alias(name) for name in text)
 
 
 def resource_parts(
@@ -730,31 +814,22 @@ def resource_parts(
     known: list[pl.Series] = []
     for rows in _batches(trail, batch_rows):
         hits = _raw_hits(rows)
-        known.append(
-            pl.concat(
-                [
-                    hits.get_column("arn"),
-                    rows.get_column("_principal_arn").alias("arn"),
-                    rows.get_column("_issuer").alias("arn"),
-                ]
-            )
-            .unique()
-            .to_frame("arn")
-            .filter(_completable("arn"))
-            .get_column("arn")
-        )
-        later_mask = _completable("arn")
+        later_mask = hits.select(_completable("arn")).to_series()
         later = hits.filter(later_mask)
+        principals = pl.concat([rows.get_column(c).unique() for c in ("_principal_arn", "_issuer")])
+        known.append(
+            _compact(
+                pl.concat([later.get_column("arn"), principals.alias("arn")])
+                .unique()
+                .to_frame("arn")
+                .filter(_completable("arn"))
+            ).get_column("arn")
+        )
         info = rows.select(*_ROW_INFO)
         bounds = (rows["_row"][0], rows["_row"][-1])
         if later.height:
-            held.append(
-                (
-                    _compact(later),
-                    _compact(info.join(later.select("_row").unique(), on="_row", how="semi")),
-                    bounds,
-                )
-            )
+            mine = pl.col("_row").is_in(later.get_column("_row").implode())
+            held.append((_compact(later), _compact(info.filter(mine)), bounds))
         yield "batch", _finish(hits.filter(~later_mask), info), bounds
     if not held:
         return
