@@ -18,7 +18,7 @@ import polars as pl
 __all__ = ["delivery_key", "reorder", "sort_frame", "sort_order"]
 
 #: CloudTrail's object names: ``<account>_CloudTrail_<region>_<YYYYMMDD>T<HHMM>Z_<id>.json.gz``
-#: (also ``CloudTrail-Insight``, ``CloudTrail-Digest``).
+#: (also ``CloudTrail-Insight``; digest files hold no events and sort first).
 _DELIVERED = re.compile(r"_CloudTrail(?:-[A-Za-z]+)?_[^_/\\]+_(\d{8}T\d{4})Z_[^/\\]*$")
 
 #: Rows kept in place must come in runs at least this long; shorter runs are moved with the
