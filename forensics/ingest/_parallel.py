@@ -208,7 +208,7 @@ def _chunks(
     small ones (little waiting for the last one). ``cap``: no chunk holds more bytes than this
     (a chunk's rows are held whole by the process reading it).
     """
-    ordered = sorted(refs, key=(lambda r: delivery_key(r.path)) if delivered else _path)
+    ordered = sorted(refs, key=lambda r: delivery_key(r.path) if delivered else r.path)
     if (workers <= 1 and cap is None) or len(ordered) < 2:
         return [ordered] if ordered else []
     remaining = sum(max(r.size, 1) for r in ordered)
@@ -229,10 +229,6 @@ def _chunks(
     if current:
         chunks.append(current)
     return chunks
-
-
-def _path(ref: FileRef) -> str:
-    return ref.path
 
 
 _POOL: ProcessPoolExecutor | None = None

@@ -4,13 +4,15 @@ A small trail is merged in memory (``_loader``): every row in one frame, de-dupl
 then written. A trail whose table would not fit the memory budget is merged here instead, and
 the parent process never holds more than one time bucket of rows:
 
-1. the workers have written every row into Parquet parts (chunks of files, as read);
+1. the workers have written every row into Parquet parts (chunks of files in delivery order,
+   each sorted by time: a part covers a time range of its own);
 2. one streamed pass over the parts reads two narrow columns (``event_time`` and a 64-bit hash of
    ``event_id``, 16 bytes a row): the time histogram, the window counts, and which ids may repeat;
 3. rows whose id repeats (rare) are collected and settled exactly as in memory
    (:func:`forensics.ingest._loader._confirm_duplicates`): copies to drop, collisions to keep;
 4. the time axis is cut into buckets of at most ``bucket_rows`` rows; each bucket is read from
-   the parts (row-group statistics skip the rest), sorted by (time, file, index) and written as
+   the parts whose time span overlaps it (row-group statistics skip the rest), put in order by
+   (time, file, index) moving only the rows where those parts overlap, and written as
    one segment of the merged table (row groups of ``row_group_rows`` rows) -- so the segments
    in order are the table sorted by time, and a time filter prunes segments and row groups when
    the trail is re-opened;
@@ -37,7 +39,7 @@ from typing import Any
 import polars as pl
 
 from forensics._progress import progress_bar
-from forensics._schema import EVENTS_SCHEMA, in_window
+from forensics._schema import EVENTS_SCHEMA, empty_events, in_window
 from forensics._trail import INDEXED_COLUMNS
 from forensics.ingest._order import sort_frame
 
@@ -175,8 +177,8 @@ def merge_parts(
     by time) de-duplicated, in the window and sorted, as segments ``segment(0)``,
     ``segment(1)``, ... (one a time bucket), holding at most one bucket in memory. A bucket
     reads only the parts whose time range overlaps it (files are read in delivery order, so a
-    part covers a time range of its own: one or two parts a bucket). ``settle`` is the loader's duplicate check (rows sharing an
-    event id -> rows to drop, unverified, examples). ``link``: the attribution rules that need
+    part covers a time range of its own: one or two parts a bucket). ``settle`` is the
+    loader's duplicate check (rows sharing an event id -> rows to drop, unverified, examples). ``link``: the attribution rules that need
     other records: given the de-duplicated rows in the window (as in memory), what to apply to
     each bucket.
 
@@ -184,7 +186,8 @@ def merge_parts(
     fields.
     """
     stats = MergeStats()
-    rows = pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=EVENTS_SCHEMA).lazy()
+    parts = list(parts) or [empty_events().lazy()]
+    rows = pl.concat(parts, how="vertical")
     # 1. one streamed pass over two narrow columns (and the part of each row)
     narrow = pl.concat(
         [
@@ -195,16 +198,6 @@ def merge_parts(
                 pl.lit(i, dtype=pl.UInt32).alias(_PART),
             )
             for i, part in enumerate(parts)
-        ]
-        or [
-            pl.DataFrame(
-                schema={
-                    "event_time": EVENTS_SCHEMA["event_time"],
-                    _HASH: pl.UInt64,
-                    "_no_id": pl.Boolean,
-                    _PART: pl.UInt32,
-                }
-            ).lazy()
         ],
         how="vertical",
     ).collect(engine="streaming")
@@ -219,6 +212,8 @@ def merge_parts(
     maybe = hashes.filter(hashes.is_duplicated()).unique()
     del narrow, hashes
     drop = _duplicates(rows, maybe, settle, report)
+    # 3. the window, as the in-memory merge applies it (null times leave with a window)
+    keep = in_window(lo, hi)
 
     def settled(lazy: pl.LazyFrame) -> pl.LazyFrame:
         """Rows without the copies to drop, in the window."""
@@ -226,8 +221,6 @@ def merge_parts(
             lazy = lazy.join(drop.lazy(), on=["source_file", "source_index"], how="anti")
         return lazy if keep is None else lazy.filter(keep)
 
-    # 3. the window, as the in-memory merge applies it (null times leave with a window)
-    keep = in_window(lo, hi)
     rows = settled(rows)
     relink = link(rows) if link is not None else None
     kept = times if keep is None else times.to_frame().filter(keep).get_column("event_time")
