@@ -278,16 +278,11 @@ def _by_key(keys: pl.DataFrame) -> pl.Expr:
     )
 
 
+#: What decides an event's actor besides the caller's copy of a cross-account call (the
+#: keys :func:`actor_groups` groups by).
+_DECIDES = ("actor", "access_key_id", "identity_type", "principal", "account_id", "assumed_root")
 #: The columns :func:`actor_expr` reads.
-ACTOR_INPUTS = (
-    "actor",
-    "access_key_id",
-    "identity_type",
-    "shared_event_id",
-    "assumed_root",
-    "account_id",
-    "principal",
-)
+ACTOR_INPUTS = (*_DECIDES, "shared_event_id")
 
 
 def actor_expr(trail: Trail, rows: pl.DataFrame | None = None) -> pl.Expr:
@@ -437,15 +432,7 @@ def actor_groups(
     over the whole column in memory (2.6 GB for 10M events); on the groups (a few hundred
     thousand rows at most) it is cheap. Re-aggregate the result by ``actor``.
     """
-    decides = (
-        "actor",
-        "access_key_id",
-        "identity_type",
-        "principal",
-        "account_id",
-        "assumed_root",
-    )
-    keys = list(dict.fromkeys((*decides, *columns)))
+    keys = list(dict.fromkeys((*_DECIDES, *columns)))
     firsts: list[str] = []
     if not lazy.select(pl.col("user_identity").is_null().any()).collect(engine=engine).item():
         # The identity columns are functions of the userIdentity text, which every loaded row
