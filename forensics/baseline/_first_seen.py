@@ -69,18 +69,27 @@ def ua_family(user_agent: pl.Expr) -> pl.Expr:
     return pl.when(token.is_in(["mozilla", "opera"])).then(pl.lit("browser")).otherwise(token)
 
 
+def _value_columns(pair: Pair) -> list[pl.Expr]:
+    """The columns a pair's value is made of (``api``: source and name; ``ua_family``: the user
+    agent, reduced to its family later)."""
+    if pair.value == "api":
+        return [pl.col("event_source").fill_null("?"), pl.col("event_name")]
+    if pair.value == "ua_family":
+        return [pl.col("user_agent")]
+    return [pl.col(pair.value)]
+
+
 def _who_combos(
     trail: Any, base: pl.LazyFrame, who: pl.Expr, chosen: tuple[Pair, ...], first_row: pl.Expr
 ) -> pl.DataFrame:
     """One row per (who, every value column of the chosen pairs of an actor) with its first
     and last time, events and first row (``first_row``): ``who`` is the actor propagated down
     the lineage when ``trail`` is given (a Trail), else as ``who`` reads it."""
-    values: list[str] = []
-    for pair in chosen:
-        if pair.entity == "who":
-            cols = {"api": ["event_source", "event_name"], "ua_family": ["user_agent"]}
-            values += cols.get(pair.value, [pair.value])
-    values = list(dict.fromkeys(values))
+    values = list(
+        dict.fromkeys(
+            v.meta.output_name() for p in chosen if p.entity == "who" for v in _value_columns(p)
+        )
+    )
     aggs = [
         pl.col("event_time").min().alias("time"),
         pl.col("event_time").max().alias("end_time"),
@@ -191,12 +200,7 @@ def first_seen(
         combos = _who_combos(trail if propagate else None, base, who_expr, chosen, first_row)
     plans = []
     for pair in chosen:
-        if pair.value == "api":
-            value_cols = [pl.col("event_source").fill_null("?"), pl.col("event_name")]
-        elif pair.value == "ua_family":
-            value_cols = [pl.col("user_agent")]
-        else:
-            value_cols = [pl.col(pair.value)]
+        value_cols = _value_columns(pair)
         keys = ["who", *(v.meta.output_name() for v in value_cols)]
         present = pl.all_horizontal(pl.col(c).is_not_null() for c in keys)
         if combos is not None and pair.entity == "who":
