@@ -109,9 +109,10 @@ _FINDING_COLUMNS = (
 )
 
 
-def _needed(schema: pl.Schema, ruleset: RuleSet) -> list[str]:
-    """The columns the rules, their correlations and the findings read, in table order."""
-    cols = rule_columns(ruleset) | set(_FINDING_COLUMNS)
+def _needed(schema: pl.Schema, ruleset: RuleSet, extra: Iterable[str] = ()) -> list[str]:
+    """The columns the rules, their correlations, the findings and ``extra`` read, in table
+    order."""
+    cols = rule_columns(ruleset) | set(_FINDING_COLUMNS) | set(extra)
     return [c for c in schema.names() if c in cols]
 
 
@@ -153,8 +154,7 @@ def match_in_batches(
     """
     schema = lazy.collect_schema()
     extra = set(extra)
-    needed = {*_needed(schema, ruleset), *extra}
-    columns = [c for c in schema.names() if c in needed]
+    columns = _needed(schema, ruleset, extra)
     # what the kept rows need once matched (not, e.g., the JSON text a detection read)
     after = {*_FINDING_COLUMNS, *_correlation_columns(ruleset), *extra}
     keep = [c for c in columns if c in after]
