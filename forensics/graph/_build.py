@@ -34,7 +34,7 @@ import polars as pl
 from forensics._gc import gc_paused
 from forensics._progress import progress
 from forensics.resources import empty_resources
-from forensics.resources._extract import _compact, resource_parts
+from forensics.resources._extract import compact_text, resource_parts
 
 if TYPE_CHECKING:
     from forensics._trail import Trail
@@ -296,7 +296,7 @@ def _resource_aggregates(
             )
         )
         if resources is None:
-            dup_pairs.append(_compact(part.filter(~once).select("arn", "event_id").unique()))
+            dup_pairs.append(compact_text(part.filter(~once).select("arn", "event_id").unique()))
         edges.append(
             coded.filter(pl.col("actor").is_not_null())
             .group_by("actor", "arn", "event_name")
@@ -314,7 +314,7 @@ def _resource_aggregates(
         if _pile_up(nodes):
             nodes = [_fold_nodes(nodes)]
         made.append(
-            _compact(
+            compact_text(
                 part.filter(
                     pl.col("created")
                     & pl.col("error_code").is_null()

@@ -789,7 +789,7 @@ def _finish(hits: pl.DataFrame, info: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _compact(frame: pl.DataFrame) -> pl.DataFrame:
+def compact_text(frame: pl.DataFrame) -> pl.DataFrame:
     """A copy holding only its own text: a few rows kept from a batch would otherwise keep the
     whole batch's string buffers alive (Polars' string views share them; a filter, gather or
     join keeps them, an expression that computes new strings does not)."""
@@ -818,7 +818,7 @@ def resource_parts(
         later = hits.filter(later_mask)
         principals = pl.concat([rows.get_column(c).unique() for c in ("_principal_arn", "_issuer")])
         known.append(
-            _compact(
+            compact_text(
                 pl.concat([later.get_column("arn"), principals.alias("arn")])
                 .unique()
                 .to_frame("arn")
@@ -829,7 +829,7 @@ def resource_parts(
         bounds = (rows["_row"][0], rows["_row"][-1])
         if later.height:
             mine = pl.col("_row").is_in(later.get_column("_row").implode())
-            held.append((_compact(later), _compact(info.filter(mine)), bounds))
+            held.append((compact_text(later), compact_text(info.filter(mine)), bounds))
         yield "batch", _finish(hits.filter(~later_mask), info), bounds
     if not held:
         return
